@@ -1,0 +1,474 @@
+//! The certificate endpoints under `/v1/{project_id}/waf/certificate` and their wire types,
+//! named and shaped byte for byte as the API documents them.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::error::{ApiError, ApiResult, ErrorCode};
+use super::extract::{Caller, JsonBody, QueryPairs};
+use super::list_params::ListParams;
+use crate::domain::{
+    CertificateId, CertificateName, CertificatePair, ExpiryStatus, HostId, NameLimit, ProjectId,
+    now_ms, parse_pair,
+};
+use crate::storage::{BoundHost, CertificateRecord, NewCertificate, ReplacedPair};
+
+/// The certificate routes, all under `/v1/{project_id}/waf/certificate`.
+pub(super) fn routes() -> Router<AppState> {
+    let base = "/v1/{project_id}/waf/certificate";
+    Router::new()
+        .route(base, get(list).post(create))
+        .route(
+            &format!("{base}/{{certificate_id}}"),
+            get(show).put(update).delete(delete),
+        )
+        .route(
+            &format!("{base}/{{certificate_id}}/apply-to-hosts"),
+            post(apply_to_hosts),
+        )
+}
+
+/// A host using a certificate, as listed in `bind_host`.
+#[derive(Debug, Serialize)]
+pub struct BindHostBody {
+    id: String,
+    hostname: String,
+    waf_type: &'static str,
+    mode: &'static str,
+}
+
+impl From<BoundHost> for BindHostBody {
+    fn from(h: BoundHost) -> Self {
+        Self {
+            id: h.id,
+            hostname: h.hostname,
+            waf_type: "premium",
+            mode: "premium",
+        }
+    }
+}
+
+/// One item of the list response.
+#[derive(Debug, Serialize)]
+struct ListItem {
+    id: String,
+    name: String,
+    timestamp: i64,
+    certificateid: String,
+    certificatename: String,
+    enterprise_project_id: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expire_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp_status: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bind_host: Option<Vec<BindHostBody>>,
+}
+
+/// The list response.
+#[derive(Debug, Serialize)]
+struct ListResponse {
+    total: i64,
+    items: Vec<ListItem>,
+}
+
+/// `GET /v1/{project_id}/waf/certificate`: a page of certificates, newest first.
+async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    query: QueryPairs,
+) -> ApiResult<Json<ListResponse>> {
+    let params = ListParams::parse(&query)?;
+    let now = now_ms();
+    let page = state
+        .store
+        .list_certificates(&caller.project, &params.to_filter(now))
+        .await?;
+    let mut bound = if params.host {
+        let ids: Vec<&str> = page.items.iter().map(|c| c.id.as_str()).collect();
+        group_by_certificate(state.store.bound_hosts(&caller.project, &ids).await?)
+    } else {
+        HashMap::new()
+    };
+    let items = page
+        .items
+        .into_iter()
+        .map(|c| {
+            let extra = params.host.then(|| {
+                (
+                    c.expire_time,
+                    ExpiryStatus::at(c.expire_time, now).code(),
+                    bound.remove(&c.id).unwrap_or_default(),
+                )
+            });
+            ListItem {
+                certificateid: c.id.clone(),
+                certificatename: c.name.clone(),
+                id: c.id,
+                name: c.name,
+                timestamp: c.created_at,
+                enterprise_project_id: "0",
+                expire_time: extra.as_ref().map(|e| e.0),
+                exp_status: extra.as_ref().map(|e| e.1),
+                bind_host: extra.map(|e| e.2),
+            }
+        })
+        .collect();
+    Ok(Json(ListResponse {
+        total: page.total,
+        items,
+    }))
+}
+
+fn group_by_certificate(hosts: Vec<BoundHost>) -> HashMap<String, Vec<BindHostBody>> {
+    let mut map: HashMap<String, Vec<BindHostBody>> = HashMap::new();
+    for h in hosts {
+        map.entry(h.certificate_id.clone())
+            .or_default()
+            .push(h.into());
+    }
+    map
+}
+
+/// Body of create and update; every field optional here so that a missing one gets a clear
+/// message instead of a parser error.
+#[derive(Debug, Deserialize)]
+struct CertificateBody {
+    name: Option<String>,
+    content: Option<String>,
+    key: Option<String>,
+}
+
+/// Response of create.
+#[derive(Debug, Serialize)]
+struct CreateResponse {
+    id: String,
+    name: String,
+    expire_time: i64,
+    exp_status: i32,
+    timestamp: i64,
+    bind_host: Vec<BindHostBody>,
+}
+
+/// `POST /v1/{project_id}/waf/certificate`: upload a certificate chain and its private key.
+async fn create(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(body): JsonBody<CertificateBody>,
+) -> ApiResult<Json<CreateResponse>> {
+    caller.require_admin()?;
+    let name = required(body.name, "name")?;
+    let content = required(body.content, "content")?;
+    let key = required(body.key, "key")?;
+    let name = CertificateName::parse(&name, NameLimit::Create)?;
+    let pair = check_pair(content, key).await?;
+    let id = CertificateId::random();
+    let sealed_key = state
+        .sealer
+        .seal(pair.key.as_bytes(), id.as_str())
+        .map_err(ApiError::internal)?;
+    let now = now_ms();
+    let new = NewCertificate {
+        id: &id,
+        project: &caller.project,
+        name: &name,
+        content: &pair.content,
+        sealed_key: &sealed_key,
+        expire_time: pair.expire_time,
+        created_at: now,
+    };
+    state
+        .store
+        .insert_certificate(&new, state.settings.certificate_quota)
+        .await?;
+    tracing::info!(certificate = %id, project = %caller.project, "certificate created");
+    Ok(Json(CreateResponse {
+        id: id.to_string(),
+        name: name.as_str().to_owned(),
+        expire_time: pair.expire_time,
+        exp_status: ExpiryStatus::at(pair.expire_time, now).code(),
+        timestamp: now,
+        bind_host: Vec::new(),
+    }))
+}
+
+/// Response of show.
+#[derive(Debug, Serialize)]
+struct ShowResponse {
+    id: String,
+    name: String,
+    content: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+    expire_time: i64,
+    exp_status: i32,
+    timestamp: i64,
+    bind_host: Vec<BindHostBody>,
+    certificateid: String,
+    certificatename: String,
+}
+
+/// `GET /v1/{project_id}/waf/certificate/{certificate_id}`: one certificate, with its key for
+/// admins (unless the server withholds keys) and the hosts using it.
+async fn show(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((_, certificate_id)): Path<(String, String)>,
+) -> ApiResult<Json<ShowResponse>> {
+    let id = certificate_id_of(&certificate_id)?;
+    let record = state
+        .store
+        .certificate(&caller.project, &id)
+        .await
+        .map_err(not_found_as_certificate)?;
+    let bind_host = bind_hosts_of(&state, &caller.project, &record.id).await?;
+    let reveal = caller.role == crate::auth::Role::Admin && !state.settings.withhold_private_keys;
+    let key = if reveal {
+        Some(
+            state
+                .sealer
+                .open_text(&record.sealed_key, &record.id)
+                .map_err(ApiError::internal)?,
+        )
+    } else {
+        None
+    };
+    Ok(Json(ShowResponse {
+        exp_status: ExpiryStatus::at(record.expire_time, now_ms()).code(),
+        certificateid: record.id.clone(),
+        certificatename: record.name.clone(),
+        id: record.id,
+        name: record.name,
+        content: record.content,
+        key,
+        expire_time: record.expire_time,
+        timestamp: record.created_at,
+        bind_host,
+    }))
+}
+
+/// Response of update.
+#[derive(Debug, Serialize)]
+struct UpdateResponse {
+    id: String,
+    name: String,
+    expire_time: i64,
+    exp_status: i32,
+    timestamp: i64,
+}
+
+/// `PUT /v1/{project_id}/waf/certificate/{certificate_id}`: rename, optionally replacing the
+/// chain and key; refused while a host uses the certificate.
+async fn update(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((_, certificate_id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<CertificateBody>,
+) -> ApiResult<Json<UpdateResponse>> {
+    caller.require_admin()?;
+    let id = certificate_id_of(&certificate_id)?;
+    let name = required(body.name, "name")?;
+    let name = CertificateName::parse(&name, NameLimit::Update)?;
+    let pair = match (body.content, body.key) {
+        (None, None) => None,
+        (Some(content), Some(key)) => Some(check_pair(content, key).await?),
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::RequestBodyIllegal,
+                "content and key must be given together (or neither, to rename only)",
+            ));
+        }
+    };
+    let sealed = match &pair {
+        Some(p) => Some(
+            state
+                .sealer
+                .seal(p.key.as_bytes(), id.as_str())
+                .map_err(ApiError::internal)?,
+        ),
+        None => None,
+    };
+    let replaced = pair
+        .as_ref()
+        .zip(sealed.as_deref())
+        .map(|(p, sealed_key)| ReplacedPair {
+            content: &p.content,
+            sealed_key,
+            expire_time: p.expire_time,
+        });
+    let record = state
+        .store
+        .update_certificate(&caller.project, &id, &name, replaced.as_ref())
+        .await
+        .map_err(not_found_as_certificate)?;
+    Ok(Json(UpdateResponse {
+        exp_status: ExpiryStatus::at(record.expire_time, now_ms()).code(),
+        id: record.id,
+        name: record.name,
+        expire_time: record.expire_time,
+        timestamp: record.created_at,
+    }))
+}
+
+/// Response of delete.
+#[derive(Debug, Serialize)]
+struct DeleteResponse {
+    id: String,
+    name: String,
+    expire_time: i64,
+    timestamp: i64,
+}
+
+/// `DELETE /v1/{project_id}/waf/certificate/{certificate_id}`: refused while a host uses it.
+async fn delete(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((_, certificate_id)): Path<(String, String)>,
+) -> ApiResult<Json<DeleteResponse>> {
+    caller.require_admin()?;
+    let id = certificate_id_of(&certificate_id)?;
+    let record: CertificateRecord = state
+        .store
+        .delete_certificate(&caller.project, &id)
+        .await
+        .map_err(not_found_as_certificate)?;
+    tracing::info!(certificate = %id, project = %caller.project, "certificate deleted");
+    Ok(Json(DeleteResponse {
+        id: record.id,
+        name: record.name,
+        expire_time: record.expire_time,
+        timestamp: record.created_at,
+    }))
+}
+
+/// Body of apply-to-hosts.
+#[derive(Debug, Deserialize)]
+struct ApplyBody {
+    premium_host_ids: Option<Vec<String>>,
+    cloud_host_ids: Option<Vec<String>>,
+}
+
+/// Response of apply-to-hosts.
+#[derive(Debug, Serialize)]
+struct ApplyResponse {
+    id: String,
+    name: String,
+    timestamp: i64,
+    expire_time: i64,
+    bind_host: Vec<BindHostBody>,
+}
+
+/// `POST /v1/{project_id}/waf/certificate/{certificate_id}/apply-to-hosts`: bind the
+/// certificate to every listed dedicated-mode host, all or nothing.
+async fn apply_to_hosts(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((_, certificate_id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<ApplyBody>,
+) -> ApiResult<Json<ApplyResponse>> {
+    caller.require_admin()?;
+    let id = certificate_id_of(&certificate_id)?;
+    if body.cloud_host_ids.as_ref().is_some_and(|c| !c.is_empty()) {
+        return Err(ApiError::new(
+            ErrorCode::RequestBodyIllegal,
+            "cloud_host_ids must be empty: this service has dedicated-mode (premium) hosts only",
+        ));
+    }
+    let wanted = body.premium_host_ids.unwrap_or_default();
+    if wanted.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::RequestBodyIllegal,
+            "premium_host_ids must list at least one host id",
+        ));
+    }
+    let hosts = wanted
+        .iter()
+        .map(|h| HostId::parse(h).ok_or_else(|| ApiError::not_found(&format!("host {h}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let record = state
+        .store
+        .certificate(&caller.project, &id)
+        .await
+        .map_err(not_found_as_certificate)?;
+    refuse_expired(record.expire_time)?;
+    state
+        .store
+        .bind_hosts(&caller.project, &id, &hosts)
+        .await
+        .map_err(|e| match e {
+            crate::storage::StoreError::NotFound => {
+                ApiError::not_found("host (or the certificate, deleted meanwhile)")
+            }
+            other => other.into(),
+        })?;
+    let bind_host = bind_hosts_of(&state, &caller.project, &record.id).await?;
+    Ok(Json(ApplyResponse {
+        id: record.id,
+        name: record.name,
+        timestamp: record.created_at,
+        expire_time: record.expire_time,
+        bind_host,
+    }))
+}
+
+/// Refuses binding a certificate that has expired (`WAF.00021013`).
+pub(super) fn refuse_expired(expire_time: i64) -> ApiResult<()> {
+    if ExpiryStatus::at(expire_time, now_ms()) == ExpiryStatus::Expired {
+        return Err(ApiError::new(
+            ErrorCode::CertificateExpired,
+            "the certificate has expired and cannot be bound to a host; upload a renewed one",
+        ));
+    }
+    Ok(())
+}
+
+/// The hosts bound to one certificate.
+async fn bind_hosts_of(
+    state: &AppState,
+    project: &ProjectId,
+    id: &str,
+) -> ApiResult<Vec<BindHostBody>> {
+    Ok(state
+        .store
+        .bound_hosts(project, &[id])
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}
+
+/// A mandatory body field.
+fn required(value: Option<String>, field: &str) -> ApiResult<String> {
+    value.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::RequestBodyIllegal,
+            format!("{field} is required"),
+        )
+    })
+}
+
+/// Parses and checks a pair off the async workers (RSA key loading is CPU work).
+async fn check_pair(content: String, key: String) -> ApiResult<CertificatePair> {
+    tokio::task::spawn_blocking(move || parse_pair(&content, &key))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(Into::into)
+}
+
+/// A certificate id from the path; a malformed one is as unknown as a missing one.
+pub(super) fn certificate_id_of(text: &str) -> ApiResult<CertificateId> {
+    CertificateId::parse(text).ok_or_else(|| ApiError::not_found("certificate"))
+}
+
+/// Names the certificate in a store's not-found.
+pub(super) fn not_found_as_certificate(e: crate::storage::StoreError) -> ApiError {
+    match e {
+        crate::storage::StoreError::NotFound => ApiError::not_found("certificate"),
+        other => other.into(),
+    }
+}

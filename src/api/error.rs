@@ -1,0 +1,278 @@
+//! The one place where failures become HTTP responses: the WAF error-code table and the
+//! `{"error_code", "error_msg"}` body. Internal details never reach the body; 5xx causes are
+//! attached to the response for the logging middleware.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::auth::AuthError;
+use crate::domain::DomainError;
+use crate::storage::StoreError;
+
+/// The WAF error codes this service answers with, each with its HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// 405 `WAF.00011001`: method not allowed on a known route.
+    MethodNotAllowed,
+    /// 400 `WAF.00011002`: a query parameter is malformed.
+    UrlParamIllegal,
+    /// 400 `WAF.00011003`: the request body is malformed or a value in it is invalid.
+    RequestBodyIllegal,
+    /// 413 `WAF.00011003`: the request body exceeds the limit.
+    RequestBodyTooLarge,
+    /// 400 `WAF.00011005`: a name breaks the naming rule.
+    NameIllegal,
+    /// 400 `WAF.00011006`: a hostname is not a valid domain name.
+    HostIllegal,
+    /// 400 `WAF.00011011`: `page`/`pagesize` out of range.
+    PageOrPageSizeIllegal,
+    /// 400 `WAF.00011016`: the name is already used in the project.
+    NameDuplicate,
+    /// 401 `WAF.00012001`: missing, unknown, expired or revoked credentials, or a bad signature.
+    InvalidToken,
+    /// 401 `WAF.00012002`: the credentials belong to another project.
+    InvalidProject,
+    /// 401 `WAF.00012003`: the role lacks the permission.
+    PermissionDenied,
+    /// 404 `WAF.00014009`: no such route.
+    ApiNotFound,
+    /// 400 `WAF.00021013`: an expired certificate cannot be bound.
+    CertificateExpired,
+    /// 404 `WAF.00022001`: no such resource in the project.
+    ResourceNotFound,
+    /// 400 `WAF.00022003`: the resource is in use.
+    ResourceInUse,
+    /// 403 `WAF.00022005`: quota exhausted.
+    InsufficientQuota,
+    /// 500 `WAF.00010001`: internal failure.
+    Internal,
+    /// 503 `WAF.00010002`: storage temporarily unavailable.
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// The wire code.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::MethodNotAllowed => "WAF.00011001",
+            Self::UrlParamIllegal => "WAF.00011002",
+            Self::RequestBodyIllegal | Self::RequestBodyTooLarge => "WAF.00011003",
+            Self::NameIllegal => "WAF.00011005",
+            Self::HostIllegal => "WAF.00011006",
+            Self::PageOrPageSizeIllegal => "WAF.00011011",
+            Self::NameDuplicate => "WAF.00011016",
+            Self::InvalidToken => "WAF.00012001",
+            Self::InvalidProject => "WAF.00012002",
+            Self::PermissionDenied => "WAF.00012003",
+            Self::ApiNotFound => "WAF.00014009",
+            Self::CertificateExpired => "WAF.00021013",
+            Self::ResourceNotFound => "WAF.00022001",
+            Self::ResourceInUse => "WAF.00022003",
+            Self::InsufficientQuota => "WAF.00022005",
+            Self::Internal => "WAF.00010001",
+            Self::Unavailable => "WAF.00010002",
+        }
+    }
+
+    /// The HTTP status that goes with the code.
+    pub const fn status(self) -> StatusCode {
+        match self {
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestBodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::InvalidToken | Self::InvalidProject | Self::PermissionDenied => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::ApiNotFound | Self::ResourceNotFound => StatusCode::NOT_FOUND,
+            Self::InsufficientQuota => StatusCode::FORBIDDEN,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UrlParamIllegal
+            | Self::RequestBodyIllegal
+            | Self::NameIllegal
+            | Self::HostIllegal
+            | Self::PageOrPageSizeIllegal
+            | Self::NameDuplicate
+            | Self::CertificateExpired
+            | Self::ResourceInUse => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// A failed request: the code, a message for the caller, and for 5xx the hidden cause.
+#[derive(Debug)]
+pub struct ApiError {
+    code: ErrorCode,
+    msg: Cow<'static, str>,
+    cause: Option<String>,
+}
+
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// An error with a message for the caller.
+    pub fn new(code: ErrorCode, msg: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            code,
+            msg: msg.into(),
+            cause: None,
+        }
+    }
+
+    /// A 404 for a resource of the given kind.
+    pub fn not_found(kind: &str) -> Self {
+        Self::new(
+            ErrorCode::ResourceNotFound,
+            format!("{kind} not found: it does not exist in this project or has been deleted"),
+        )
+    }
+
+    /// A 500 that logs `cause` and tells the caller nothing internal.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self {
+            code: ErrorCode::Internal,
+            msg: "internal error; the request was not completed, retry later".into(),
+            cause: Some(cause.to_string()),
+        }
+    }
+
+    /// The error code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+}
+
+/// The error body of the API.
+#[derive(Debug, Serialize)]
+struct ErrorBody<'a> {
+    error_code: &'a str,
+    error_msg: &'a str,
+}
+
+/// The hidden cause of a 5xx, carried in response extensions to the logging middleware.
+#[derive(Debug, Clone)]
+pub struct ErrorCause(pub Arc<String>);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error_code: self.code.as_str(),
+            error_msg: &self.msg,
+        };
+        let mut response = (self.code.status(), Json(body)).into_response();
+        if let Some(cause) = self.cause {
+            response
+                .extensions_mut()
+                .insert(ErrorCause(Arc::new(cause)));
+        }
+        response
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        let code = match e {
+            DomainError::InvalidName { .. } => ErrorCode::NameIllegal,
+            DomainError::InvalidCertificate(_)
+            | DomainError::InvalidKey(_)
+            | DomainError::EncryptedKey
+            | DomainError::UnsupportedKey(_)
+            | DomainError::KeyMismatch => ErrorCode::RequestBodyIllegal,
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::not_found("resource"),
+            StoreError::NameTaken => Self::new(
+                ErrorCode::NameDuplicate,
+                "the name is already used in this project; choose another name",
+            ),
+            StoreError::InUse(hosts) => Self::new(
+                ErrorCode::ResourceInUse,
+                format!(
+                    "the certificate is in use by host(s) {}; bind those hosts to another \
+                     certificate or delete them first",
+                    hosts.join(", ")
+                ),
+            ),
+            StoreError::QuotaExceeded => Self::new(
+                ErrorCode::InsufficientQuota,
+                "the project's certificate quota is used up; delete certificates you no longer need",
+            ),
+            StoreError::Unavailable(cause) => Self {
+                code: ErrorCode::Unavailable,
+                msg: "storage is temporarily unavailable; retry shortly".into(),
+                cause: Some(cause.to_string()),
+            },
+            e @ (StoreError::Schema(_) | StoreError::Config(_) | StoreError::Backend(_)) => {
+                Self::internal(e)
+            }
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        let code = match e {
+            AuthError::Missing
+            | AuthError::Unknown
+            | AuthError::Expired
+            | AuthError::Revoked
+            | AuthError::BadSignature(_) => ErrorCode::InvalidToken,
+            AuthError::WrongProject => ErrorCode::InvalidProject,
+            AuthError::Forbidden => ErrorCode::PermissionDenied,
+            AuthError::Store(inner) => return inner.into(),
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table of the contract, row by row.
+    #[test]
+    fn codes_and_statuses_match_the_contract() {
+        let table = [
+            (ErrorCode::MethodNotAllowed, "WAF.00011001", 405),
+            (ErrorCode::UrlParamIllegal, "WAF.00011002", 400),
+            (ErrorCode::RequestBodyIllegal, "WAF.00011003", 400),
+            (ErrorCode::RequestBodyTooLarge, "WAF.00011003", 413),
+            (ErrorCode::NameIllegal, "WAF.00011005", 400),
+            (ErrorCode::PageOrPageSizeIllegal, "WAF.00011011", 400),
+            (ErrorCode::NameDuplicate, "WAF.00011016", 400),
+            (ErrorCode::InvalidToken, "WAF.00012001", 401),
+            (ErrorCode::InvalidProject, "WAF.00012002", 401),
+            (ErrorCode::PermissionDenied, "WAF.00012003", 401),
+            (ErrorCode::ApiNotFound, "WAF.00014009", 404),
+            (ErrorCode::CertificateExpired, "WAF.00021013", 400),
+            (ErrorCode::ResourceNotFound, "WAF.00022001", 404),
+            (ErrorCode::ResourceInUse, "WAF.00022003", 400),
+            (ErrorCode::InsufficientQuota, "WAF.00022005", 403),
+            (ErrorCode::Internal, "WAF.00010001", 500),
+            (ErrorCode::Unavailable, "WAF.00010002", 503),
+        ];
+        for (code, text, status) in table {
+            assert_eq!(code.as_str(), text);
+            assert_eq!(code.status().as_u16(), status, "{text}");
+        }
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let response = ApiError::internal("secret sqlx detail").into_response();
+        assert_eq!(response.status(), 500);
+        assert!(response.extensions().get::<ErrorCause>().is_some());
+    }
+}

@@ -1,0 +1,112 @@
+//! Extractors that answer in the API's error shape: the authenticated caller, JSON bodies and
+//! query pairs. Plain axum extractors would reply in plain text.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::error::{ApiError, ErrorCode};
+use crate::auth::Principal;
+
+/// The authenticated caller, put into the request by the authentication middleware.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .map(Caller)
+            .ok_or_else(|| ApiError::internal("route is missing the authentication layer"))
+    }
+}
+
+/// A JSON body parsed whatever the `Content-Type` (clients differ), with every failure mapped
+/// to `WAF.00011003` and an oversized body to 413.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Parses a JSON body into `T`, describing the problem without echoing the body.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(
+            ErrorCode::RequestBodyIllegal,
+            "the request body is empty; send a JSON object",
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        let what = match e.classify() {
+            serde_json::error::Category::Data => "a field has the wrong type",
+            serde_json::error::Category::Eof => "the JSON is truncated",
+            _ => "the body is not valid JSON",
+        };
+        ApiError::new(
+            ErrorCode::RequestBodyIllegal,
+            format!(
+                "invalid request body: {what} (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        )
+    })
+}
+
+/// Maps a body read failure: too large is 413, anything else 400.
+pub fn body_rejection(e: BytesRejection) -> ApiError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            ErrorCode::RequestBodyTooLarge,
+            "the request body is larger than 1 MiB",
+        )
+    } else {
+        ApiError::new(
+            ErrorCode::RequestBodyIllegal,
+            "the request body could not be read",
+        )
+    }
+}
+
+/// The query string as ordered pairs; a malformed one is `WAF.00011002`.
+#[derive(Debug)]
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl QueryPairs {
+    /// The last value given for `key` (later occurrences win).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| {
+                ApiError::new(ErrorCode::UrlParamIllegal, "the query string is malformed")
+            })?;
+        Ok(Self(pairs))
+    }
+}

@@ -1,0 +1,195 @@
+//! The query of the certificate list, checked exactly as the contract states: `page`,
+//! `pagesize`, `name`, `host`, `exp_status`; anything else is ignored.
+
+use super::error::{ApiError, ErrorCode};
+use super::extract::QueryPairs;
+use crate::domain::{ExpiryStatus, Millis};
+use crate::storage::ListFilter;
+
+/// Largest page size apart from -1 (all).
+const MAX_PAGESIZE: i64 = 100;
+
+/// A checked list query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListParams {
+    /// 1-based page.
+    pub page: i64,
+    /// Page size; `None` is all (absent or -1).
+    pub pagesize: Option<i64>,
+    /// Case-insensitive name substring.
+    pub name: Option<String>,
+    /// Whether items carry `expire_time`, `exp_status` and `bind_host`.
+    pub host: bool,
+    /// Only certificates in this state.
+    pub exp_status: Option<ExpiryStatus>,
+}
+
+impl ListParams {
+    /// Checks every documented parameter.
+    pub fn parse(query: &QueryPairs) -> Result<Self, ApiError> {
+        let page = match query.get("page") {
+            None => 1,
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|p| *p >= 1)
+                .ok_or_else(|| paging_error("page must be an integer of at least 1"))?,
+        };
+        let pagesize = match query.get("pagesize") {
+            None => None,
+            Some(v) => match v.parse::<i64>() {
+                Ok(-1) => None,
+                Ok(n) if (1..=MAX_PAGESIZE).contains(&n) => Some(n),
+                _ => {
+                    return Err(paging_error(
+                        "pagesize must be an integer from 1 to 100, or -1 for all",
+                    ));
+                }
+            },
+        };
+        let name = query
+            .get("name")
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned);
+        let host = match query.get("host") {
+            None => false,
+            Some(v) if v.eq_ignore_ascii_case("true") => true,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            Some(_) => {
+                return Err(ApiError::new(
+                    ErrorCode::UrlParamIllegal,
+                    "host must be true or false",
+                ));
+            }
+        };
+        let exp_status = match query.get("exp_status") {
+            None => None,
+            Some(v) => Some(v.parse::<i64>().ok().and_then(ExpiryStatus::from_code).ok_or_else(
+                || {
+                    ApiError::new(
+                        ErrorCode::UrlParamIllegal,
+                        "exp_status must be 0 (valid), 1 (expired) or 2 (expiring within 30 days)",
+                    )
+                },
+            )?),
+        };
+        Ok(Self {
+            page,
+            pagesize,
+            name,
+            host,
+            exp_status,
+        })
+    }
+
+    /// The storage filter for this query at time `now`.
+    pub fn to_filter(&self, now: Millis) -> ListFilter {
+        let offset = match self.pagesize {
+            None => 0,
+            // A page so far out that the offset overflows is simply past the end.
+            Some(size) => (self.page - 1).checked_mul(size).unwrap_or(i64::MAX),
+        };
+        ListFilter {
+            name_contains: self.name.clone(),
+            expiry: self.exp_status.map(|s| s.window(now)),
+            limit: self.pagesize,
+            offset,
+        }
+    }
+}
+
+fn paging_error(msg: &'static str) -> ApiError {
+    ApiError::new(ErrorCode::PageOrPageSizeIllegal, msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(q: &str) -> Result<ListParams, ErrorCode> {
+        let pairs = q
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (k.to_owned(), v.to_owned())
+            })
+            .collect();
+        ListParams::parse(&QueryPairs(pairs)).map_err(|e| e.code())
+    }
+
+    #[test]
+    fn defaults_are_page_one_and_all() {
+        let p = parse("").unwrap();
+        assert_eq!(
+            (p.page, p.pagesize, p.host, p.exp_status),
+            (1, None, false, None)
+        );
+        assert_eq!(p.to_filter(0).limit, None);
+        assert_eq!(p.to_filter(0).offset, 0);
+    }
+
+    #[test]
+    fn pagesize_edges() {
+        assert_eq!(parse("pagesize=1").unwrap().pagesize, Some(1));
+        assert_eq!(parse("pagesize=100").unwrap().pagesize, Some(100));
+        assert_eq!(parse("pagesize=-1").unwrap().pagesize, None);
+        for bad in [
+            "pagesize=0",
+            "pagesize=101",
+            "pagesize=-2",
+            "pagesize=x",
+            "pagesize=",
+            "pagesize=1.5",
+        ] {
+            assert_eq!(parse(bad), Err(ErrorCode::PageOrPageSizeIllegal), "{bad}");
+        }
+    }
+
+    #[test]
+    fn page_edges() {
+        assert_eq!(parse("page=3&pagesize=10").unwrap().to_filter(0).offset, 20);
+        assert_eq!(parse("page=3&pagesize=-1").unwrap().to_filter(0).offset, 0);
+        assert_eq!(parse("page=3").unwrap().to_filter(0).offset, 0);
+        assert_eq!(
+            parse(&format!("page={}&pagesize=100", i64::MAX))
+                .unwrap()
+                .to_filter(0)
+                .offset,
+            i64::MAX
+        );
+        for bad in [
+            "page=0",
+            "page=-1",
+            "page=a",
+            "page=",
+            "page=99999999999999999999",
+        ] {
+            assert_eq!(parse(bad), Err(ErrorCode::PageOrPageSizeIllegal), "{bad}");
+        }
+    }
+
+    #[test]
+    fn host_and_exp_status() {
+        assert!(parse("host=true").unwrap().host);
+        assert!(!parse("host=false").unwrap().host);
+        assert_eq!(parse("host=1"), Err(ErrorCode::UrlParamIllegal));
+        assert_eq!(
+            parse("exp_status=2").unwrap().exp_status,
+            Some(ExpiryStatus::ExpiringSoon)
+        );
+        for bad in [
+            "exp_status=3",
+            "exp_status=-1",
+            "exp_status=x",
+            "exp_status=",
+        ] {
+            assert_eq!(parse(bad), Err(ErrorCode::UrlParamIllegal), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unknown_parameters_are_ignored() {
+        assert!(parse("pageSize=1000&offset=x&limit=y&enterprise_project_id=0").is_ok());
+    }
+}

@@ -1,0 +1,175 @@
+//! The HTTP API: routes, the authentication middleware and the cross-cutting layers (request
+//! ids, tracing, error logging, body limit). Handlers live with their wire types in one module
+//! per resource.
+
+mod certificates;
+pub mod error;
+mod extract;
+mod list_params;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, RawPathParams, Request, State};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::{AuthError, Authenticator, Principal, SignedRequest};
+use crate::crypto::Sealer;
+use crate::domain::now_ms;
+use crate::storage::Store;
+use error::{ApiError, ErrorCause, ErrorCode};
+
+/// Largest accepted request body.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// Settings that shape behaviour, fixed at start.
+#[derive(Debug, Clone)]
+pub struct ServiceSettings {
+    /// Never return private keys, even to admins.
+    pub withhold_private_keys: bool,
+    /// Certificates per project; `None` is unlimited.
+    pub certificate_quota: Option<i64>,
+    /// Region named in the Keystone service catalog.
+    pub region: String,
+    /// Base URL clients reach the server at (no trailing slash).
+    pub public_url: String,
+}
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// Seals and opens private keys and secret keys.
+    pub sealer: Arc<Sealer>,
+    /// Resolves credentials.
+    pub auth: Authenticator,
+    /// Behaviour settings.
+    pub settings: Arc<ServiceSettings>,
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let protected = Router::new()
+        .merge(certificates::routes())
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(protected)
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .fallback(|| async {
+            ApiError::new(ErrorCode::ApiNotFound, "no such API: check the method and the URL path")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(ErrorCode::MethodNotAllowed, "this method is not allowed on this URL")
+        })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(log_server_errors))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req
+                .extensions()
+                .get::<RequestId>()
+                .and_then(|r| r.header_value().to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, RandomRequestId))
+        .with_state(state)
+}
+
+/// `GET /readyz`: 200 when the database answers, 503 otherwise.
+async fn ready(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// Request ids: 32 random hex characters, like the cloud's.
+#[derive(Debug, Clone, Copy)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let id = crate::domain::HostId::random();
+        HeaderValue::from_str(id.as_str()).ok().map(RequestId::new)
+    }
+}
+
+/// Logs the hidden cause of 5xx answers inside the request's span.
+async fn log_server_errors(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    if let Some(ErrorCause(cause)) = response.extensions().get::<ErrorCause>() {
+        tracing::error!(status = %response.status(), cause = %cause, "request failed");
+    }
+    response
+}
+
+/// Authenticates every `/v1/{project_id}/...` request and checks the project: an
+/// `X-Auth-Token`, or an AK/SK signature (which covers the body, so the body is read first).
+async fn authenticate(
+    State(state): State<AppState>,
+    params: RawPathParams,
+    req: Request,
+    next: Next,
+) -> Response {
+    let project = params
+        .iter()
+        .find(|(k, _)| *k == "project_id")
+        .map(|(_, v)| v.to_owned());
+    match authenticated(&state, req).await {
+        Ok((principal, mut req)) => {
+            if let Err(e) = principal.require_project(project.as_deref().unwrap_or_default()) {
+                return ApiError::from(e).into_response();
+            }
+            req.extensions_mut().insert(principal);
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn authenticated(state: &AppState, req: Request) -> Result<(Principal, Request), ApiError> {
+    let now = now_ms();
+    if let Some(token) = req.headers().get("x-auth-token") {
+        let token = token.to_str().map_err(|_| AuthError::Unknown)?;
+        let principal = state.auth.token(token.trim(), now).await?;
+        return Ok((principal, req));
+    }
+    let Some(authorization) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Err(AuthError::Missing.into());
+    };
+    let authorization = authorization.to_owned();
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {
+        ApiError::new(
+            ErrorCode::RequestBodyTooLarge,
+            "the request body is larger than 1 MiB",
+        )
+    })?;
+    let signed = SignedRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or_default(),
+        headers: &parts.headers,
+        body: &bytes,
+        authorization: &authorization,
+    };
+    let principal = state.auth.signature(&signed, &state.sealer, now).await?;
+    Ok((principal, Request::from_parts(parts, Body::from(bytes))))
+}

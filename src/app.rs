@@ -1,0 +1,280 @@
+//! Wiring: configuration to a running server. [`App::build`] opens the database, loads the
+//! master key, optionally bootstraps a first project, binds the listener (port 0 works, for
+//! tests) and [`App::serve`] runs until the shutdown future resolves, letting requests in
+//! flight finish.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use tokio::net::TcpListener;
+
+use crate::api::{self, AppState, ServiceSettings};
+use crate::auth::{Authenticator, Role};
+use crate::crypto::{MasterKey, Sealer, new_token, token_hash};
+use crate::domain::{ProjectId, now_ms};
+use crate::storage::{Backend, PoolSettings, Store};
+
+/// Everything `serve` needs, already resolved from flags and environment.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Database URL.
+    pub database_url: String,
+    /// Where the master key comes from.
+    pub master_key: MasterKeySource,
+    /// Create a first project and admin token on an empty database.
+    pub bootstrap: bool,
+    /// Never return private keys.
+    pub withhold_private_keys: bool,
+    /// Certificates per project; `None` is unlimited.
+    pub certificate_quota: Option<i64>,
+    /// Region for the Keystone catalog.
+    pub region: String,
+    /// Public base URL; derived from `listen` when `None`.
+    pub public_url: Option<String>,
+    /// Database pool settings.
+    pub pool: PoolSettings,
+}
+
+/// Where to find the master key that seals private keys.
+#[derive(Clone)]
+pub enum MasterKeySource {
+    /// Given directly (64 hex characters).
+    Hex(String),
+    /// Read from this file, created (0600) when missing.
+    File(PathBuf),
+    /// A file beside the SQLite database (`<database>.key`), created when missing.
+    BesideDatabase,
+}
+
+impl std::fmt::Debug for MasterKeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Hex(_) => f.write_str("Hex(<redacted>)"),
+            Self::File(p) => write!(f, "File({})", p.display()),
+            Self::BesideDatabase => f.write_str("BesideDatabase"),
+        }
+    }
+}
+
+/// The first project and admin token made on an empty database, to print once.
+#[derive(Debug)]
+pub struct Bootstrap {
+    /// The new project's id.
+    pub project_id: ProjectId,
+    /// The admin token (shown once, stored hashed).
+    pub token: String,
+}
+
+/// A bound, ready server.
+#[derive(Debug)]
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    bootstrap: Option<Bootstrap>,
+}
+
+impl App {
+    /// Opens the database, checks the master key and binds the listener.
+    pub async fn build(config: &ServeConfig) -> anyhow::Result<Self> {
+        let store = Store::open(&config.database_url, config.pool)
+            .await
+            .with_context(|| {
+                format!("opening the database {}", redact_url(&config.database_url))
+            })?;
+        let sealer = open_sealer(&store, &config.master_key, &config.database_url).await?;
+        let bootstrap = if config.bootstrap {
+            bootstrap(&store).await?
+        } else {
+            None
+        };
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("listening on {}", config.listen))?;
+        let local = listener.local_addr()?;
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{local}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let state = AppState {
+            auth: Authenticator::new(store.clone()),
+            store,
+            sealer: Arc::new(sealer),
+            settings: Arc::new(ServiceSettings {
+                withhold_private_keys: config.withhold_private_keys,
+                certificate_quota: config.certificate_quota,
+                region: config.region.clone(),
+                public_url,
+            }),
+        };
+        Ok(Self {
+            listener,
+            state,
+            bootstrap,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The project and token created on an empty database, if any.
+    pub fn take_bootstrap(&mut self) -> Option<Bootstrap> {
+        self.bootstrap.take()
+    }
+
+    /// The shared state (tests use the store directly).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then finishes requests in flight and closes the pool.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let store = self.state.store.clone();
+        let router = api::router(self.state);
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        store.close().await;
+        Ok(())
+    }
+}
+
+/// Loads the master key and proves it is the one the database was sealed with.
+pub async fn open_sealer(
+    store: &Store,
+    source: &MasterKeySource,
+    url: &str,
+) -> anyhow::Result<Sealer> {
+    let key = match source {
+        MasterKeySource::Hex(hex) => MasterKey::from_hex(hex).context("WAFCERT_MASTER_KEY")?,
+        MasterKeySource::File(path) => MasterKey::load_or_create(path)?.0,
+        MasterKeySource::BesideDatabase => {
+            if store.backend() == Backend::Postgres {
+                bail!(
+                    "with PostgreSQL, give every replica the same master key: set WAFCERT_MASTER_KEY \
+                     (64 hex characters) or --master-key-file"
+                );
+            }
+            match sqlite_key_path(url) {
+                Some(path) => {
+                    let (key, created) = MasterKey::load_or_create(&path)?;
+                    if created {
+                        tracing::info!(path = %path.display(), "generated a new master key; back it up with the database");
+                    }
+                    key
+                }
+                None => MasterKey::generate()?,
+            }
+        }
+    };
+    let sealer = Sealer::new(&key)?;
+    const CHECK: &str = "master-key-check";
+    match store.meta(CHECK).await? {
+        Some(sealed) => {
+            sealer.open(&sealed, CHECK).map_err(|_| {
+                anyhow::anyhow!(
+                    "the master key does not match the one this database was created with; \
+                     private keys could not be read. Use the original key."
+                )
+            })?;
+        }
+        None => {
+            let sealed = sealer.seal(b"wafcert", CHECK)?;
+            if !store.meta_insert(CHECK, &sealed).await? {
+                // Another replica stored its check first: ours must agree.
+                let stored = store.meta(CHECK).await?.unwrap_or_default();
+                sealer
+                    .open(&stored, CHECK)
+                    .context("the master key differs from the other replicas'")?;
+            }
+        }
+    }
+    Ok(sealer)
+}
+
+/// `<database file>.key` for file-backed SQLite URLs; `None` for in-memory databases.
+fn sqlite_key_path(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    if path.is_empty() || path.contains(":memory:") {
+        return None;
+    }
+    Some(PathBuf::from(format!("{path}.key")))
+}
+
+/// On a database with no project yet, creates one with an admin token.
+async fn bootstrap(store: &Store) -> anyhow::Result<Option<Bootstrap>> {
+    if store.project_count().await? > 0 {
+        return Ok(None);
+    }
+    let project_id = ProjectId::random();
+    let now = now_ms();
+    store.ensure_project(&project_id, None, now).await?;
+    let token = new_token()?;
+    store
+        .insert_token(
+            &token_hash(&token),
+            &project_id,
+            Role::Admin.as_str(),
+            None,
+            now,
+            None,
+        )
+        .await?;
+    Ok(Some(Bootstrap { project_id, token }))
+}
+
+/// Hides the password of a database URL for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_path_sits_beside_the_database() {
+        assert_eq!(
+            sqlite_key_path("sqlite://wafcert.db"),
+            Some(PathBuf::from("wafcert.db.key"))
+        );
+        assert_eq!(
+            sqlite_key_path("sqlite:/tmp/a.db?mode=rwc"),
+            Some(PathBuf::from("/tmp/a.db.key"))
+        );
+        assert_eq!(sqlite_key_path("sqlite::memory:"), None);
+    }
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,177 @@
+//! Who is calling and what they may do. A request carries one credential: a bearer token
+//! (`X-Auth-Token`, minted by the admin command or the Keystone-style login) or an AK/SK
+//! signature (`Authorization: SDK-HMAC-SHA256 ...`). Either resolves to a [`Principal`]: a
+//! project and a role.
+
+mod password;
+mod signature;
+
+use std::fmt;
+
+use crate::crypto::{Sealer, token_hash};
+use crate::domain::{Millis, ProjectId};
+use crate::storage::{Store, StoreError};
+
+pub use password::{hash_password, verify_password};
+pub use signature::{SignedRequest, format_basic_date, sign_request};
+
+/// What a credential may do within its project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everything, including reading private keys.
+    Admin,
+    /// List and show, never private keys.
+    ReadOnly,
+}
+
+impl Role {
+    /// Parses `admin` or `readonly`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(Self::Admin),
+            "readonly" => Some(Self::ReadOnly),
+            _ => None,
+        }
+    }
+
+    /// The stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::ReadOnly => "readonly",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The only project the caller may act in.
+    pub project: ProjectId,
+    /// What the caller may do there.
+    pub role: Role,
+}
+
+impl Principal {
+    /// Refuses callers acting on another project than their own.
+    pub fn require_project(&self, path_project: &str) -> Result<(), AuthError> {
+        if self.project.as_str() == path_project {
+            Ok(())
+        } else {
+            Err(AuthError::WrongProject)
+        }
+    }
+
+    /// Refuses read-only callers.
+    pub fn require_admin(&self) -> Result<(), AuthError> {
+        if self.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(AuthError::Forbidden)
+        }
+    }
+}
+
+/// Why a request was not authenticated or not authorised. Messages name no secret.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No credential on the request.
+    #[error(
+        "authentication required: send X-Auth-Token or an SDK-HMAC-SHA256 Authorization header"
+    )]
+    Missing,
+    /// The token or access key is not known.
+    #[error("the token or access key is not valid")]
+    Unknown,
+    /// The token has expired.
+    #[error("the token has expired; request a new one")]
+    Expired,
+    /// The token was revoked.
+    #[error("the token has been revoked")]
+    Revoked,
+    /// The AK/SK signature does not verify.
+    #[error("request signature rejected: {0}")]
+    BadSignature(&'static str),
+    /// The credential belongs to another project than the path names.
+    #[error("the credentials do not belong to the project in the URL")]
+    WrongProject,
+    /// The role does not allow the operation.
+    #[error("permission denied: this operation needs the admin role")]
+    Forbidden,
+    /// The credential store failed.
+    #[error("credential lookup failed")]
+    Store(#[from] StoreError),
+}
+
+/// Resolves credentials against the store.
+#[derive(Debug, Clone)]
+pub struct Authenticator {
+    store: Store,
+}
+
+impl Authenticator {
+    /// An authenticator over `store`.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// The principal of a bearer token, refusing unknown, expired and revoked ones.
+    pub async fn token(&self, token: &str, now: Millis) -> Result<Principal, AuthError> {
+        let record = self
+            .store
+            .token(&token_hash(token))
+            .await?
+            .ok_or(AuthError::Unknown)?;
+        if record.revoked != 0 {
+            return Err(AuthError::Revoked);
+        }
+        if record.expires_at_ms.is_some_and(|at| at <= now) {
+            return Err(AuthError::Expired);
+        }
+        principal(&record.project_id, &record.role)
+    }
+
+    /// The principal of an AK/SK-signed request, refusing bad signatures and stale dates.
+    pub async fn signature(
+        &self,
+        request: &SignedRequest<'_>,
+        sealer: &Sealer,
+        now: Millis,
+    ) -> Result<Principal, AuthError> {
+        let parsed = signature::parse_authorization(request.authorization)?;
+        let record = self
+            .store
+            .access_key(parsed.access_key)
+            .await?
+            .ok_or(AuthError::Unknown)?;
+        let secret = sealer
+            .open(&record.sealed_secret, parsed.access_key)
+            .map_err(|_| {
+                AuthError::Store(StoreError::Schema(
+                    "access key secret unreadable".to_owned(),
+                ))
+            })?;
+        signature::verify(request, &parsed, &secret, now)?;
+        if let Some(project) = request.header("x-project-id") {
+            if project != record.project_id {
+                return Err(AuthError::WrongProject);
+            }
+        }
+        principal(&record.project_id, &record.role)
+    }
+}
+
+/// A principal from stored columns (a corrupt row is a store error, not a 401).
+fn principal(project: &str, role: &str) -> Result<Principal, AuthError> {
+    let project = ProjectId::parse(project)
+        .ok_or_else(|| StoreError::Schema("stored project id is malformed".to_owned()))?;
+    let role =
+        Role::parse(role).ok_or_else(|| StoreError::Schema("stored role is unknown".to_owned()))?;
+    Ok(Principal { project, role })
+}

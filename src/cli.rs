@@ -1,0 +1,404 @@
+//! The `wafcert` command line: `serve`, and admin commands that act on the database directly
+//! (no server needed) and print only their result on stdout, so scripts can use them.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::{App, MasterKeySource, ServeConfig, open_sealer};
+use crate::auth::Role;
+use crate::crypto::{new_token, random_bytes, token_hash};
+use crate::domain::{ProjectId, UserId, now_ms};
+use crate::storage::{PoolSettings, Store, UserRecord};
+
+/// Self-hostable WAF certificate service, wire-compatible with the OTC / Huawei Cloud WAF API.
+#[derive(Debug, Parser)]
+#[command(name = "wafcert", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service.
+    Serve(ServeArgs),
+    /// Create or revoke API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Create users for the Keystone-style password login.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Create access keys for AK/SK request signing.
+    #[command(subcommand, name = "access-key")]
+    AccessKey(AccessKeyCommand),
+}
+
+/// Where the database is and how to unlock its secrets.
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// Database URL: `sqlite://FILE` (embedded) or `postgres://...` (several replicas).
+    #[arg(
+        long = "database",
+        env = "WAFCERT_DATABASE_URL",
+        default_value = "sqlite://wafcert.db"
+    )]
+    pub database_url: String,
+    /// Master key sealing private keys, 64 hex characters.
+    #[arg(long, env = "WAFCERT_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// File holding the master key (created with mode 0600 when missing). Default: beside the
+    /// SQLite database as `<file>.key`.
+    #[arg(long, env = "WAFCERT_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+}
+
+impl DatabaseArgs {
+    fn master_key_source(&self) -> MasterKeySource {
+        match (&self.master_key, &self.master_key_file) {
+            (Some(hex), _) => MasterKeySource::Hex(hex.clone()),
+            (None, Some(path)) => MasterKeySource::File(path.clone()),
+            (None, None) => MasterKeySource::BesideDatabase,
+        }
+    }
+
+    async fn open(&self) -> anyhow::Result<Store> {
+        Store::open(&self.database_url, PoolSettings::default())
+            .await
+            .with_context(|| format!("opening {}", crate::app::redact_url(&self.database_url)))
+    }
+}
+
+/// Flags of `wafcert serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "WAFCERT_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// Do not create a first project and admin token on an empty database.
+    #[arg(long, env = "WAFCERT_NO_BOOTSTRAP")]
+    pub no_bootstrap: bool,
+    /// Never return private keys, not even to admin tokens.
+    #[arg(long, env = "WAFCERT_WITHHOLD_PRIVATE_KEYS")]
+    pub withhold_private_keys: bool,
+    /// Maximum certificates per project (unlimited when absent).
+    #[arg(long, env = "WAFCERT_CERTIFICATE_QUOTA")]
+    pub certificate_quota: Option<u32>,
+    /// Region named in the Keystone service catalog.
+    #[arg(long, env = "WAFCERT_REGION", default_value = "eu-de")]
+    pub region: String,
+    /// Base URL clients use to reach this server (default: http://<listen address>).
+    #[arg(long, env = "WAFCERT_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Maximum database connections of this process.
+    #[arg(long, env = "WAFCERT_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+    /// Milliseconds a request waits for a database connection before answering 503.
+    #[arg(long, env = "WAFCERT_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3000)]
+    pub db_acquire_timeout_ms: u64,
+}
+
+/// `wafcert token ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for a project (created if missing) and print it.
+    Create {
+        /// Database location and master key.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The project (32 lowercase hex).
+        #[arg(long)]
+        project_id: String,
+        /// `admin` or `readonly`.
+        #[arg(long, default_value = "admin")]
+        role: String,
+        /// Lifetime such as `24h`, `30m`, `7d` or `3600s` (never expires when absent).
+        #[arg(long)]
+        ttl: Option<String>,
+    },
+    /// Revoke a token.
+    Revoke {
+        /// Database location and master key.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The token to revoke.
+        token: String,
+    },
+}
+
+/// `wafcert user ...`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password comes from `WAFCERT_PASSWORD` or stdin. Prints the user id.
+    Create {
+        /// Database location and master key.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Login name.
+        #[arg(long)]
+        name: String,
+        /// The user's project (created if missing).
+        #[arg(long)]
+        project_id: String,
+        /// `admin` or `readonly`.
+        #[arg(long, default_value = "admin")]
+        role: String,
+        /// Keystone domain name.
+        #[arg(long, default_value = "Default")]
+        domain: String,
+    },
+}
+
+/// `wafcert access-key ...`.
+#[derive(Debug, Subcommand)]
+pub enum AccessKeyCommand {
+    /// Create an access key pair; prints `ACCESS_KEY SECRET_KEY`.
+    Create {
+        /// Database location and master key.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The project (created if missing).
+        #[arg(long)]
+        project_id: String,
+        /// `admin` or `readonly`.
+        #[arg(long, default_value = "admin")]
+        role: String,
+    },
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Token(TokenCommand::Create {
+            database,
+            project_id,
+            role,
+            ttl,
+        }) => {
+            let project = parse_project(&project_id)?;
+            let role = parse_role(&role)?;
+            let ttl = ttl.as_deref().map(parse_ttl).transpose()?;
+            let store = database.open().await?;
+            let now = now_ms();
+            store.ensure_project(&project, None, now).await?;
+            let token = new_token()?;
+            let expires =
+                ttl.map(|d| now.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)));
+            store
+                .insert_token(
+                    &token_hash(&token),
+                    &project,
+                    role.as_str(),
+                    None,
+                    now,
+                    expires,
+                )
+                .await?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Token(TokenCommand::Revoke { database, token }) => {
+            let store = database.open().await?;
+            if !store.revoke_token(&token_hash(token.trim())).await? {
+                bail!("no such token");
+            }
+            println!("revoked");
+            Ok(())
+        }
+        Command::User(UserCommand::Create {
+            database,
+            name,
+            project_id,
+            role,
+            domain,
+        }) => {
+            let project = parse_project(&project_id)?;
+            let role = parse_role(&role)?;
+            let password = read_password()?;
+            let store = database.open().await?;
+            let now = now_ms();
+            store.ensure_project(&project, None, now).await?;
+            let id = UserId::random();
+            let user = UserRecord {
+                id: id.to_string(),
+                name,
+                domain,
+                project_id: project.to_string(),
+                role: role.as_str().to_owned(),
+                password_hash: crate::auth::hash_password(&password)?,
+            };
+            store.insert_user(&user, now).await.map_err(|e| match e {
+                crate::storage::StoreError::NameTaken => {
+                    anyhow::anyhow!("a user with this name already exists in the domain")
+                }
+                other => other.into(),
+            })?;
+            println!("{id}");
+            Ok(())
+        }
+        Command::AccessKey(AccessKeyCommand::Create {
+            database,
+            project_id,
+            role,
+        }) => {
+            let project = parse_project(&project_id)?;
+            let role = parse_role(&role)?;
+            let store = database.open().await?;
+            let sealer = open_sealer(
+                &store,
+                &database.master_key_source(),
+                &database.database_url,
+            )
+            .await?;
+            store.ensure_project(&project, None, now_ms()).await?;
+            let access_key = random_text(20, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")?;
+            let secret = random_text(
+                40,
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+            )?;
+            let sealed = sealer.seal(secret.as_bytes(), &access_key)?;
+            store
+                .insert_access_key(&access_key, &project, role.as_str(), &sealed, now_ms())
+                .await?;
+            println!("{access_key} {secret}");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = ServeConfig {
+        listen: args.listen,
+        master_key: args.database.master_key_source(),
+        database_url: args.database.database_url,
+        bootstrap: !args.no_bootstrap,
+        withhold_private_keys: args.withhold_private_keys,
+        certificate_quota: args.certificate_quota.map(i64::from),
+        region: args.region,
+        public_url: args.public_url,
+        pool: PoolSettings {
+            max_connections: args.db_max_connections.max(1),
+            acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
+        },
+    };
+    let mut app = App::build(&config).await?;
+    let addr = app.local_addr()?;
+    if let Some(first) = app.take_bootstrap() {
+        println!(
+            "Created project {} with an admin token (shown only now):",
+            first.project_id
+        );
+        println!("  export WAFCERT_PROJECT={}", first.project_id);
+        println!("  export WAFCERT_TOKEN={}", first.token);
+    }
+    tracing::info!(%addr, "wafcert listening");
+    app.serve(shutdown_signal()).await?;
+    tracing::info!("wafcert stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+fn parse_project(text: &str) -> anyhow::Result<ProjectId> {
+    ProjectId::parse(text).context("--project-id must be 32 lowercase hex characters")
+}
+
+fn parse_role(text: &str) -> anyhow::Result<Role> {
+    Role::parse(text).context("--role must be admin or readonly")
+}
+
+/// `30s`, `15m`, `24h`, `7d`, or plain seconds.
+fn parse_ttl(text: &str) -> anyhow::Result<Duration> {
+    let text = text.trim();
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = digits
+        .parse()
+        .context("--ttl must look like 30m, 24h or 7d")?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        "d" => n.saturating_mul(86_400),
+        _ => bail!("--ttl unit must be s, m, h or d"),
+    };
+    if secs == 0 {
+        bail!("--ttl must be positive");
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// The password from `WAFCERT_PASSWORD`, or the first line of stdin.
+fn read_password() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("WAFCERT_PASSWORD") {
+        if !p.is_empty() {
+            return Ok(p);
+        }
+    }
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .context("reading the password from stdin")?;
+    let password = input.lines().next().unwrap_or_default().to_owned();
+    if password.is_empty() {
+        bail!("give the password in WAFCERT_PASSWORD or on stdin");
+    }
+    Ok(password)
+}
+
+/// Random text of `len` characters from `alphabet`.
+fn random_text(len: usize, alphabet: &[u8]) -> anyhow::Result<String> {
+    let mut bytes = vec![0u8; len];
+    random_bytes(&mut bytes)?;
+    Ok(bytes
+        .iter()
+        .map(|b| char::from(alphabet[usize::from(*b) % alphabet.len()]))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_units() {
+        assert_eq!(parse_ttl("24h").unwrap(), Duration::from_secs(86_400));
+        assert_eq!(parse_ttl("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(parse_ttl("7d").unwrap(), Duration::from_secs(604_800));
+        assert_eq!(parse_ttl("90").unwrap(), Duration::from_secs(90));
+        assert!(parse_ttl("0s").is_err());
+        assert!(parse_ttl("1w").is_err());
+        assert!(parse_ttl("h").is_err());
+    }
+}

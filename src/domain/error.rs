@@ -1,0 +1,31 @@
+//! Rule violations of the domain: every message is safe to show to the caller.
+
+/// Why a certificate name, certificate or private key was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DomainError {
+    /// The name breaks `^[A-Za-z0-9._-]{1,N}$`.
+    #[error(
+        "name must be 1 to {max} characters long and contain only letters, digits, '-', '_' and '.'"
+    )]
+    InvalidName {
+        /// The length limit that applies to this request.
+        max: usize,
+    },
+    /// The `content` field is not a usable PEM certificate chain.
+    #[error("content: {0}")]
+    InvalidCertificate(String),
+    /// The `key` field is not a usable PEM private key.
+    #[error("key: {0}")]
+    InvalidKey(String),
+    /// The key is password-protected; the service needs it in clear to serve TLS.
+    #[error(
+        "key: the private key is encrypted; upload it unencrypted (for example `openssl pkey -in key.pem -out plain.pem`)"
+    )]
+    EncryptedKey,
+    /// The key type or size is outside what the service supports.
+    #[error("{0}")]
+    UnsupportedKey(String),
+    /// The private key does not belong to the leaf certificate.
+    #[error("private key does not match the certificate (the first certificate in content)")]
+    KeyMismatch,
+}

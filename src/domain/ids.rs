@@ -1,0 +1,100 @@
+//! Identifiers: 32 lowercase hex characters, as the cloud API uses for projects, certificates
+//! and hosts.
+
+use std::fmt;
+
+/// Length of every id in hex characters.
+const ID_LEN: usize = 32;
+
+/// True when `s` is exactly 32 lowercase hex characters.
+fn is_id(s: &str) -> bool {
+    s.len() == ID_LEN
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// 16 random bytes rendered as 32 lowercase hex characters.
+fn random_id() -> String {
+    let mut bytes = [0u8; ID_LEN / 2];
+    // The system RNG failing is unrecoverable for a service that mints ids and secrets.
+    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
+        std::process::abort();
+    }
+    hex::encode(bytes)
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Parses an id; `None` unless it is 32 lowercase hex characters.
+            pub fn parse(s: &str) -> Option<Self> {
+                is_id(s).then(|| Self(s.to_owned()))
+            }
+
+            /// A fresh random id.
+            pub fn random() -> Self {
+                Self(random_id())
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A tenant: every resource and credential belongs to exactly one project.
+    ProjectId
+);
+id_type!(
+    /// A stored certificate.
+    CertificateId
+);
+id_type!(
+    /// A protected domain (dedicated-mode host).
+    HostId
+);
+id_type!(
+    /// A user of the Keystone-style login.
+    UserId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_accepts_only_32_lowercase_hex() {
+        assert!(ProjectId::parse("0123456789abcdef0123456789abcdef").is_some());
+        assert!(ProjectId::parse("0123456789ABCDEF0123456789abcdef").is_none());
+        assert!(ProjectId::parse("0123456789abcdef0123456789abcde").is_none());
+        assert!(ProjectId::parse("0123456789abcdef0123456789abcdeg").is_none());
+        assert!(ProjectId::parse("").is_none());
+    }
+
+    #[test]
+    fn random_ids_parse_and_differ() {
+        let a = CertificateId::random();
+        let b = CertificateId::random();
+        assert!(CertificateId::parse(a.as_str()).is_some());
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,205 @@
+//! Reads an uploaded certificate chain and private key: PEM framing, X.509 facts, supported key
+//! types and sizes, and whether the key belongs to the leaf certificate.
+
+use std::sync::Arc;
+
+use rustls::crypto::CryptoProvider;
+use rustls::sign::CertifiedKey;
+use rustls_pki_types::pem::{self, PemObject};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use x509_parser::oid_registry::{
+    OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_PKCS1_RSAENCRYPTION,
+    OID_SIG_ED25519,
+};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use super::{DomainError, Millis};
+
+/// The smallest and largest RSA modulus the service accepts, in bits.
+const RSA_BITS: std::ops::RangeInclusive<usize> = 2048..=8192;
+
+/// The public-key algorithm of a certificate the service accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// RSA with the modulus size in bits.
+    Rsa(usize),
+    /// ECDSA on NIST P-256.
+    EcP256,
+    /// ECDSA on NIST P-384.
+    EcP384,
+    /// Ed25519.
+    Ed25519,
+}
+
+/// A checked certificate chain and its private key, ready to be stored.
+#[derive(Clone)]
+pub struct CertificatePair {
+    /// The PEM chain as uploaded, surrounding whitespace trimmed.
+    pub content: String,
+    /// The PEM private key as uploaded, surrounding whitespace trimmed.
+    pub key: String,
+    /// The leaf certificate's notAfter in epoch milliseconds.
+    pub expire_time: Millis,
+    /// The leaf's key algorithm.
+    pub kind: KeyKind,
+}
+
+impl std::fmt::Debug for CertificatePair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertificatePair")
+            .field("expire_time", &self.expire_time)
+            .field("kind", &self.kind)
+            .field("key", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parses and checks an uploaded pair: `content` must hold one or more PEM `CERTIFICATE` blocks
+/// (leaf first) and `key` a PKCS#8, PKCS#1 or SEC1 PEM private key that matches the leaf.
+pub fn parse_pair(content: &str, key: &str) -> Result<CertificatePair, DomainError> {
+    let content = content.trim();
+    let key = key.trim();
+    let chain = read_chain(content)?;
+    let (expire_time, kind) = read_leaf(&chain)?;
+    let key_der = read_key(key)?;
+    check_match(chain, key_der)?;
+    Ok(CertificatePair {
+        content: content.to_owned(),
+        key: key.to_owned(),
+        expire_time,
+        kind,
+    })
+}
+
+/// The DER certificates of a PEM chain, in order.
+fn read_chain(content: &str) -> Result<Vec<CertificateDer<'static>>, DomainError> {
+    let invalid = |m: String| DomainError::InvalidCertificate(m);
+    if !content.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(invalid(
+            "no PEM certificate found; expected a block starting with -----BEGIN CERTIFICATE-----"
+                .to_owned(),
+        ));
+    }
+    let chain = CertificateDer::pem_slice_iter(content.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(pem_problem(&e)))?;
+    if chain.is_empty() {
+        return Err(invalid("no PEM certificate found".to_owned()));
+    }
+    for (i, der) in chain.iter().enumerate() {
+        X509Certificate::from_der(der).map_err(|_| {
+            invalid(format!(
+                "certificate {} of the chain is not a valid X.509 certificate",
+                i + 1
+            ))
+        })?;
+    }
+    Ok(chain)
+}
+
+/// The leaf's expiry and key kind; refuses key types and sizes outside the supported set.
+fn read_leaf(chain: &[CertificateDer<'static>]) -> Result<(Millis, KeyKind), DomainError> {
+    let leaf = chain
+        .first()
+        .ok_or_else(|| DomainError::InvalidCertificate("no PEM certificate found".to_owned()))?;
+    let (_, cert) = X509Certificate::from_der(leaf).map_err(|_| {
+        DomainError::InvalidCertificate("the leaf certificate is not valid X.509".to_owned())
+    })?;
+    let expire_time = cert.validity().not_after.timestamp().saturating_mul(1000);
+    let spki = cert.public_key();
+    let alg = &spki.algorithm.algorithm;
+    let kind = if *alg == OID_PKCS1_RSAENCRYPTION {
+        let bits = spki.parsed().map(|k| k.key_size()).unwrap_or(0);
+        if !RSA_BITS.contains(&bits) {
+            return Err(DomainError::UnsupportedKey(format!(
+                "RSA keys must be 2048 to 8192 bits; the certificate has a {bits}-bit key"
+            )));
+        }
+        KeyKind::Rsa(bits)
+    } else if *alg == OID_KEY_TYPE_EC_PUBLIC_KEY {
+        let curve = spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.as_oid().ok());
+        match curve {
+            Some(c) if c == OID_EC_P256 => KeyKind::EcP256,
+            Some(c) if c == OID_NIST_EC_P384 => KeyKind::EcP384,
+            _ => {
+                return Err(DomainError::UnsupportedKey(
+                    "EC keys must use the P-256 or P-384 curve".to_owned(),
+                ));
+            }
+        }
+    } else if *alg == OID_SIG_ED25519 {
+        KeyKind::Ed25519
+    } else {
+        return Err(DomainError::UnsupportedKey(
+            "unsupported key algorithm; use RSA (2048-8192 bits), EC P-256/P-384 or Ed25519"
+                .to_owned(),
+        ));
+    };
+    Ok((expire_time, kind))
+}
+
+/// The DER private key of a PEM key; refuses encrypted keys with a message saying so.
+fn read_key(key: &str) -> Result<PrivateKeyDer<'static>, DomainError> {
+    if key.contains("ENCRYPTED PRIVATE KEY") || key.contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(DomainError::EncryptedKey);
+    }
+    if !key.contains("-----BEGIN ") {
+        return Err(DomainError::InvalidKey(
+            "no PEM private key found; expected -----BEGIN PRIVATE KEY-----, -----BEGIN RSA PRIVATE KEY----- or -----BEGIN EC PRIVATE KEY-----"
+                .to_owned(),
+        ));
+    }
+    PrivateKeyDer::from_pem_slice(key.as_bytes()).map_err(|e| match e {
+        pem::Error::NoItemsFound => DomainError::InvalidKey(
+            "no private key block found; expected PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY"
+                .to_owned(),
+        ),
+        other => DomainError::InvalidKey(pem_problem(&other)),
+    })
+}
+
+/// Loads the key with the TLS stack and compares its public half with the leaf's.
+fn check_match(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<(), DomainError> {
+    let provider: &CryptoProvider = provider();
+    let signing = provider.key_provider.load_private_key(key).map_err(|_| {
+        DomainError::InvalidKey(
+            "the private key could not be read: malformed, or not an RSA, EC P-256/P-384 or Ed25519 key"
+                .to_owned(),
+        )
+    })?;
+    match CertifiedKey::new(chain, signing).keys_match() {
+        Ok(()) => Ok(()),
+        Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) => {
+            Err(DomainError::KeyMismatch)
+        }
+        Err(_) => Err(DomainError::InvalidKey(
+            "could not check that the private key matches the certificate".to_owned(),
+        )),
+    }
+}
+
+/// The one crypto provider of the process (aws-lc-rs), built once.
+fn provider() -> &'static CryptoProvider {
+    static PROVIDER: std::sync::OnceLock<Arc<CryptoProvider>> = std::sync::OnceLock::new();
+    PROVIDER.get_or_init(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+}
+
+/// A person-readable description of a PEM framing error (never echoing the input).
+fn pem_problem(e: &pem::Error) -> String {
+    match e {
+        pem::Error::MissingSectionEnd { .. } => {
+            "PEM is truncated: a -----BEGIN block has no matching -----END line".to_owned()
+        }
+        pem::Error::IllegalSectionStart { .. } => "PEM has a malformed -----BEGIN line".to_owned(),
+        pem::Error::Base64Decode(_) => "PEM body is not valid base64".to_owned(),
+        pem::Error::SectionTooLarge => "PEM block is too large".to_owned(),
+        _ => "PEM could not be read".to_owned(),
+    }
+}

@@ -1,0 +1,377 @@
+//! Certificate rows: insert under the project quota, page through them newest first, rename or
+//! replace, delete, and read the hosts bound to them.
+
+use sqlx::AssertSqlSafe;
+use sqlx::any::AnyArguments;
+use sqlx::query::QueryAs;
+
+use super::{Store, StoreError, like_contains, placeholder};
+use crate::domain::{CertificateId, CertificateName, ExpiryWindow, Millis, ProjectId};
+
+/// A certificate to insert; the key is already sealed.
+#[derive(Debug)]
+pub struct NewCertificate<'a> {
+    /// Fresh id (also the sealing context of the key).
+    pub id: &'a CertificateId,
+    /// Owning project.
+    pub project: &'a ProjectId,
+    /// Validated name.
+    pub name: &'a CertificateName,
+    /// PEM chain.
+    pub content: &'a str,
+    /// Sealed PEM key.
+    pub sealed_key: &'a [u8],
+    /// Leaf notAfter.
+    pub expire_time: Millis,
+    /// Upload time.
+    pub created_at: Millis,
+}
+
+/// A new chain and key replacing the stored ones on update.
+#[derive(Debug)]
+pub struct ReplacedPair<'a> {
+    /// PEM chain.
+    pub content: &'a str,
+    /// Sealed PEM key.
+    pub sealed_key: &'a [u8],
+    /// Leaf notAfter.
+    pub expire_time: Millis,
+}
+
+/// A whole stored certificate.
+#[derive(Debug, sqlx::FromRow)]
+pub struct CertificateRecord {
+    /// Id (32 hex).
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// PEM chain.
+    pub content: String,
+    /// Sealed PEM key (AES-256-GCM, context = id).
+    pub sealed_key: Vec<u8>,
+    /// Leaf notAfter, epoch ms.
+    #[sqlx(rename = "expire_time_ms")]
+    pub expire_time: i64,
+    /// Upload time, epoch ms.
+    #[sqlx(rename = "created_at_ms")]
+    pub created_at: i64,
+}
+
+/// The columns a list page needs.
+#[derive(Debug, sqlx::FromRow)]
+pub struct CertificateSummary {
+    /// Id (32 hex).
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Leaf notAfter, epoch ms.
+    #[sqlx(rename = "expire_time_ms")]
+    pub expire_time: i64,
+    /// Upload time, epoch ms.
+    #[sqlx(rename = "created_at_ms")]
+    pub created_at: i64,
+}
+
+/// A host bound to a certificate, as reported in `bind_host`.
+#[derive(Debug, sqlx::FromRow)]
+pub struct BoundHost {
+    /// The certificate the host uses.
+    pub certificate_id: String,
+    /// Host id.
+    pub id: String,
+    /// Hostname.
+    pub hostname: String,
+}
+
+/// What to list: optional filters and the page window.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Case-insensitive substring of the name.
+    pub name_contains: Option<String>,
+    /// Only certificates whose `expire_time` lies in this window.
+    pub expiry: Option<ExpiryWindow>,
+    /// Page size; `None` means all.
+    pub limit: Option<i64>,
+    /// Rows to skip.
+    pub offset: i64,
+}
+
+/// One page and the number of all matches.
+#[derive(Debug)]
+pub struct Page<T> {
+    /// Number of all matching rows, not just this page.
+    pub total: i64,
+    /// The rows of this page.
+    pub items: Vec<T>,
+}
+
+const RECORD_COLUMNS: &str = "id, name, content, sealed_key, expire_time_ms, created_at_ms";
+
+impl Store {
+    /// Inserts a certificate and counts it against the project's quota (`None` = unlimited),
+    /// in one transaction.
+    #[tracing::instrument(skip_all, fields(project = %new.project))]
+    pub async fn insert_certificate(
+        &self,
+        new: &NewCertificate<'_>,
+        quota: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let counted = sqlx::query(
+            "UPDATE projects SET certificate_count = certificate_count + 1 \
+             WHERE id = $1 AND ($2 < 0 OR certificate_count < $2)",
+        )
+        .bind(new.project.as_str())
+        .bind(quota.unwrap_or(-1))
+        .execute(&mut *tx)
+        .await?;
+        if counted.rows_affected() != 1 {
+            return Err(StoreError::QuotaExceeded);
+        }
+        sqlx::query(
+            "INSERT INTO certificates \
+             (id, project_id, name, name_lower, content, sealed_key, expire_time_ms, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(new.id.as_str())
+        .bind(new.project.as_str())
+        .bind(new.name.as_str())
+        .bind(new.name.to_search_key())
+        .bind(new.content)
+        .bind(new.sealed_key.to_vec())
+        .bind(new.expire_time)
+        .bind(new.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// One certificate of the project.
+    pub async fn certificate(
+        &self,
+        project: &ProjectId,
+        id: &CertificateId,
+    ) -> Result<CertificateRecord, StoreError> {
+        let sql =
+            format!("SELECT {RECORD_COLUMNS} FROM certificates WHERE id = $1 AND project_id = $2");
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .bind(project.as_str())
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// A page of the project's certificates, newest upload first (then id descending), and the
+    /// number of all matches.
+    #[tracing::instrument(skip_all, fields(project = %project))]
+    pub async fn list_certificates(
+        &self,
+        project: &ProjectId,
+        filter: &ListFilter,
+    ) -> Result<Page<CertificateSummary>, StoreError> {
+        let mut conditions = vec!["project_id = $1".to_owned()];
+        let mut binds: Vec<Bind> = vec![Bind::Text(project.as_str().to_owned())];
+        if let Some(text) = &filter.name_contains {
+            binds.push(Bind::Text(like_contains(&text.to_ascii_lowercase())));
+            conditions.push(format!(
+                "name_lower LIKE {} ESCAPE '\\'",
+                placeholder(binds.len())
+            ));
+        }
+        if let Some(window) = filter.expiry {
+            if let Some(after) = window.after {
+                binds.push(Bind::Int(after));
+                conditions.push(format!("expire_time_ms > {}", placeholder(binds.len())));
+            }
+            if let Some(up_to) = window.up_to {
+                binds.push(Bind::Int(up_to));
+                conditions.push(format!("expire_time_ms <= {}", placeholder(binds.len())));
+            }
+        }
+        let predicate = conditions.join(" AND ");
+
+        let total: i64 = if binds.len() == 1 {
+            // Unfiltered: the counter kept by insert/delete avoids counting every row.
+            sqlx::query_scalar("SELECT certificate_count FROM projects WHERE id = $1")
+                .bind(project.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+                .unwrap_or(0)
+        } else {
+            let sql = format!("SELECT COUNT(*) FROM certificates WHERE {predicate}");
+            let mut q = sqlx::query_scalar(AssertSqlSafe(sql));
+            for b in &binds {
+                q = b.bind_scalar(q);
+            }
+            q.fetch_one(&self.pool).await?
+        };
+        if total <= filter.offset || filter.limit == Some(0) {
+            return Ok(Page {
+                total,
+                items: Vec::new(),
+            });
+        }
+        let limit = filter.limit.unwrap_or(i64::MAX);
+        let sql = format!(
+            "SELECT id, name, expire_time_ms, created_at_ms FROM certificates WHERE {predicate} \
+             ORDER BY created_at_ms DESC, id DESC LIMIT {} OFFSET {}",
+            placeholder(binds.len() + 1),
+            placeholder(binds.len() + 2)
+        );
+        let mut q = sqlx::query_as(AssertSqlSafe(sql));
+        for b in &binds {
+            q = b.bind_row(q);
+        }
+        let items = q
+            .bind(limit)
+            .bind(filter.offset)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Page { total, items })
+    }
+
+    /// The hosts of the project bound to any of `ids`, in one statement.
+    pub async fn bound_hosts(
+        &self,
+        project: &ProjectId,
+        ids: &[&str],
+    ) -> Result<Vec<BoundHost>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = (0..ids.len())
+            .map(|i| placeholder(i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT certificate_id, id, hostname FROM hosts \
+             WHERE project_id = $1 AND certificate_id IN ({list}) ORDER BY hostname, id"
+        );
+        let mut q = sqlx::query_as(AssertSqlSafe(sql)).bind(project.as_str());
+        for id in ids {
+            q = q.bind(*id);
+        }
+        Ok(q.fetch_all(&self.pool).await?)
+    }
+
+    /// Renames a certificate and optionally replaces its chain and key, unless a host uses it
+    /// (decided in the same statement).
+    #[tracing::instrument(skip_all, fields(project = %project, certificate = %id))]
+    pub async fn update_certificate(
+        &self,
+        project: &ProjectId,
+        id: &CertificateId,
+        name: &CertificateName,
+        replaced: Option<&ReplacedPair<'_>>,
+    ) -> Result<CertificateRecord, StoreError> {
+        let set = if replaced.is_some() {
+            "name = $3, name_lower = $4, content = $5, sealed_key = $6, expire_time_ms = $7"
+        } else {
+            "name = $3, name_lower = $4"
+        };
+        let sql = format!(
+            "UPDATE certificates SET {set} WHERE id = $1 AND project_id = $2 \
+             AND NOT EXISTS (SELECT 1 FROM hosts WHERE hosts.certificate_id = $1) \
+             RETURNING {RECORD_COLUMNS}"
+        );
+        let mut q = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .bind(project.as_str())
+            .bind(name.as_str())
+            .bind(name.to_search_key());
+        if let Some(pair) = replaced {
+            q = q
+                .bind(pair.content)
+                .bind(pair.sealed_key.to_vec())
+                .bind(pair.expire_time);
+        }
+        match q.fetch_optional(&self.pool).await? {
+            Some(row) => Ok(row),
+            None => Err(self.why_unchanged(project, id).await),
+        }
+    }
+
+    /// Deletes a certificate unless a host uses it. The hosts' foreign key makes the database
+    /// itself refuse a delete that races with a bind, so no host can point at a deleted row.
+    #[tracing::instrument(skip_all, fields(project = %project, certificate = %id))]
+    pub async fn delete_certificate(
+        &self,
+        project: &ProjectId,
+        id: &CertificateId,
+    ) -> Result<CertificateRecord, StoreError> {
+        let result = async {
+            let mut tx = self.pool.begin().await?;
+            let sql = format!(
+                "DELETE FROM certificates WHERE id = $1 AND project_id = $2 RETURNING {RECORD_COLUMNS}"
+            );
+            let row: Option<CertificateRecord> = sqlx::query_as(AssertSqlSafe(sql))
+                .bind(id.as_str())
+                .bind(project.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(row) = row else { return Err(StoreError::NotFound) };
+            sqlx::query(
+                "UPDATE projects SET certificate_count = certificate_count - 1 WHERE id = $1",
+            )
+            .bind(project.as_str())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(row)
+        }
+        .await;
+        match result {
+            Err(StoreError::Backend(sqlx::Error::Database(db)))
+                if db.is_foreign_key_violation() =>
+            {
+                Err(self.why_unchanged(project, id).await)
+            }
+            other => other,
+        }
+    }
+
+    /// After a guarded write touched nothing: the certificate is in use, or it does not exist.
+    async fn why_unchanged(&self, project: &ProjectId, id: &CertificateId) -> StoreError {
+        let hosts: Result<Vec<String>, _> = sqlx::query_scalar(
+            "SELECT hostname FROM hosts WHERE certificate_id = $1 AND project_id = $2 ORDER BY hostname",
+        )
+        .bind(id.as_str())
+        .bind(project.as_str())
+        .fetch_all(&self.pool)
+        .await;
+        match hosts {
+            Ok(h) if !h.is_empty() => StoreError::InUse(h),
+            Ok(_) => StoreError::NotFound,
+            Err(e) => e.into(),
+        }
+    }
+}
+
+/// A bind value of a dynamically built statement.
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+impl Bind {
+    fn bind_scalar<'q, O>(
+        &self,
+        q: sqlx::query::QueryScalar<'q, sqlx::Any, O, AnyArguments>,
+    ) -> sqlx::query::QueryScalar<'q, sqlx::Any, O, AnyArguments> {
+        match self {
+            Self::Text(s) => q.bind(s.clone()),
+            Self::Int(i) => q.bind(*i),
+        }
+    }
+
+    fn bind_row<'q, O>(
+        &self,
+        q: QueryAs<'q, sqlx::Any, O, AnyArguments>,
+    ) -> QueryAs<'q, sqlx::Any, O, AnyArguments> {
+        match self {
+            Self::Text(s) => q.bind(s.clone()),
+            Self::Int(i) => q.bind(*i),
+        }
+    }
+}

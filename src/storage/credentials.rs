@@ -1,0 +1,234 @@
+//! Projects and the credentials that act in them: bearer tokens (stored as hashes), users
+//! (argon2 password hashes) and access keys (secret sealed under the master key).
+
+use super::{Store, StoreError};
+use crate::domain::{Millis, ProjectId};
+
+/// A stored bearer token, looked up by its hash.
+#[derive(Debug, sqlx::FromRow)]
+pub struct TokenRecord {
+    /// The project the token acts in.
+    pub project_id: String,
+    /// `admin` or `readonly`.
+    pub role: String,
+    /// The user it was issued to, for Keystone tokens.
+    pub user_id: Option<String>,
+    /// Issue time, epoch ms.
+    pub created_at_ms: i64,
+    /// Expiry, epoch ms; `None` never expires.
+    pub expires_at_ms: Option<i64>,
+    /// Non-zero once revoked.
+    pub revoked: i64,
+}
+
+/// A stored user (for the Keystone-style password login).
+#[derive(Debug, sqlx::FromRow)]
+pub struct UserRecord {
+    /// User id (32 hex).
+    pub id: String,
+    /// Login name.
+    pub name: String,
+    /// Domain name.
+    pub domain: String,
+    /// The project the user works in.
+    pub project_id: String,
+    /// `admin` or `readonly`.
+    pub role: String,
+    /// PHC-format argon2 hash.
+    pub password_hash: String,
+}
+
+/// A stored access key (AK/SK signing).
+#[derive(Debug, sqlx::FromRow)]
+pub struct AccessKeyRecord {
+    /// The project the key acts in.
+    pub project_id: String,
+    /// `admin` or `readonly`.
+    pub role: String,
+    /// The secret key, sealed with the access key as context.
+    pub sealed_secret: Vec<u8>,
+}
+
+impl Store {
+    /// Creates the project if it does not exist (name defaults to the id, domain `Default`).
+    pub async fn ensure_project(
+        &self,
+        id: &ProjectId,
+        name: Option<&str>,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO projects (id, name, domain, certificate_count, created_at_ms) \
+             VALUES ($1, $2, 'Default', 0, $3) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id.as_str())
+        .bind(name.unwrap_or(id.as_str()))
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Number of projects (used to decide whether to bootstrap one).
+    pub async fn project_count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM projects")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// The project's `(id, name, domain)` by id.
+    pub async fn project_by_id(
+        &self,
+        id: &str,
+    ) -> Result<Option<(String, String, String)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT id, name, domain FROM projects WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// The project's `(id, name, domain)` by name within a domain.
+    pub async fn project_by_name(
+        &self,
+        domain: &str,
+        name: &str,
+    ) -> Result<Option<(String, String, String)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT id, name, domain FROM projects WHERE domain = $1 AND name = $2")
+                .bind(domain)
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Stores a token by its hash.
+    pub async fn insert_token(
+        &self,
+        token_hash: &str,
+        project: &ProjectId,
+        role: &str,
+        user_id: Option<&str>,
+        created_at: Millis,
+        expires_at: Option<Millis>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO tokens (token_hash, project_id, role, user_id, created_at_ms, expires_at_ms, revoked) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0)",
+        )
+        .bind(token_hash)
+        .bind(project.as_str())
+        .bind(role)
+        .bind(user_id)
+        .bind(created_at)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The token with this hash, if any (expired and revoked ones too: the caller decides).
+    pub async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT project_id, role, user_id, created_at_ms, expires_at_ms, revoked FROM tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Marks a token revoked; returns whether it existed.
+    pub async fn revoke_token(&self, token_hash: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE tokens SET revoked = 1 WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Stores a user; a taken `(domain, name)` is [`StoreError::NameTaken`].
+    pub async fn insert_user(&self, user: &UserRecord, now: Millis) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO users (id, name, domain, project_id, role, password_hash, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&user.id)
+        .bind(&user.name)
+        .bind(&user.domain)
+        .bind(&user.project_id)
+        .bind(&user.role)
+        .bind(&user.password_hash)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A user by id, or by name within a domain.
+    pub async fn user(
+        &self,
+        id: Option<&str>,
+        domain_and_name: Option<(&str, &str)>,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        const COLUMNS: &str = "id, name, domain, project_id, role, password_hash";
+        let row = match (id, domain_and_name) {
+            (Some(id), _) => {
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {COLUMNS} FROM users WHERE id = $1"
+                )))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+            }
+            (None, Some((domain, name))) => {
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {COLUMNS} FROM users WHERE domain = $1 AND name = $2"
+                )))
+                .bind(domain)
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?
+            }
+            (None, None) => None,
+        };
+        Ok(row)
+    }
+
+    /// Stores an access key with its sealed secret.
+    pub async fn insert_access_key(
+        &self,
+        access_key: &str,
+        project: &ProjectId,
+        role: &str,
+        sealed_secret: &[u8],
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO access_keys (access_key, project_id, role, sealed_secret, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(access_key)
+        .bind(project.as_str())
+        .bind(role)
+        .bind(sealed_secret.to_vec())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// An access key by its public id.
+    pub async fn access_key(
+        &self,
+        access_key: &str,
+    ) -> Result<Option<AccessKeyRecord>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT project_id, role, sealed_secret FROM access_keys WHERE access_key = $1",
+        )
+        .bind(access_key)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+}

@@ -1,0 +1,268 @@
+//! Durable state in SQLite (embedded default) or PostgreSQL (several replicas), through one
+//! `sqlx::Any` pool and one set of portable SQL. Each write is one statement or one
+//! transaction, so replicas sharing a database need no coordination of their own.
+//!
+//! This layer stores what it is given: validation belongs to `domain`, sealing to `crypto`.
+
+mod certificates;
+mod credentials;
+mod hosts;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::{AnyPool, ConnectOptions};
+
+pub use certificates::{
+    BoundHost, CertificateRecord, CertificateSummary, ListFilter, NewCertificate, Page,
+    ReplacedPair,
+};
+pub use credentials::{AccessKeyRecord, TokenRecord, UserRecord};
+pub use hosts::{HostListFilter, HostRecord, NewHost};
+
+/// The embedded migrations, one folder per SQL dialect.
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database engine a URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite:` URLs: one process, embedded file.
+    Sqlite,
+    /// `postgres:`/`postgresql:` URLs: shared by several replicas.
+    Postgres,
+}
+
+impl Backend {
+    /// Picks the backend from the URL scheme.
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Self::Postgres)
+        } else {
+            Err(StoreError::Config(
+                "database URL must start with sqlite: or postgres:".to_owned(),
+            ))
+        }
+    }
+
+    fn migrator(self) -> &'static Migrator {
+        match self {
+            Self::Sqlite => &SQLITE_MIGRATIONS,
+            Self::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+}
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such row in the caller's project.
+    #[error("not found")]
+    NotFound,
+    /// A unique name (certificate name, hostname) is already used in the project.
+    #[error("name already in use")]
+    NameTaken,
+    /// The certificate is bound to these hostnames.
+    #[error("in use by {0:?}")]
+    InUse(Vec<String>),
+    /// The project's certificate quota is used up.
+    #[error("quota exceeded")]
+    QuotaExceeded,
+    /// The database cannot be reached right now (connection refused, pool exhausted).
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// The database's schema is newer than this binary, or otherwise unusable.
+    #[error("{0}")]
+    Schema(String),
+    /// A bad database URL or pool setting.
+    #[error("{0}")]
+    Config(String),
+    /// Any other database failure.
+    #[error("database error: {0}")]
+    Backend(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::RowNotFound => Self::NotFound,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Self::Unavailable(e)
+            }
+            sqlx::Error::Database(ref db) if db.is_unique_violation() => Self::NameTaken,
+            other => Self::Backend(other),
+        }
+    }
+}
+
+/// Pool settings, exposed as `serve` flags.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// Upper bound of open connections per process.
+    pub max_connections: u32,
+    /// How long a request waits for a connection before failing with 503.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// Handle to the database; cheap to clone (it is a pool).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects and brings the schema up to date. Concurrent replicas are safe: migrations run
+    /// under the database's lock (an advisory lock on PostgreSQL). A schema newer than this
+    /// binary knows is refused.
+    pub async fn open(url: &str, settings: PoolSettings) -> Result<Self, StoreError> {
+        let backend = Backend::from_url(url)?;
+        sqlx::any::install_default_drivers();
+        let url = normalise_url(url, backend);
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(|e| StoreError::Config(format!("bad database URL: {e}")))?
+            .disable_statement_logging();
+        let pool = AnyPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_with(options)
+            .await?;
+        if backend == Backend::Sqlite {
+            // WAL lets readers proceed while a write commits; the mode persists in the file.
+            sqlx::query("PRAGMA journal_mode=WAL")
+                .execute(&pool)
+                .await?;
+        }
+        let store = Self { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend.migrator().run(&self.pool).await {
+            Ok(()) => Ok(()),
+            Err(MigrateError::VersionMissing(v)) => Err(StoreError::Schema(format!(
+                "the database has schema version {v}, which this wafcert does not know: it was \
+                 migrated by a newer release. Upgrade wafcert, or point it at another database."
+            ))),
+            Err(MigrateError::Execute(e)) => Err(e.into()),
+            Err(e) => Err(StoreError::Schema(format!(
+                "database migration failed: {e}"
+            ))),
+        }
+    }
+
+    /// The engine behind this store.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Checks that the database answers (readiness probe).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Reads a value from the `meta` table.
+    pub async fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Stores a value in the `meta` table unless the key exists; returns whether it was stored.
+    pub async fn meta_insert(&self, key: &str, value: &[u8]) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(value.to_vec())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// Adds `mode=rwc` to SQLite URLs so a missing database file is created.
+fn normalise_url(url: &str, backend: Backend) -> String {
+    if backend == Backend::Sqlite && !url.contains("mode=") && !url.contains(":memory:") {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}mode=rwc")
+    } else {
+        url.to_owned()
+    }
+}
+
+/// The SQL fragment `$n` for the n-th bind parameter (both dialects accept `$n` through Any).
+fn placeholder(n: usize) -> String {
+    format!("${n}")
+}
+
+/// Escapes `%`, `_` and `\` so user text matches literally inside `LIKE ... ESCAPE '\'`.
+fn like_contains(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_contains("a%b_c\\"), "%a\\%b\\_c\\\\%");
+    }
+
+    #[test]
+    fn sqlite_urls_get_create_mode() {
+        assert_eq!(
+            normalise_url("sqlite://x.db", Backend::Sqlite),
+            "sqlite://x.db?mode=rwc"
+        );
+        assert_eq!(
+            normalise_url("sqlite://x.db?mode=ro", Backend::Sqlite),
+            "sqlite://x.db?mode=ro"
+        );
+        assert_eq!(
+            normalise_url("postgres://h/db", Backend::Postgres),
+            "postgres://h/db"
+        );
+    }
+
+    #[test]
+    fn backend_from_scheme() {
+        assert_eq!(Backend::from_url("sqlite:a.db").unwrap(), Backend::Sqlite);
+        assert_eq!(
+            Backend::from_url("postgresql://x").unwrap(),
+            Backend::Postgres
+        );
+        assert!(Backend::from_url("mysql://x").is_err());
+    }
+}
