@@ -311,14 +311,12 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            let _ = interrupt.await;
+            return;
+        };
         tokio::select! {
             _ = interrupt => {}
             _ = term.recv() => {}
@@ -361,10 +359,10 @@ fn parse_ttl(text: &str) -> anyhow::Result<Duration> {
 
 /// The password from `WAFCERT_PASSWORD`, or the first line of stdin.
 fn read_password() -> anyhow::Result<String> {
-    if let Ok(p) = std::env::var("WAFCERT_PASSWORD") {
-        if !p.is_empty() {
-            return Ok(p);
-        }
+    if let Ok(p) = std::env::var("WAFCERT_PASSWORD")
+        && !p.is_empty()
+    {
+        return Ok(p);
     }
     let mut input = String::new();
     std::io::stdin()

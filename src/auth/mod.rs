@@ -158,10 +158,8 @@ impl Authenticator {
                 ))
             })?;
         signature::verify(request, &parsed, &secret, now)?;
-        if let Some(project) = request.header("x-project-id") {
-            if project != record.project_id {
-                return Err(AuthError::WrongProject);
-            }
+        if request.header("x-project-id").is_some_and(|p| p != record.project_id) {
+            return Err(AuthError::WrongProject);
         }
         principal(&record.project_id, &record.role)
     }

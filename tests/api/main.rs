@@ -1,0 +1,12 @@
+//! The integration suite: one binary that starts the real server on a random port and talks
+//! HTTP to it, on SQLite and (when `WAFCERT_TEST_POSTGRES_URL` is set) PostgreSQL.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod helpers;
+
+mod auth;
+mod certificates;
+mod list;
+mod lifecycle;
