@@ -1,7 +1,6 @@
 //! The `wafcert` command line: `serve`, and admin commands that act on the database directly
 //! (no server needed) and print only their result on stdout, so scripts can use them.
 
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -145,13 +144,17 @@ pub enum UserCommand {
         /// Login name.
         #[arg(long)]
         name: String,
-        /// The user's project (created if missing).
+        /// The user's project (created in the user's domain if missing).
         #[arg(long)]
         project_id: String,
+        /// Name of the project when it is created here (default: its id), for logins that
+        /// scope by project name.
+        #[arg(long)]
+        project_name: Option<String>,
         /// `admin` or `readonly`.
         #[arg(long, default_value = "admin")]
         role: String,
-        /// Keystone domain name.
+        /// Keystone domain name (its id is the name, or `default` for `Default`).
         #[arg(long, default_value = "Default")]
         domain: String,
     },
@@ -218,15 +221,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             database,
             name,
             project_id,
+            project_name,
             role,
             domain,
         }) => {
             let project = parse_project(&project_id)?;
             let role = parse_role(&role)?;
+            if name.trim().is_empty() || domain.trim().is_empty() {
+                bail!("--name and --domain must not be empty");
+            }
             let password = read_password()?;
+            let password_hash = tokio::task::spawn_blocking(move || {
+                crate::auth::hash_password(&password)
+            })
+            .await??;
             let store = database.open().await?;
             let now = now_ms();
-            store.ensure_project(&project, None, now).await?;
+            let (_, stored_name, _) = store
+                .ensure_project_in(&project, project_name.as_deref(), &domain, now)
+                .await
+                .map_err(|e| match e {
+                    crate::storage::StoreError::NameTaken => anyhow::anyhow!(
+                        "another project in domain {domain} already has this name"
+                    ),
+                    other => other.into(),
+                })?;
+            if let Some(wanted) = project_name
+                && wanted != stored_name
+            {
+                bail!("project {project} already exists with the name {stored_name}");
+            }
             let id = UserId::random();
             let user = UserRecord {
                 id: id.to_string(),
@@ -234,7 +258,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 domain,
                 project_id: project.to_string(),
                 role: role.as_str().to_owned(),
-                password_hash: crate::auth::hash_password(&password)?,
+                password_hash,
             };
             store.insert_user(&user, now).await.map_err(|e| match e {
                 crate::storage::StoreError::NameTaken => {
@@ -260,11 +284,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await?;
             store.ensure_project(&project, None, now_ms()).await?;
-            let access_key = random_text(20, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")?;
-            let secret = random_text(
-                40,
-                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
-            )?;
+            let access_key = random_text(20, ACCESS_KEY_ALPHABET)?;
+            let secret = random_text(40, SECRET_KEY_ALPHABET)?;
             let sealed = sealer.seal(secret.as_bytes(), &access_key)?;
             store
                 .insert_access_key(&access_key, &project, role.as_str(), &sealed, now_ms())
@@ -326,6 +347,12 @@ async fn shutdown_signal() {
     let _ = interrupt.await;
 }
 
+/// Characters of access keys (like the cloud's: upper case and digits).
+const ACCESS_KEY_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+/// Characters of secret keys.
+const SECRET_KEY_ALPHABET: &[u8] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
 fn parse_project(text: &str) -> anyhow::Result<ProjectId> {
     ProjectId::parse(text).context("--project-id must be 32 lowercase hex characters")
 }
@@ -357,37 +384,60 @@ fn parse_ttl(text: &str) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs(secs))
 }
 
-/// The password from `WAFCERT_PASSWORD`, or the first line of stdin.
+/// The password from `WAFCERT_PASSWORD`, or the first line of stdin (without its line end).
 fn read_password() -> anyhow::Result<String> {
     if let Ok(p) = std::env::var("WAFCERT_PASSWORD")
         && !p.is_empty()
     {
         return Ok(p);
     }
-    let mut input = String::new();
+    let mut line = String::new();
     std::io::stdin()
-        .read_to_string(&mut input)
+        .read_line(&mut line)
         .context("reading the password from stdin")?;
-    let password = input.lines().next().unwrap_or_default().to_owned();
+    let password = line.trim_end_matches(['\r', '\n']);
     if password.is_empty() {
-        bail!("give the password in WAFCERT_PASSWORD or on stdin");
+        bail!("give the password in WAFCERT_PASSWORD or on the first line of stdin");
     }
-    Ok(password)
+    Ok(password.to_owned())
 }
 
-/// Random text of `len` characters from `alphabet`.
+/// Random text of `len` characters drawn uniformly from `alphabet` (at most 256 characters):
+/// bytes that would favour the first characters are drawn again.
 fn random_text(len: usize, alphabet: &[u8]) -> anyhow::Result<String> {
-    let mut bytes = vec![0u8; len];
-    random_bytes(&mut bytes)?;
-    Ok(bytes
-        .iter()
-        .map(|b| char::from(alphabet[usize::from(*b) % alphabet.len()]))
-        .collect())
+    if alphabet.is_empty() || alphabet.len() > 256 {
+        bail!("the alphabet must have 1 to 256 characters");
+    }
+    let limit = 256 - 256 % alphabet.len();
+    let mut out = String::with_capacity(len);
+    let mut bytes = [0u8; 64];
+    while out.len() < len {
+        random_bytes(&mut bytes)?;
+        for b in bytes.iter().map(|b| usize::from(*b)).filter(|b| *b < limit) {
+            if out.len() == len {
+                break;
+            }
+            if let Some(c) = alphabet.get(b % alphabet.len()) {
+                out.push(char::from(*c));
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn random_text_uses_only_the_alphabet() {
+        let text = random_text(40, b"AB").unwrap();
+        assert_eq!(text.len(), 40);
+        assert!(text.bytes().all(|b| b == b'A' || b == b'B'));
+        let keys = random_text(20, ACCESS_KEY_ALPHABET).unwrap();
+        assert!(keys.bytes().all(|b| ACCESS_KEY_ALPHABET.contains(&b)));
+        assert!(random_text(1, b"").is_err());
+    }
 
     #[test]
     fn ttl_units() {

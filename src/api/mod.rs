@@ -5,6 +5,7 @@
 mod certificates;
 pub mod error;
 mod extract;
+mod keystone;
 mod list_params;
 
 use std::sync::Arc;
@@ -65,6 +66,7 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(protected)
+        .merge(keystone::routes(state.clone()))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .fallback(|| async {

@@ -3,6 +3,7 @@
 //! signature (`Authorization: SDK-HMAC-SHA256 ...`). Either resolves to a [`Principal`]: a
 //! project and a role.
 
+mod login;
 mod password;
 mod signature;
 
@@ -10,8 +11,12 @@ use std::fmt;
 
 use crate::crypto::{Sealer, token_hash};
 use crate::domain::{Millis, ProjectId};
-use crate::storage::{Store, StoreError};
+use crate::storage::{Store, StoreError, TokenRecord};
 
+pub use login::{
+    DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME, DomainRef, IssuedToken, LoginError, LoginMethod,
+    ProjectInfo, ProjectRef, TOKEN_LIFETIME_MS, TokenInfo, UserInfo, UserRef, domain_id,
+};
 pub use password::{hash_password, verify_password};
 pub use signature::{SignedRequest, format_basic_date, sign_request};
 
@@ -123,6 +128,12 @@ impl Authenticator {
 
     /// The principal of a bearer token, refusing unknown, expired and revoked ones.
     pub async fn token(&self, token: &str, now: Millis) -> Result<Principal, AuthError> {
+        let record = self.token_record(token, now).await?;
+        principal(&record.project_id, &record.role)
+    }
+
+    /// The stored record of a valid bearer token (not unknown, expired or revoked).
+    pub async fn token_record(&self, token: &str, now: Millis) -> Result<TokenRecord, AuthError> {
         let record = self
             .store
             .token(&token_hash(token))
@@ -134,7 +145,7 @@ impl Authenticator {
         if record.expires_at_ms.is_some_and(|at| at <= now) {
             return Err(AuthError::Expired);
         }
-        principal(&record.project_id, &record.role)
+        Ok(record)
     }
 
     /// The principal of an AK/SK-signed request, refusing bad signatures and stale dates.

@@ -6,7 +6,7 @@ use aws_lc_rs::{digest, hmac};
 use axum::http::HeaderMap;
 
 use super::AuthError;
-use crate::domain::Millis;
+use crate::domain::{Millis, UtcDateTime};
 
 /// The algorithm name in the `Authorization` header.
 const ALGORITHM: &str = "SDK-HMAC-SHA256";
@@ -100,6 +100,16 @@ pub(super) fn verify(
             "X-Sdk-Date must be a signed header",
         ));
     }
+    // The SDKs sign a declared body hash when they send one (`UNSIGNED-PAYLOAD` for uploads);
+    // trusting it unchecked would leave the body outside the signature.
+    if !request.body.is_empty()
+        && let Some(declared) = request.header("x-sdk-content-sha256")
+        && !declared.eq_ignore_ascii_case(&body_hash(request.body))
+    {
+        return Err(AuthError::BadSignature(
+            "X-Sdk-Content-Sha256 does not match the body (unsigned payloads are not accepted)",
+        ));
+    }
     let expected = hex::decode(auth.signature)
         .map_err(|_| AuthError::BadSignature("the signature is not hex"))?;
     let string_to_sign = string_to_sign(request, &auth.signed_headers, date).ok_or(
@@ -167,7 +177,12 @@ fn payload_hash(request: &SignedRequest<'_>) -> String {
     if let Some(declared) = request.header("x-sdk-content-sha256") {
         return declared.to_owned();
     }
-    hex::encode(digest::digest(&digest::SHA256, request.body))
+    body_hash(request.body)
+}
+
+/// Hex SHA-256 of a body.
+fn body_hash(body: &[u8]) -> String {
+    hex::encode(digest::digest(&digest::SHA256, body))
 }
 
 /// Each path segment decoded and re-encoded, with a trailing `/`.
@@ -244,41 +259,32 @@ fn parse_basic_date(s: &str) -> Option<Millis> {
         return None;
     }
     let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
-    let (h, mi, se) = (num(9..11)?, num(11..13)?, num(13..15)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+    let t = UtcDateTime {
+        year: num(0..4)?,
+        month: num(4..6)?,
+        day: num(6..8)?,
+        hour: num(9..11)?,
+        minute: num(11..13)?,
+        second: num(13..15)?,
+        milli: 0,
+    };
+    if !(1..=12).contains(&t.month)
+        || !(1..=31).contains(&t.day)
+        || t.hour > 23
+        || t.minute > 59
+        || t.second > 60
+    {
         return None;
     }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 24 + h) * 60 + mi) * 60_000 + se * 1000)
+    Some(t.to_millis())
 }
 
 /// Formats epoch milliseconds as `YYYYMMDDTHHMMSSZ`, for signing clients.
 pub fn format_basic_date(ms: Millis) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let t = UtcDateTime::from_millis(ms);
     format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
     )
 }
 
@@ -342,5 +348,61 @@ mod tests {
             ..signed
         };
         assert!(verify(&tampered, &parsed, b"SK", now).is_err());
+    }
+
+    #[test]
+    fn a_declared_body_hash_must_match_the_body() {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", "h".parse().unwrap());
+        let now = 1_767_268_800_000;
+        headers.insert("x-sdk-date", format_basic_date(now).parse().unwrap());
+        let body = br#"{"name":"x"}"#;
+        let unsigned = SignedRequest {
+            method: "POST",
+            path: "/v1/p/waf/certificate",
+            query: "",
+            headers: &headers,
+            body,
+            authorization: "",
+        };
+        let auth = sign_request(&unsigned, "AK", b"SK").unwrap();
+        // An attacker swaps the body and declares the old body's hash in an unsigned header.
+        let mut forged = headers.clone();
+        forged.insert("x-sdk-content-sha256", body_hash(body).parse().unwrap());
+        let swapped = SignedRequest {
+            headers: &forged,
+            body: br#"{"name":"evil"}"#,
+            authorization: &auth,
+            ..unsigned
+        };
+        let parsed = parse_authorization(&auth).unwrap();
+        assert!(verify(&swapped, &parsed, b"SK", now).is_err());
+        let mut unsigned_payload = headers.clone();
+        unsigned_payload.insert("x-sdk-content-sha256", "UNSIGNED-PAYLOAD".parse().unwrap());
+        let request = SignedRequest {
+            headers: &unsigned_payload,
+            ..unsigned
+        };
+        let auth = sign_request(&request, "AK", b"SK").unwrap();
+        let parsed = parse_authorization(&auth).unwrap();
+        let signed = SignedRequest {
+            authorization: &auth,
+            ..request
+        };
+        assert!(verify(&signed, &parsed, b"SK", now).is_err());
+        // A truthful declaration is fine.
+        let mut honest = headers.clone();
+        honest.insert("x-sdk-content-sha256", body_hash(body).parse().unwrap());
+        let request = SignedRequest {
+            headers: &honest,
+            ..unsigned
+        };
+        let auth = sign_request(&request, "AK", b"SK").unwrap();
+        let parsed = parse_authorization(&auth).unwrap();
+        let signed = SignedRequest {
+            authorization: &auth,
+            ..request
+        };
+        assert!(verify(&signed, &parsed, b"SK", now).is_ok());
     }
 }

@@ -12,4 +12,4 @@ pub use certificate::{CertificateName, ExpiryStatus, ExpiryWindow, NameLimit};
 pub use error::DomainError;
 pub use ids::{CertificateId, HostId, ProjectId, UserId};
 pub use pem::{CertificatePair, KeyKind, parse_pair};
-pub use time::{Millis, now_ms};
+pub use time::{Millis, UtcDateTime, format_iso8601, now_ms};

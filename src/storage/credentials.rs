@@ -69,6 +69,30 @@ impl Store {
         Ok(())
     }
 
+    /// Creates the project in `domain` named `name` (default: its id) unless it exists, and
+    /// returns the stored `(id, name, domain)`, which for an existing project may differ.
+    pub async fn ensure_project_in(
+        &self,
+        id: &ProjectId,
+        name: Option<&str>,
+        domain: &str,
+        now: Millis,
+    ) -> Result<(String, String, String), StoreError> {
+        sqlx::query(
+            "INSERT INTO projects (id, name, domain, certificate_count, created_at_ms) \
+             VALUES ($1, $2, $3, 0, $4) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id.as_str())
+        .bind(name.unwrap_or(id.as_str()))
+        .bind(domain)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        self.project_by_id(id.as_str())
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
     /// Number of projects (used to decide whether to bootstrap one).
     pub async fn project_count(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM projects")

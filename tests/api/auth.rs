@@ -101,6 +101,18 @@ async fn signed_requests_are_verified(db: Db) {
     *tampered.body_mut() = Some(serde_json::to_vec(&f.body("evil")).unwrap().into());
     let resp = app.client.execute(tampered).await.unwrap();
     assert_eq!(resp.status(), 401);
+    // A date too far in the future is as bad as one too old; 14 minutes off is fine.
+    assert_error(&app.send(send("GET", &base, vec![], now_ms() + 16 * 60_000, sk, &app.project)).await, 401, "WAF.00012001");
+    assert_eq!(app.send(send("GET", &base, vec![], now_ms() - 14 * 60_000, sk, &app.project)).await.0, 200);
+    // A body swapped after signing, with the old body's hash declared in an unsigned header.
+    let signed_body = serde_json::to_vec(&f.body("declared")).unwrap();
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &signed_body);
+    let mut forged = send("POST", &base, signed_body, now_ms(), sk, &app.project).build().unwrap();
+    forged.headers_mut().insert("x-sdk-content-sha256", hex::encode(digest).parse().unwrap());
+    *forged.body_mut() = Some(serde_json::to_vec(&f.body("forged")).unwrap().into());
+    let resp = app.client.execute(forged).await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(app.get("waf/certificate?name=forged").await.1["total"], 0);
     // Unknown access key.
     let answer = app
         .send(app.client.get(app.url("waf/certificate")).header("Authorization", "SDK-HMAC-SHA256 Access=NOPE, SignedHeaders=x-sdk-date, Signature=00").header("X-Sdk-Date", format_basic_date(now_ms())))

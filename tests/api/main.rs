@@ -8,5 +8,7 @@ mod helpers;
 
 mod auth;
 mod certificates;
+mod credentials;
+mod keystone;
 mod list;
 mod lifecycle;

@@ -1,0 +1,132 @@
+//! Keystone's own error shape, `{"error": {"code", "title", "message"}}`, for the `/v3`
+//! identity routes. The WAF API's errors go through [`ApiError`](crate::api::error::ApiError);
+//! identity clients (keystoneauth, gophercloud) expect this one instead.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::api::error::ErrorCause;
+use crate::auth::LoginError;
+use crate::storage::StoreError;
+
+/// A failed identity request: the status, a message for the caller, and for 5xx the hidden
+/// cause (logged, never sent).
+#[derive(Debug)]
+pub(crate) struct KeystoneError {
+    status: StatusCode,
+    message: Cow<'static, str>,
+    cause: Option<String>,
+}
+
+impl KeystoneError {
+    /// An error with a message for the caller.
+    pub(crate) fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            cause: None,
+        }
+    }
+
+    /// 400 with Keystone's validation wording.
+    pub(crate) fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 401 with Keystone's standard message.
+    pub(crate) fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "The request you have made requires authentication.",
+        )
+    }
+
+    /// 500 that logs `cause` and tells the caller nothing internal.
+    fn internal(cause: impl std::fmt::Display) -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: "An unexpected error prevented the server from fulfilling your request."
+                .into(),
+            cause: Some(cause.to_string()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorEnvelope<'a> {
+    error: ErrorBody<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: u16,
+    title: &'a str,
+    message: &'a str,
+}
+
+impl IntoResponse for KeystoneError {
+    fn into_response(self) -> Response {
+        let body = ErrorEnvelope {
+            error: ErrorBody {
+                code: self.status.as_u16(),
+                title: self.status.canonical_reason().unwrap_or("Error"),
+                message: &self.message,
+            },
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(cause) = self.cause {
+            response
+                .extensions_mut()
+                .insert(ErrorCause(Arc::new(cause)));
+        }
+        response
+    }
+}
+
+impl From<LoginError> for KeystoneError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::Unauthorized => Self::unauthorized(),
+            LoginError::UnsupportedScope | LoginError::UnsupportedMethod => {
+                Self::new(StatusCode::UNAUTHORIZED, e.to_string())
+            }
+            LoginError::TokenNotFound => Self::new(StatusCode::NOT_FOUND, "Could not find token."),
+            LoginError::Store(inner) => inner.into(),
+            LoginError::Internal(cause) => Self::internal(cause),
+        }
+    }
+}
+
+impl From<StoreError> for KeystoneError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(cause) => Self {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message: "The identity store is temporarily unavailable; retry shortly.".into(),
+                cause: Some(cause.to_string()),
+            },
+            other => Self::internal(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_causes_stay_out_of_the_body() {
+        let response = KeystoneError::internal("secret sqlx detail").into_response();
+        assert_eq!(response.status(), 500);
+        assert!(response.extensions().get::<ErrorCause>().is_some());
+        let response = KeystoneError::from(LoginError::Unauthorized).into_response();
+        assert_eq!(response.status(), 401);
+        let response = KeystoneError::from(LoginError::TokenNotFound).into_response();
+        assert_eq!(response.status(), 404);
+    }
+}

@@ -1,0 +1,205 @@
+//! Identity, Keystone v3 style, enough for openstacksdk/otcextensions and gophertelekomcloud:
+//! `GET /v3` (version), `POST /v3/auth/tokens` (password or token method, project scope),
+//! `GET`/`HEAD`/`DELETE /v3/auth/tokens` with `X-Subject-Token` (validate, revoke). These
+//! routes sit outside the WAF authentication layer and answer errors in Keystone's shape.
+
+mod error;
+mod request;
+mod response;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{any, get};
+
+use super::AppState;
+use crate::auth::{LoginError, Role, TokenInfo};
+use crate::domain::now_ms;
+use error::KeystoneError;
+use response::TokenResponse;
+
+/// The header carrying the issued or inspected token.
+const SUBJECT_TOKEN: &str = "x-subject-token";
+
+/// The identity routes.
+pub(super) fn routes(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/", get(versions))
+        .route("/v3", get(version).fallback(method_not_allowed))
+        .route("/v3/", get(version).fallback(method_not_allowed))
+        .route(
+            "/v3/auth/tokens",
+            get(validate)
+                .post(issue)
+                .delete(revoke)
+                .fallback(method_not_allowed),
+        )
+        .route("/v3/{*rest}", any(not_found))
+        .route_layer(middleware::from_fn_with_state(state, challenge))
+}
+
+/// `GET /`: the identity versions, as Keystone's root answers (300 Multiple Choices).
+async fn versions(State(state): State<AppState>) -> Response {
+    (
+        StatusCode::MULTIPLE_CHOICES,
+        Json(response::versions(&state.settings)),
+    )
+        .into_response()
+}
+
+/// `GET /v3`: the version document.
+async fn version(State(state): State<AppState>) -> Response {
+    Json(response::version(&state.settings)).into_response()
+}
+
+/// `POST /v3/auth/tokens`: 201 with the token in `X-Subject-Token` and its description.
+async fn issue(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, KeystoneError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            KeystoneError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "The request body is too large.",
+            )
+        } else {
+            KeystoneError::bad_request("The request body could not be read.")
+        }
+    })?;
+    let request = request::parse(&body)?;
+    let issued = state
+        .auth
+        .login(request.method, request.scope.as_ref(), now_ms())
+        .await?;
+    tracing::info!(
+        user = %issued.info.user.id,
+        project = %issued.info.project.id,
+        role = %issued.info.role,
+        "issued a Keystone token"
+    );
+    token_answer(
+        StatusCode::CREATED,
+        &issued.token,
+        &issued.info,
+        &state,
+        query.as_deref(),
+    )
+}
+
+/// `GET /v3/auth/tokens`: describes the `X-Subject-Token` to a caller allowed to see it.
+async fn validate(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, KeystoneError> {
+    let (subject, info) = authorized_subject(&state, &headers).await?;
+    token_answer(StatusCode::OK, &subject, &info, &state, query.as_deref())
+}
+
+/// `DELETE /v3/auth/tokens`: revokes the `X-Subject-Token`; 204.
+async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<StatusCode, KeystoneError> {
+    let (subject, info) = authorized_subject(&state, &headers).await?;
+    if !state.auth.revoke(&subject, now_ms()).await? {
+        return Err(LoginError::TokenNotFound.into());
+    }
+    tracing::info!(user = %info.user.id, project = %info.project.id, "revoked a Keystone token");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The subject token and its description, once the caller's `X-Auth-Token` is found valid
+/// and allowed to see it: the subject itself, a token of the same user, or an admin token of
+/// the same project.
+async fn authorized_subject(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(String, TokenInfo), KeystoneError> {
+    let now = now_ms();
+    let caller = header_text(headers, "x-auth-token").ok_or_else(KeystoneError::unauthorized)?;
+    let caller = state
+        .auth
+        .token_record(caller, now)
+        .await
+        .map_err(LoginError::from)?;
+    let subject = header_text(headers, SUBJECT_TOKEN).ok_or_else(|| {
+        KeystoneError::bad_request("Expecting to find the token to check in X-Subject-Token.")
+    })?;
+    let info = state.auth.describe_token(subject, now).await?;
+    let same_user = caller.user_id.as_deref() == Some(info.user.id.as_str());
+    let project_admin = caller.project_id == info.project.id.as_str()
+        && Role::parse(&caller.role) == Some(Role::Admin);
+    if !(same_user || project_admin) {
+        return Err(KeystoneError::new(
+            StatusCode::FORBIDDEN,
+            "You are not authorized to perform the requested action: only the token's user or \
+             an admin of its project may inspect or revoke it.",
+        ));
+    }
+    Ok((subject.to_owned(), info))
+}
+
+/// A token body with `X-Subject-Token`; `?nocatalog` leaves the catalog out (as Keystone).
+fn token_answer(
+    status: StatusCode,
+    token: &str,
+    info: &TokenInfo,
+    state: &AppState,
+    query: Option<&str>,
+) -> Result<Response, KeystoneError> {
+    let with_catalog = !query
+        .unwrap_or_default()
+        .split('&')
+        .any(|p| p == "nocatalog" || p.starts_with("nocatalog="));
+    let body = TokenResponse::new(info, &state.settings, with_catalog);
+    let value = HeaderValue::from_str(token)
+        .map_err(|_| KeystoneError::bad_request("The token is not a valid header value."))?;
+    let mut response = (status, Json(body)).into_response();
+    response.headers_mut().insert(SUBJECT_TOKEN, value);
+    Ok(response)
+}
+
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+async fn method_not_allowed() -> KeystoneError {
+    KeystoneError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "The method is not allowed on this identity URL.",
+    )
+}
+
+async fn not_found() -> KeystoneError {
+    KeystoneError::new(
+        StatusCode::NOT_FOUND,
+        "The resource could not be found: this server implements only /v3 and /v3/auth/tokens.",
+    )
+}
+
+/// Adds Keystone's `WWW-Authenticate` challenge to 401 answers, naming where to log in.
+async fn challenge(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    if response.status() == StatusCode::UNAUTHORIZED
+        && let Ok(value) = HeaderValue::from_str(&format!(
+            "Keystone uri=\"{}/v3\"",
+            state.settings.public_url
+        ))
+    {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}

@@ -1,0 +1,420 @@
+//! The Keystone-style login: a password (user by id, or by name within a domain) or an existing
+//! token buys a new bearer token scoped to the user's project. Tokens are stored hashed in the
+//! same table as the admin command's, so the WAF API accepts both alike.
+//!
+//! Every failure to authenticate says the same thing, whether the user is unknown, the password
+//! wrong or the project someone else's, and an unknown user costs the same argon2 run as a
+//! known one: the answer tells an attacker nothing.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use super::{AuthError, Authenticator, Role, hash_password, verify_password};
+use crate::crypto::{new_token, token_hash};
+use crate::domain::{Millis, ProjectId};
+use crate::storage::{StoreError, TokenRecord, UserRecord};
+
+/// Lifetime of a token issued by the login: 24 hours, as Keystone's default.
+pub const TOKEN_LIFETIME_MS: Millis = 24 * 60 * 60 * 1000;
+
+/// The name of Keystone's default domain, whose id is [`DEFAULT_DOMAIN_ID`].
+pub const DEFAULT_DOMAIN_NAME: &str = "Default";
+/// The id of Keystone's default domain.
+pub const DEFAULT_DOMAIN_ID: &str = "default";
+
+/// A domain named by id or by name. wafcert's domains are names; a domain's id is its name,
+/// except that the `Default` domain has Keystone's id `default`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DomainRef {
+    /// `{"id": ...}`.
+    Id(String),
+    /// `{"name": ...}`.
+    Name(String),
+}
+
+impl DomainRef {
+    /// The domain name this reference designates.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Id(id) if id == DEFAULT_DOMAIN_ID => DEFAULT_DOMAIN_NAME,
+            Self::Id(id) => id,
+            Self::Name(name) => name,
+        }
+    }
+}
+
+/// The id Keystone clients see for a domain name.
+pub fn domain_id(name: &str) -> &str {
+    if name == DEFAULT_DOMAIN_NAME {
+        DEFAULT_DOMAIN_ID
+    } else {
+        name
+    }
+}
+
+/// The user of a password login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserRef {
+    /// By user id.
+    Id(String),
+    /// By name within a domain.
+    Name {
+        /// Login name.
+        name: String,
+        /// The user's domain.
+        domain: DomainRef,
+    },
+}
+
+/// The project a token is asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectRef {
+    /// By project id.
+    Id(String),
+    /// By name within a domain.
+    Name {
+        /// Project name.
+        name: String,
+        /// The project's domain.
+        domain: DomainRef,
+    },
+}
+
+/// How the caller proves who they are.
+pub enum LoginMethod {
+    /// A user and their password.
+    Password {
+        /// Who.
+        user: UserRef,
+        /// The password (never logged).
+        password: String,
+    },
+    /// A valid token issued by this login.
+    Token {
+        /// The token (never logged).
+        token: String,
+    },
+}
+
+impl fmt::Debug for LoginMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Password { user, .. } => f
+                .debug_struct("Password")
+                .field("user", user)
+                .finish_non_exhaustive(),
+            Self::Token { .. } => f.write_str("Token(<redacted>)"),
+        }
+    }
+}
+
+impl LoginMethod {
+    /// The Keystone method name (`password` or `token`).
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Password { .. } => "password",
+            Self::Token { .. } => "token",
+        }
+    }
+}
+
+/// A user as tokens describe it (no password hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfo {
+    /// User id.
+    pub id: String,
+    /// Login name.
+    pub name: String,
+    /// Domain name.
+    pub domain: String,
+}
+
+/// A project as tokens describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectInfo {
+    /// Project id.
+    pub id: ProjectId,
+    /// Project name.
+    pub name: String,
+    /// Domain name.
+    pub domain: String,
+}
+
+/// What a Keystone token stands for.
+#[derive(Debug, Clone)]
+pub struct TokenInfo {
+    /// The user it was issued to.
+    pub user: UserInfo,
+    /// The project it acts in.
+    pub project: ProjectInfo,
+    /// What it may do there.
+    pub role: Role,
+    /// The methods that obtained it.
+    pub methods: Vec<&'static str>,
+    /// Issue time, epoch ms.
+    pub issued_at: Millis,
+    /// Expiry, epoch ms.
+    pub expires_at: Millis,
+    /// A non-secret id of the token (Keystone's audit id).
+    pub audit_id: String,
+}
+
+/// A freshly issued token: the secret (shown once) and what it stands for.
+pub struct IssuedToken {
+    /// The bearer token; stored only as its hash.
+    pub token: String,
+    /// Its description.
+    pub info: TokenInfo,
+}
+
+impl fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("token", &"<redacted>")
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
+/// Why a login or token lookup failed. Messages name no secret.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Wrong password, unknown user, token not valid, or no access to the project.
+    #[error("the request you have made requires authentication")]
+    Unauthorized,
+    /// The scope asks for something else than a project (domain, system, trust, unscoped).
+    #[error("only project-scoped tokens are issued: scope the request to a project")]
+    UnsupportedScope,
+    /// A method other than `password` and `token`.
+    #[error("unsupported authentication method: use password or token")]
+    UnsupportedMethod,
+    /// The subject token of a validation is not a valid token of this login.
+    #[error("could not find token")]
+    TokenNotFound,
+    /// The credential store failed.
+    #[error("credential lookup failed")]
+    Store(#[from] StoreError),
+    /// Hashing failed (the system RNG or the password hasher).
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<AuthError> for LoginError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Store(inner) => Self::Store(inner),
+            _ => Self::Unauthorized,
+        }
+    }
+}
+
+impl Authenticator {
+    /// Issues a token for `method`, scoped to `scope` (the user's own project when `None`).
+    pub async fn login(
+        &self,
+        method: LoginMethod,
+        scope: Option<&ProjectRef>,
+        now: Millis,
+    ) -> Result<IssuedToken, LoginError> {
+        let method_name = method.name();
+        let (user, expires_at) = match method {
+            LoginMethod::Password { user, password } => (
+                self.password_user(&user, password).await?,
+                now.saturating_add(TOKEN_LIFETIME_MS),
+            ),
+            LoginMethod::Token { token } => {
+                let (user, old) = self.token_user(&token, now).await?;
+                // A token bought with a token never outlives the first one (as Keystone).
+                let limit = now.saturating_add(TOKEN_LIFETIME_MS);
+                (user, old.expires_at_ms.map_or(limit, |at| at.min(limit)))
+            }
+        };
+        // The user's role now, not the old token's: a downgrade takes effect at once.
+        let role = Role::parse(&user.role)
+            .ok_or_else(|| StoreError::Schema("stored role is unknown".to_owned()))?;
+        let project = self.user_project(&user, scope).await?;
+        let token = new_token().map_err(|e| LoginError::Internal(e.to_string()))?;
+        let hash = token_hash(&token);
+        self.store
+            .insert_token(
+                &hash,
+                &project.id,
+                role.as_str(),
+                Some(&user.id),
+                now,
+                Some(expires_at),
+            )
+            .await?;
+        Ok(IssuedToken {
+            token,
+            info: TokenInfo {
+                user: user_info(&user),
+                project,
+                role,
+                methods: vec![method_name],
+                issued_at: now,
+                expires_at,
+                audit_id: audit_id(&hash),
+            },
+        })
+    }
+
+    /// Describes a valid token issued by the login; anything else is
+    /// [`LoginError::TokenNotFound`].
+    pub async fn describe_token(&self, token: &str, now: Millis) -> Result<TokenInfo, LoginError> {
+        let (user, record) = self.token_user(token, now).await.map_err(|e| match e {
+            LoginError::Unauthorized => LoginError::TokenNotFound,
+            other => other,
+        })?;
+        let role = Role::parse(&record.role)
+            .ok_or_else(|| StoreError::Schema("stored role is unknown".to_owned()))?;
+        let project = self
+            .store
+            .project_by_id(&record.project_id)
+            .await?
+            .ok_or_else(|| StoreError::Schema("token of a missing project".to_owned()))?;
+        Ok(TokenInfo {
+            user: user_info(&user),
+            project: project_info(project)?,
+            role,
+            methods: vec!["password"],
+            issued_at: record.created_at_ms,
+            expires_at: record.expires_at_ms.unwrap_or(i64::MAX),
+            audit_id: audit_id(&token_hash(token)),
+        })
+    }
+
+    /// Revokes a token; `false` when it was not a valid token.
+    pub async fn revoke(&self, token: &str, now: Millis) -> Result<bool, LoginError> {
+        match self.token_record(token, now).await {
+            Ok(_) => Ok(self.store.revoke_token(&token_hash(token)).await?),
+            Err(AuthError::Store(e)) => Err(e.into()),
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// The user whose password this is.
+    async fn password_user(
+        &self,
+        user: &UserRef,
+        password: String,
+    ) -> Result<UserRecord, LoginError> {
+        let record = match user {
+            UserRef::Id(id) => self.store.user(Some(id), None).await?,
+            UserRef::Name { name, domain } => {
+                self.store.user(None, Some((domain.name(), name))).await?
+            }
+        };
+        // An unknown user still costs one argon2 verification, so timing does not tell.
+        let stored = record
+            .as_ref()
+            .map(|r| r.password_hash.clone())
+            .or_else(|| dummy_hash().map(str::to_owned));
+        let matches = match stored {
+            Some(stored) => {
+                tokio::task::spawn_blocking(move || verify_password(&password, &stored))
+                    .await
+                    .map_err(|e| LoginError::Internal(e.to_string()))?
+            }
+            None => false,
+        };
+        match record {
+            Some(record) if matches => Ok(record),
+            _ => Err(LoginError::Unauthorized),
+        }
+    }
+
+    /// The user and stored record of a valid token issued by the login.
+    async fn token_user(
+        &self,
+        token: &str,
+        now: Millis,
+    ) -> Result<(UserRecord, TokenRecord), LoginError> {
+        let record = self.token_record(token, now).await?;
+        let Some(user_id) = record.user_id.as_deref() else {
+            // Admin-command tokens belong to no user: they are not Keystone tokens.
+            return Err(LoginError::Unauthorized);
+        };
+        let user = self
+            .store
+            .user(Some(user_id), None)
+            .await?
+            .ok_or(LoginError::Unauthorized)?;
+        Ok((user, record))
+    }
+
+    /// The user's project, checked against the requested scope.
+    async fn user_project(
+        &self,
+        user: &UserRecord,
+        scope: Option<&ProjectRef>,
+    ) -> Result<ProjectInfo, LoginError> {
+        let found = match scope {
+            None => self.store.project_by_id(&user.project_id).await?,
+            Some(ProjectRef::Id(id)) => self.store.project_by_id(id).await?,
+            Some(ProjectRef::Name { name, domain }) => {
+                self.store.project_by_name(domain.name(), name).await?
+            }
+        };
+        match found {
+            Some(project) if project.0 == user.project_id => project_info(project),
+            _ => Err(LoginError::Unauthorized),
+        }
+    }
+}
+
+fn user_info(user: &UserRecord) -> UserInfo {
+    UserInfo {
+        id: user.id.clone(),
+        name: user.name.clone(),
+        domain: user.domain.clone(),
+    }
+}
+
+fn project_info((id, name, domain): (String, String, String)) -> Result<ProjectInfo, LoginError> {
+    let id = ProjectId::parse(&id)
+        .ok_or_else(|| StoreError::Schema("stored project id is malformed".to_owned()))?;
+    Ok(ProjectInfo { id, name, domain })
+}
+
+/// A non-secret id for a token: 22 characters of a hash of its hash.
+fn audit_id(token_hash_hex: &str) -> String {
+    let mut id = token_hash(token_hash_hex);
+    id.truncate(22);
+    id
+}
+
+/// A hash to verify against when the user does not exist.
+fn dummy_hash() -> Option<&'static str> {
+    static DUMMY: OnceLock<Option<String>> = OnceLock::new();
+    DUMMY
+        .get_or_init(|| hash_password("wafcert-no-such-user").ok())
+        .as_deref()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_domain_has_keystone_id() {
+        assert_eq!(DomainRef::Id("default".to_owned()).name(), "Default");
+        assert_eq!(DomainRef::Id("acme".to_owned()).name(), "acme");
+        assert_eq!(DomainRef::Name("Default".to_owned()).name(), "Default");
+        assert_eq!(domain_id("Default"), "default");
+        assert_eq!(domain_id("acme"), "acme");
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        let method = LoginMethod::Password {
+            user: UserRef::Id("u".to_owned()),
+            password: "hunter2".to_owned(),
+        };
+        assert!(!format!("{method:?}").contains("hunter2"));
+        let token = LoginMethod::Token {
+            token: "wafcert_abc".to_owned(),
+        };
+        assert!(!format!("{token:?}").contains("wafcert_abc"));
+    }
+}
