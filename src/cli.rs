@@ -102,7 +102,7 @@ pub struct ServeArgs {
     #[arg(long, env = "WAFCERT_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
     /// Milliseconds a request waits for a database connection before answering 503.
-    #[arg(long, env = "WAFCERT_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3000)]
+    #[arg(long, env = "WAFCERT_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 1000)]
     pub db_acquire_timeout_ms: u64,
 }
 
