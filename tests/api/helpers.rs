@@ -32,7 +32,7 @@ pub fn postgres_url() -> Option<String> {
     if url.is_none() {
         static ONCE: OnceLock<()> = OnceLock::new();
         ONCE.get_or_init(|| {
-            eprintln!("skipped: PostgreSQL tests (WAFCERT_TEST_POSTGRES_URL is not set)")
+            eprintln!("skipped: PostgreSQL tests (WAFCERT_TEST_POSTGRES_URL is not set)");
         });
     }
     url
