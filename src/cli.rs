@@ -101,7 +101,7 @@ pub struct ServeArgs {
     #[arg(long, env = "WAFCERT_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
     /// Milliseconds a request waits for a database connection before answering 503.
-    #[arg(long, env = "WAFCERT_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3000)]
+    #[arg(long, env = "WAFCERT_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 1000)]
     pub db_acquire_timeout_ms: u64,
 }
 
@@ -231,19 +231,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 bail!("--name and --domain must not be empty");
             }
             let password = read_password()?;
-            let password_hash = tokio::task::spawn_blocking(move || {
-                crate::auth::hash_password(&password)
-            })
-            .await??;
+            let password_hash =
+                tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
+                    .await??;
             let store = database.open().await?;
             let now = now_ms();
             let (_, stored_name, _) = store
                 .ensure_project_in(&project, project_name.as_deref(), &domain, now)
                 .await
                 .map_err(|e| match e {
-                    crate::storage::StoreError::NameTaken => anyhow::anyhow!(
-                        "another project in domain {domain} already has this name"
-                    ),
+                    crate::storage::StoreError::NameTaken => {
+                        anyhow::anyhow!("another project in domain {domain} already has this name")
+                    }
                     other => other.into(),
                 })?;
             if let Some(wanted) = project_name

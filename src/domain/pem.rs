@@ -203,3 +203,100 @@ fn pem_problem(e: &pem::Error) -> String {
         _ => "PEM could not be read".to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A real pair to mutate: P-256, made once.
+    fn sample() -> &'static (String, String) {
+        static SAMPLE: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+        SAMPLE.get_or_init(|| {
+            let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+            let cert = rcgen::CertificateParams::new(vec!["a.example".to_owned()])
+                .unwrap()
+                .self_signed(&key)
+                .unwrap();
+            (cert.pem(), key.serialize_pem())
+        })
+    }
+
+    /// Standard base64 with padding, so random bytes reach the DER parsers.
+    fn base64(bytes: &[u8]) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (i, b)| acc | u32::from(*b) << (16 - 8 * i));
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_sample_pair_is_accepted() {
+        let (cert, key) = sample();
+        let pair = parse_pair(cert, key).unwrap();
+        assert_eq!(pair.kind, KeyKind::EcP256);
+        assert!(format!("{pair:?}").contains("redacted"));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Arbitrary text never panics the parser and is never accepted.
+        #[test]
+        fn arbitrary_text_is_refused(content in ".{0,400}", key in ".{0,400}") {
+            prop_assert!(parse_pair(&content, &key).is_err());
+        }
+
+        /// Arbitrary bytes inside PEM armour never panic and are refused.
+        #[test]
+        fn arbitrary_pem_bodies_are_refused(body in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let b64 = base64(&body);
+            let content = format!("-----BEGIN CERTIFICATE-----\n{b64}\n-----END CERTIFICATE-----\n");
+            let key = format!("-----BEGIN PRIVATE KEY-----\n{b64}\n-----END PRIVATE KEY-----\n");
+            prop_assert!(parse_pair(&content, &key).is_err());
+            prop_assert!(parse_pair(&content, &sample().1).is_err());
+            prop_assert!(parse_pair(&sample().0, &key).is_err());
+        }
+
+        /// Flipping or cutting bytes of a valid pair never panics; whatever is accepted still
+        /// has a key matching its leaf.
+        #[test]
+        fn mutated_pairs_never_panic(
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
+            cut in any::<usize>(),
+            which in 0..3u8,
+        ) {
+            let (cert, key) = sample();
+            let mutate = |s: &str| {
+                let mut bytes = s.as_bytes().to_vec();
+                for (pos, val) in &flips {
+                    let i = pos % bytes.len();
+                    bytes[i] = *val;
+                }
+                bytes.truncate(cut % (bytes.len() + 1));
+                String::from_utf8_lossy(&bytes).into_owned()
+            };
+            let (c, k) = match which {
+                0 => (mutate(cert), key.clone()),
+                1 => (cert.clone(), mutate(key)),
+                _ => (mutate(cert), mutate(key)),
+            };
+            if let Ok(pair) = parse_pair(&c, &k) {
+                // Only mutations outside the DER (e.g. trailing text) may pass.
+                prop_assert!(pair.content.contains("BEGIN CERTIFICATE"));
+            }
+        }
+    }
+}

@@ -138,6 +138,9 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
+            // No ping before every use: a broken connection fails its query (a 503 for that
+            // request) and is replaced, which costs less than a round trip on every request.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         if backend == Backend::Sqlite {

@@ -10,5 +10,6 @@ mod auth;
 mod certificates;
 mod credentials;
 mod keystone;
-mod list;
 mod lifecycle;
+mod list;
+mod postgres;
