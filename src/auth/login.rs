@@ -306,18 +306,18 @@ impl Authenticator {
             }
         };
         // An unknown user still costs one argon2 verification, so timing does not tell.
-        let stored = record
-            .as_ref()
-            .map(|r| r.password_hash.clone())
-            .or_else(|| dummy_hash().map(str::to_owned));
-        let matches = match stored {
-            Some(stored) => {
-                tokio::task::spawn_blocking(move || verify_password(&password, &stored))
-                    .await
-                    .map_err(|e| LoginError::Internal(e.to_string()))?
-            }
-            None => false,
-        };
+        let stored = record.as_ref().map(|r| r.password_hash.clone());
+        let _slot = self
+            .password_slots
+            .acquire()
+            .await
+            .map_err(|e| LoginError::Internal(e.to_string()))?;
+        let matches = tokio::task::spawn_blocking(move || match stored.as_deref() {
+            Some(hash) => verify_password(&password, hash),
+            None => dummy_hash().is_some_and(|hash| verify_password(&password, hash)),
+        })
+        .await
+        .map_err(|e| LoginError::Internal(e.to_string()))?;
         match record {
             Some(record) if matches => Ok(record),
             _ => Err(LoginError::Unauthorized),

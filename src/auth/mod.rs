@@ -8,6 +8,9 @@ mod password;
 mod signature;
 
 use std::fmt;
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
 
 use crate::crypto::{Sealer, token_hash};
 use crate::domain::{Millis, ProjectId};
@@ -118,12 +121,19 @@ pub enum AuthError {
 #[derive(Debug, Clone)]
 pub struct Authenticator {
     store: Store,
+    /// Bounds concurrent password verifications: each argon2 run takes ~19 MiB and a core, so
+    /// a flood of logins queues here instead of exhausting memory.
+    password_slots: Arc<Semaphore>,
 }
 
 impl Authenticator {
     /// An authenticator over `store`.
     pub fn new(store: Store) -> Self {
-        Self { store }
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        Self {
+            store,
+            password_slots: Arc::new(Semaphore::new(cores.max(2))),
+        }
     }
 
     /// The principal of a bearer token, refusing unknown, expired and revoked ones.
