@@ -3,6 +3,7 @@
 //! signature (`Authorization: SDK-HMAC-SHA256 ...`). Either resolves to a [`Principal`]: a
 //! project and a role.
 
+mod identity;
 mod login;
 mod password;
 mod signature;
@@ -16,10 +17,11 @@ use crate::crypto::{Sealer, token_hash};
 use crate::domain::{Millis, ProjectId};
 use crate::storage::{Store, StoreError, TokenRecord};
 
-pub use login::{
-    DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME, DomainRef, IssuedToken, LoginError, LoginMethod,
-    ProjectInfo, ProjectRef, TOKEN_LIFETIME_MS, TokenInfo, UserInfo, UserRef, domain_id,
+pub use identity::{
+    DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME, DomainRef, IssuedToken, LoginMethod, ProjectInfo,
+    ProjectRef, TokenInfo, UserInfo, UserRef, domain_id,
 };
+pub use login::{LoginError, TOKEN_LIFETIME_MS};
 pub use password::{hash_password, verify_password};
 pub use signature::{SignedRequest, format_basic_date, sign_request};
 
