@@ -179,7 +179,12 @@ impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         let code = match e {
             DomainError::InvalidName { .. } => ErrorCode::NameIllegal,
-            DomainError::InvalidCertificate(_)
+            DomainError::InvalidHostname(_) => ErrorCode::HostIllegal,
+            DomainError::CertificateExpired => ErrorCode::CertificateExpired,
+            DomainError::InvalidHostSetting(_)
+            | DomainError::CertificateNameMismatch
+            | DomainError::CertificateRequired
+            | DomainError::InvalidCertificate(_)
             | DomainError::InvalidKey(_)
             | DomainError::EncryptedKey
             | DomainError::UnsupportedKey(_)
@@ -250,6 +255,7 @@ mod tests {
             (ErrorCode::RequestBodyIllegal, "WAF.00011003", 400),
             (ErrorCode::RequestBodyTooLarge, "WAF.00011003", 413),
             (ErrorCode::NameIllegal, "WAF.00011005", 400),
+            (ErrorCode::HostIllegal, "WAF.00011006", 400),
             (ErrorCode::PageOrPageSizeIllegal, "WAF.00011011", 400),
             (ErrorCode::NameDuplicate, "WAF.00011016", 400),
             (ErrorCode::InvalidToken, "WAF.00012001", 401),
