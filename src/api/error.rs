@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::auth::AuthError;
 use crate::domain::DomainError;
-use crate::storage::StoreError;
+use crate::storage::{StoreError, WriteError};
 
 /// The WAF error codes this service answers with, each with its HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,6 +198,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => Self::not_found("resource"),
+            StoreError::CertificateNotFound => Self::not_found("certificate"),
             StoreError::NameTaken => Self::new(
                 ErrorCode::NameDuplicate,
                 "the name is already used in this project; choose another name",
@@ -223,6 +224,16 @@ impl From<StoreError> for ApiError {
                 Self::internal(e)
             }
         }
+    }
+}
+
+/// Maps a checked write's failure; `missing` names what a [`StoreError::NotFound`] lacks (the
+/// write's own resource), a missing certificate to bind is named by its own variant.
+pub fn from_write<E: Into<ApiError>>(e: WriteError<E>, missing: &str) -> ApiError {
+    match e {
+        WriteError::Refused(refusal) => refusal.into(),
+        WriteError::Store(StoreError::NotFound) => ApiError::not_found(missing),
+        WriteError::Store(other) => other.into(),
     }
 }
 

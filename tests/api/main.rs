@@ -8,5 +8,6 @@ mod helpers;
 
 mod auth;
 mod certificates;
+mod hosts;
 mod list;
 mod lifecycle;
