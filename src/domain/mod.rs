@@ -10,16 +10,17 @@ mod host;
 mod hostname;
 mod ids;
 mod pem;
+mod server;
 mod time;
 
 pub use binding::{CertificateChange, check_bind, check_certificate_present, refuse_expired};
 pub use certificate::{CertificateName, ExpiryStatus, ExpiryWindow, NameLimit};
 pub use error::DomainError;
 pub use host::{
-    AddressKind, Cipher, HostSettings, MAX_DESCRIPTION, MAX_SERVERS, ProtectStatus, Protocol,
-    Server, ServerFields, TlsVersion, parse_description, parse_servers,
+    Cipher, HostSettings, MAX_DESCRIPTION, ProtectStatus, TlsVersion, parse_description,
 };
 pub use hostname::Hostname;
 pub use ids::{CertificateId, HostId, ProjectId, UserId};
 pub use pem::{CertificatePair, KeyKind, parse_pair};
+pub use server::{AddressKind, MAX_SERVERS, Protocol, Server, ServerFields, parse_servers};
 pub use time::{Millis, now_ms};

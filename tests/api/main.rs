@@ -7,7 +7,9 @@
 mod helpers;
 
 mod auth;
+mod binding;
 mod certificates;
 mod hosts;
 mod list;
 mod lifecycle;
+mod rotation;
