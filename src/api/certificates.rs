@@ -414,7 +414,7 @@ async fn apply_to_hosts(
 }
 
 /// The hosts bound to one certificate.
-pub(super) async fn bind_hosts_of(
+async fn bind_hosts_of(
     state: &AppState,
     project: &ProjectId,
     id: &str,
