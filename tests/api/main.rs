@@ -10,6 +10,6 @@ mod auth;
 mod binding;
 mod certificates;
 mod hosts;
-mod list;
 mod lifecycle;
+mod list;
 mod rotation;
