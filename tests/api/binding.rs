@@ -290,7 +290,9 @@ async fn expired_certificates_cannot_be_bound(db: Db) {
     );
     // A certificate that expires while bound stays bound, and restating the binding (as a
     // client that PUTs the whole host back does) is not a new bind; moving to it is.
-    let short = app.create_cert("short", &fixture_seconds(2)).await;
+    let other = create_host(&app, "other.example.com", "HTTP", None).await;
+    let short_lived = fixture_seconds(3);
+    let short = app.create_cert("short", &short_lived).await;
     let sid = id_of(&short);
     let (status, body) = app
         .put(
@@ -299,8 +301,15 @@ async fn expired_certificates_cannot_be_bound(db: Db) {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let other = create_host(&app, "other.example.com", "HTTP", None).await;
-    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    let wait = short_lived.not_after_ms + 100 - wafcert::domain::now_ms();
+    tokio::time::sleep(std::time::Duration::from_millis(
+        u64::try_from(wait).unwrap_or(0),
+    ))
+    .await;
+    assert_eq!(
+        app.get(&format!("waf/certificate/{sid}")).await.1["exp_status"],
+        1
+    );
     let (status, body) = app
         .put(
             &path,
@@ -385,7 +394,18 @@ async fn bind_host_lists_every_bound_host(db: Db) {
         "only with host=true"
     );
     // Paged: each page carries exactly its own certificates' hosts.
-    let (_, page) = app.get("waf/certificate?host=true&pagesize=1&page=3").await;
+    let position = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|i| i["name"] == "shared")
+        .unwrap();
+    let (_, page) = app
+        .get(&format!(
+            "waf/certificate?host=true&pagesize=1&page={}",
+            position + 1
+        ))
+        .await;
     assert_eq!(page["items"][0]["name"], "shared");
     assert_eq!(page["items"][0]["bind_host"], shared_hosts);
     assert_eq!(free["bind_host"], json!([]));
