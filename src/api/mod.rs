@@ -5,6 +5,7 @@
 mod certificates;
 pub mod error;
 mod extract;
+mod hosts;
 mod list_params;
 
 use std::sync::Arc;
@@ -60,6 +61,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .merge(certificates::routes())
+        .merge(hosts::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
 
     let request_id = HeaderName::from_static("x-request-id");

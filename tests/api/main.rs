@@ -7,7 +7,10 @@
 mod helpers;
 
 mod auth;
+mod binding;
 mod certificates;
+mod hosts;
 mod lifecycle;
 mod list;
 mod postgres;
+mod rotation;
