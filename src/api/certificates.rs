@@ -9,12 +9,12 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::error::{ApiError, ApiResult, ErrorCode};
+use super::error::{ApiError, ApiResult, ErrorCode, from_write};
 use super::extract::{Caller, JsonBody, QueryPairs};
 use super::list_params::ListParams;
 use crate::domain::{
     CertificateId, CertificateName, CertificatePair, ExpiryStatus, HostId, NameLimit, ProjectId,
-    now_ms, parse_pair,
+    now_ms, parse_pair, refuse_expired,
 };
 use crate::storage::{BoundHost, CertificateRecord, NewCertificate, ReplacedPair};
 
@@ -390,22 +390,19 @@ async fn apply_to_hosts(
         .iter()
         .map(|h| HostId::parse(h).ok_or_else(|| ApiError::not_found(&format!("host {h}"))))
         .collect::<Result<Vec<_>, _>>()?;
+    let now = now_ms();
+    state
+        .store
+        .bind_hosts(&caller.project, &id, &hosts, |facts| {
+            refuse_expired(facts.expire_time, now)
+        })
+        .await
+        .map_err(|e| from_write(e, "host (one of premium_host_ids)"))?;
     let record = state
         .store
         .certificate(&caller.project, &id)
         .await
         .map_err(not_found_as_certificate)?;
-    refuse_expired(record.expire_time)?;
-    state
-        .store
-        .bind_hosts(&caller.project, &id, &hosts)
-        .await
-        .map_err(|e| match e {
-            crate::storage::StoreError::NotFound => {
-                ApiError::not_found("host (or the certificate, deleted meanwhile)")
-            }
-            other => other.into(),
-        })?;
     let bind_host = bind_hosts_of(&state, &caller.project, &record.id).await?;
     Ok(Json(ApplyResponse {
         id: record.id,
@@ -414,17 +411,6 @@ async fn apply_to_hosts(
         expire_time: record.expire_time,
         bind_host,
     }))
-}
-
-/// Refuses binding a certificate that has expired (`WAF.00021013`).
-pub(super) fn refuse_expired(expire_time: i64) -> ApiResult<()> {
-    if ExpiryStatus::at(expire_time, now_ms()) == ExpiryStatus::Expired {
-        return Err(ApiError::new(
-            ErrorCode::CertificateExpired,
-            "the certificate has expired and cannot be bound to a host; upload a renewed one",
-        ));
-    }
-    Ok(())
 }
 
 /// The hosts bound to one certificate.

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::auth::AuthError;
 use crate::domain::DomainError;
-use crate::storage::StoreError;
+use crate::storage::{StoreError, WriteError};
 
 /// The WAF error codes this service answers with, each with its HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,7 +179,12 @@ impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         let code = match e {
             DomainError::InvalidName { .. } => ErrorCode::NameIllegal,
-            DomainError::InvalidCertificate(_)
+            DomainError::InvalidHostname(_) => ErrorCode::HostIllegal,
+            DomainError::CertificateExpired => ErrorCode::CertificateExpired,
+            DomainError::InvalidHostSetting(_)
+            | DomainError::CertificateNameMismatch
+            | DomainError::CertificateRequired
+            | DomainError::InvalidCertificate(_)
             | DomainError::InvalidKey(_)
             | DomainError::EncryptedKey
             | DomainError::UnsupportedKey(_)
@@ -193,6 +198,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => Self::not_found("resource"),
+            StoreError::CertificateNotFound => Self::not_found("certificate"),
             StoreError::NameTaken => Self::new(
                 ErrorCode::NameDuplicate,
                 "the name is already used in this project; choose another name",
@@ -218,6 +224,16 @@ impl From<StoreError> for ApiError {
                 Self::internal(e)
             }
         }
+    }
+}
+
+/// Maps a checked write's failure; `missing` names what a [`StoreError::NotFound`] lacks (the
+/// write's own resource), a missing certificate to bind is named by its own variant.
+pub fn from_write<E: Into<ApiError>>(e: WriteError<E>, missing: &str) -> ApiError {
+    match e {
+        WriteError::Refused(refusal) => refusal.into(),
+        WriteError::Store(StoreError::NotFound) => ApiError::not_found(missing),
+        WriteError::Store(other) => other.into(),
     }
 }
 
@@ -250,6 +266,7 @@ mod tests {
             (ErrorCode::RequestBodyIllegal, "WAF.00011003", 400),
             (ErrorCode::RequestBodyTooLarge, "WAF.00011003", 413),
             (ErrorCode::NameIllegal, "WAF.00011005", 400),
+            (ErrorCode::HostIllegal, "WAF.00011006", 400),
             (ErrorCode::PageOrPageSizeIllegal, "WAF.00011011", 400),
             (ErrorCode::NameDuplicate, "WAF.00011016", 400),
             (ErrorCode::InvalidToken, "WAF.00012001", 401),

@@ -5,6 +5,7 @@
 mod certificates;
 pub mod error;
 mod extract;
+mod hosts;
 mod keystone;
 mod list_params;
 
@@ -61,6 +62,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .merge(certificates::routes())
+        .merge(hosts::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
 
     let request_id = HeaderName::from_static("x-request-id");

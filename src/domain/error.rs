@@ -1,6 +1,6 @@
 //! Rule violations of the domain: every message is safe to show to the caller.
 
-/// Why a certificate name, certificate or private key was refused.
+/// Why a certificate name, certificate, private key, hostname or host setting was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DomainError {
     /// The name breaks `^[A-Za-z0-9._-]{1,N}$`.
@@ -25,6 +25,27 @@ pub enum DomainError {
     /// The key type or size is outside what the service supports.
     #[error("{0}")]
     UnsupportedKey(String),
+    /// A hostname is not a domain name (or `*.` wildcard over one).
+    #[error("{0}")]
+    InvalidHostname(String),
+    /// A setting of a protected domain (servers, TLS, cipher, status, description) is invalid.
+    #[error("{0}")]
+    InvalidHostSetting(String),
+    /// `certificatename` is not the name of the certificate `certificateid` names.
+    #[error(
+        "certificateid and certificatename name different certificates; give the id and the current name of one certificate"
+    )]
+    CertificateNameMismatch,
+    /// The certificate has expired, so it cannot be bound to a host.
+    #[error(
+        "the certificate has expired and cannot be bound to a host; upload a renewed certificate and bind that"
+    )]
+    CertificateExpired,
+    /// A host with an HTTPS front protocol has no certificate.
+    #[error(
+        "a host with an HTTPS front protocol needs a certificate: give certificateid and certificatename"
+    )]
+    CertificateRequired,
     /// The private key does not belong to the leaf certificate.
     #[error("private key does not match the certificate (the first certificate in content)")]
     KeyMismatch,

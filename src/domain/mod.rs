@@ -1,15 +1,26 @@
-//! Pure types and rules of the certificate service: ids, names, expiry, the PEM/X.509 checks.
+//! Pure types and rules of the certificate service: ids, names, expiry, the PEM/X.509 checks,
+//! and the hostnames and settings of protected domains.
 //!
 //! Nothing here performs I/O or knows about HTTP or SQL; the storage and API layers build on it.
 
+mod binding;
 mod certificate;
 mod error;
+mod host;
+mod hostname;
 mod ids;
 mod pem;
+mod server;
 mod time;
 
+pub use binding::{CertificateChange, check_bind, check_certificate_present, refuse_expired};
 pub use certificate::{CertificateName, ExpiryStatus, ExpiryWindow, NameLimit};
 pub use error::DomainError;
+pub use host::{
+    Cipher, HostSettings, MAX_DESCRIPTION, ProtectStatus, TlsVersion, parse_description,
+};
+pub use hostname::Hostname;
 pub use ids::{CertificateId, HostId, ProjectId, UserId};
 pub use pem::{CertificatePair, KeyKind, parse_pair};
+pub use server::{AddressKind, MAX_SERVERS, Protocol, Server, ServerFields, parse_servers};
 pub use time::{Millis, UtcDateTime, format_iso8601, now_ms};

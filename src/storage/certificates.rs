@@ -1,10 +1,11 @@
 //! Certificate rows: insert under the project quota, page through them newest first, rename or
 //! replace, delete, and read the hosts bound to them.
 
-use sqlx::AssertSqlSafe;
 use sqlx::any::AnyArguments;
 use sqlx::query::QueryAs;
+use sqlx::{AnyConnection, AssertSqlSafe};
 
+use super::hosts::CertificateFacts;
 use super::{Store, StoreError, like_contains, placeholder};
 use crate::domain::{CertificateId, CertificateName, ExpiryWindow, Millis, ProjectId};
 
@@ -255,8 +256,9 @@ impl Store {
         Ok(q.fetch_all(&self.pool).await?)
     }
 
-    /// Renames a certificate and optionally replaces its chain and key, unless a host uses it
-    /// (decided in the same statement).
+    /// Renames a certificate and optionally replaces its chain and key, unless a host uses it.
+    /// The row is locked first, so a bind running at the same time is ordered wholly before
+    /// (and this refuses) or after (and the bind sees the new name and expiry).
     #[tracing::instrument(skip_all, fields(project = %project, certificate = %id))]
     pub async fn update_certificate(
         &self,
@@ -265,6 +267,14 @@ impl Store {
         name: &CertificateName,
         replaced: Option<&ReplacedPair<'_>>,
     ) -> Result<CertificateRecord, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if lock_certificate(&mut tx, project, id).await?.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let hosts = hostnames_using(&mut tx, project, id).await?;
+        if !hosts.is_empty() {
+            return Err(StoreError::InUse(hosts));
+        }
         let set = if replaced.is_some() {
             "name = $3, name_lower = $4, content = $5, sealed_key = $6, expire_time_ms = $7"
         } else {
@@ -272,7 +282,6 @@ impl Store {
         };
         let sql = format!(
             "UPDATE certificates SET {set} WHERE id = $1 AND project_id = $2 \
-             AND NOT EXISTS (SELECT 1 FROM hosts WHERE hosts.certificate_id = $1) \
              RETURNING {RECORD_COLUMNS}"
         );
         let mut q = sqlx::query_as(AssertSqlSafe(sql))
@@ -286,10 +295,9 @@ impl Store {
                 .bind(pair.sealed_key.to_vec())
                 .bind(pair.expire_time);
         }
-        match q.fetch_optional(&self.pool).await? {
-            Some(row) => Ok(row),
-            None => Err(self.why_unchanged(project, id).await),
-        }
+        let row = q.fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(row)
     }
 
     /// Deletes a certificate unless a host uses it. The hosts' foreign key makes the database
@@ -331,21 +339,51 @@ impl Store {
         }
     }
 
-    /// After a guarded write touched nothing: the certificate is in use, or it does not exist.
+    /// After a delete was refused: the certificate is in use, or it does not exist.
     async fn why_unchanged(&self, project: &ProjectId, id: &CertificateId) -> StoreError {
-        let hosts: Result<Vec<String>, _> = sqlx::query_scalar(
-            "SELECT hostname FROM hosts WHERE certificate_id = $1 AND project_id = $2 ORDER BY hostname",
-        )
-        .bind(id.as_str())
-        .bind(project.as_str())
-        .fetch_all(&self.pool)
-        .await;
+        let hosts = match self.pool.acquire().await {
+            Ok(mut conn) => hostnames_using(&mut conn, project, id).await,
+            Err(e) => Err(e),
+        };
         match hosts {
             Ok(h) if !h.is_empty() => StoreError::InUse(h),
             Ok(_) => StoreError::NotFound,
             Err(e) => e.into(),
         }
     }
+}
+
+/// Locks a certificate's row until the transaction ends and reads what binding checks need;
+/// `None` when the project has no such certificate. The no-op update takes the row lock on
+/// PostgreSQL and the database write lock on SQLite, and works the same on both.
+pub(super) async fn lock_certificate(
+    conn: &mut AnyConnection,
+    project: &ProjectId,
+    id: &CertificateId,
+) -> Result<Option<CertificateFacts>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE certificates SET name = name WHERE id = $1 AND project_id = $2 \
+         RETURNING id, name, expire_time_ms",
+    )
+    .bind(id.as_str())
+    .bind(project.as_str())
+    .fetch_optional(conn)
+    .await
+}
+
+/// The hostnames of the project's hosts bound to a certificate, sorted.
+async fn hostnames_using(
+    conn: &mut AnyConnection,
+    project: &ProjectId,
+    id: &CertificateId,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT hostname FROM hosts WHERE certificate_id = $1 AND project_id = $2 ORDER BY hostname",
+    )
+    .bind(id.as_str())
+    .bind(project.as_str())
+    .fetch_all(conn)
+    .await
 }
 
 /// A bind value of a dynamically built statement.

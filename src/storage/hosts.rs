@@ -1,12 +1,20 @@
-//! Protected domains (dedicated-mode hosts) and their binding to certificates. A host points at
-//! at most one certificate through a foreign key, so the database itself keeps every binding
-//! pointing at an existing certificate.
+//! Protected domains (dedicated-mode hosts) and their binding to certificates.
+//!
+//! A host points at no or one certificate through a foreign key, so the database itself keeps
+//! every binding pointing at an existing certificate: a certificate delete that races with a bind
+//! either commits first (the bind then finds no certificate) or fails its foreign-key check.
+//!
+//! Every write that binds a certificate first locks the certificate's row with a no-op
+//! `UPDATE ... RETURNING` (a row lock on PostgreSQL, the write lock on SQLite) and reads its name
+//! and expiry under that lock, then writes the hosts, in one transaction. Renaming or replacing
+//! a certificate takes the same lock first, so it is ordered wholly before or after a bind and
+//! the caller's checks hold at commit. Locks are always taken certificate first, then host.
 
 use sqlx::AssertSqlSafe;
 
-use super::certificates::Page;
-use super::{Store, StoreError, like_contains, placeholder};
-use crate::domain::{CertificateId, HostId, Millis, ProjectId};
+use super::certificates::{Page, lock_certificate};
+use super::{Store, StoreError, host_settings, like_contains, placeholder};
+use crate::domain::{CertificateId, HostId, HostSettings, Hostname, Millis, ProjectId};
 
 /// A host to insert.
 #[derive(Debug)]
@@ -15,18 +23,51 @@ pub struct NewHost<'a> {
     pub id: &'a HostId,
     /// Owning project.
     pub project: &'a ProjectId,
-    /// Validated hostname (lowercase).
-    pub hostname: &'a str,
-    /// Bound certificate, already checked to belong to the project.
+    /// Validated hostname.
+    pub hostname: &'a Hostname,
+    /// Certificate to bind; locked and handed to the caller's check before the insert.
     pub certificate_id: Option<&'a CertificateId>,
-    /// The remaining host settings as JSON.
-    pub settings: &'a str,
+    /// Servers, TLS and the other settings.
+    pub settings: &'a HostSettings,
     /// Creation time.
     pub created_at: Millis,
 }
 
-/// A stored host with the name of its certificate (joined, so a rename shows at once).
+/// A certificate as read under its lock, for the caller's binding checks.
 #[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CertificateFacts {
+    /// Id.
+    pub id: String,
+    /// Current name.
+    pub name: String,
+    /// Leaf notAfter, epoch ms.
+    #[sqlx(rename = "expire_time_ms")]
+    pub expire_time: i64,
+}
+
+/// A host as read under its lock, for the caller to compute an update from.
+#[derive(Debug, Clone)]
+pub struct HostState {
+    /// Hostname.
+    pub hostname: String,
+    /// Bound certificate id.
+    pub certificate_id: Option<String>,
+    /// Current settings.
+    pub settings: HostSettings,
+}
+
+/// What an update writes.
+#[derive(Debug, Clone)]
+pub struct HostChange {
+    /// The id of the certificate bound afterwards: the current one, or one locked for this
+    /// update (binding any other would bypass the checks).
+    pub certificate_id: Option<String>,
+    /// The settings afterwards.
+    pub settings: HostSettings,
+}
+
+/// A stored host with the name of its certificate (joined, so a rename shows at once).
+#[derive(Debug, Clone)]
 pub struct HostRecord {
     /// Host id.
     pub id: String,
@@ -36,12 +77,40 @@ pub struct HostRecord {
     pub certificate_id: Option<String>,
     /// Bound certificate name.
     pub certificate_name: Option<String>,
-    /// Bound certificate's notAfter.
-    pub certificate_expire_ms: Option<i64>,
-    /// Settings JSON.
-    pub settings: String,
+    /// Settings.
+    pub settings: HostSettings,
     /// Creation time, epoch ms.
-    pub created_at_ms: i64,
+    pub created_at: i64,
+}
+
+/// A deleted host.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeletedHost {
+    /// Host id.
+    pub id: String,
+    /// Hostname.
+    pub hostname: String,
+}
+
+/// Why a checked write did not happen.
+#[derive(Debug)]
+pub enum WriteError<E> {
+    /// The caller's check refused it; nothing was written.
+    Refused(E),
+    /// Storage failed or a row was missing.
+    Store(StoreError),
+}
+
+impl<E> From<StoreError> for WriteError<E> {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl<E> From<sqlx::Error> for WriteError<E> {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(e.into())
+    }
 }
 
 /// Which hosts to list.
@@ -49,63 +118,109 @@ pub struct HostRecord {
 pub struct HostListFilter {
     /// Case-insensitive hostname substring.
     pub hostname_contains: Option<String>,
-    /// Page size.
-    pub limit: i64,
+    /// Page size; `None` means all.
+    pub limit: Option<i64>,
     /// Rows to skip.
     pub offset: i64,
 }
 
+#[derive(sqlx::FromRow)]
+struct HostRow {
+    id: String,
+    hostname: String,
+    certificate_id: Option<String>,
+    certificate_name: Option<String>,
+    settings: String,
+    created_at_ms: i64,
+}
+
+impl TryFrom<HostRow> for HostRecord {
+    type Error = StoreError;
+
+    fn try_from(row: HostRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            settings: host_settings::decode(&row.settings)?,
+            id: row.id,
+            hostname: row.hostname,
+            certificate_id: row.certificate_id,
+            certificate_name: row.certificate_name,
+            created_at: row.created_at_ms,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct StateRow {
+    hostname: String,
+    certificate_id: Option<String>,
+    settings: String,
+}
+
 const HOST_SELECT: &str = "SELECT h.id, h.hostname, h.certificate_id, c.name AS certificate_name, \
-     c.expire_time_ms AS certificate_expire_ms, h.settings, h.created_at_ms \
+     h.settings, h.created_at_ms \
      FROM hosts h LEFT JOIN certificates c ON c.id = h.certificate_id";
 
 impl Store {
-    /// Inserts a host; a taken hostname is [`StoreError::NameTaken`], a certificate deleted in
-    /// the meantime is [`StoreError::NotFound`].
+    /// Inserts a host. With a certificate, `check` sees it under lock first and may refuse. A
+    /// taken hostname is [`StoreError::NameTaken`]; a missing certificate
+    /// [`StoreError::CertificateNotFound`].
     #[tracing::instrument(skip_all, fields(project = %new.project))]
-    pub async fn insert_host(&self, new: &NewHost<'_>) -> Result<(), StoreError> {
+    pub async fn insert_host<E>(
+        &self,
+        new: &NewHost<'_>,
+        check: impl FnOnce(&CertificateFacts) -> Result<(), E>,
+    ) -> Result<(), WriteError<E>> {
+        let settings = host_settings::encode(new.settings)?;
+        let mut tx = self.pool.begin().await?;
+        if let Some(certificate) = new.certificate_id {
+            let facts = certificate_to_bind(&mut tx, new.project, certificate).await?;
+            check(&facts).map_err(WriteError::Refused)?;
+        }
         sqlx::query(
             "INSERT INTO hosts (id, project_id, hostname, certificate_id, settings, created_at_ms) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(new.id.as_str())
         .bind(new.project.as_str())
-        .bind(new.hostname)
+        .bind(new.hostname.as_str())
         .bind(new.certificate_id.map(CertificateId::as_str))
-        .bind(new.settings)
+        .bind(settings)
         .bind(new.created_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(fk_to_not_found)?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// One host of the project.
     pub async fn host(&self, project: &ProjectId, id: &HostId) -> Result<HostRecord, StoreError> {
         let sql = format!("{HOST_SELECT} WHERE h.id = $1 AND h.project_id = $2");
-        Ok(sqlx::query_as(AssertSqlSafe(sql))
+        let row: HostRow = sqlx::query_as(AssertSqlSafe(sql))
             .bind(id.as_str())
             .bind(project.as_str())
             .fetch_one(&self.pool)
-            .await?)
+            .await?;
+        row.try_into()
     }
 
-    /// A page of the project's hosts, newest first.
+    /// A page of the project's hosts, newest first (then id descending), and the number of all
+    /// matches: two statements whatever the page size.
+    #[tracing::instrument(skip_all, fields(project = %project))]
     pub async fn list_hosts(
         &self,
         project: &ProjectId,
         filter: &HostListFilter,
     ) -> Result<Page<HostRecord>, StoreError> {
-        let mut predicate = "h.project_id = $1".to_owned();
+        // Hostnames are stored lowercase, so a lowercase pattern matches case-insensitively on
+        // both engines.
         let pattern = filter
             .hostname_contains
             .as_deref()
             .map(|t| like_contains(&t.to_ascii_lowercase()));
+        let mut predicate = "h.project_id = $1".to_owned();
         if pattern.is_some() {
-            predicate.push_str(&format!(
-                " AND h.hostname LIKE {} ESCAPE '\\'",
-                placeholder(2)
-            ));
+            predicate.push_str(" AND h.hostname LIKE $2 ESCAPE '\\'");
         }
         let count_sql = format!("SELECT COUNT(*) FROM hosts h WHERE {predicate}");
         let mut count = sqlx::query_scalar(AssertSqlSafe(count_sql)).bind(project.as_str());
@@ -113,9 +228,16 @@ impl Store {
             count = count.bind(p.clone());
         }
         let total: i64 = count.fetch_one(&self.pool).await?;
+        if total <= filter.offset {
+            return Ok(Page {
+                total,
+                items: Vec::new(),
+            });
+        }
         let n = if pattern.is_some() { 3 } else { 2 };
         let sql = format!(
-            "{HOST_SELECT} WHERE {predicate} ORDER BY h.created_at_ms DESC, h.id DESC LIMIT {} OFFSET {}",
+            "{HOST_SELECT} WHERE {predicate} ORDER BY h.created_at_ms DESC, h.id DESC \
+             LIMIT {} OFFSET {}",
             placeholder(n),
             placeholder(n + 1)
         );
@@ -123,100 +245,146 @@ impl Store {
         if let Some(p) = pattern {
             q = q.bind(p);
         }
-        let items = q
-            .bind(filter.limit)
+        let rows: Vec<HostRow> = q
+            .bind(filter.limit.unwrap_or(i64::MAX))
             .bind(filter.offset)
             .fetch_all(&self.pool)
             .await?;
+        let items = rows
+            .into_iter()
+            .map(HostRecord::try_from)
+            .collect::<Result<_, _>>()?;
         Ok(Page { total, items })
     }
 
-    /// Replaces a host's hostname, certificate and settings.
-    pub async fn update_host(
+    /// Updates a host in one transaction: locks `certificate` (when the update names one), then
+    /// the host, hands both to `decide`, and writes what it returns. A missing host is
+    /// [`StoreError::NotFound`], a missing certificate [`StoreError::CertificateNotFound`].
+    #[tracing::instrument(skip_all, fields(project = %project, host = %id))]
+    pub async fn update_host<E>(
         &self,
         project: &ProjectId,
         id: &HostId,
-        hostname: &str,
-        certificate_id: Option<&CertificateId>,
-        settings: &str,
-    ) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE hosts SET hostname = $3, certificate_id = $4, settings = $5 \
-             WHERE id = $1 AND project_id = $2",
+        certificate: Option<&CertificateId>,
+        decide: impl FnOnce(&HostState, Option<&CertificateFacts>) -> Result<HostChange, E>,
+    ) -> Result<(), WriteError<E>> {
+        let mut tx = self.pool.begin().await?;
+        let facts = match certificate {
+            Some(c) => Some(certificate_to_bind(&mut tx, project, c).await?),
+            None => None,
+        };
+        let row: Option<StateRow> = sqlx::query_as(
+            "UPDATE hosts SET hostname = hostname WHERE id = $1 AND project_id = $2 \
+             RETURNING hostname, certificate_id, settings",
         )
         .bind(id.as_str())
         .bind(project.as_str())
-        .bind(hostname)
-        .bind(certificate_id.map(CertificateId::as_str))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let row = row.ok_or(StoreError::NotFound)?;
+        let state = HostState {
+            settings: host_settings::decode(&row.settings)?,
+            hostname: row.hostname,
+            certificate_id: row.certificate_id,
+        };
+        let change = decide(&state, facts.as_ref()).map_err(WriteError::Refused)?;
+        let checked = change.certificate_id.is_none()
+            || change.certificate_id == state.certificate_id
+            || change.certificate_id.as_deref() == facts.as_ref().map(|f| f.id.as_str());
+        if !checked {
+            // Only a certificate read under lock may be newly bound.
+            return Err(StoreError::CertificateNotFound.into());
+        }
+        let settings = host_settings::encode(&change.settings)?;
+        sqlx::query(
+            "UPDATE hosts SET certificate_id = $3, settings = $4 WHERE id = $1 AND project_id = $2",
+        )
+        .bind(id.as_str())
+        .bind(project.as_str())
+        .bind(change.certificate_id.as_deref())
         .bind(settings)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(fk_to_not_found)?;
-        if done.rows_affected() == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::NotFound)
-        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Deletes a host, freeing its certificate.
+    #[tracing::instrument(skip_all, fields(project = %project, host = %id))]
     pub async fn delete_host(
         &self,
         project: &ProjectId,
         id: &HostId,
-    ) -> Result<HostRecord, StoreError> {
-        let record = self.host(project, id).await?;
-        let done = sqlx::query("DELETE FROM hosts WHERE id = $1 AND project_id = $2")
-            .bind(id.as_str())
-            .bind(project.as_str())
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() == 1 {
-            Ok(record)
-        } else {
-            Err(StoreError::NotFound)
-        }
+    ) -> Result<DeletedHost, StoreError> {
+        let row = sqlx::query_as(
+            "DELETE FROM hosts WHERE id = $1 AND project_id = $2 RETURNING id, hostname",
+        )
+        .bind(id.as_str())
+        .bind(project.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.ok_or(StoreError::NotFound)
     }
 
-    /// Points every listed host of the project at `certificate`, all or nothing: an unknown
-    /// host (or a certificate deleted meanwhile) changes nothing and is [`StoreError::NotFound`].
+    /// Points every listed host of the project at `certificate`, all or nothing, after `check`
+    /// has seen the certificate under lock. An unknown host changes nothing and is
+    /// [`StoreError::NotFound`]; a missing certificate [`StoreError::CertificateNotFound`].
     #[tracing::instrument(skip_all, fields(project = %project, certificate = %certificate))]
-    pub async fn bind_hosts(
+    pub async fn bind_hosts<E>(
         &self,
         project: &ProjectId,
         certificate: &CertificateId,
         hosts: &[HostId],
-    ) -> Result<(), StoreError> {
-        if hosts.is_empty() {
-            return Ok(());
-        }
-        let list = (0..hosts.len())
-            .map(|i| placeholder(i + 3))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "UPDATE hosts SET certificate_id = $1 WHERE project_id = $2 AND id IN ({list})"
-        );
+        check: impl FnOnce(&CertificateFacts) -> Result<(), E>,
+    ) -> Result<(), WriteError<E>> {
+        let mut hosts: Vec<&HostId> = hosts.iter().collect();
+        hosts.sort();
+        hosts.dedup();
         let mut tx = self.pool.begin().await?;
-        let mut q = sqlx::query(AssertSqlSafe(sql))
-            .bind(certificate.as_str())
-            .bind(project.as_str());
-        for h in hosts {
-            q = q.bind(h.as_str());
+        let facts = certificate_to_bind(&mut tx, project, certificate).await?;
+        check(&facts).map_err(WriteError::Refused)?;
+        if !hosts.is_empty() {
+            let list = (0..hosts.len())
+                .map(|i| placeholder(i + 3))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "UPDATE hosts SET certificate_id = $1 WHERE project_id = $2 AND id IN ({list})"
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql))
+                .bind(certificate.as_str())
+                .bind(project.as_str());
+            for h in &hosts {
+                q = q.bind(h.as_str());
+            }
+            let done = q.execute(&mut *tx).await.map_err(fk_to_not_found)?;
+            if usize::try_from(done.rows_affected()).ok() != Some(hosts.len()) {
+                return Err(StoreError::NotFound.into());
+            }
         }
-        let done = q.execute(&mut *tx).await.map_err(fk_to_not_found)?;
-        if usize::try_from(done.rows_affected()).ok() != Some(hosts.len()) {
-            return Err(StoreError::NotFound);
-        }
-        tx.commit().await.map_err(fk_to_not_found)?;
+        tx.commit().await?;
         Ok(())
     }
+}
+
+/// Locks the certificate a write binds; missing is [`StoreError::CertificateNotFound`].
+async fn certificate_to_bind(
+    conn: &mut sqlx::AnyConnection,
+    project: &ProjectId,
+    id: &CertificateId,
+) -> Result<CertificateFacts, StoreError> {
+    lock_certificate(conn, project, id)
+        .await?
+        .ok_or(StoreError::CertificateNotFound)
 }
 
 /// A foreign-key failure on a host write means the certificate vanished meanwhile.
 fn fk_to_not_found(e: sqlx::Error) -> StoreError {
     match e {
-        sqlx::Error::Database(ref db) if db.is_foreign_key_violation() => StoreError::NotFound,
+        sqlx::Error::Database(ref db) if db.is_foreign_key_violation() => {
+            StoreError::CertificateNotFound
+        }
         other => other.into(),
     }
 }

@@ -6,6 +6,7 @@
 
 mod certificates;
 mod credentials;
+mod host_settings;
 mod hosts;
 
 use std::str::FromStr;
@@ -20,7 +21,10 @@ pub use certificates::{
     ReplacedPair,
 };
 pub use credentials::{AccessKeyRecord, TokenRecord, UserRecord};
-pub use hosts::{HostListFilter, HostRecord, NewHost};
+pub use hosts::{
+    CertificateFacts, DeletedHost, HostChange, HostListFilter, HostRecord, HostState, NewHost,
+    WriteError,
+};
 
 /// The embedded migrations, one folder per SQL dialect.
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -66,6 +70,9 @@ pub enum StoreError {
     /// A unique name (certificate name, hostname) is already used in the project.
     #[error("name already in use")]
     NameTaken,
+    /// The certificate a write would bind does not exist in the project (or was just deleted).
+    #[error("certificate not found")]
+    CertificateNotFound,
     /// The certificate is bound to these hostnames.
     #[error("in use by {0:?}")]
     InUse(Vec<String>),

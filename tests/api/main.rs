@@ -7,9 +7,12 @@
 mod helpers;
 
 mod auth;
+mod binding;
 mod certificates;
 mod credentials;
+mod hosts;
 mod keystone;
 mod lifecycle;
 mod list;
 mod postgres;
+mod rotation;

@@ -29,10 +29,6 @@ from huaweicloudsdkwaf.v1 import (
     WafClient,
 )
 
-# The hosts API (POST /v1/{project_id}/premium-waf/host) arrives from the `hosts` branch.
-HOSTS_PENDING = "WAF.00014009"
-
-
 def client_for(settings, ak, sk, project=None):
     config = HttpConfig.get_default_config()
     config.timeout = (5, 30)
@@ -191,12 +187,7 @@ def test_apply_to_host(client, state, prefix):
         vpc_id="cf8b5f2b-2fcb-4a2c-94c9-5f2a0a3a4e51",
     )
     body = CreatePremiumHostRequestBody(hostname=hostname, server=[server], proxy=False)
-    try:
-        host = client.create_premium_host(CreatePremiumHostRequest(body=body))
-    except ClientRequestException as e:
-        if e.status_code == 404 and e.error_code == HOSTS_PENDING:
-            pytest.fail("waits for the hosts API (POST /v1/{project_id}/premium-waf/host)")
-        raise
+    host = client.create_premium_host(CreatePremiumHostRequest(body=body))
     assert host.id and host.hostname == hostname
     state["hosts"].append(host.id)
     applied = client.apply_certificate_to_host(

@@ -17,10 +17,6 @@ from openstack import exceptions, resource
 from otcextensions import sdk
 from otcextensions.sdk.waf.v1.certificate import Certificate
 
-# The hosts API (POST /v1/{project_id}/premium-waf/host) arrives from the `hosts` branch.
-HOSTS_PENDING = "WAF.00014009"
-
-
 class DedicatedCertificate(Certificate):
     """The dedicated API's list filters and fields on top of otcextensions' resource."""
 
@@ -218,8 +214,6 @@ def test_apply_to_host(conn, state, prefix):
         ],
     }
     created = conn.wafd.post("/premium-waf/host", json=body)
-    if created.status_code == 404 and HOSTS_PENDING in created.text:
-        pytest.fail("waits for the hosts API (POST /v1/{project_id}/premium-waf/host)")
     exceptions.raise_from_response(created)
     host = created.json()["id"]
     state["hosts"].append(host)

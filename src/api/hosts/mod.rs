@@ -1,0 +1,233 @@
+//! The protected-domain endpoints under `/v1/{project_id}/premium-waf/host` (dedicated-mode
+//! hosts): create, list, show, update, delete, and binding a certificate from the host side.
+//! The binding rules themselves live in `domain`; the locking that makes them hold at commit
+//! lives in `storage`.
+
+mod query;
+mod wire;
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+
+use super::AppState;
+use super::error::{ApiError, ApiResult, ErrorCode, from_write};
+use super::extract::{Caller, JsonBody, QueryPairs};
+use crate::domain::{
+    CertificateChange, HostId, HostSettings, check_bind, check_certificate_present, now_ms,
+};
+use crate::storage::{
+    CertificateFacts, HostChange, HostRecord, HostState, NewHost, StoreError, WriteError,
+};
+use query::HostListParams;
+use wire::{DeleteResponse, HostRequest, HostResponse, ListResponse, ParsedRequest};
+
+/// The host routes, all under `/v1/{project_id}/premium-waf/host`.
+pub(super) fn routes() -> Router<AppState> {
+    let base = "/v1/{project_id}/premium-waf/host";
+    Router::new().route(base, get(list).post(create)).route(
+        &format!("{base}/{{host_id}}"),
+        get(show).put(update).delete(delete),
+    )
+}
+
+/// `POST /v1/{project_id}/premium-waf/host`: protect a domain, optionally binding a
+/// certificate (required when a server's front protocol is HTTPS).
+async fn create(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(body): JsonBody<HostRequest>,
+) -> ApiResult<Json<HostResponse>> {
+    caller.require_admin()?;
+    let request = body.parse()?;
+    let hostname = request.hostname.ok_or_else(|| required("hostname"))?;
+    let servers = request
+        .patch
+        .servers
+        .clone()
+        .ok_or_else(|| required("server (the origin servers)"))?;
+    let settings = request.patch.apply(HostSettings::new(servers));
+    let certificate = match request.certificate {
+        CertificateChange::Bind { id, name } => Some((id, name)),
+        CertificateChange::Keep | CertificateChange::Unbind => None,
+    };
+    check_certificate_present(&settings, certificate.is_some())?;
+    let id = HostId::random();
+    let now = now_ms();
+    let new = NewHost {
+        id: &id,
+        project: &caller.project,
+        hostname: &hostname,
+        certificate_id: certificate.as_ref().map(|(c, _)| c),
+        settings: &settings,
+        created_at: now,
+    };
+    let given_name = certificate
+        .as_ref()
+        .map(|(_, n)| n.as_str())
+        .unwrap_or_default();
+    state
+        .store
+        .insert_host(&new, |facts| {
+            check_bind(given_name, &facts.name, facts.expire_time, true, now)
+        })
+        .await
+        .map_err(|e| match e {
+            WriteError::Store(StoreError::NameTaken) => ApiError::new(
+                ErrorCode::NameDuplicate,
+                format!(
+                    "hostname {} is already protected in this project; update that host instead",
+                    hostname.as_str()
+                ),
+            ),
+            other => from_write(other, "host"),
+        })?;
+    tracing::info!(host = %id, project = %caller.project, "host created");
+    Ok(Json(HostResponse::from(HostRecord {
+        id: id.to_string(),
+        hostname: hostname.as_str().to_owned(),
+        certificate_id: certificate.as_ref().map(|(c, _)| c.to_string()),
+        certificate_name: certificate.map(|(_, n)| n),
+        settings,
+        created_at: now,
+    })))
+}
+
+/// `GET /v1/{project_id}/premium-waf/host`: a page of hosts, newest first.
+async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    query: QueryPairs,
+) -> ApiResult<Json<ListResponse>> {
+    let params = HostListParams::parse(&query)?;
+    let page = state
+        .store
+        .list_hosts(&caller.project, &params.to_filter())
+        .await?;
+    Ok(Json(ListResponse {
+        total: page.total,
+        items: page.items.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// `GET /v1/{project_id}/premium-waf/host/{host_id}`: one host with its certificate.
+async fn show(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((_, host_id)): Path<(String, String)>,
+) -> ApiResult<Json<HostResponse>> {
+    let id = host_id_of(&host_id)?;
+    let record = state
+        .store
+        .host(&caller.project, &id)
+        .await
+        .map_err(not_found_as_host)?;
+    Ok(Json(record.into()))
+}
+
+/// `PUT /v1/{project_id}/premium-waf/host/{host_id}`: changes only the fields the body
+/// carries; `certificateid` with `certificatename` rebinds, both empty unbinds.
+async fn update(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((_, host_id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<HostRequest>,
+) -> ApiResult<Json<HostResponse>> {
+    caller.require_admin()?;
+    let id = host_id_of(&host_id)?;
+    let request = body.parse()?;
+    let lock = match &request.certificate {
+        CertificateChange::Bind { id, .. } => Some(id.clone()),
+        CertificateChange::Keep | CertificateChange::Unbind => None,
+    };
+    let now = now_ms();
+    state
+        .store
+        .update_host(&caller.project, &id, lock.as_ref(), |current, facts| {
+            decide(current, facts, &request, now)
+        })
+        .await
+        .map_err(|e| from_write(e, "host"))?;
+    tracing::info!(host = %id, project = %caller.project, "host updated");
+    let record = state
+        .store
+        .host(&caller.project, &id)
+        .await
+        .map_err(not_found_as_host)?;
+    Ok(Json(record.into()))
+}
+
+/// The host after `request`, given its current state and the certificate to bind (read under
+/// lock), or why the update is refused.
+fn decide(
+    current: &HostState,
+    facts: Option<&CertificateFacts>,
+    request: &ParsedRequest,
+    now: i64,
+) -> ApiResult<HostChange> {
+    if let Some(h) = &request.hostname
+        && h.as_str() != current.hostname
+    {
+        return Err(ApiError::new(
+            ErrorCode::RequestBodyIllegal,
+            "hostname cannot be changed; create a host for the new name and delete this one",
+        ));
+    }
+    let settings = request.patch.apply(current.settings.clone());
+    let certificate_id = match (&request.certificate, facts) {
+        (CertificateChange::Keep, _) => current.certificate_id.clone(),
+        (CertificateChange::Unbind, _) => None,
+        (CertificateChange::Bind { id, name }, Some(facts)) => {
+            let newly_bound = current.certificate_id.as_deref() != Some(id.as_str());
+            check_bind(name, &facts.name, facts.expire_time, newly_bound, now)?;
+            Some(id.to_string())
+        }
+        (CertificateChange::Bind { .. }, None) => {
+            return Err(ApiError::internal("the certificate to bind was not locked"));
+        }
+    };
+    check_certificate_present(&settings, certificate_id.is_some())?;
+    Ok(HostChange {
+        certificate_id,
+        settings,
+    })
+}
+
+/// `DELETE /v1/{project_id}/premium-waf/host/{host_id}`: stop protecting a domain, freeing
+/// its certificate.
+async fn delete(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((_, host_id)): Path<(String, String)>,
+) -> ApiResult<Json<DeleteResponse>> {
+    caller.require_admin()?;
+    let id = host_id_of(&host_id)?;
+    let deleted = state
+        .store
+        .delete_host(&caller.project, &id)
+        .await
+        .map_err(not_found_as_host)?;
+    tracing::info!(host = %id, project = %caller.project, "host deleted");
+    Ok(Json(deleted.into()))
+}
+
+/// A mandatory body field.
+fn required(field: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::RequestBodyIllegal,
+        format!("{field} is required"),
+    )
+}
+
+/// A host id from the path; a malformed one is as unknown as a missing one.
+fn host_id_of(text: &str) -> ApiResult<HostId> {
+    HostId::parse(text).ok_or_else(|| ApiError::not_found("host"))
+}
+
+/// Names the host in a store's not-found.
+fn not_found_as_host(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::not_found("host"),
+        other => other.into(),
+    }
+}

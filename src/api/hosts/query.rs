@@ -1,0 +1,135 @@
+//! The query of the host list: `page`, `pagesize` (default 10, at most 100, -1 for all) and
+//! `hostname` (a case-insensitive substring); anything else is ignored.
+
+use crate::api::error::{ApiError, ErrorCode};
+use crate::api::extract::QueryPairs;
+use crate::storage::HostListFilter;
+
+/// Page size when `pagesize` is absent.
+const DEFAULT_PAGESIZE: i64 = 10;
+/// Largest page size apart from -1 (all).
+const MAX_PAGESIZE: i64 = 100;
+
+/// A checked host list query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct HostListParams {
+    /// 1-based page.
+    page: i64,
+    /// Page size; `None` is all (-1).
+    pagesize: Option<i64>,
+    /// Case-insensitive hostname substring.
+    hostname: Option<String>,
+}
+
+impl HostListParams {
+    /// Checks every documented parameter; bad paging is `WAF.00011011`.
+    pub(super) fn parse(query: &QueryPairs) -> Result<Self, ApiError> {
+        let page = match query.get("page") {
+            None => 1,
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|p| *p >= 1)
+                .ok_or_else(|| paging_error("page must be an integer of at least 1"))?,
+        };
+        let pagesize = match query.get("pagesize") {
+            None => Some(DEFAULT_PAGESIZE),
+            Some(v) => match v.parse::<i64>() {
+                Ok(-1) => None,
+                Ok(n) if (1..=MAX_PAGESIZE).contains(&n) => Some(n),
+                _ => {
+                    return Err(paging_error(
+                        "pagesize must be an integer from 1 to 100, or -1 for all",
+                    ));
+                }
+            },
+        };
+        let hostname = query
+            .get("hostname")
+            .filter(|h| !h.is_empty())
+            .map(str::to_owned);
+        Ok(Self {
+            page,
+            pagesize,
+            hostname,
+        })
+    }
+
+    /// The storage filter for this query.
+    pub(super) fn to_filter(&self) -> HostListFilter {
+        let offset = match self.pagesize {
+            None => 0,
+            // A page so far out that the offset overflows is simply past the end.
+            Some(size) => (self.page - 1).checked_mul(size).unwrap_or(i64::MAX),
+        };
+        HostListFilter {
+            hostname_contains: self.hostname.clone(),
+            limit: self.pagesize,
+            offset,
+        }
+    }
+}
+
+fn paging_error(msg: &'static str) -> ApiError {
+    ApiError::new(ErrorCode::PageOrPageSizeIllegal, msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(q: &str) -> Result<HostListParams, ErrorCode> {
+        let pairs = q
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (k.to_owned(), v.to_owned())
+            })
+            .collect();
+        HostListParams::parse(&QueryPairs(pairs)).map_err(|e| e.code())
+    }
+
+    #[test]
+    fn defaults_are_page_one_of_ten() {
+        let f = parse("").unwrap().to_filter();
+        assert_eq!(
+            (f.limit, f.offset, f.hostname_contains),
+            (Some(10), 0, None)
+        );
+        let f = parse("page=3").unwrap().to_filter();
+        assert_eq!((f.limit, f.offset), (Some(10), 20));
+        let f = parse("page=3&pagesize=-1").unwrap().to_filter();
+        assert_eq!((f.limit, f.offset), (None, 0));
+        let f = parse("pagesize=100&hostname=Shop").unwrap().to_filter();
+        assert_eq!(
+            (f.limit, f.hostname_contains.as_deref()),
+            (Some(100), Some("Shop"))
+        );
+        assert_eq!(parse("hostname=").unwrap().hostname, None);
+        let far = format!("page={}&pagesize=100", i64::MAX);
+        assert_eq!(parse(&far).unwrap().to_filter().offset, i64::MAX);
+    }
+
+    #[test]
+    fn bad_paging_is_refused() {
+        for bad in [
+            "page=0",
+            "page=-1",
+            "page=x",
+            "page=",
+            "pagesize=0",
+            "pagesize=101",
+            "pagesize=-2",
+            "pagesize=1.5",
+            "pagesize=",
+        ] {
+            assert_eq!(parse(bad), Err(ErrorCode::PageOrPageSizeIllegal), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unknown_parameters_are_ignored() {
+        assert!(parse("policyname=x&protect_status=1&enterprise_project_id=0&pageSize=7").is_ok());
+    }
+}

@@ -1,0 +1,316 @@
+//! The wire types of the host endpoints, named as the cloud's `premium-waf/host` API and the
+//! `huaweicloudsdkwaf` models name them, and their translation to checked domain values.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::api::error::{ApiError, ApiResult, ErrorCode};
+use crate::domain::{
+    CertificateChange, CertificateId, Cipher, HostSettings, Hostname, ProtectStatus, Server,
+    ServerFields, TlsVersion, parse_description, parse_servers,
+};
+use crate::storage::{DeletedHost, HostRecord};
+
+/// Body of create and update. Every field is optional here so that a missing one gets a clear
+/// message; `certificateid`/`certificatename` also tell `null` apart from absent.
+#[derive(Debug, Deserialize)]
+pub(super) struct HostRequest {
+    hostname: Option<String>,
+    server: Option<Vec<ServerBody>>,
+    proxy: Option<bool>,
+    description: Option<String>,
+    protect_status: Option<i64>,
+    tls: Option<String>,
+    cipher: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    certificateid: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    certificatename: Option<Option<String>>,
+}
+
+/// One origin server as sent (`PremiumWafServer`); `weight` is accepted and ignored.
+#[derive(Debug, Deserialize)]
+struct ServerBody {
+    front_protocol: Option<String>,
+    back_protocol: Option<String>,
+    address: Option<String>,
+    port: Option<i64>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    vpc_id: Option<String>,
+}
+
+/// A field that is present, even as `null`, becomes `Some(..)`.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// The settings fields a request carries, checked; absent ones are `None`.
+#[derive(Debug, Clone, Default)]
+pub(super) struct SettingsPatch {
+    /// `server`, replacing the whole list.
+    pub(super) servers: Option<Vec<Server>>,
+    proxy: Option<bool>,
+    description: Option<String>,
+    protect_status: Option<ProtectStatus>,
+    tls: Option<TlsVersion>,
+    cipher: Option<Cipher>,
+}
+
+impl SettingsPatch {
+    /// `base` with every carried field replaced.
+    pub(super) fn apply(&self, mut base: HostSettings) -> HostSettings {
+        if let Some(servers) = &self.servers {
+            base.servers.clone_from(servers);
+        }
+        if let Some(proxy) = self.proxy {
+            base.proxy = proxy;
+        }
+        if let Some(description) = &self.description {
+            base.description.clone_from(description);
+        }
+        if let Some(status) = self.protect_status {
+            base.protect_status = status;
+        }
+        if let Some(tls) = self.tls {
+            base.tls = tls;
+        }
+        if let Some(cipher) = self.cipher {
+            base.cipher = cipher;
+        }
+        base
+    }
+}
+
+/// A request after every carried field has been checked.
+#[derive(Debug, Clone)]
+pub(super) struct ParsedRequest {
+    /// `hostname`, if carried.
+    pub(super) hostname: Option<Hostname>,
+    /// The settings carried.
+    pub(super) patch: SettingsPatch,
+    /// What to do with the certificate.
+    pub(super) certificate: CertificateChange,
+}
+
+impl HostRequest {
+    /// Checks every carried field: a bad hostname is `WAF.00011006`, anything else
+    /// `WAF.00011003`, and an unknown `certificateid` 404.
+    pub(super) fn parse(self) -> ApiResult<ParsedRequest> {
+        let hostname = self.hostname.as_deref().map(Hostname::parse).transpose()?;
+        let servers = match &self.server {
+            None => None,
+            Some(list) => {
+                let fields: Vec<ServerFields<'_>> = list.iter().map(ServerBody::fields).collect();
+                Some(parse_servers(&fields)?)
+            }
+        };
+        let patch = SettingsPatch {
+            servers,
+            proxy: self.proxy,
+            description: self
+                .description
+                .as_deref()
+                .map(parse_description)
+                .transpose()?,
+            protect_status: self
+                .protect_status
+                .map(ProtectStatus::from_code)
+                .transpose()?,
+            tls: self.tls.as_deref().map(TlsVersion::parse).transpose()?,
+            cipher: self.cipher.as_deref().map(Cipher::parse).transpose()?,
+        };
+        let certificate = certificate_change(self.certificateid, self.certificatename)?;
+        Ok(ParsedRequest {
+            hostname,
+            patch,
+            certificate,
+        })
+    }
+}
+
+impl ServerBody {
+    fn fields(&self) -> ServerFields<'_> {
+        ServerFields {
+            front_protocol: self.front_protocol.as_deref(),
+            back_protocol: self.back_protocol.as_deref(),
+            address: self.address.as_deref(),
+            port: self.port,
+            kind: self.kind.as_deref(),
+            vpc_id: self.vpc_id.as_deref(),
+        }
+    }
+}
+
+/// How a request states one of the two certificate fields.
+enum Given {
+    Absent,
+    Cleared,
+    Value(String),
+}
+
+impl From<Option<Option<String>>> for Given {
+    fn from(field: Option<Option<String>>) -> Self {
+        match field {
+            None => Self::Absent,
+            Some(None) => Self::Cleared,
+            Some(Some(s)) if s.is_empty() => Self::Cleared,
+            Some(Some(s)) => Self::Value(s),
+        }
+    }
+}
+
+/// Reads `certificateid` and `certificatename`: both given binds, both absent keeps, `""` or
+/// `null` (for either, the other absent or cleared too) unbinds, one without the other is an
+/// error.
+fn certificate_change(
+    id: Option<Option<String>>,
+    name: Option<Option<String>>,
+) -> ApiResult<CertificateChange> {
+    match (Given::from(id), Given::from(name)) {
+        (Given::Absent, Given::Absent) => Ok(CertificateChange::Keep),
+        (Given::Value(id), Given::Value(name)) => {
+            let id = CertificateId::parse(&id).ok_or_else(|| ApiError::not_found("certificate"))?;
+            Ok(CertificateChange::Bind { id, name })
+        }
+        (Given::Value(_), _) | (_, Given::Value(_)) => Err(ApiError::new(
+            ErrorCode::RequestBodyIllegal,
+            "certificateid and certificatename must be given together (both empty to unbind)",
+        )),
+        _ => Ok(CertificateChange::Unbind),
+    }
+}
+
+/// A host as every endpoint returns it (`ShowPremiumHostResponse` and list items).
+#[derive(Debug, Serialize)]
+pub(super) struct HostResponse {
+    id: String,
+    hostname: String,
+    protocol: &'static str,
+    server: Vec<ServerResponse>,
+    proxy: bool,
+    description: String,
+    protect_status: i32,
+    timestamp: i64,
+    tls: &'static str,
+    cipher: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    certificateid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    certificatename: Option<String>,
+    enterprise_project_id: &'static str,
+}
+
+/// One origin server in a response.
+#[derive(Debug, Serialize)]
+struct ServerResponse {
+    front_protocol: &'static str,
+    back_protocol: &'static str,
+    address: String,
+    port: u16,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vpc_id: Option<String>,
+}
+
+impl From<HostRecord> for HostResponse {
+    fn from(h: HostRecord) -> Self {
+        let settings = h.settings;
+        Self {
+            protocol: settings.protocol(),
+            server: settings
+                .servers
+                .into_iter()
+                .map(|s| ServerResponse {
+                    front_protocol: s.front_protocol.as_str(),
+                    back_protocol: s.back_protocol.as_str(),
+                    address: s.address,
+                    port: s.port,
+                    kind: s.kind.as_str(),
+                    vpc_id: s.vpc_id,
+                })
+                .collect(),
+            proxy: settings.proxy,
+            description: settings.description,
+            protect_status: settings.protect_status.code(),
+            tls: settings.tls.as_str(),
+            cipher: settings.cipher.as_str(),
+            id: h.id,
+            hostname: h.hostname,
+            timestamp: h.created_at,
+            certificateid: h.certificate_id,
+            certificatename: h.certificate_name,
+            enterprise_project_id: "0",
+        }
+    }
+}
+
+/// The list response.
+#[derive(Debug, Serialize)]
+pub(super) struct ListResponse {
+    /// Number of all matches.
+    pub(super) total: i64,
+    /// This page.
+    pub(super) items: Vec<HostResponse>,
+}
+
+/// Response of delete.
+#[derive(Debug, Serialize)]
+pub(super) struct DeleteResponse {
+    id: String,
+    hostname: String,
+}
+
+impl From<DeletedHost> for DeleteResponse {
+    fn from(h: DeletedHost) -> Self {
+        Self {
+            id: h.id,
+            hostname: h.hostname,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(body: &str) -> Result<CertificateChange, ErrorCode> {
+        let request: HostRequest = serde_json::from_str(body).unwrap();
+        certificate_change(request.certificateid, request.certificatename).map_err(|e| e.code())
+    }
+
+    #[test]
+    fn certificate_fields_come_together() {
+        let id = "0123456789abcdef0123456789abcdef";
+        assert_eq!(change("{}"), Ok(CertificateChange::Keep));
+        assert_eq!(
+            change(&format!(
+                r#"{{"certificateid":"{id}","certificatename":"a"}}"#
+            )),
+            Ok(CertificateChange::Bind {
+                id: CertificateId::parse(id).unwrap(),
+                name: "a".to_owned()
+            })
+        );
+        for unbind in [
+            r#"{"certificateid":"","certificatename":""}"#,
+            r#"{"certificateid":null,"certificatename":null}"#,
+            r#"{"certificateid":null}"#,
+            r#"{"certificatename":""}"#,
+        ] {
+            assert_eq!(change(unbind), Ok(CertificateChange::Unbind), "{unbind}");
+        }
+        for half in [
+            format!(r#"{{"certificateid":"{id}"}}"#),
+            format!(r#"{{"certificateid":"{id}","certificatename":""}}"#),
+            r#"{"certificatename":"a"}"#.to_owned(),
+            r#"{"certificateid":null,"certificatename":"a"}"#.to_owned(),
+        ] {
+            assert_eq!(change(&half), Err(ErrorCode::RequestBodyIllegal), "{half}");
+        }
+        assert_eq!(
+            change(r#"{"certificateid":"nope","certificatename":"a"}"#),
+            Err(ErrorCode::ResourceNotFound)
+        );
+    }
+}
