@@ -226,9 +226,94 @@ async fn two_server_processes_share_one_database() {
         let loser = if ra.0 == 400 { ra.1 } else { rb.1 };
         assert_eq!(loser["error_code"], "WAF.00011016");
     }
-    let (_, list) = c.call(&a, get.clone(), "waf/certificate", None).await;
+    let (_, list) = c
+        .call(&a, get.clone(), "waf/certificate?name=race-", None)
+        .await;
     assert_eq!(list["total"], 10);
     assert_eq!(list["items"].as_array().unwrap().len(), 10);
+
+    // A bind on A racing a delete on B: one transaction decides, and no host ever points at a
+    // deleted certificate.
+    let (s, host) = c
+        .call(
+            &a,
+            reqwest::Method::POST,
+            "premium-waf/host",
+            Some(&crate::hosts::host_body("race.example.com", "HTTP", None)),
+        )
+        .await;
+    assert_eq!(s, 200, "{host}");
+    let host_id = host["id"].as_str().unwrap().to_owned();
+    let (mut binds, mut deletes) = (0, 0);
+    for round in 0..20 {
+        let (_, cert) = c
+            .call(
+                &a,
+                reqwest::Method::POST,
+                "waf/certificate",
+                Some(&f.body(&format!("bind-{round}"))),
+            )
+            .await;
+        let cert_id = cert["id"].as_str().unwrap().to_owned();
+        let bind = json!({"premium_host_ids": [host_id]});
+        let (apply_path, cert_path) = (
+            format!("waf/certificate/{cert_id}/apply-to-hosts"),
+            format!("waf/certificate/{cert_id}"),
+        );
+        let (bound, deleted) = tokio::join!(
+            c.call(&a, reqwest::Method::POST, &apply_path, Some(&bind)),
+            c.call(&b, reqwest::Method::DELETE, &cert_path, None),
+        );
+        let (_, shown) = c
+            .call(
+                &b,
+                get.clone(),
+                &format!("premium-waf/host/{host_id}"),
+                None,
+            )
+            .await;
+        match shown["certificateid"].as_str() {
+            Some(id) if id == cert_id => {
+                binds += 1;
+                assert_eq!(bound.0, 200, "{bound:?}");
+                assert_eq!(deleted.0, 400, "{deleted:?}");
+                assert_eq!(
+                    c.call(&a, get.clone(), &format!("waf/certificate/{cert_id}"), None)
+                        .await
+                        .0,
+                    200
+                );
+            }
+            _ => {
+                deletes += 1;
+                assert_eq!(
+                    deleted.0, 200,
+                    "round {round}: {deleted:?} {bound:?} {shown}"
+                );
+                assert_eq!(bound.0, 404, "{bound:?}");
+            }
+        }
+        // Free the host for the next round (an HTTP host may be unbound).
+        let unbind = json!({"certificateid": null, "certificatename": null});
+        let _ = c
+            .call(
+                &a,
+                reqwest::Method::PUT,
+                &format!("premium-waf/host/{host_id}"),
+                Some(&unbind),
+            )
+            .await;
+        let _ = c
+            .call(
+                &a,
+                reqwest::Method::DELETE,
+                &format!("waf/certificate/{cert_id}"),
+                None,
+            )
+            .await;
+    }
+    assert_eq!(binds + deletes, 20);
+    println!("bind won {binds}, delete won {deletes}");
 
     // A token revoked through one replica's database is refused by both at once.
     assert_eq!(
