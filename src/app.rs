@@ -103,6 +103,7 @@ impl App {
             .trim_end_matches('/')
             .to_owned();
         let state = AppState {
+            cache: Arc::default(),
             auth: Authenticator::new(store.clone()),
             store,
             sealer: Arc::new(sealer),

@@ -7,6 +7,10 @@ CREATE TABLE projects (
     name TEXT NOT NULL,
     domain TEXT NOT NULL,
     certificate_count BIGINT NOT NULL DEFAULT 0,
+    -- Bumped (by the triggers at the end) by every write to the project's certificates or
+    -- hosts, in the writing transaction: replicas tag cached reads with it to know when they
+    -- are stale.
+    version BIGINT NOT NULL DEFAULT 0,
     created_at_ms BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX projects_domain_name ON projects (domain, name);
@@ -76,3 +80,19 @@ CREATE TABLE meta (
 -- Substring ("fuzzy") name search at scale: trigram index for LIKE '%x%'.
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE INDEX certificates_name_trgm ON certificates USING gin (name_lower gin_trgm_ops);
+
+-- Every write to a project's certificates or hosts bumps the project's version.
+CREATE FUNCTION bump_project_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        UPDATE projects SET version = version + 1 WHERE id = OLD.project_id;
+    ELSE
+        UPDATE projects SET version = version + 1 WHERE id = NEW.project_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER certificates_bump_version AFTER INSERT OR UPDATE OR DELETE ON certificates
+    FOR EACH ROW EXECUTE FUNCTION bump_project_version();
+CREATE TRIGGER hosts_bump_version AFTER INSERT OR UPDATE OR DELETE ON hosts
+    FOR EACH ROW EXECUTE FUNCTION bump_project_version();

@@ -7,6 +7,10 @@ CREATE TABLE projects (
     name TEXT NOT NULL,
     domain TEXT NOT NULL,
     certificate_count BIGINT NOT NULL DEFAULT 0,
+    -- Bumped (by the triggers at the end) by every write to the project's certificates or
+    -- hosts, in the writing transaction: replicas tag cached reads with it to know when they
+    -- are stale.
+    version BIGINT NOT NULL DEFAULT 0,
     created_at_ms BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX projects_domain_name ON projects (domain, name);
@@ -72,3 +76,29 @@ CREATE TABLE meta (
     key TEXT PRIMARY KEY,
     value BLOB NOT NULL
 );
+
+-- Every write to a project's certificates or hosts bumps the project's version.
+CREATE TRIGGER certificates_insert_bumps_version AFTER INSERT ON certificates
+BEGIN
+    UPDATE projects SET version = version + 1 WHERE id = NEW.project_id;
+END;
+CREATE TRIGGER certificates_update_bumps_version AFTER UPDATE ON certificates
+BEGIN
+    UPDATE projects SET version = version + 1 WHERE id = NEW.project_id;
+END;
+CREATE TRIGGER certificates_delete_bumps_version AFTER DELETE ON certificates
+BEGIN
+    UPDATE projects SET version = version + 1 WHERE id = OLD.project_id;
+END;
+CREATE TRIGGER hosts_insert_bumps_version AFTER INSERT ON hosts
+BEGIN
+    UPDATE projects SET version = version + 1 WHERE id = NEW.project_id;
+END;
+CREATE TRIGGER hosts_update_bumps_version AFTER UPDATE ON hosts
+BEGIN
+    UPDATE projects SET version = version + 1 WHERE id = NEW.project_id;
+END;
+CREATE TRIGGER hosts_delete_bumps_version AFTER DELETE ON hosts
+BEGIN
+    UPDATE projects SET version = version + 1 WHERE id = OLD.project_id;
+END;

@@ -2,6 +2,7 @@
 //! named and shaped byte for byte as the API documents them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
@@ -12,6 +13,7 @@ use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode, from_write};
 use super::extract::{Caller, JsonBody, QueryPairs};
 use super::list_params::ListParams;
+use super::read_cache::{CachedCertificate, CachedPage, PageKey};
 use crate::domain::{
     CertificateId, CertificateName, CertificatePair, ExpiryStatus, HostId, NameLimit, ProjectId,
     now_ms, parse_pair, refuse_expired,
@@ -85,32 +87,64 @@ async fn list(
 ) -> ApiResult<Json<ListResponse>> {
     let params = ListParams::parse(&query)?;
     let now = now_ms();
-    let page = state
-        .store
-        .list_certificates(&caller.project, &params.to_filter(now))
-        .await?;
-    let mut bound = if params.host {
-        let ids: Vec<&str> = page.items.iter().map(|c| c.id.as_str()).collect();
-        group_by_certificate(state.store.bound_hosts(&caller.project, &ids).await?)
-    } else {
-        HashMap::new()
+    let filter = params.to_filter(now);
+    // Pages filtered by expiry depend on the clock, not only on the data: never cached.
+    let key = filter.expiry.is_none().then(|| PageKey {
+        project: caller.project.to_string(),
+        name: filter
+            .name_contains
+            .as_ref()
+            .map(|n| n.to_ascii_lowercase()),
+        limit: filter.limit,
+        offset: filter.offset,
+        with_hosts: params.host,
+    });
+    let cached = key
+        .as_ref()
+        .and_then(|k| state.cache.page(k, caller.project_version));
+    let page = match cached {
+        Some(page) => page,
+        None => {
+            let found = state
+                .store
+                .list_certificates(&caller.project, &filter)
+                .await?;
+            let bound = if params.host {
+                let ids: Vec<&str> = found.items.iter().map(|c| c.id.as_str()).collect();
+                state.store.bound_hosts(&caller.project, &ids).await?
+            } else {
+                Vec::new()
+            };
+            let page = Arc::new(CachedPage {
+                total: found.total,
+                items: found.items,
+                bound,
+            });
+            if let Some(k) = key {
+                state
+                    .cache
+                    .put_page(k, caller.project_version, Arc::clone(&page));
+            }
+            page
+        }
     };
+    let mut bound = group_by_certificate(&page.bound);
     let items = page
         .items
-        .into_iter()
+        .iter()
         .map(|c| {
             let extra = params.host.then(|| {
                 (
                     c.expire_time,
                     ExpiryStatus::at(c.expire_time, now).code(),
-                    bound.remove(&c.id).unwrap_or_default(),
+                    bound.remove(c.id.as_str()).unwrap_or_default(),
                 )
             });
             ListItem {
+                id: c.id.clone(),
+                name: c.name.clone(),
                 certificateid: c.id.clone(),
                 certificatename: c.name.clone(),
-                id: c.id,
-                name: c.name,
                 timestamp: c.created_at,
                 enterprise_project_id: "0",
                 expire_time: extra.as_ref().map(|e| e.0),
@@ -125,12 +159,12 @@ async fn list(
     }))
 }
 
-fn group_by_certificate(hosts: Vec<BoundHost>) -> HashMap<String, Vec<BindHostBody>> {
-    let mut map: HashMap<String, Vec<BindHostBody>> = HashMap::new();
+fn group_by_certificate(hosts: &[BoundHost]) -> HashMap<&str, Vec<BindHostBody>> {
+    let mut map: HashMap<&str, Vec<BindHostBody>> = HashMap::new();
     for h in hosts {
-        map.entry(h.certificate_id.clone())
+        map.entry(h.certificate_id.as_str())
             .or_default()
-            .push(h.into());
+            .push(h.clone().into());
     }
     map
 }
@@ -221,12 +255,31 @@ async fn show(
     Path((_, certificate_id)): Path<(String, String)>,
 ) -> ApiResult<Json<ShowResponse>> {
     let id = certificate_id_of(&certificate_id)?;
-    let record = state
-        .store
-        .certificate(&caller.project, &id)
-        .await
-        .map_err(not_found_as_certificate)?;
-    let bind_host = bind_hosts_of(&state, &caller.project, &record.id).await?;
+    let project = caller.project.as_str();
+    let cached = state
+        .cache
+        .certificate(project, id.as_str(), caller.project_version);
+    let entry = match cached {
+        Some(entry) => entry,
+        None => {
+            let record = state
+                .store
+                .certificate(&caller.project, &id)
+                .await
+                .map_err(not_found_as_certificate)?;
+            let bound = state
+                .store
+                .bound_hosts(&caller.project, &[record.id.as_str()])
+                .await?;
+            let entry = Arc::new(CachedCertificate { record, bound });
+            state
+                .cache
+                .put_certificate(project, caller.project_version, Arc::clone(&entry));
+            entry
+        }
+    };
+    let record = &entry.record;
+    let bind_host = entry.bound.iter().cloned().map(Into::into).collect();
     let reveal = caller.role == crate::auth::Role::Admin && !state.settings.withhold_private_keys;
     let key = if reveal {
         Some(
@@ -242,9 +295,9 @@ async fn show(
         exp_status: ExpiryStatus::at(record.expire_time, now_ms()).code(),
         certificateid: record.id.clone(),
         certificatename: record.name.clone(),
-        id: record.id,
-        name: record.name,
-        content: record.content,
+        id: record.id.clone(),
+        name: record.name.clone(),
+        content: record.content.clone(),
         key,
         expire_time: record.expire_time,
         timestamp: record.created_at,

@@ -8,6 +8,7 @@ mod extract;
 mod hosts;
 mod keystone;
 mod list_params;
+pub mod read_cache;
 
 use std::sync::Arc;
 
@@ -56,6 +57,8 @@ pub struct AppState {
     pub auth: Authenticator,
     /// Behaviour settings.
     pub settings: Arc<ServiceSettings>,
+    /// Version-tagged cache of certificate reads.
+    pub cache: Arc<read_cache::ReadCache>,
 }
 
 /// The whole HTTP application.

@@ -66,6 +66,9 @@ pub struct Principal {
     pub project: ProjectId,
     /// What the caller may do there.
     pub role: Role,
+    /// The project's change counter when the credential was checked: cached reads tagged with
+    /// the same version are current.
+    pub project_version: i64,
 }
 
 impl Principal {
@@ -141,7 +144,7 @@ impl Authenticator {
     /// The principal of a bearer token, refusing unknown, expired and revoked ones.
     pub async fn token(&self, token: &str, now: Millis) -> Result<Principal, AuthError> {
         let record = self.token_record(token, now).await?;
-        principal(&record.project_id, &record.role)
+        principal(&record.project_id, &record.role, record.project_version)
     }
 
     /// The stored record of a valid bearer token (not unknown, expired or revoked).
@@ -187,15 +190,19 @@ impl Authenticator {
         {
             return Err(AuthError::WrongProject);
         }
-        principal(&record.project_id, &record.role)
+        principal(&record.project_id, &record.role, record.project_version)
     }
 }
 
 /// A principal from stored columns (a corrupt row is a store error, not a 401).
-fn principal(project: &str, role: &str) -> Result<Principal, AuthError> {
+fn principal(project: &str, role: &str, project_version: i64) -> Result<Principal, AuthError> {
     let project = ProjectId::parse(project)
         .ok_or_else(|| StoreError::Schema("stored project id is malformed".to_owned()))?;
     let role =
         Role::parse(role).ok_or_else(|| StoreError::Schema("stored role is unknown".to_owned()))?;
-    Ok(Principal { project, role })
+    Ok(Principal {
+        project,
+        role,
+        project_version,
+    })
 }

@@ -40,7 +40,7 @@ pub struct ReplacedPair<'a> {
 }
 
 /// A whole stored certificate.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CertificateRecord {
     /// Id (32 hex).
     pub id: String,
@@ -59,7 +59,7 @@ pub struct CertificateRecord {
 }
 
 /// The columns a list page needs.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CertificateSummary {
     /// Id (32 hex).
     pub id: String,
@@ -74,7 +74,7 @@ pub struct CertificateSummary {
 }
 
 /// A host bound to a certificate, as reported in `bind_host`.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BoundHost {
     /// The certificate the host uses.
     pub certificate_id: String,

@@ -19,6 +19,8 @@ pub struct TokenRecord {
     pub expires_at_ms: Option<i64>,
     /// Non-zero once revoked.
     pub revoked: i64,
+    /// The project's change counter, read in the same statement (see [`crate::api`]'s cache).
+    pub project_version: i64,
 }
 
 /// A stored user (for the Keystone-style password login).
@@ -47,6 +49,8 @@ pub struct AccessKeyRecord {
     pub role: String,
     /// The secret key, sealed with the access key as context.
     pub sealed_secret: Vec<u8>,
+    /// The project's change counter, read in the same statement.
+    pub project_version: i64,
 }
 
 impl Store {
@@ -156,7 +160,9 @@ impl Store {
     /// The token with this hash, if any (expired and revoked ones too: the caller decides).
     pub async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT project_id, role, user_id, created_at_ms, expires_at_ms, revoked FROM tokens WHERE token_hash = $1",
+            "SELECT t.project_id, t.role, t.user_id, t.created_at_ms, t.expires_at_ms, t.revoked, \
+             p.version AS project_version \
+             FROM tokens t JOIN projects p ON p.id = t.project_id WHERE t.token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -249,7 +255,8 @@ impl Store {
         access_key: &str,
     ) -> Result<Option<AccessKeyRecord>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT project_id, role, sealed_secret FROM access_keys WHERE access_key = $1",
+            "SELECT a.project_id, a.role, a.sealed_secret, p.version AS project_version \
+             FROM access_keys a JOIN projects p ON p.id = a.project_id WHERE a.access_key = $1",
         )
         .bind(access_key)
         .fetch_optional(&self.pool)

@@ -213,6 +213,72 @@ async fn two_server_processes_share_one_database() {
         404
     );
 
+    // Reads cached by B become stale the moment A writes (the project version is in the database).
+    let (_, cert) = c
+        .call(
+            &a,
+            reqwest::Method::POST,
+            "waf/certificate",
+            Some(&f.body("cached")),
+        )
+        .await;
+    let cert_path = format!("waf/certificate/{}", cert["id"].as_str().unwrap());
+    for _ in 0..2 {
+        assert_eq!(
+            c.call(
+                &b,
+                get.clone(),
+                "waf/certificate?host=true&page=1&pagesize=10",
+                None
+            )
+            .await
+            .1["total"],
+            1
+        );
+        assert_eq!(
+            c.call(&b, get.clone(), &cert_path, None).await.1["name"],
+            "cached"
+        );
+    }
+    let renamed = json!({"name": "renamed"});
+    assert_eq!(
+        c.call(&a, reqwest::Method::PUT, &cert_path, Some(&renamed))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        c.call(&b, get.clone(), &cert_path, None).await.1["name"],
+        "renamed"
+    );
+    let (_, page) = c
+        .call(
+            &b,
+            get.clone(),
+            "waf/certificate?host=true&page=1&pagesize=10",
+            None,
+        )
+        .await;
+    assert_eq!(page["items"][0]["name"], "renamed");
+    assert_eq!(
+        c.call(&a, reqwest::Method::DELETE, &cert_path, None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(c.call(&b, get.clone(), &cert_path, None).await.0, 404);
+    assert_eq!(
+        c.call(
+            &b,
+            get.clone(),
+            "waf/certificate?host=true&page=1&pagesize=10",
+            None
+        )
+        .await
+        .1["total"],
+        0
+    );
+
     // The same name created on both at once: exactly one wins, every round.
     for round in 0..10 {
         let body = f.body(&format!("race-{round}"));

@@ -1,0 +1,174 @@
+//! A read cache for certificate pages and single certificates, safe to lose and safe across
+//! replicas: every entry is tagged with the project's version (a counter that every write to
+//! the project's certificates or hosts bumps in the database, in the writing transaction), and
+//! an entry is used only when the caller's credential check, which reads the version in the
+//! same statement, saw the same version. A write on any replica therefore makes every cached
+//! read of that project stale at once.
+//!
+//! Entries hold stored values only; anything that depends on the clock (`exp_status`) is
+//! computed when the answer is rendered, and queries filtered by expiry are never cached.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+
+use crate::storage::{BoundHost, CertificateRecord, CertificateSummary};
+
+/// How many entries of each kind are kept before the cache starts over (bounds memory).
+const CAPACITY: usize = 1024;
+
+/// Which page of which project: the cacheable part of a list query.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PageKey {
+    /// The project.
+    pub project: String,
+    /// Name substring filter.
+    pub name: Option<String>,
+    /// Page size (`None` = all).
+    pub limit: Option<i64>,
+    /// Rows skipped.
+    pub offset: i64,
+    /// Whether bound hosts were read too.
+    pub with_hosts: bool,
+}
+
+/// A page as read from the store.
+#[derive(Debug)]
+pub struct CachedPage {
+    /// Number of all matches.
+    pub total: i64,
+    /// The page's certificates.
+    pub items: Vec<CertificateSummary>,
+    /// Hosts bound to the page's certificates (empty unless read with hosts).
+    pub bound: Vec<BoundHost>,
+}
+
+/// A certificate as read from the store, with the hosts bound to it.
+#[derive(Debug)]
+pub struct CachedCertificate {
+    /// The stored row (key still sealed).
+    pub record: CertificateRecord,
+    /// Hosts using it.
+    pub bound: Vec<BoundHost>,
+}
+
+/// Version-tagged entries of one kind.
+#[derive(Debug)]
+struct Tagged<K, V> {
+    entries: Mutex<HashMap<K, (i64, Arc<V>)>>,
+}
+
+impl<K: Eq + Hash, V> Tagged<K, V> {
+    fn new() -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, key: &K, version: i64) -> Option<Arc<V>> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(key)
+            .filter(|(v, _)| *v == version)
+            .map(|(_, value)| Arc::clone(value))
+    }
+
+    fn put(&self, key: K, version: i64, value: Arc<V>) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= CAPACITY {
+                entries.clear();
+            }
+            entries.insert(key, (version, value));
+        }
+    }
+}
+
+/// The cache shared by a server's request handlers.
+#[derive(Debug)]
+pub struct ReadCache {
+    pages: Tagged<PageKey, CachedPage>,
+    certificates: Tagged<(String, String), CachedCertificate>,
+}
+
+impl Default for ReadCache {
+    fn default() -> Self {
+        Self {
+            pages: Tagged::new(),
+            certificates: Tagged::new(),
+        }
+    }
+}
+
+impl ReadCache {
+    /// The page read at `version`, if cached.
+    pub fn page(&self, key: &PageKey, version: i64) -> Option<Arc<CachedPage>> {
+        self.pages.get(key, version)
+    }
+
+    /// Remembers a page read after the credential check saw `version`.
+    pub fn put_page(&self, key: PageKey, version: i64, page: Arc<CachedPage>) {
+        self.pages.put(key, version, page);
+    }
+
+    /// The certificate read at `version`, if cached.
+    pub fn certificate(
+        &self,
+        project: &str,
+        id: &str,
+        version: i64,
+    ) -> Option<Arc<CachedCertificate>> {
+        self.certificates
+            .get(&(project.to_owned(), id.to_owned()), version)
+    }
+
+    /// Remembers a certificate read after the credential check saw `version`.
+    pub fn put_certificate(&self, project: &str, version: i64, value: Arc<CachedCertificate>) {
+        let key = (project.to_owned(), value.record.id.clone());
+        self.certificates.put(key, version, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(offset: i64) -> PageKey {
+        PageKey {
+            project: "p".to_owned(),
+            name: None,
+            limit: Some(10),
+            offset,
+            with_hosts: true,
+        }
+    }
+
+    fn page(total: i64) -> Arc<CachedPage> {
+        Arc::new(CachedPage {
+            total,
+            items: Vec::new(),
+            bound: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn entries_serve_only_their_version() {
+        let cache = ReadCache::default();
+        cache.put_page(key(0), 7, page(3));
+        assert_eq!(cache.page(&key(0), 7).map(|p| p.total), Some(3));
+        assert!(
+            cache.page(&key(0), 8).is_none(),
+            "a newer version makes it stale"
+        );
+        assert!(cache.page(&key(10), 7).is_none());
+    }
+
+    #[test]
+    fn capacity_is_bounded() {
+        let cache = ReadCache::default();
+        for i in 0..(CAPACITY as i64 + 5) {
+            cache.put_page(key(i), 1, page(i));
+        }
+        let len = cache.pages.entries.lock().unwrap().len();
+        assert!(len <= CAPACITY);
+    }
+}
