@@ -9,6 +9,7 @@ mod helpers;
 mod auth;
 mod binding;
 mod certificates;
+mod cli;
 mod credentials;
 mod hosts;
 mod keystone;

@@ -1,6 +1,8 @@
 //! The `wafcert` command line: `serve`, and admin commands that act on the database directly
 //! (no server needed) and print only their result on stdout, so scripts can use them.
 
+mod cert;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -37,6 +39,9 @@ pub enum Command {
     /// Create access keys for AK/SK request signing.
     #[command(subcommand, name = "access-key")]
     AccessKey(AccessKeyCommand),
+    /// Call the certificate API of a running server (list, create, show, rename, delete).
+    #[command(subcommand)]
+    Cert(cert::CertCommand),
 }
 
 /// Where the database is and how to unlock its secrets.
@@ -181,6 +186,7 @@ pub enum AccessKeyCommand {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Cert(command) => cert::run(command).await,
         Command::Token(TokenCommand::Create {
             database,
             project_id,
