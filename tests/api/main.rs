@@ -10,3 +10,4 @@ mod auth;
 mod certificates;
 mod list;
 mod lifecycle;
+mod storage;
