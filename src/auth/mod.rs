@@ -158,7 +158,10 @@ impl Authenticator {
                 ))
             })?;
         signature::verify(request, &parsed, &secret, now)?;
-        if request.header("x-project-id").is_some_and(|p| p != record.project_id) {
+        if request
+            .header("x-project-id")
+            .is_some_and(|p| p != record.project_id)
+        {
             return Err(AuthError::WrongProject);
         }
         principal(&record.project_id, &record.role)

@@ -26,10 +26,14 @@ pub enum Db {
 
 /// The PostgreSQL server URL for tests, if configured. Set but unreachable fails the test.
 pub fn postgres_url() -> Option<String> {
-    let url = std::env::var("WAFCERT_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty());
+    let url = std::env::var("WAFCERT_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
     if url.is_none() {
         static ONCE: OnceLock<()> = OnceLock::new();
-        ONCE.get_or_init(|| eprintln!("skipped: PostgreSQL tests (WAFCERT_TEST_POSTGRES_URL is not set)"));
+        ONCE.get_or_init(|| {
+            eprintln!("skipped: PostgreSQL tests (WAFCERT_TEST_POSTGRES_URL is not set)");
+        });
     }
     url
 }
@@ -47,7 +51,11 @@ impl TestDb {
             Db::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
                 let url = format!("sqlite://{}/wafcert.db", dir.path().display());
-                Self { url, _dir: Some(dir), pg_drop: None }
+                Self {
+                    url,
+                    _dir: Some(dir),
+                    pg_drop: None,
+                }
             }
             Db::Postgres => {
                 let admin = postgres_url().expect("WAFCERT_TEST_POSTGRES_URL");
@@ -58,7 +66,11 @@ impl TestDb {
                     .await
                     .expect("PostgreSQL must answer at WAFCERT_TEST_POSTGRES_URL");
                 let url = replace_db_name(&admin, &name);
-                Self { url, _dir: None, pg_drop: Some((admin, name)) }
+                Self {
+                    url,
+                    _dir: None,
+                    pg_drop: Some((admin, name)),
+                }
             }
         }
     }
@@ -69,7 +81,10 @@ impl Drop for TestDb {
         if let Some((admin, name)) = self.pg_drop.take() {
             // Async drop is not possible: drop the database on a helper thread with its own runtime.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 rt.block_on(async {
                     let mut conn = sqlx_admin(&admin).await;
                     let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -87,11 +102,15 @@ impl Drop for TestDb {
 async fn sqlx_admin(url: &str) -> sqlx::AnyConnection {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
-    sqlx::AnyConnection::connect(url).await.expect("PostgreSQL must answer at WAFCERT_TEST_POSTGRES_URL")
+    sqlx::AnyConnection::connect(url)
+        .await
+        .expect("PostgreSQL must answer at WAFCERT_TEST_POSTGRES_URL")
 }
 
 fn replace_db_name(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let cut = base.rfind('/').unwrap();
     let mut out = format!("{}/{name}", &base[..cut]);
     if let Some(q) = query {
@@ -174,7 +193,10 @@ impl TestApp {
             base: format!("http://{addr}"),
             project: String::new(),
             token: String::new(),
-            client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
             store,
             config,
             shutdown: Some(tx),
@@ -209,10 +231,20 @@ impl TestApp {
     /// Mints a token for `project` directly in the store.
     pub async fn token_for(&self, project: &str, role: Role, expires_at: Option<i64>) -> String {
         let project = ProjectId::parse(project).unwrap();
-        self.store.ensure_project(&project, None, now_ms()).await.unwrap();
+        self.store
+            .ensure_project(&project, None, now_ms())
+            .await
+            .unwrap();
         let token = new_token().unwrap();
         self.store
-            .insert_token(&token_hash(&token), &project, role.as_str(), None, now_ms(), expires_at)
+            .insert_token(
+                &token_hash(&token),
+                &project,
+                role.as_str(),
+                None,
+                now_ms(),
+                expires_at,
+            )
             .await
             .unwrap();
         token
@@ -226,30 +258,64 @@ impl TestApp {
     pub async fn send(&self, req: reqwest::RequestBuilder) -> (StatusCode, Value) {
         let resp = req.send().await.unwrap();
         let status = resp.status();
-        assert!(resp.headers().contains_key("x-request-id"), "every answer carries X-Request-Id");
+        assert!(
+            resp.headers().contains_key("x-request-id"),
+            "every answer carries X-Request-Id"
+        );
         let text = resp.text().await.unwrap();
-        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, value)
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.send(self.client.get(self.url(path)).header("X-Auth-Token", &self.token)).await
+        self.send(
+            self.client
+                .get(self.url(path))
+                .header("X-Auth-Token", &self.token),
+        )
+        .await
     }
 
     pub async fn get_as(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        self.send(self.client.get(self.url(path)).header("X-Auth-Token", token)).await
+        self.send(
+            self.client
+                .get(self.url(path))
+                .header("X-Auth-Token", token),
+        )
+        .await
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
-        self.send(self.client.post(self.url(path)).header("X-Auth-Token", &self.token).json(body)).await
+        self.send(
+            self.client
+                .post(self.url(path))
+                .header("X-Auth-Token", &self.token)
+                .json(body),
+        )
+        .await
     }
 
     pub async fn put(&self, path: &str, body: &Value) -> (StatusCode, Value) {
-        self.send(self.client.put(self.url(path)).header("X-Auth-Token", &self.token).json(body)).await
+        self.send(
+            self.client
+                .put(self.url(path))
+                .header("X-Auth-Token", &self.token)
+                .json(body),
+        )
+        .await
     }
 
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
-        self.send(self.client.delete(self.url(path)).header("X-Auth-Token", &self.token)).await
+        self.send(
+            self.client
+                .delete(self.url(path))
+                .header("X-Auth-Token", &self.token),
+        )
+        .await
     }
 
     /// Uploads `fixture` as `name`; panics unless it succeeds. Returns the response body.
@@ -266,7 +332,10 @@ pub fn assert_error(answer: &(StatusCode, Value), status: u16, code: &str) {
     let (s, body) = answer;
     assert_eq!(s.as_u16(), status, "body: {body}");
     assert_eq!(body["error_code"], code, "body: {body}");
-    assert!(body["error_msg"].as_str().is_some_and(|m| m.len() > 5), "body: {body}");
+    assert!(
+        body["error_msg"].as_str().is_some_and(|m| m.len() > 5),
+        "body: {body}"
+    );
 }
 
 /// Key algorithms the fixtures can use.
@@ -327,7 +396,9 @@ pub fn fixture_with_key(key: &rcgen::KeyPair, days: i64) -> Fixture {
     let mut params = rcgen::CertificateParams::new(vec!["www.example.com".to_owned()]).unwrap();
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::days(400);
-    let not_after = (now + time::Duration::days(days)).replace_nanosecond(0).unwrap();
+    let not_after = (now + time::Duration::days(days))
+        .replace_nanosecond(0)
+        .unwrap();
     params.not_after = not_after;
     let cert = params.self_signed(key).unwrap();
     Fixture {
@@ -347,7 +418,12 @@ pub fn traditional_pem(pkcs8: &str) -> String {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("openssl is installed");
-    child.stdin.take().unwrap().write_all(pkcs8.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(pkcs8.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     String::from_utf8(out.stdout).unwrap()

@@ -7,12 +7,19 @@ use crate::helpers::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_wafcert");
 
-crate::on_both_backends!(restart_keeps_everything, wrong_master_key_is_refused, newer_schema_is_refused);
+crate::on_both_backends!(
+    restart_keeps_everything,
+    wrong_master_key_is_refused,
+    newer_schema_is_refused
+);
 
 async fn restart_keeps_everything(db: Db) {
     let app = TestApp::spawn_on(db).await;
     let f = fixture(20);
-    let id = app.create_cert("durable", &f).await["id"].as_str().unwrap().to_owned();
+    let id = app.create_cert("durable", &f).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let app = app.restart().await;
     let (status, shown) = app.get(&format!("waf/certificate/{id}")).await;
     assert_eq!(status, 200);
@@ -28,7 +35,10 @@ async fn wrong_master_key_is_refused(db: Db) {
     app.stop().await;
     config.master_key = wafcert::app::MasterKeySource::Hex(master_key_hex());
     let err = wafcert::app::App::build(&config).await.unwrap_err();
-    assert!(format!("{err:#}").contains("master key does not match"), "{err:#}");
+    assert!(
+        format!("{err:#}").contains("master key does not match"),
+        "{err:#}"
+    );
     drop(dbh);
 }
 
@@ -40,13 +50,26 @@ async fn newer_schema_is_refused(db: Db) {
     // Pretend a newer release migrated this database.
     {
         use sqlx::Connection;
-        let mut conn = sqlx::AnyConnection::connect(&format!("{}{}", config.database_url, if db == Db::Sqlite { "?mode=rw" } else { "" })).await.unwrap();
-        let checksum = if db == Db::Sqlite { "x'00'" } else { "'\\x00'::bytea" };
+        let mut conn = sqlx::AnyConnection::connect(&format!(
+            "{}{}",
+            config.database_url,
+            if db == Db::Sqlite { "?mode=rw" } else { "" }
+        ))
+        .await
+        .unwrap();
+        let checksum = if db == Db::Sqlite {
+            "x'00'"
+        } else {
+            "'\\x00'::bytea"
+        };
         let sql = format!(
             "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
              VALUES (9999, 'future', TRUE, {checksum}, 1)"
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .unwrap();
     }
     let err = wafcert::app::App::build(&config).await.unwrap_err();
     assert!(format!("{err:#}").contains("newer release"), "{err:#}");
@@ -58,19 +81,35 @@ async fn private_keys_are_encrypted_on_disk() {
     let app = TestApp::spawn().await;
     let f = fixture(20);
     app.create_cert("secret", &f).await;
-    let dir = app.db.url.trim_start_matches("sqlite://").trim_end_matches("wafcert.db").to_owned();
+    let dir = app
+        .db
+        .url
+        .trim_start_matches("sqlite://")
+        .trim_end_matches("wafcert.db")
+        .to_owned();
     let keep_db = app.db.clone();
     let app = app.restart().await; // checkpoints the WAL into the main file on close
     app.stop().await;
-    let key_body: String = f.key_pem.lines().filter(|l| !l.starts_with("-----")).collect::<Vec<_>>().join("");
+    let key_body: String = f
+        .key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<Vec<_>>()
+        .join("");
     let needle = &key_body[10..40];
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
         seen += bytes.len();
         let text = String::from_utf8_lossy(&bytes);
-        assert!(!text.contains("PRIVATE KEY"), "no PEM key in the database files");
-        assert!(!text.contains(needle), "no key material in the database files");
+        assert!(
+            !text.contains("PRIVATE KEY"),
+            "no PEM key in the database files"
+        );
+        assert!(
+            !text.contains(needle),
+            "no key material in the database files"
+        );
     }
     assert!(seen > 0);
     drop(keep_db);
@@ -85,8 +124,13 @@ async fn shutdown_finishes_requests_in_flight() {
     let token = app.token.clone();
     let mut pending = Vec::new();
     for i in 0..8 {
-        let req = client.post(&url).header("X-Auth-Token", &token).json(&f.body(&format!("inflight-{i}")));
-        pending.push(tokio::spawn(async move { req.send().await.map(|r| r.status().as_u16()) }));
+        let req = client
+            .post(&url)
+            .header("X-Auth-Token", &token)
+            .json(&f.body(&format!("inflight-{i}")));
+        pending.push(tokio::spawn(async move {
+            req.send().await.map(|r| r.status().as_u16())
+        }));
     }
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let app = app.restart().await;
@@ -97,12 +141,24 @@ async fn shutdown_finishes_requests_in_flight() {
         }
     }
     let (_, list) = app.get("waf/certificate").await;
-    assert!(list["total"].as_i64().unwrap() >= acknowledged, "every acknowledged create survives: {list}");
+    assert!(
+        list["total"].as_i64().unwrap() >= acknowledged,
+        "every acknowledged create survives: {list}"
+    );
 }
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
-    let out = Command::new(BIN).args(args).envs(env.iter().copied()).stdin(Stdio::null()).output().unwrap();
-    (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    let out = Command::new(BIN)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,7 +166,21 @@ async fn admin_commands_and_bootstrap() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/admin.db", dir.path().display());
     let project = "0123456789abcdef0123456789abcdef";
-    let (ok, token, err) = run(&["token", "create", "--database", &url, "--project-id", project, "--role", "readonly", "--ttl", "1h"], &[]);
+    let (ok, token, err) = run(
+        &[
+            "token",
+            "create",
+            "--database",
+            &url,
+            "--project-id",
+            project,
+            "--role",
+            "readonly",
+            "--ttl",
+            "1h",
+        ],
+        &[],
+    );
     assert!(ok, "{err}");
     let token = token.trim().to_owned();
     assert!(token.starts_with("wafcert_") && !token.contains(' ') && !token.contains('\n'));
@@ -123,23 +193,50 @@ async fn admin_commands_and_bootstrap() {
     assert!(server.take_bootstrap().is_none());
     let addr = server.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(server.serve(async { let _ = rx.await; }));
+    let handle = tokio::spawn(server.serve(async {
+        let _ = rx.await;
+    }));
     let client = reqwest::Client::new();
-    let get = |t: String| client.get(format!("http://{addr}/v1/{project}/waf/certificate")).header("X-Auth-Token", t).send();
+    let get = |t: String| {
+        client
+            .get(format!("http://{addr}/v1/{project}/waf/certificate"))
+            .header("X-Auth-Token", t)
+            .send()
+    };
     assert_eq!(get(token.clone()).await.unwrap().status(), 200);
     let (ok, out, err) = run(&["token", "revoke", "--database", &url, &token], &[]);
     assert!(ok, "{err}");
     assert_eq!(out.trim(), "revoked");
-    assert_eq!(get(token.clone()).await.unwrap().status(), 401, "revocation is immediate");
-    let (ok, _, err) = run(&["token", "revoke", "--database", &url, "wafcert_nope"], &[]);
+    assert_eq!(
+        get(token.clone()).await.unwrap().status(),
+        401,
+        "revocation is immediate"
+    );
+    let (ok, _, err) = run(
+        &["token", "revoke", "--database", &url, "wafcert_nope"],
+        &[],
+    );
     assert!(!ok && err.contains("no such token"));
-    let (ok, _, err) = run(&["token", "create", "--database", &url, "--project-id", "NOT-HEX"], &[]);
+    let (ok, _, err) = run(
+        &[
+            "token",
+            "create",
+            "--database",
+            &url,
+            "--project-id",
+            "NOT-HEX",
+        ],
+        &[],
+    );
     assert!(!ok && err.contains("32 lowercase hex"));
     let _ = tx.send(());
     handle.await.unwrap().unwrap();
     // The master key file was created beside the database, private.
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(dir.path().join("admin.db.key")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(dir.path().join("admin.db.key"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
 
@@ -162,19 +259,39 @@ async fn serve_bootstraps_once_and_stops_on_sigterm() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     assert!(first.starts_with("Created project "), "{first}");
-    let project = lines.next().unwrap().unwrap().trim().trim_start_matches("export WAFCERT_PROJECT=").to_owned();
-    let token = lines.next().unwrap().unwrap().trim().trim_start_matches("export WAFCERT_TOKEN=").to_owned();
+    let project = lines
+        .next()
+        .unwrap()
+        .unwrap()
+        .trim()
+        .trim_start_matches("export WAFCERT_PROJECT=")
+        .to_owned();
+    let token = lines
+        .next()
+        .unwrap()
+        .unwrap()
+        .trim()
+        .trim_start_matches("export WAFCERT_TOKEN=")
+        .to_owned();
     let client = reqwest::Client::new();
     let mut status = 0;
     for _ in 0..50 {
-        if let Ok(r) = client.get(format!("http://{listen}/v1/{project}/waf/certificate")).header("X-Auth-Token", &token).send().await {
+        if let Ok(r) = client
+            .get(format!("http://{listen}/v1/{project}/waf/certificate"))
+            .header("X-Auth-Token", &token)
+            .send()
+            .await
+        {
             status = r.status().as_u16();
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(status, 200);
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     let exit = child.wait().unwrap();
     assert!(exit.success(), "graceful exit on SIGTERM");
     let mut stderr = String::new();
@@ -191,7 +308,10 @@ async fn serve_bootstraps_once_and_stops_on_sigterm() {
     let mut err_lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let listening = err_lines.find(|l| l.as_ref().is_ok_and(|l| l.contains("wafcert listening")));
     assert!(listening.is_some());
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(child.wait().unwrap().success());
     let mut out = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();

@@ -15,7 +15,12 @@ crate::on_both_backends!(
 );
 
 fn ids(list: &Value) -> Vec<String> {
-    list["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect()
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// Creates `n` certificates named `cert-00`.. and returns their ids, oldest first.
@@ -23,7 +28,12 @@ async fn seed(app: &TestApp, n: usize) -> Vec<String> {
     let f = fixture(90);
     let mut out = Vec::new();
     for i in 0..n {
-        out.push(app.create_cert(&format!("cert-{i:02}"), &f).await["id"].as_str().unwrap().to_owned());
+        out.push(
+            app.create_cert(&format!("cert-{i:02}"), &f).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     out
 }
@@ -36,14 +46,23 @@ async fn default_lists_all_newest_first_with_fixed_fields(db: Db) {
     let created = seed(&app, 12).await;
     let (_, list) = app.get("waf/certificate").await;
     assert_eq!(list["total"], 12);
-    assert_eq!(list["items"].as_array().unwrap().len(), 12, "absent pagesize returns all");
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        12,
+        "absent pagesize returns all"
+    );
     let mut newest_first = created.clone();
     newest_first.reverse();
     // Same-millisecond uploads tie-break on id descending, so compare as the contract orders.
     let items = list["items"].as_array().unwrap();
     for pair in items.windows(2) {
         let (a, b) = (&pair[0], &pair[1]);
-        let key = |v: &Value| (v["timestamp"].as_i64().unwrap(), v["id"].as_str().unwrap().to_owned());
+        let key = |v: &Value| {
+            (
+                v["timestamp"].as_i64().unwrap(),
+                v["id"].as_str().unwrap().to_owned(),
+            )
+        };
         assert!(key(a) > key(b), "newest first, then id descending: {a} {b}");
     }
     let mut sorted_ids = ids(&list);
@@ -52,12 +71,27 @@ async fn default_lists_all_newest_first_with_fixed_fields(db: Db) {
     expected.sort();
     assert_eq!(sorted_ids, expected);
     let item = &items[0];
-    let keys: Vec<&str> = item.as_object().unwrap().keys().map(String::as_str).collect();
-    for k in ["id", "name", "timestamp", "certificateid", "certificatename", "enterprise_project_id"] {
+    let keys: Vec<&str> = item
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for k in [
+        "id",
+        "name",
+        "timestamp",
+        "certificateid",
+        "certificatename",
+        "enterprise_project_id",
+    ] {
         assert!(keys.contains(&k), "{k} in {item}");
     }
     for k in ["expire_time", "exp_status", "bind_host", "content", "key"] {
-        assert!(!keys.contains(&k), "{k} must be absent without host=true: {item}");
+        assert!(
+            !keys.contains(&k),
+            "{k} must be absent without host=true: {item}"
+        );
     }
     assert_eq!(item["certificateid"], item["id"]);
     assert_eq!(item["certificatename"], item["name"]);
@@ -81,7 +115,10 @@ async fn paging_edges(db: Db) {
     assert_eq!(page("page=1&pagesize=3").await, order[0..3]);
     assert_eq!(page("page=2&pagesize=3").await, order[3..6]);
     assert_eq!(page("page=3&pagesize=3").await, order[6..7]);
-    assert!(page("page=4&pagesize=3").await.is_empty(), "past the end: empty items, right total");
+    assert!(
+        page("page=4&pagesize=3").await.is_empty(),
+        "past the end: empty items, right total"
+    );
     assert!(page("page=1000000&pagesize=100").await.is_empty());
     assert_eq!(page("pagesize=3").await, order[0..3], "page defaults to 1");
     assert_eq!(page("page=2&pagesize=-1").await, order, "-1 ignores page");
@@ -89,17 +126,48 @@ async fn paging_edges(db: Db) {
     assert_eq!(page("pagesize=100").await, order);
     assert_eq!(page("pagesize=1&page=7").await, order[6..7]);
     // Unknown parameters, including the camelCase pageSize some clients send, are ignored.
-    assert_eq!(page("pageSize=2&offset=1&limit=2&enterprise_project_id=0").await, order);
+    assert_eq!(
+        page("pageSize=2&offset=1&limit=2&enterprise_project_id=0").await,
+        order
+    );
 }
 
 async fn invalid_parameters_are_refused(db: Db) {
     let app = TestApp::spawn_on(db).await;
     seed(&app, 1).await;
-    for q in ["pagesize=0", "pagesize=101", "pagesize=-2", "pagesize=ten", "pagesize=", "page=0", "page=-1", "page=x", "page=1.0", "page=", "page=99999999999999999999"] {
-        assert_error(&app.get(&format!("waf/certificate?{q}")).await, 400, "WAF.00011011");
+    for q in [
+        "pagesize=0",
+        "pagesize=101",
+        "pagesize=-2",
+        "pagesize=ten",
+        "pagesize=",
+        "page=0",
+        "page=-1",
+        "page=x",
+        "page=1.0",
+        "page=",
+        "page=99999999999999999999",
+    ] {
+        assert_error(
+            &app.get(&format!("waf/certificate?{q}")).await,
+            400,
+            "WAF.00011011",
+        );
     }
-    for q in ["host=yes", "host=1", "host=", "exp_status=3", "exp_status=-1", "exp_status=a", "exp_status="] {
-        assert_error(&app.get(&format!("waf/certificate?{q}")).await, 400, "WAF.00011002");
+    for q in [
+        "host=yes",
+        "host=1",
+        "host=",
+        "exp_status=3",
+        "exp_status=-1",
+        "exp_status=a",
+        "exp_status=",
+    ] {
+        assert_error(
+            &app.get(&format!("waf/certificate?{q}")).await,
+            400,
+            "WAF.00011002",
+        );
     }
 }
 
@@ -114,7 +182,12 @@ async fn name_is_a_case_insensitive_literal_substring(db: Db) {
         async move {
             let (status, body) = app.get(&format!("waf/certificate?name={q}")).await;
             assert_eq!(status, 200);
-            let mut n: Vec<String> = body["items"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_owned()).collect();
+            let mut n: Vec<String> = body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["name"].as_str().unwrap().to_owned())
+                .collect();
             n.sort();
             assert_eq!(body["total"], n.len());
             n
@@ -151,7 +224,9 @@ async fn exp_status_filters_at_request_time(db: Db) {
     assert_eq!(soon["exp_status"], 2);
     assert_eq!(expired["exp_status"], 1);
     for (status, expected) in [(0, &valid), (1, &expired), (2, &soon)] {
-        let (_, body) = app.get(&format!("waf/certificate?exp_status={status}&host=true")).await;
+        let (_, body) = app
+            .get(&format!("waf/certificate?exp_status={status}&host=true"))
+            .await;
         assert_eq!(body["total"], 1, "exp_status={status}: {body}");
         assert_eq!(body["items"][0]["id"], expected["id"]);
         assert_eq!(body["items"][0]["exp_status"], status);
@@ -164,12 +239,22 @@ async fn filters_combine_with_paging(db: Db) {
         app.create_cert(&format!("web-{i}"), &fixture(90)).await;
         app.create_cert(&format!("api-{i}"), &fixture(10)).await;
     }
-    let (_, body) = app.get("waf/certificate?name=WEB&exp_status=0&page=2&pagesize=2").await;
+    let (_, body) = app
+        .get("waf/certificate?name=WEB&exp_status=0&page=2&pagesize=2")
+        .await;
     assert_eq!(body["total"], 5);
     assert_eq!(body["items"].as_array().unwrap().len(), 2);
     let (_, body) = app.get("waf/certificate?name=api&exp_status=0").await;
     assert_eq!(body, json!({"total": 0, "items": []}));
-    let (_, body) = app.get("waf/certificate?name=api&exp_status=2&pagesize=10&page=1&host=true").await;
+    let (_, body) = app
+        .get("waf/certificate?name=api&exp_status=2&pagesize=10&page=1&host=true")
+        .await;
     assert_eq!(body["total"], 5);
-    assert!(body["items"].as_array().unwrap().iter().all(|i| i["exp_status"] == 2));
+    assert!(
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["exp_status"] == 2)
+    );
 }

@@ -8,6 +8,6 @@ mod helpers;
 
 mod auth;
 mod certificates;
-mod list;
 mod lifecycle;
+mod list;
 mod storage;
