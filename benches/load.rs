@@ -69,9 +69,13 @@ struct Args {
     /// Distinct RSA-2048 keys generated for the seeded certificates and the create case.
     #[arg(long, default_value_t = 24)]
     rsa_keys: usize,
-    /// Also write the report (everything printed after seeding) to this file.
+    /// Also write the report (the machine line and the summary) to this file.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Keep the databases (SQLite file, PostgreSQL database), the server log and the wrk
+    /// scripts; their names are printed.
+    #[arg(long)]
+    keep: bool,
     /// Run the baseline server on this port (internal: the benchmark re-executes itself).
     #[arg(long, hide = true)]
     baseline_server: Option<u16>,
@@ -187,6 +191,10 @@ struct Row {
     p99_ms: f64,
     errors: u64,
     body_bytes: usize,
+    /// The server's RSS after this run, KiB.
+    rss_kb: u64,
+    /// CPU time the server process (all its threads) spent per answered request, µs.
+    cpu_us_per_request: f64,
 }
 
 /// What one backend's run measured.
@@ -268,12 +276,16 @@ async fn run(args: &Args) -> anyhow::Result<bool> {
     let mut reports = Vec::new();
     let mut all_ok = true;
     if !args.skip_sqlite {
-        let dir = tempfile::Builder::new()
+        let mut dir = tempfile::Builder::new()
             .prefix("wafcert-bench-")
             .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
             .context("temporary directory")?;
+        dir.disable_cleanup(args.keep);
         let url = format!("sqlite://{}/bench.db", dir.path().display());
         let (r, ok) = run_backend(args, "sqlite", &url, dir.path(), &fixtures).await?;
+        if args.keep {
+            println!("kept {}", dir.path().display());
+        }
         all_ok &= ok;
         reports.push(r);
     }
@@ -286,11 +298,16 @@ async fn run(args: &Args) -> anyhow::Result<bool> {
         pg_admin(admin, &format!("CREATE DATABASE {name}")).await?;
         let url = replace_db_name(admin, &name)?;
         let outcome = run_backend(args, "postgres", &url, dir.path(), &fixtures).await;
-        let dropped = pg_admin(
-            admin,
-            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        )
-        .await;
+        let dropped = if args.keep {
+            println!("kept PostgreSQL database {name}");
+            Ok(())
+        } else {
+            pg_admin(
+                admin,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            )
+            .await
+        };
         let (r, ok) = outcome?;
         dropped?;
         all_ok &= ok;
@@ -318,6 +335,12 @@ async fn run_backend(
     let master_hex = random_hex(32)?;
     let started = Instant::now();
     let seeded = seed(url, &master_hex, args.n, fixtures).await?;
+    if backend == "postgres" {
+        // What autovacuum does within a minute of a bulk load: statistics for the planner and
+        // the visibility map for index-only scans. Without them the first minutes of a fresh
+        // database plan the filtered lists badly (a 100k-row bitmap AND for the name search).
+        pg_admin(url, "VACUUM ANALYZE").await?;
+    }
     let seed_secs = started.elapsed().as_secs_f64();
     println!(
         "seeded {} certificates and {} bound hosts in {seed_secs:.1} s ({:.0} rows/s)",
@@ -437,9 +460,15 @@ async fn run_backend(
                 (root.clone(), body.len())
             }
         };
+        let loaded = match case.target {
+            Target::Wafcert => &server,
+            Target::Baseline => &baseline,
+        };
         for &connections in &args.connections {
+            let cpu_before = loaded.cpu_secs();
             let r = run_wrk(args, &url, &script, connections, args.seconds)
                 .with_context(|| format!("{} at {connections} connections", case.name))?;
+            let cpu = loaded.cpu_secs() - cpu_before;
             if matches!(case.load, Load::Create(_)) {
                 created += r.requests;
             }
@@ -452,6 +481,12 @@ async fn run_backend(
                 p99_ms: r.p99_us / 1000.0,
                 errors: r.errors,
                 body_bytes,
+                rss_kb: loaded.rss_kb().0,
+                cpu_us_per_request: if r.requests > 0 {
+                    cpu * 1e6 / r.requests as f64
+                } else {
+                    0.0
+                },
             };
             ok &= row.errors == 0;
             println!("{}", table_line(&row));
@@ -995,6 +1030,23 @@ impl Bounded {
         (get("VmRSS:"), get("VmHWM:"))
     }
 
+    /// User and system CPU seconds of the process so far (all threads).
+    fn cpu_secs(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
+        // Fields after "(comm)": state is the 1st, utime the 12th, stime the 13th.
+        let ticks: u64 = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| {
+                rest.split_whitespace()
+                    .skip(11)
+                    .take(2)
+                    .filter_map(|v| v.parse::<u64>().ok())
+                    .sum()
+            })
+            .unwrap_or(0);
+        ticks as f64 / clock_ticks_per_sec()
+    }
+
     fn alive(&mut self) -> bool {
         matches!(self.wrapper.try_wait(), Ok(None))
     }
@@ -1050,6 +1102,20 @@ fn child_of(parent: u32) -> Option<u32> {
         }
     }
     None
+}
+
+/// `getconf CLK_TCK` (the unit of `/proc/*/stat` times), 100 if unknown.
+fn clock_ticks_per_sec() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .filter(|t: &f64| *t > 0.0)
+            .unwrap_or(100.0)
+    })
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -1159,15 +1225,33 @@ fn load_average() -> String {
 
 fn table_header() -> String {
     format!(
-        "{:<9} {:<14} {:>5} {:>10} {:>9} {:>9} {:>8} {:>7}",
-        "backend", "case", "conns", "req/s", "p50 ms", "p99 ms", "resp B", "errors"
+        "{:<9} {:<14} {:>5} {:>10} {:>9} {:>9} {:>8} {:>7} {:>7} {:>8}",
+        "backend",
+        "case",
+        "conns",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "resp B",
+        "errors",
+        "RSS MB",
+        "CPU us/r"
     )
 }
 
 fn table_line(r: &Row) -> String {
     format!(
-        "{:<9} {:<14} {:>5} {:>10.1} {:>9.2} {:>9.2} {:>8} {:>7}",
-        r.backend, r.case, r.connections, r.rps, r.p50_ms, r.p99_ms, r.body_bytes, r.errors
+        "{:<9} {:<14} {:>5} {:>10.1} {:>9.2} {:>9.2} {:>8} {:>7} {:>7.1} {:>8.0}",
+        r.backend,
+        r.case,
+        r.connections,
+        r.rps,
+        r.p50_ms,
+        r.p99_ms,
+        r.body_bytes,
+        r.errors,
+        r.rss_kb as f64 / 1024.0,
+        r.cpu_us_per_request
     )
 }
 
