@@ -195,6 +195,9 @@ struct Row {
     rss_kb: u64,
     /// CPU time the server process (all its threads) spent per answered request, µs.
     cpu_us_per_request: f64,
+    /// CPU time of the machine's PostgreSQL processes per answered request, µs (PostgreSQL
+    /// runs only).
+    db_cpu_us_per_request: Option<f64>,
 }
 
 /// What one backend's run measured.
@@ -465,10 +468,19 @@ async fn run_backend(
             Target::Baseline => &baseline,
         };
         for &connections in &args.connections {
+            let db_before = (backend == "postgres").then(postgres_cpu_ticks);
             let cpu_before = loaded.cpu_secs();
             let r = run_wrk(args, &url, &script, connections, args.seconds)
                 .with_context(|| format!("{} at {connections} connections", case.name))?;
             let cpu = loaded.cpu_secs() - cpu_before;
+            let db_cpu = db_before.map(|before| postgres_cpu_since(&before));
+            let per_request = |secs: f64| {
+                if r.requests > 0 {
+                    secs * 1e6 / r.requests as f64
+                } else {
+                    0.0
+                }
+            };
             if matches!(case.load, Load::Create(_)) {
                 created += r.requests;
             }
@@ -482,10 +494,10 @@ async fn run_backend(
                 errors: r.errors,
                 body_bytes,
                 rss_kb: loaded.rss_kb().0,
-                cpu_us_per_request: if r.requests > 0 {
-                    cpu * 1e6 / r.requests as f64
-                } else {
-                    0.0
+                cpu_us_per_request: per_request(cpu),
+                db_cpu_us_per_request: match case.target {
+                    Target::Wafcert => db_cpu.map(per_request),
+                    Target::Baseline => None,
                 },
             };
             ok &= row.errors == 0;
@@ -1104,6 +1116,47 @@ fn child_of(parent: u32) -> Option<u32> {
     None
 }
 
+/// User and system CPU ticks of every `postgres` process on the machine (the server and its
+/// backends), by pid.
+fn postgres_cpu_ticks() -> std::collections::HashMap<u32, u64> {
+    let mut ticks = std::collections::HashMap::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        if head.ends_with("(postgres") {
+            let t = rest
+                .split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|v| v.parse::<u64>().ok())
+                .sum::<u64>();
+            ticks.insert(pid, t);
+        }
+    }
+    ticks
+}
+
+/// CPU seconds the `postgres` processes spent since `before` (processes that ended meanwhile,
+/// such as autovacuum workers, are not counted; the server's pooled backends live throughout).
+fn postgres_cpu_since(before: &std::collections::HashMap<u32, u64>) -> f64 {
+    let ticks: u64 = postgres_cpu_ticks()
+        .into_iter()
+        .map(|(pid, t)| t.saturating_sub(before.get(&pid).copied().unwrap_or(0)))
+        .sum();
+    ticks as f64 / clock_ticks_per_sec()
+}
+
 /// `getconf CLK_TCK` (the unit of `/proc/*/stat` times), 100 if unknown.
 fn clock_ticks_per_sec() -> f64 {
     static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
@@ -1225,7 +1278,7 @@ fn load_average() -> String {
 
 fn table_header() -> String {
     format!(
-        "{:<9} {:<14} {:>5} {:>10} {:>9} {:>9} {:>8} {:>7} {:>7} {:>8}",
+        "{:<9} {:<14} {:>5} {:>10} {:>9} {:>9} {:>8} {:>7} {:>7} {:>8} {:>7}",
         "backend",
         "case",
         "conns",
@@ -1235,13 +1288,14 @@ fn table_header() -> String {
         "resp B",
         "errors",
         "RSS MB",
-        "CPU us/r"
+        "CPU us/r",
+        "DB us/r"
     )
 }
 
 fn table_line(r: &Row) -> String {
     format!(
-        "{:<9} {:<14} {:>5} {:>10.1} {:>9.2} {:>9.2} {:>8} {:>7} {:>7.1} {:>8.0}",
+        "{:<9} {:<14} {:>5} {:>10.1} {:>9.2} {:>9.2} {:>8} {:>7} {:>7.1} {:>8.0} {:>7}",
         r.backend,
         r.case,
         r.connections,
@@ -1251,7 +1305,9 @@ fn table_line(r: &Row) -> String {
         r.body_bytes,
         r.errors,
         r.rss_kb as f64 / 1024.0,
-        r.cpu_us_per_request
+        r.cpu_us_per_request,
+        r.db_cpu_us_per_request
+            .map_or_else(|| "-".to_owned(), |v| format!("{v:.0}"))
     )
 }
 
@@ -1271,6 +1327,13 @@ fn summarise(args: &Args, reports: &[BackendReport]) -> String {
             let _ = writeln!(s, "{}", table_line(row));
         }
     }
+    let _ = writeln!(
+        s,
+        "(resp B: body of one answer; errors: non-2xx answers and socket errors; RSS MB: the \
+         server's VmRSS after the run; CPU us/r: the server process's CPU time per answer, all \
+         threads; DB us/r: the PostgreSQL processes' CPU time per answer. wrk's own CPU is in \
+         neither.)"
+    );
     let c0 = args.connections[0];
     let mut ratio_line = None;
     for r in reports {
