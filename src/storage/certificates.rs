@@ -108,6 +108,13 @@ pub struct Page<T> {
 
 const RECORD_COLUMNS: &str = "id, name, content, sealed_key, expire_time_ms, created_at_ms";
 
+/// Columns bound per row by [`Store::insert_certificates`].
+const INSERT_COLUMNS: usize = 8;
+
+/// Rows per multi-row `INSERT`: 4,000 bind parameters, well under SQLite's (32,766) and
+/// PostgreSQL's (65,535) limits.
+const INSERT_CHUNK_ROWS: usize = 500;
+
 impl Store {
     /// Inserts a certificate and counts it against the project's quota (`None` = unlimited),
     /// in one transaction.
@@ -144,6 +151,86 @@ impl Store {
         .bind(new.created_at)
         .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Inserts many certificates (of one or several projects) in one transaction, all or
+    /// nothing: each project's `certificate_count` grows by its rows, refused with
+    /// [`StoreError::QuotaExceeded`] when that would pass `quota` (`None` = unlimited), and a
+    /// taken name fails the whole batch with [`StoreError::NameTaken`]. Rows go in as multi-row
+    /// `INSERT`s, so bulk loads (imports, benchmarks) cost one commit per batch.
+    #[tracing::instrument(skip_all, fields(rows = batch.len()))]
+    pub async fn insert_certificates(
+        &self,
+        batch: &[NewCertificate<'_>],
+        quota: Option<i64>,
+    ) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut per_project: Vec<(&str, i64)> = Vec::new();
+        for new in batch {
+            match per_project
+                .iter_mut()
+                .find(|(p, _)| *p == new.project.as_str())
+            {
+                Some((_, n)) => *n += 1,
+                None => per_project.push((new.project.as_str(), 1)),
+            }
+        }
+        let mut tx = self.pool.begin().await?;
+        for (project, rows) in per_project {
+            let counted = sqlx::query(
+                "UPDATE projects SET certificate_count = certificate_count + $2 \
+                 WHERE id = $1 AND ($3 < 0 OR certificate_count + $2 <= $3)",
+            )
+            .bind(project)
+            .bind(rows)
+            .bind(quota.unwrap_or(-1))
+            .execute(&mut *tx)
+            .await?;
+            if counted.rows_affected() != 1 {
+                return Err(StoreError::QuotaExceeded);
+            }
+        }
+        for chunk in batch.chunks(INSERT_CHUNK_ROWS) {
+            let values = (0..chunk.len())
+                .map(|row| {
+                    let p = |col: usize| placeholder(row * INSERT_COLUMNS + col + 1);
+                    format!(
+                        "({}, {}, {}, {}, {}, {}, {}, {})",
+                        p(0),
+                        p(1),
+                        p(2),
+                        p(3),
+                        p(4),
+                        p(5),
+                        p(6),
+                        p(7)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO certificates \
+                 (id, project_id, name, name_lower, content, sealed_key, expire_time_ms, created_at_ms) \
+                 VALUES {values}"
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for new in chunk {
+                q = q
+                    .bind(new.id.as_str())
+                    .bind(new.project.as_str())
+                    .bind(new.name.as_str())
+                    .bind(new.name.to_search_key())
+                    .bind(new.content)
+                    .bind(new.sealed_key.to_vec())
+                    .bind(new.expire_time)
+                    .bind(new.created_at);
+            }
+            q.execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -17,3 +17,4 @@ mod lifecycle;
 mod list;
 mod postgres;
 mod rotation;
+mod storage;
