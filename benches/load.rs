@@ -762,19 +762,34 @@ async fn seed(
     // Hosts on every 20th of the 2,000 newest certificates (so the 10-item page 7, positions
     // 60 to 69, shows one binding and the 100-item page five).
     let mut hosts = 0;
+    let servers = wafcert::domain::parse_servers(&[wafcert::domain::ServerFields {
+        front_protocol: Some("HTTPS"),
+        back_protocol: Some("HTTP"),
+        address: Some("10.0.0.10"),
+        port: Some(8080),
+        ..Default::default()
+    }])?;
+    let settings = wafcert::domain::HostSettings::new(servers);
     for position in (5..2_000.min(n)).step_by(20) {
         let id = HostId::random();
-        let hostname = format!("www-{position}.bench.example");
+        let hostname = wafcert::domain::Hostname::parse(&format!("www-{position}.bench.example"))?;
         store
-            .insert_host(&NewHost {
-                id: &id,
-                project: &project,
-                hostname: &hostname,
-                certificate_id: Some(&all_ids[n - 1 - position]),
-                settings: "{}",
-                created_at: now,
-            })
-            .await?;
+            .insert_host(
+                &NewHost {
+                    id: &id,
+                    project: &project,
+                    hostname: &hostname,
+                    certificate_id: Some(&all_ids[n - 1 - position]),
+                    settings: &settings,
+                    created_at: now,
+                },
+                |_| Ok::<(), std::convert::Infallible>(()),
+            )
+            .await
+            .map_err(|e| match e {
+                wafcert::storage::WriteError::Store(e) => anyhow::Error::from(e),
+                wafcert::storage::WriteError::Refused(never) => match never {},
+            })?;
         hosts += 1;
     }
     let step = (n / 1_000).max(1);
