@@ -260,6 +260,11 @@ impl Store {
     ) -> Result<Page<CertificateSummary>, StoreError> {
         let mut conditions = vec!["project_id = $1".to_owned()];
         let mut binds: Vec<Bind> = vec![Bind::Text(project.as_str().to_owned())];
+        // The page query walks the newest-first listing index, which also holds the expiry, and
+        // stops after the page; `+expire_time_ms` keeps the planners (SQLite's above all) from
+        // preferring the expiry index there, which would mean sorting every match. The count
+        // uses the expiry index.
+        let mut page_conditions: Vec<String> = Vec::new();
         if let Some(text) = &filter.name_contains {
             binds.push(Bind::Text(like_contains(&text.to_ascii_lowercase())));
             conditions.push(format!(
@@ -270,14 +275,25 @@ impl Store {
         if let Some(window) = filter.expiry {
             if let Some(after) = window.after {
                 binds.push(Bind::Int(after));
-                conditions.push(format!("expire_time_ms > {}", placeholder(binds.len())));
+                let p = placeholder(binds.len());
+                conditions.push(format!("expire_time_ms > {p}"));
+                page_conditions.push(format!("+expire_time_ms > {p}"));
             }
             if let Some(up_to) = window.up_to {
                 binds.push(Bind::Int(up_to));
-                conditions.push(format!("expire_time_ms <= {}", placeholder(binds.len())));
+                let p = placeholder(binds.len());
+                conditions.push(format!("expire_time_ms <= {p}"));
+                page_conditions.push(format!("+expire_time_ms <= {p}"));
             }
         }
         let predicate = conditions.join(" AND ");
+        let page_predicate = conditions
+            .iter()
+            .filter(|c| !c.starts_with("expire_time_ms"))
+            .chain(page_conditions.iter())
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" AND ");
 
         let total: i64 = if binds.len() == 1 {
             // Unfiltered: the counter kept by insert/delete avoids counting every row.
@@ -302,7 +318,7 @@ impl Store {
         }
         let limit = filter.limit.unwrap_or(i64::MAX);
         let sql = format!(
-            "SELECT id, name, expire_time_ms, created_at_ms FROM certificates WHERE {predicate} \
+            "SELECT id, name, expire_time_ms, created_at_ms FROM certificates WHERE {page_predicate} \
              ORDER BY created_at_ms DESC, id DESC LIMIT {} OFFSET {}",
             placeholder(binds.len() + 1),
             placeholder(binds.len() + 2)

@@ -142,7 +142,21 @@ impl Store {
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| StoreError::Config(format!("bad database URL: {e}")))?
             .disable_statement_logging();
-        let pool = AnyPoolOptions::new()
+        let mut pool_options = AnyPoolOptions::new();
+        if backend == Backend::Sqlite {
+            // SQLite caches pages per connection (8 MiB each by default): a smaller cache keeps
+            // a pool of connections well inside the memory budget; the OS page cache still
+            // holds the file.
+            pool_options = pool_options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA cache_size = -2048")
+                        .execute(conn)
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool_options
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
             // No ping before every use: a broken connection fails its query (a 503 for that
