@@ -88,7 +88,9 @@ pub fn router(state: AppState) -> Router {
                 .get::<RequestId>()
                 .and_then(|r| r.header_value().to_str().ok())
                 .unwrap_or("-");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            // Debug level: at the default `info` filter the span costs nothing per request;
+            // failures are logged with the same fields by `log_server_errors`.
+            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, RandomRequestId))
@@ -116,9 +118,19 @@ impl MakeRequestId for RandomRequestId {
 
 /// Logs the hidden cause of 5xx answers inside the request's span.
 async fn log_server_errors(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let request_id = req.extensions().get::<RequestId>().cloned();
     let response = next.run(req).await;
     if let Some(ErrorCause(cause)) = response.extensions().get::<ErrorCause>() {
-        tracing::error!(status = %response.status(), cause = %cause, "request failed");
+        let id = request_id
+            .as_ref()
+            .and_then(|r| r.header_value().to_str().ok())
+            .unwrap_or("-");
+        tracing::error!(
+            status = %response.status(), %method, path = %uri.path(), request_id = %id, cause = %cause,
+            "request failed"
+        );
     }
     response
 }
