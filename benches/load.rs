@@ -15,7 +15,10 @@
 //!
 //! Every child process is bounded (`timeout`) and stopped at the end; load goes to 127.0.0.1
 //! only. Times are not asserted: the exit code is non-zero only when something failed (a child
-//! did not start, or a request was answered with an error).
+//! did not start, more than 1% of a run's requests got an error answer or a socket error, or
+//! the project does not hold the acknowledged creates afterwards). A few errors in an overloaded
+//! run (a 503 after the pool's acquire timeout) are reported, with the server's log lines, but
+//! do not fail it.
 
 use std::fmt::Write as _;
 use std::net::TcpListener;
@@ -106,7 +109,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
-            eprintln!("load: some requests failed (see the errors column)");
+            eprintln!("load: failed: more than 1% errors in a run, or creates missing (see above)");
             ExitCode::FAILURE
         }
         Err(e) => {
@@ -482,7 +485,8 @@ async fn run_backend(
                 }
             };
             if matches!(case.load, Load::Create(_)) {
-                created += r.requests;
+                // Error answers created nothing; a timed-out request may still have (the slack below).
+                created += r.requests.saturating_sub(r.errors);
             }
             let row = Row {
                 backend,
@@ -500,7 +504,8 @@ async fn run_backend(
                     Target::Baseline => None,
                 },
             };
-            ok &= row.errors == 0;
+            // A broken case fails every request; an overloaded machine may fail a handful.
+            ok &= row.errors * 100 <= r.requests;
             println!("{}", table_line(&row));
             rows.push(row);
         }
@@ -520,6 +525,20 @@ async fn run_backend(
     if total_after < expected || total_after > expected + slack {
         println!("WARNING: {total_after} certificates after the run, expected {expected}");
         ok = false;
+    }
+    if rows.iter().any(|r| r.errors > 0) {
+        let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+        let errors: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("ERROR") || l.contains("WARN"))
+            .collect();
+        println!(
+            "{backend}: some requests failed; the server logged {} error/warning lines, the last:",
+            errors.len()
+        );
+        for line in errors.iter().rev().take(5).rev() {
+            println!("  {line}");
+        }
     }
     baseline.stop();
     server.stop();
