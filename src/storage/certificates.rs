@@ -124,7 +124,7 @@ impl Store {
         new: &NewCertificate<'_>,
         quota: Option<i64>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let counted = sqlx::query(
             "UPDATE projects SET certificate_count = certificate_count + 1 \
              WHERE id = $1 AND ($2 < 0 OR certificate_count < $2)",
@@ -179,7 +179,7 @@ impl Store {
                 None => per_project.push((new.project.as_str(), 1)),
             }
         }
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         for (project, rows) in per_project {
             let counted = sqlx::query(
                 "UPDATE projects SET certificate_count = certificate_count + $2 \
@@ -370,7 +370,7 @@ impl Store {
         name: &CertificateName,
         replaced: Option<&ReplacedPair<'_>>,
     ) -> Result<CertificateRecord, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         if lock_certificate(&mut tx, project, id).await?.is_none() {
             return Err(StoreError::NotFound);
         }
@@ -412,7 +412,7 @@ impl Store {
         id: &CertificateId,
     ) -> Result<CertificateRecord, StoreError> {
         let result = async {
-            let mut tx = self.pool.begin().await?;
+            let (_turn, mut tx) = self.begin_write().await?;
             let sql = format!(
                 "DELETE FROM certificates WHERE id = $1 AND project_id = $2 RETURNING {RECORD_COLUMNS}"
             );

@@ -171,7 +171,7 @@ impl Store {
         check: impl FnOnce(&CertificateFacts) -> Result<(), E>,
     ) -> Result<(), WriteError<E>> {
         let settings = host_settings::encode(new.settings)?;
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         if let Some(certificate) = new.certificate_id {
             let facts = certificate_to_bind(&mut tx, new.project, certificate).await?;
             check(&facts).map_err(WriteError::Refused)?;
@@ -268,7 +268,7 @@ impl Store {
         certificate: Option<&CertificateId>,
         decide: impl FnOnce(&HostState, Option<&CertificateFacts>) -> Result<HostChange, E>,
     ) -> Result<(), WriteError<E>> {
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let facts = match certificate {
             Some(c) => Some(certificate_to_bind(&mut tx, project, c).await?),
             None => None,
@@ -341,7 +341,7 @@ impl Store {
         let mut hosts: Vec<&HostId> = hosts.iter().collect();
         hosts.sort();
         hosts.dedup();
-        let mut tx = self.pool.begin().await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let facts = certificate_to_bind(&mut tx, project, certificate).await?;
         check(&facts).map_err(WriteError::Refused)?;
         if !hosts.is_empty() {

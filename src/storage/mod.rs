@@ -10,6 +10,7 @@ mod host_settings;
 mod hosts;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -129,6 +130,10 @@ impl Default for PoolSettings {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite admits one writer at a time, and a second one sleeps in its busy handler (tens to
+    /// hundreds of milliseconds); writers of this process queue here instead. `None` on
+    /// PostgreSQL, which has row locks.
+    writer: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl Store {
@@ -170,7 +175,12 @@ impl Store {
                 .execute(&pool)
                 .await?;
         }
-        let store = Self { pool, backend };
+        let writer = (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        let store = Self {
+            pool,
+            backend,
+            writer,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -187,6 +197,25 @@ impl Store {
                 "database migration failed: {e}"
             ))),
         }
+    }
+
+    /// Starts a write transaction, first taking this process's turn to write on SQLite. Keep
+    /// the returned guard alive until the transaction is committed or dropped.
+    async fn begin_write(
+        &self,
+    ) -> Result<
+        (
+            Option<tokio::sync::OwnedMutexGuard<()>>,
+            sqlx::Transaction<'static, sqlx::Any>,
+        ),
+        StoreError,
+    > {
+        let turn = match &self.writer {
+            Some(writer) => Some(Arc::clone(writer).lock_owned().await),
+            None => None,
+        };
+        let tx = self.pool.begin().await?;
+        Ok((turn, tx))
     }
 
     /// The engine behind this store.
