@@ -94,6 +94,20 @@ pub fn body_rejection(e: BytesRejection) -> ApiError {
 pub struct QueryPairs(pub Vec<(String, String)>);
 
 impl QueryPairs {
+    /// Splits a raw query string without percent-decoding (unit tests of the query parsers).
+    #[cfg(test)]
+    pub(crate) fn from_query(q: &str) -> Self {
+        let pairs = q
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (k.to_owned(), v.to_owned())
+            })
+            .collect();
+        Self(pairs)
+    }
+
     /// The last value given for `key` (later occurrences win).
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0

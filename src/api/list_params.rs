@@ -3,11 +3,9 @@
 
 use super::error::{ApiError, ErrorCode};
 use super::extract::QueryPairs;
+use super::paging::Paging;
 use crate::domain::{ExpiryStatus, Millis};
 use crate::storage::ListFilter;
-
-/// Largest page size apart from -1 (all).
-const MAX_PAGESIZE: i64 = 100;
 
 /// A checked list query.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,26 +25,7 @@ pub struct ListParams {
 impl ListParams {
     /// Checks every documented parameter.
     pub fn parse(query: &QueryPairs) -> Result<Self, ApiError> {
-        let page = match query.get("page") {
-            None => 1,
-            Some(v) => v
-                .parse::<i64>()
-                .ok()
-                .filter(|p| *p >= 1)
-                .ok_or_else(|| paging_error("page must be an integer of at least 1"))?,
-        };
-        let pagesize = match query.get("pagesize") {
-            None => None,
-            Some(v) => match v.parse::<i64>() {
-                Ok(-1) => None,
-                Ok(n) if (1..=MAX_PAGESIZE).contains(&n) => Some(n),
-                _ => {
-                    return Err(paging_error(
-                        "pagesize must be an integer from 1 to 100, or -1 for all",
-                    ));
-                }
-            },
-        };
+        let Paging { page, pagesize } = Paging::parse(query, None)?;
         let name = query
             .get("name")
             .filter(|n| !n.is_empty())
@@ -84,11 +63,11 @@ impl ListParams {
 
     /// The storage filter for this query at time `now`.
     pub fn to_filter(&self, now: Millis) -> ListFilter {
-        let offset = match self.pagesize {
-            None => 0,
-            // A page so far out that the offset overflows is simply past the end.
-            Some(size) => (self.page - 1).checked_mul(size).unwrap_or(i64::MAX),
-        };
+        let offset = Paging {
+            page: self.page,
+            pagesize: self.pagesize,
+        }
+        .offset();
         ListFilter {
             name_contains: self.name.clone(),
             expiry: self.exp_status.map(|s| s.window(now)),
@@ -98,24 +77,12 @@ impl ListParams {
     }
 }
 
-fn paging_error(msg: &'static str) -> ApiError {
-    ApiError::new(ErrorCode::PageOrPageSizeIllegal, msg)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse(q: &str) -> Result<ListParams, ErrorCode> {
-        let pairs = q
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (k.to_owned(), v.to_owned())
-            })
-            .collect();
-        ListParams::parse(&QueryPairs(pairs)).map_err(|e| e.code())
+        ListParams::parse(&QueryPairs::from_query(q)).map_err(|e| e.code())
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod extract;
 mod hosts;
 mod keystone;
 mod list_params;
+mod paging;
 pub mod read_cache;
 
 use std::sync::Arc;

@@ -1,14 +1,13 @@
 //! The query of the host list: `page`, `pagesize` (default 10, at most 100, -1 for all) and
 //! `hostname` (a case-insensitive substring); anything else is ignored.
 
-use crate::api::error::{ApiError, ErrorCode};
+use crate::api::error::ApiError;
 use crate::api::extract::QueryPairs;
+use crate::api::paging::Paging;
 use crate::storage::HostListFilter;
 
 /// Page size when `pagesize` is absent.
 const DEFAULT_PAGESIZE: i64 = 10;
-/// Largest page size apart from -1 (all).
-const MAX_PAGESIZE: i64 = 100;
 
 /// A checked host list query.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,26 +23,7 @@ pub(super) struct HostListParams {
 impl HostListParams {
     /// Checks every documented parameter; bad paging is `WAF.00011011`.
     pub(super) fn parse(query: &QueryPairs) -> Result<Self, ApiError> {
-        let page = match query.get("page") {
-            None => 1,
-            Some(v) => v
-                .parse::<i64>()
-                .ok()
-                .filter(|p| *p >= 1)
-                .ok_or_else(|| paging_error("page must be an integer of at least 1"))?,
-        };
-        let pagesize = match query.get("pagesize") {
-            None => Some(DEFAULT_PAGESIZE),
-            Some(v) => match v.parse::<i64>() {
-                Ok(-1) => None,
-                Ok(n) if (1..=MAX_PAGESIZE).contains(&n) => Some(n),
-                _ => {
-                    return Err(paging_error(
-                        "pagesize must be an integer from 1 to 100, or -1 for all",
-                    ));
-                }
-            },
-        };
+        let Paging { page, pagesize } = Paging::parse(query, Some(DEFAULT_PAGESIZE))?;
         let hostname = query
             .get("hostname")
             .filter(|h| !h.is_empty())
@@ -57,11 +37,11 @@ impl HostListParams {
 
     /// The storage filter for this query.
     pub(super) fn to_filter(&self) -> HostListFilter {
-        let offset = match self.pagesize {
-            None => 0,
-            // A page so far out that the offset overflows is simply past the end.
-            Some(size) => (self.page - 1).checked_mul(size).unwrap_or(i64::MAX),
-        };
+        let offset = Paging {
+            page: self.page,
+            pagesize: self.pagesize,
+        }
+        .offset();
         HostListFilter {
             hostname_contains: self.hostname.clone(),
             limit: self.pagesize,
@@ -70,24 +50,13 @@ impl HostListParams {
     }
 }
 
-fn paging_error(msg: &'static str) -> ApiError {
-    ApiError::new(ErrorCode::PageOrPageSizeIllegal, msg)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::error::ErrorCode;
 
     fn parse(q: &str) -> Result<HostListParams, ErrorCode> {
-        let pairs = q
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (k.to_owned(), v.to_owned())
-            })
-            .collect();
-        HostListParams::parse(&QueryPairs(pairs)).map_err(|e| e.code())
+        HostListParams::parse(&QueryPairs::from_query(q)).map_err(|e| e.code())
     }
 
     #[test]
