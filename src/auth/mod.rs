@@ -7,6 +7,7 @@ mod identity;
 mod login;
 mod password;
 mod signature;
+mod verified;
 
 use std::fmt;
 use std::sync::Arc;
@@ -129,6 +130,9 @@ pub struct Authenticator {
     /// Bounds concurrent password verifications: each argon2 run takes ~19 MiB and a core, so
     /// a flood of logins queues here instead of exhausting memory.
     password_slots: Arc<Semaphore>,
+    /// Tokens verified since the database last changed (SQLite only, where a commit by any
+    /// process is detectable without a query).
+    verified: Arc<verified::VerifiedTokens>,
 }
 
 impl Authenticator {
@@ -138,13 +142,28 @@ impl Authenticator {
         Self {
             store,
             password_slots: Arc::new(Semaphore::new(cores.max(2))),
+            verified: Arc::default(),
         }
     }
 
     /// The principal of a bearer token, refusing unknown, expired and revoked ones.
     pub async fn token(&self, token: &str, now: Millis) -> Result<Principal, AuthError> {
+        let hash = token_hash(token);
+        // Read before the database, so a commit racing the lookup invalidates what is cached.
+        let stamp = self.store.change_stamp();
+        if let Some(p) = stamp
+            .as_ref()
+            .and_then(|s| self.verified.get(&hash, s, now))
+        {
+            return Ok(p);
+        }
         let record = self.token_record(token, now).await?;
-        principal(&record.project_id, &record.role, record.project_version)
+        let p = principal(&record.project_id, &record.role, record.project_version)?;
+        if let Some(stamp) = stamp {
+            self.verified
+                .put(hash, stamp, p.clone(), record.expires_at_ms);
+        }
+        Ok(p)
     }
 
     /// The stored record of a valid bearer token (not unknown, expired or revoked).

@@ -5,6 +5,7 @@
 //! This layer stores what it is given: validation belongs to `domain`, sealing to `crypto`.
 
 mod certificates;
+mod change_watch;
 mod credentials;
 mod host_settings;
 mod hosts;
@@ -15,12 +16,13 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::{AnyPool, ConnectOptions};
+use sqlx::{AnyPool, ConnectOptions, Connection};
 
 pub use certificates::{
     BoundHost, CertificateRecord, CertificateSummary, ListFilter, NewCertificate, Page,
     ReplacedPair,
 };
+pub use change_watch::ChangeStamp;
 pub use credentials::{AccessKeyRecord, TokenRecord, UserRecord};
 pub use hosts::{
     CertificateFacts, DeletedHost, HostChange, HostListFilter, HostRecord, HostState, NewHost,
@@ -134,6 +136,8 @@ pub struct Store {
     /// hundreds of milliseconds); writers of this process queue here instead. `None` on
     /// PostgreSQL, which has row locks.
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// Commit detector of an SQLite file database (see [`change_watch`]); `None` otherwise.
+    changes: Option<Arc<change_watch::ChangeWatch>>,
 }
 
 impl Store {
@@ -147,6 +151,7 @@ impl Store {
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| StoreError::Config(format!("bad database URL: {e}")))?
             .disable_statement_logging();
+        let keeper_options = options.clone();
         let mut pool_options = AnyPoolOptions::new();
         if backend == Backend::Sqlite {
             // SQLite caches pages per connection (8 MiB each by default): a smaller cache keeps
@@ -176,10 +181,18 @@ impl Store {
                 .await?;
         }
         let writer = (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        let changes = match change_watch::sqlite_path(&url) {
+            Some(path) if backend == Backend::Sqlite => {
+                let keeper = sqlx::AnyConnection::connect_with(&keeper_options).await?;
+                change_watch::ChangeWatch::open(&path, keeper).map(Arc::new)
+            }
+            _ => None,
+        };
         let store = Self {
             pool,
             backend,
             writer,
+            changes,
         };
         store.migrate().await?;
         Ok(store)
@@ -216,6 +229,12 @@ impl Store {
         };
         let tx = self.pool.begin().await?;
         Ok((turn, tx))
+    }
+
+    /// A stamp that changes with every commit to the database by any process, when the backend
+    /// offers one cheaply (SQLite in WAL mode); `None` otherwise.
+    pub fn change_stamp(&self) -> Option<change_watch::ChangeStamp> {
+        self.changes.as_ref().and_then(|c| c.stamp())
     }
 
     /// The engine behind this store.

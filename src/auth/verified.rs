@@ -1,0 +1,91 @@
+//! Bearer tokens recently verified against the database, reusable while the database has seen
+//! no commit at all since (see `storage::ChangeStamp`): a revocation, an expiry change or a
+//! write to the project's data, by this process or any other, changes the stamp and sends the
+//! next request back to the database. Only successful checks are kept, with their expiry.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::Principal;
+use crate::domain::Millis;
+use crate::storage::ChangeStamp;
+
+/// Entries kept before the cache starts over (bounds memory).
+const CAPACITY: usize = 4096;
+
+/// A verified token: who it is, until when, and the database state it was verified in.
+#[derive(Debug)]
+struct Verified {
+    principal: Principal,
+    expires_at: Option<Millis>,
+    stamp: ChangeStamp,
+}
+
+/// Verified tokens by hash.
+#[derive(Debug, Default)]
+pub(super) struct VerifiedTokens {
+    entries: Mutex<HashMap<String, Verified>>,
+}
+
+impl VerifiedTokens {
+    /// The principal of `hash`, if it was verified in the database state `stamp` and has not
+    /// expired by `now`.
+    pub(super) fn get(&self, hash: &str, stamp: &ChangeStamp, now: Millis) -> Option<Principal> {
+        let entries = self.entries.lock().ok()?;
+        let v = entries.get(hash)?;
+        let current = v.stamp == *stamp && v.expires_at.is_none_or(|at| at > now);
+        current.then(|| v.principal.clone())
+    }
+
+    /// Remembers a successful check made after reading `stamp`.
+    pub(super) fn put(
+        &self,
+        hash: String,
+        stamp: ChangeStamp,
+        principal: Principal,
+        expires_at: Option<Millis>,
+    ) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= CAPACITY {
+                entries.clear();
+            }
+            entries.insert(
+                hash,
+                Verified {
+                    principal,
+                    expires_at,
+                    stamp,
+                },
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Role;
+    use crate::domain::ProjectId;
+
+    fn principal() -> Principal {
+        Principal {
+            project: ProjectId::random(),
+            role: Role::Admin,
+            project_version: 3,
+        }
+    }
+
+    #[test]
+    fn entries_hold_only_for_their_stamp_and_lifetime() {
+        let cache = VerifiedTokens::default();
+        let stamp = [1u8; 48];
+        cache.put("h".to_owned(), stamp, principal(), Some(1_000));
+        assert!(cache.get("h", &stamp, 999).is_some());
+        assert!(cache.get("h", &stamp, 1_000).is_none(), "expired");
+        assert!(
+            cache.get("h", &[2u8; 48], 999).is_none(),
+            "the database changed"
+        );
+        assert!(cache.get("other", &stamp, 999).is_none());
+    }
+}
