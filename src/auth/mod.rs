@@ -157,7 +157,7 @@ impl Authenticator {
         {
             return Ok(p);
         }
-        let record = self.token_record(token, now).await?;
+        let record = self.record_by_hash(&hash, now).await?;
         let p = principal(&record.project_id, &record.role, record.project_version)?;
         if let Some(stamp) = stamp {
             self.verified
@@ -168,11 +168,11 @@ impl Authenticator {
 
     /// The stored record of a valid bearer token (not unknown, expired or revoked).
     pub async fn token_record(&self, token: &str, now: Millis) -> Result<TokenRecord, AuthError> {
-        let record = self
-            .store
-            .token(&token_hash(token))
-            .await?
-            .ok_or(AuthError::Unknown)?;
+        self.record_by_hash(&token_hash(token), now).await
+    }
+
+    async fn record_by_hash(&self, hash: &str, now: Millis) -> Result<TokenRecord, AuthError> {
+        let record = self.store.token(hash).await?.ok_or(AuthError::Unknown)?;
         if record.revoked != 0 {
             return Err(AuthError::Revoked);
         }
