@@ -206,14 +206,7 @@ pub async fn open_sealer(
 
 /// `<database file>.key` for file-backed SQLite URLs; `None` for in-memory databases.
 fn sqlite_key_path(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next()?;
-    if path.is_empty() || path.contains(":memory:") {
-        return None;
-    }
-    Some(PathBuf::from(format!("{path}.key")))
+    crate::storage::sqlite_path(url).map(|path| PathBuf::from(format!("{path}.key")))
 }
 
 /// On a database with no project yet, creates one with an admin token.

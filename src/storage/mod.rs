@@ -22,7 +22,7 @@ pub use certificates::{
     BoundHost, CertificateRecord, CertificateSummary, ListFilter, NewCertificate, Page,
     ReplacedPair,
 };
-pub use change_watch::ChangeStamp;
+pub use change_watch::{ChangeStamp, sqlite_path};
 pub use credentials::{AccessKeyRecord, TokenRecord, UserRecord};
 pub use hosts::{
     CertificateFacts, DeletedHost, HostChange, HostListFilter, HostRecord, HostState, NewHost,
