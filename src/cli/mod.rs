@@ -119,11 +119,11 @@ pub enum TokenCommand {
         #[command(flatten)]
         database: DatabaseArgs,
         /// The project (32 lowercase hex).
-        #[arg(long)]
-        project_id: String,
+        #[arg(long, value_parser = project_arg)]
+        project_id: ProjectId,
         /// `admin` or `readonly`.
-        #[arg(long, default_value = "admin")]
-        role: String,
+        #[arg(long, default_value = "admin", value_parser = role_arg)]
+        role: Role,
         /// Lifetime such as `24h`, `30m`, `7d` or `3600s` (never expires when absent).
         #[arg(long)]
         ttl: Option<String>,
@@ -150,15 +150,15 @@ pub enum UserCommand {
         #[arg(long)]
         name: String,
         /// The user's project (created in the user's domain if missing).
-        #[arg(long)]
-        project_id: String,
+        #[arg(long, value_parser = project_arg)]
+        project_id: ProjectId,
         /// Name of the project when it is created here (default: its id), for logins that
         /// scope by project name.
         #[arg(long)]
         project_name: Option<String>,
         /// `admin` or `readonly`.
-        #[arg(long, default_value = "admin")]
-        role: String,
+        #[arg(long, default_value = "admin", value_parser = role_arg)]
+        role: Role,
         /// Keystone domain name (its id is the name, or `default` for `Default`).
         #[arg(long, default_value = "Default")]
         domain: String,
@@ -174,11 +174,11 @@ pub enum AccessKeyCommand {
         #[command(flatten)]
         database: DatabaseArgs,
         /// The project (created if missing).
-        #[arg(long)]
-        project_id: String,
+        #[arg(long, value_parser = project_arg)]
+        project_id: ProjectId,
         /// `admin` or `readonly`.
-        #[arg(long, default_value = "admin")]
-        role: String,
+        #[arg(long, default_value = "admin", value_parser = role_arg)]
+        role: Role,
     },
 }
 
@@ -189,12 +189,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cert(command) => cert::run(command).await,
         Command::Token(TokenCommand::Create {
             database,
-            project_id,
+            project_id: project,
             role,
             ttl,
         }) => {
-            let project = parse_project(&project_id)?;
-            let role = parse_role(&role)?;
             let ttl = ttl.as_deref().map(parse_ttl).transpose()?;
             let store = database.open().await?;
             let now = now_ms();
@@ -226,13 +224,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(UserCommand::Create {
             database,
             name,
-            project_id,
+            project_id: project,
             project_name,
             role,
             domain,
         }) => {
-            let project = parse_project(&project_id)?;
-            let role = parse_role(&role)?;
             if name.trim().is_empty() || domain.trim().is_empty() {
                 bail!("--name and --domain must not be empty");
             }
@@ -276,11 +272,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::AccessKey(AccessKeyCommand::Create {
             database,
-            project_id,
+            project_id: project,
             role,
         }) => {
-            let project = parse_project(&project_id)?;
-            let role = parse_role(&role)?;
             let store = database.open().await?;
             let sealer = open_sealer(
                 &store,
@@ -368,12 +362,14 @@ const ACCESS_KEY_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const SECRET_KEY_ALPHABET: &[u8] =
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
-fn parse_project(text: &str) -> anyhow::Result<ProjectId> {
-    ProjectId::parse(text).context("--project-id must be 32 lowercase hex characters")
+/// Parses `--project-id` while clap reads the command line.
+fn project_arg(text: &str) -> Result<ProjectId, String> {
+    ProjectId::parse(text).ok_or_else(|| "must be 32 lowercase hex characters".to_owned())
 }
 
-fn parse_role(text: &str) -> anyhow::Result<Role> {
-    Role::parse(text).context("--role must be admin or readonly")
+/// Parses `--role` while clap reads the command line.
+fn role_arg(text: &str) -> Result<Role, String> {
+    Role::parse(text).ok_or_else(|| "must be admin or readonly".to_owned())
 }
 
 /// `30s`, `15m`, `24h`, `7d`, or plain seconds.
