@@ -18,4 +18,5 @@ pub mod client;
 pub mod crypto;
 pub mod domain;
 pub mod storage;
+pub mod tagged_cache;
 pub mod telemetry;

@@ -8,14 +8,10 @@
 //! Entries hold stored values only; anything that depends on the clock (`exp_status`) is
 //! computed when the answer is rendered, and queries filtered by expiry are never cached.
 
-use std::collections::HashMap;
-use std::hash::Hash;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::storage::{BoundHost, CertificateRecord, CertificateSummary};
-
-/// How many entries of each kind are kept before the cache starts over (bounds memory).
-const CAPACITY: usize = 1024;
+use crate::tagged_cache::TaggedCache;
 
 /// Which page of which project: the cacheable part of a list query.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -52,57 +48,17 @@ pub struct CachedCertificate {
     pub bound: Vec<BoundHost>,
 }
 
-/// Version-tagged entries of one kind.
-#[derive(Debug)]
-struct Tagged<K, V> {
-    entries: Mutex<HashMap<K, (i64, Arc<V>)>>,
-}
-
-impl<K: Eq + Hash, V> Tagged<K, V> {
-    fn new() -> Self {
-        Self {
-            entries: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn get(&self, key: &K, version: i64) -> Option<Arc<V>> {
-        let entries = self.entries.lock().ok()?;
-        entries
-            .get(key)
-            .filter(|(v, _)| *v == version)
-            .map(|(_, value)| Arc::clone(value))
-    }
-
-    fn put(&self, key: K, version: i64, value: Arc<V>) {
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= CAPACITY {
-                entries.clear();
-            }
-            entries.insert(key, (version, value));
-        }
-    }
-}
-
 /// The cache shared by a server's request handlers.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct ReadCache {
-    pages: Tagged<PageKey, CachedPage>,
-    certificates: Tagged<(String, String), CachedCertificate>,
-}
-
-impl Default for ReadCache {
-    fn default() -> Self {
-        Self {
-            pages: Tagged::new(),
-            certificates: Tagged::new(),
-        }
-    }
+    pages: TaggedCache<PageKey, i64, CachedPage>,
+    certificates: TaggedCache<(String, String), i64, CachedCertificate>,
 }
 
 impl ReadCache {
     /// The page read at `version`, if cached.
     pub fn page(&self, key: &PageKey, version: i64) -> Option<Arc<CachedPage>> {
-        self.pages.get(key, version)
+        self.pages.get(key, &version)
     }
 
     /// Remembers a page read after the credential check saw `version`.
@@ -118,7 +74,7 @@ impl ReadCache {
         version: i64,
     ) -> Option<Arc<CachedCertificate>> {
         self.certificates
-            .get(&(project.to_owned(), id.to_owned()), version)
+            .get(&(project.to_owned(), id.to_owned()), &version)
     }
 
     /// Remembers a certificate read after the credential check saw `version`.
@@ -165,10 +121,10 @@ mod tests {
     #[test]
     fn capacity_is_bounded() {
         let cache = ReadCache::default();
-        for i in 0..1029 {
+        for i in 0..5000 {
             cache.put_page(key(i), 1, page(i));
         }
-        let len = cache.pages.entries.lock().unwrap().len();
-        assert!(len <= CAPACITY);
+        let len = cache.pages.len();
+        assert!(len <= 4096);
     }
 }

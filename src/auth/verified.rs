@@ -3,38 +3,34 @@
 //! write to the project's data, by this process or any other, changes the stamp and sends the
 //! next request back to the database. Only successful checks are kept, with their expiry.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::Arc;
 
 use super::Principal;
 use crate::domain::Millis;
 use crate::storage::ChangeStamp;
+use crate::tagged_cache::TaggedCache;
 
-/// Entries kept before the cache starts over (bounds memory).
-const CAPACITY: usize = 4096;
-
-/// A verified token: who it is, until when, and the database state it was verified in.
+/// A verified token: who it is and until when.
 #[derive(Debug)]
 struct Verified {
     principal: Principal,
     expires_at: Option<Millis>,
-    stamp: ChangeStamp,
 }
 
-/// Verified tokens by hash.
+/// Verified tokens by hash, tagged with the database state they were verified in.
 #[derive(Debug, Default)]
 pub(super) struct VerifiedTokens {
-    entries: Mutex<HashMap<String, Verified>>,
+    entries: TaggedCache<String, ChangeStamp, Verified>,
 }
 
 impl VerifiedTokens {
     /// The principal of `hash`, if it was verified in the database state `stamp` and has not
     /// expired by `now`.
     pub(super) fn get(&self, hash: &str, stamp: &ChangeStamp, now: Millis) -> Option<Principal> {
-        let entries = self.entries.lock().ok()?;
-        let v = entries.get(hash)?;
-        let current = v.stamp == *stamp && v.expires_at.is_none_or(|at| at > now);
-        current.then(|| v.principal.clone())
+        let v = self.entries.get(hash, stamp)?;
+        v.expires_at
+            .is_none_or(|at| at > now)
+            .then(|| v.principal.clone())
     }
 
     /// Remembers a successful check made after reading `stamp`.
@@ -45,19 +41,14 @@ impl VerifiedTokens {
         principal: Principal,
         expires_at: Option<Millis>,
     ) {
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= CAPACITY {
-                entries.clear();
-            }
-            entries.insert(
-                hash,
-                Verified {
-                    principal,
-                    expires_at,
-                    stamp,
-                },
-            );
-        }
+        self.entries.put(
+            hash,
+            stamp,
+            Arc::new(Verified {
+                principal,
+                expires_at,
+            }),
+        );
     }
 }
 
