@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use crate::api::{self, AppState, ServiceSettings};
 use crate::auth::{Authenticator, Role};
 use crate::crypto::{MasterKey, Sealer, new_token, token_hash};
-use crate::domain::{ProjectId, now_ms};
+use crate::domain::{Clock, ProjectId, now_ms};
 use crate::storage::{Backend, PoolSettings, Store};
 
 /// Everything `serve` needs, already resolved from flags and environment.
@@ -104,6 +104,7 @@ impl App {
             .to_owned();
         let state = AppState {
             cache: Arc::default(),
+            clock: Arc::new(Clock::real()),
             auth: Authenticator::new(store.clone()),
             store,
             sealer: Arc::new(sealer),

@@ -16,7 +16,7 @@ use super::list_params::ListParams;
 use super::read_cache::{CachedCertificate, CachedPage, PageKey};
 use crate::domain::{
     CertificateId, CertificateName, CertificatePair, ExpiryStatus, HostId, NameLimit, ProjectId,
-    now_ms, parse_pair, refuse_expired,
+    parse_pair, refuse_expired,
 };
 use crate::storage::{BoundHost, CertificateRecord, NewCertificate, ReplacedPair};
 
@@ -86,7 +86,7 @@ async fn list(
     query: QueryPairs,
 ) -> ApiResult<Json<ListResponse>> {
     let params = ListParams::parse(&query)?;
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let filter = params.to_filter(now);
     // Pages filtered by expiry depend on the clock, not only on the data: never cached.
     let key = filter.expiry.is_none().then(|| PageKey {
@@ -206,7 +206,7 @@ async fn create(
         .sealer
         .seal(pair.key.as_bytes(), id.as_str())
         .map_err(ApiError::internal)?;
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let new = NewCertificate {
         id: &id,
         project: &caller.project,
@@ -292,7 +292,7 @@ async fn show(
         None
     };
     Ok(Json(ShowResponse {
-        exp_status: ExpiryStatus::at(record.expire_time, now_ms()).code(),
+        exp_status: ExpiryStatus::at(record.expire_time, state.clock.now_ms()).code(),
         certificateid: record.id.clone(),
         certificatename: record.name.clone(),
         id: record.id.clone(),
@@ -360,7 +360,7 @@ async fn update(
         .await
         .map_err(not_found_as_certificate)?;
     Ok(Json(UpdateResponse {
-        exp_status: ExpiryStatus::at(record.expire_time, now_ms()).code(),
+        exp_status: ExpiryStatus::at(record.expire_time, state.clock.now_ms()).code(),
         id: record.id,
         name: record.name,
         expire_time: record.expire_time,
@@ -443,7 +443,7 @@ async fn apply_to_hosts(
         .iter()
         .map(|h| HostId::parse(h).ok_or_else(|| ApiError::not_found(&format!("host {h}"))))
         .collect::<Result<Vec<_>, _>>()?;
-    let now = now_ms();
+    let now = state.clock.now_ms();
     state
         .store
         .bind_hosts(&caller.project, &id, &hosts, |facts| {

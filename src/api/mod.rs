@@ -27,7 +27,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::{AuthError, Authenticator, Principal, SignedRequest};
 use crate::crypto::Sealer;
-use crate::domain::now_ms;
+use crate::domain::{Clock, now_ms};
 use crate::storage::Store;
 use error::{ApiError, ErrorCause, ErrorCode};
 
@@ -60,6 +60,8 @@ pub struct AppState {
     pub settings: Arc<ServiceSettings>,
     /// Version-tagged cache of certificate reads.
     pub cache: Arc<read_cache::ReadCache>,
+    /// Certificate time (expiry status, timestamps, the expired-binding refusal).
+    pub clock: Arc<Clock>,
 }
 
 /// The whole HTTP application.

@@ -5,6 +5,7 @@
 
 mod binding;
 mod certificate;
+mod clock;
 mod error;
 mod host;
 mod hostname;
@@ -15,6 +16,7 @@ mod time;
 
 pub use binding::{CertificateChange, check_bind, check_certificate_present, refuse_expired};
 pub use certificate::{CertificateName, ExpiryStatus, ExpiryWindow, NameLimit};
+pub use clock::Clock;
 pub use error::DomainError;
 pub use host::{
     Cipher, HostSettings, MAX_DESCRIPTION, ProtectStatus, TlsVersion, parse_description,

@@ -14,7 +14,7 @@ use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode, from_write};
 use super::extract::{Caller, JsonBody, QueryPairs};
 use crate::domain::{
-    CertificateChange, HostId, HostSettings, check_bind, check_certificate_present, now_ms,
+    CertificateChange, HostId, HostSettings, check_bind, check_certificate_present,
 };
 use crate::storage::{
     CertificateFacts, HostChange, HostRecord, HostState, NewHost, StoreError, WriteError,
@@ -53,7 +53,7 @@ async fn create(
     };
     check_certificate_present(&settings, certificate.is_some())?;
     let id = HostId::random();
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let new = NewHost {
         id: &id,
         project: &caller.project,
@@ -140,7 +140,7 @@ async fn update(
         CertificateChange::Bind { id, .. } => Some(id.clone()),
         CertificateChange::Keep | CertificateChange::Unbind => None,
     };
-    let now = now_ms();
+    let now = state.clock.now_ms();
     state
         .store
         .update_host(&caller.project, &id, lock.as_ref(), |current, facts| {
