@@ -108,6 +108,9 @@ pub struct ServeArgs {
     /// Milliseconds a request waits for a database connection before answering 503.
     #[arg(long, env = "WAFCERT_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 1000)]
     pub db_acquire_timeout_ms: u64,
+    /// Milliseconds a request may take before it is abandoned and answered 503.
+    #[arg(long, env = "WAFCERT_REQUEST_TIMEOUT_MS", default_value_t = crate::api::DEFAULT_REQUEST_TIMEOUT_MS)]
+    pub request_timeout_ms: u64,
 }
 
 /// `wafcert token ...`.
@@ -309,6 +312,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             max_connections: args.db_max_connections.max(1),
             acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
         },
+        request_timeout: Duration::from_millis(args.request_timeout_ms.max(1)),
     };
     let mut app = App::build(&config).await?;
     let addr = app.local_addr()?;

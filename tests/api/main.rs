@@ -16,5 +16,6 @@ mod keystone;
 mod lifecycle;
 mod list;
 mod postgres;
+mod requests;
 mod rotation;
 mod storage;
