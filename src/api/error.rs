@@ -194,7 +194,9 @@ impl From<DomainError> for ApiError {
             DomainError::InvalidName { .. } => ErrorCode::NameIllegal,
             DomainError::InvalidHostname(_) => ErrorCode::HostIllegal,
             DomainError::CertificateExpired => ErrorCode::CertificateExpired,
+            DomainError::BindNotLocked => return Self::internal(e),
             DomainError::InvalidHostSetting(_)
+            | DomainError::HostnameChanged
             | DomainError::CertificateNameMismatch
             | DomainError::CertificateRequired
             | DomainError::InvalidCertificate(_)
@@ -210,8 +212,7 @@ impl From<DomainError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound => Self::not_found("resource"),
-            StoreError::CertificateNotFound => Self::not_found("certificate"),
+            StoreError::NotFound(resource) => Self::not_found(resource.as_str()),
             StoreError::NameTaken => Self::new(
                 ErrorCode::NameDuplicate,
                 "the name is already used in this project; choose another name",
@@ -240,13 +241,13 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// Maps a checked write's failure; `missing` names what a [`StoreError::NotFound`] lacks (the
-/// write's own resource), a missing certificate to bind is named by its own variant.
-pub fn from_write<E: Into<ApiError>>(e: WriteError<E>, missing: &str) -> ApiError {
-    match e {
-        WriteError::Refused(refusal) => refusal.into(),
-        WriteError::Store(StoreError::NotFound) => ApiError::not_found(missing),
-        WriteError::Store(other) => other.into(),
+/// A checked write's failure: the caller's refusal, or the store's.
+impl<E: Into<ApiError>> From<WriteError<E>> for ApiError {
+    fn from(e: WriteError<E>) -> Self {
+        match e {
+            WriteError::Refused(refusal) => refusal.into(),
+            WriteError::Store(store) => store.into(),
+        }
     }
 }
 

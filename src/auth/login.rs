@@ -46,7 +46,13 @@ impl From<AuthError> for LoginError {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::Store(inner) => Self::Store(inner),
-            _ => Self::Unauthorized,
+            AuthError::Missing
+            | AuthError::Unknown
+            | AuthError::Expired
+            | AuthError::Revoked
+            | AuthError::BadSignature(_)
+            | AuthError::WrongProject
+            | AuthError::Forbidden => Self::Unauthorized,
         }
     }
 }

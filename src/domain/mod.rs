@@ -8,6 +8,7 @@ mod certificate;
 mod clock;
 mod error;
 mod host;
+mod host_update;
 mod hostname;
 mod ids;
 mod pem;
@@ -21,6 +22,7 @@ pub use error::DomainError;
 pub use host::{
     Cipher, HostSettings, MAX_DESCRIPTION, ProtectStatus, TlsVersion, parse_description,
 };
+pub use host_update::{CertificateFacts, HostChange, HostState, HostUpdate, SettingsPatch};
 pub use hostname::Hostname;
 pub use ids::{CertificateId, HostId, ProjectId, UserId};
 pub use pem::{CertificatePair, KeyKind, parse_pair};

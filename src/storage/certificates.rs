@@ -1,12 +1,11 @@
 //! Certificate rows: insert under the project quota, page through them newest first, rename or
 //! replace, delete, and read the hosts bound to them.
 
-use sqlx::any::AnyArguments;
-use sqlx::query::QueryAs;
-use sqlx::{AnyConnection, AssertSqlSafe};
+use sqlx::AssertSqlSafe;
 
-use super::hosts::CertificateFacts;
-use super::{Store, StoreError, like_contains, placeholder};
+use super::binding::{hostnames_using, lock_certificate};
+use super::sql::{Bind, Page, SqlArgs, like_contains};
+use super::{Resource, Store, StoreError};
 use crate::domain::{CertificateId, CertificateName, ExpiryWindow, Millis, ProjectId};
 
 /// A certificate to insert; the key is already sealed.
@@ -95,15 +94,6 @@ pub struct ListFilter {
     pub limit: Option<i64>,
     /// Rows to skip.
     pub offset: i64,
-}
-
-/// One page and the number of all matches.
-#[derive(Debug)]
-pub struct Page<T> {
-    /// Number of all matching rows, not just this page.
-    pub total: i64,
-    /// The rows of this page.
-    pub items: Vec<T>,
 }
 
 const RECORD_COLUMNS: &str = "id, name, content, sealed_key, expire_time_ms, created_at_ms";
@@ -195,20 +185,21 @@ impl Store {
             }
         }
         for chunk in batch.chunks(INSERT_CHUNK_ROWS) {
-            let values = (0..chunk.len())
-                .map(|row| {
-                    let p = |col: usize| placeholder(row * INSERT_COLUMNS + col + 1);
-                    format!(
-                        "({}, {}, {}, {}, {}, {}, {}, {})",
-                        p(0),
-                        p(1),
-                        p(2),
-                        p(3),
-                        p(4),
-                        p(5),
-                        p(6),
-                        p(7)
-                    )
+            let mut args = SqlArgs::new();
+            let values = chunk
+                .iter()
+                .map(|new| {
+                    let row: [Bind; INSERT_COLUMNS] = [
+                        new.id.as_str().into(),
+                        new.project.as_str().into(),
+                        new.name.as_str().into(),
+                        new.name.to_search_key().into(),
+                        new.content.into(),
+                        new.sealed_key.into(),
+                        new.expire_time.into(),
+                        new.created_at.into(),
+                    ];
+                    format!("({})", args.list(row))
                 })
                 .collect::<Vec<_>>()
                 .join(", ");
@@ -217,19 +208,9 @@ impl Store {
                  (id, project_id, name, name_lower, content, sealed_key, expire_time_ms, created_at_ms) \
                  VALUES {values}"
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for new in chunk {
-                q = q
-                    .bind(new.id.as_str())
-                    .bind(new.project.as_str())
-                    .bind(new.name.as_str())
-                    .bind(new.name.to_search_key())
-                    .bind(new.content)
-                    .bind(new.sealed_key.to_vec())
-                    .bind(new.expire_time)
-                    .bind(new.created_at);
-            }
-            q.execute(&mut *tx).await?;
+            sqlx::query_with(AssertSqlSafe(sql), args.arguments()?)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -243,11 +224,12 @@ impl Store {
     ) -> Result<CertificateRecord, StoreError> {
         let sql =
             format!("SELECT {RECORD_COLUMNS} FROM certificates WHERE id = $1 AND project_id = $2");
-        Ok(sqlx::query_as(AssertSqlSafe(sql))
+        let row: Option<CertificateRecord> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(id.as_str())
             .bind(project.as_str())
-            .fetch_one(&self.pool)
-            .await?)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.ok_or(StoreError::NotFound(Resource::Certificate))
     }
 
     /// A page of the project's certificates, newest upload first (then id descending), and the
@@ -258,30 +240,25 @@ impl Store {
         project: &ProjectId,
         filter: &ListFilter,
     ) -> Result<Page<CertificateSummary>, StoreError> {
-        let mut conditions = vec!["project_id = $1".to_owned()];
-        let mut binds: Vec<Bind> = vec![Bind::Text(project.as_str().to_owned())];
+        let mut args = SqlArgs::new();
+        let mut conditions = vec![format!("project_id = {}", args.push(project.as_str()))];
         // The page query walks the newest-first listing index, which also holds the expiry, and
         // stops after the page; `+expire_time_ms` keeps the planners (SQLite's above all) from
         // preferring the expiry index there, which would mean sorting every match. The count
         // uses the expiry index.
         let mut page_conditions: Vec<String> = Vec::new();
         if let Some(text) = &filter.name_contains {
-            binds.push(Bind::Text(like_contains(&text.to_ascii_lowercase())));
-            conditions.push(format!(
-                "name_lower LIKE {} ESCAPE '\\'",
-                placeholder(binds.len())
-            ));
+            let p = args.push(like_contains(&text.to_ascii_lowercase()));
+            conditions.push(format!("name_lower LIKE {p} ESCAPE '\\'"));
         }
         if let Some(window) = filter.expiry {
             if let Some(after) = window.after {
-                binds.push(Bind::Int(after));
-                let p = placeholder(binds.len());
+                let p = args.push(after);
                 conditions.push(format!("expire_time_ms > {p}"));
                 page_conditions.push(format!("+expire_time_ms > {p}"));
             }
             if let Some(up_to) = window.up_to {
-                binds.push(Bind::Int(up_to));
-                let p = placeholder(binds.len());
+                let p = args.push(up_to);
                 conditions.push(format!("expire_time_ms <= {p}"));
                 page_conditions.push(format!("+expire_time_ms <= {p}"));
             }
@@ -295,7 +272,7 @@ impl Store {
             .collect::<Vec<_>>()
             .join(" AND ");
 
-        let total: i64 = if binds.len() == 1 {
+        let total: i64 = if args.len() == 1 {
             // Unfiltered: the counter kept by insert/delete avoids counting every row.
             sqlx::query_scalar("SELECT certificate_count FROM projects WHERE id = $1")
                 .bind(project.as_str())
@@ -304,32 +281,20 @@ impl Store {
                 .unwrap_or(0)
         } else {
             let sql = format!("SELECT COUNT(*) FROM certificates WHERE {predicate}");
-            let mut q = sqlx::query_scalar(AssertSqlSafe(sql));
-            for b in &binds {
-                q = b.bind_scalar(q);
-            }
-            q.fetch_one(&self.pool).await?
+            sqlx::query_scalar_with(AssertSqlSafe(sql), args.arguments()?)
+                .fetch_one(&self.pool)
+                .await?
         };
         if total <= filter.offset || filter.limit == Some(0) {
-            return Ok(Page {
-                total,
-                items: Vec::new(),
-            });
+            return Ok(Page::empty(total));
         }
-        let limit = filter.limit.unwrap_or(i64::MAX);
+        let limit = args.push(filter.limit.unwrap_or(i64::MAX));
+        let offset = args.push(filter.offset);
         let sql = format!(
             "SELECT id, name, expire_time_ms, created_at_ms FROM certificates WHERE {page_predicate} \
-             ORDER BY created_at_ms DESC, id DESC LIMIT {} OFFSET {}",
-            placeholder(binds.len() + 1),
-            placeholder(binds.len() + 2)
+             ORDER BY created_at_ms DESC, id DESC LIMIT {limit} OFFSET {offset}"
         );
-        let mut q = sqlx::query_as(AssertSqlSafe(sql));
-        for b in &binds {
-            q = b.bind_row(q);
-        }
-        let items = q
-            .bind(limit)
-            .bind(filter.offset)
+        let items = sqlx::query_as_with(AssertSqlSafe(sql), args.arguments()?)
             .fetch_all(&self.pool)
             .await?;
         Ok(Page { total, items })
@@ -344,19 +309,16 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let list = (0..ids.len())
-            .map(|i| placeholder(i + 2))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let mut args = SqlArgs::new();
+        let project = args.push(project.as_str());
+        let list = args.list(ids.iter().copied());
         let sql = format!(
             "SELECT certificate_id, id, hostname FROM hosts \
-             WHERE project_id = $1 AND certificate_id IN ({list}) ORDER BY hostname, id"
+             WHERE project_id = {project} AND certificate_id IN ({list}) ORDER BY hostname, id"
         );
-        let mut q = sqlx::query_as(AssertSqlSafe(sql)).bind(project.as_str());
-        for id in ids {
-            q = q.bind(*id);
-        }
-        Ok(q.fetch_all(&self.pool).await?)
+        Ok(sqlx::query_as_with(AssertSqlSafe(sql), args.arguments()?)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Renames a certificate and optionally replaces its chain and key, unless a host uses it.
@@ -372,7 +334,7 @@ impl Store {
     ) -> Result<CertificateRecord, StoreError> {
         let (_turn, mut tx) = self.begin_write().await?;
         if lock_certificate(&mut tx, project, id).await?.is_none() {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Resource::Certificate));
         }
         let hosts = hostnames_using(&mut tx, project, id).await?;
         if !hosts.is_empty() {
@@ -421,7 +383,9 @@ impl Store {
                 .bind(project.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
-            let Some(row) = row else { return Err(StoreError::NotFound) };
+            let Some(row) = row else {
+                return Err(StoreError::NotFound(Resource::Certificate));
+            };
             sqlx::query(
                 "UPDATE projects SET certificate_count = certificate_count - 1 WHERE id = $1",
             )
@@ -450,69 +414,8 @@ impl Store {
         };
         match hosts {
             Ok(h) if !h.is_empty() => StoreError::InUse(h),
-            Ok(_) => StoreError::NotFound,
+            Ok(_) => StoreError::NotFound(Resource::Certificate),
             Err(e) => e.into(),
-        }
-    }
-}
-
-/// Locks a certificate's row until the transaction ends and reads what binding checks need;
-/// `None` when the project has no such certificate. The no-op update takes the row lock on
-/// PostgreSQL and the database write lock on SQLite, and works the same on both.
-pub(super) async fn lock_certificate(
-    conn: &mut AnyConnection,
-    project: &ProjectId,
-    id: &CertificateId,
-) -> Result<Option<CertificateFacts>, sqlx::Error> {
-    sqlx::query_as(
-        "UPDATE certificates SET name = name WHERE id = $1 AND project_id = $2 \
-         RETURNING id, name, expire_time_ms",
-    )
-    .bind(id.as_str())
-    .bind(project.as_str())
-    .fetch_optional(conn)
-    .await
-}
-
-/// The hostnames of the project's hosts bound to a certificate, sorted.
-async fn hostnames_using(
-    conn: &mut AnyConnection,
-    project: &ProjectId,
-    id: &CertificateId,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT hostname FROM hosts WHERE certificate_id = $1 AND project_id = $2 ORDER BY hostname",
-    )
-    .bind(id.as_str())
-    .bind(project.as_str())
-    .fetch_all(conn)
-    .await
-}
-
-/// A bind value of a dynamically built statement.
-enum Bind {
-    Text(String),
-    Int(i64),
-}
-
-impl Bind {
-    fn bind_scalar<'q, O>(
-        &self,
-        q: sqlx::query::QueryScalar<'q, sqlx::Any, O, AnyArguments>,
-    ) -> sqlx::query::QueryScalar<'q, sqlx::Any, O, AnyArguments> {
-        match self {
-            Self::Text(s) => q.bind(s.clone()),
-            Self::Int(i) => q.bind(*i),
-        }
-    }
-
-    fn bind_row<'q, O>(
-        &self,
-        q: QueryAs<'q, sqlx::Any, O, AnyArguments>,
-    ) -> QueryAs<'q, sqlx::Any, O, AnyArguments> {
-        match self {
-            Self::Text(s) => q.bind(s.clone()),
-            Self::Int(i) => q.bind(*i),
         }
     }
 }

@@ -94,7 +94,7 @@ impl Store {
         .await?;
         self.project_by_id(id.as_str())
             .await?
-            .ok_or(StoreError::NotFound)
+            .ok_or(StoreError::NotFound(super::Resource::Project))
     }
 
     /// Number of projects (used to decide whether to bootstrap one).

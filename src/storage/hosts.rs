@@ -1,20 +1,15 @@
-//! Protected domains (dedicated-mode hosts) and their binding to certificates.
-//!
-//! A host points at no or one certificate through a foreign key, so the database itself keeps
-//! every binding pointing at an existing certificate: a certificate delete that races with a bind
-//! either commits first (the bind then finds no certificate) or fails its foreign-key check.
-//!
-//! Every write that binds a certificate first locks the certificate's row with a no-op
-//! `UPDATE ... RETURNING` (a row lock on PostgreSQL, the write lock on SQLite) and reads its name
-//! and expiry under that lock, then writes the hosts, in one transaction. Renaming or replacing
-//! a certificate takes the same lock first, so it is ordered wholly before or after a bind and
-//! the caller's checks hold at commit. Locks are always taken certificate first, then host.
+//! Protected domains (dedicated-mode hosts): insert, page through, update and delete them.
+//! Writes that bind a certificate follow the lock order of [`super::binding`].
 
 use sqlx::AssertSqlSafe;
 
-use super::certificates::{Page, lock_certificate};
-use super::{Store, StoreError, host_settings, like_contains, placeholder};
-use crate::domain::{CertificateId, HostId, HostSettings, Hostname, Millis, ProjectId};
+use super::binding::{WriteError, certificate_to_bind, fk_to_not_found};
+use super::sql::{Page, SqlArgs, like_contains};
+use super::{Resource, Store, StoreError, host_settings, stored};
+use crate::domain::{
+    CertificateFacts, CertificateId, HostChange, HostId, HostSettings, HostState, Hostname, Millis,
+    ProjectId,
+};
 
 /// A host to insert.
 #[derive(Debug)]
@@ -31,39 +26,6 @@ pub struct NewHost<'a> {
     pub settings: &'a HostSettings,
     /// Creation time.
     pub created_at: Millis,
-}
-
-/// A certificate as read under its lock, for the caller's binding checks.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct CertificateFacts {
-    /// Id.
-    pub id: String,
-    /// Current name.
-    pub name: String,
-    /// Leaf notAfter, epoch ms.
-    #[sqlx(rename = "expire_time_ms")]
-    pub expire_time: i64,
-}
-
-/// A host as read under its lock, for the caller to compute an update from.
-#[derive(Debug, Clone)]
-pub struct HostState {
-    /// Hostname.
-    pub hostname: String,
-    /// Bound certificate id.
-    pub certificate_id: Option<String>,
-    /// Current settings.
-    pub settings: HostSettings,
-}
-
-/// What an update writes.
-#[derive(Debug, Clone)]
-pub struct HostChange {
-    /// The id of the certificate bound afterwards: the current one, or one locked for this
-    /// update (binding any other would bypass the checks).
-    pub certificate_id: Option<String>,
-    /// The settings afterwards.
-    pub settings: HostSettings,
 }
 
 /// A stored host with the name of its certificate (joined, so a rename shows at once).
@@ -90,27 +52,6 @@ pub struct DeletedHost {
     pub id: String,
     /// Hostname.
     pub hostname: String,
-}
-
-/// Why a checked write did not happen.
-#[derive(Debug)]
-pub enum WriteError<E> {
-    /// The caller's check refused it; nothing was written.
-    Refused(E),
-    /// Storage failed or a row was missing.
-    Store(StoreError),
-}
-
-impl<E> From<StoreError> for WriteError<E> {
-    fn from(e: StoreError) -> Self {
-        Self::Store(e)
-    }
-}
-
-impl<E> From<sqlx::Error> for WriteError<E> {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Store(e.into())
-    }
 }
 
 /// Which hosts to list.
@@ -156,14 +97,29 @@ struct StateRow {
     settings: String,
 }
 
+impl TryFrom<StateRow> for HostState {
+    type Error = StoreError;
+
+    fn try_from(row: StateRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            settings: host_settings::decode(&row.settings)?,
+            certificate_id: row
+                .certificate_id
+                .as_deref()
+                .map(stored::certificate_id)
+                .transpose()?,
+            hostname: row.hostname,
+        })
+    }
+}
+
 const HOST_SELECT: &str = "SELECT h.id, h.hostname, h.certificate_id, c.name AS certificate_name, \
      h.settings, h.created_at_ms \
      FROM hosts h LEFT JOIN certificates c ON c.id = h.certificate_id";
 
 impl Store {
     /// Inserts a host. With a certificate, `check` sees it under lock first and may refuse. A
-    /// taken hostname is [`StoreError::NameTaken`]; a missing certificate
-    /// [`StoreError::CertificateNotFound`].
+    /// taken hostname is [`StoreError::NameTaken`]; a missing certificate is not found.
     #[tracing::instrument(skip_all, fields(project = %new.project))]
     pub async fn insert_host<E>(
         &self,
@@ -196,12 +152,12 @@ impl Store {
     /// One host of the project.
     pub async fn host(&self, project: &ProjectId, id: &HostId) -> Result<HostRecord, StoreError> {
         let sql = format!("{HOST_SELECT} WHERE h.id = $1 AND h.project_id = $2");
-        let row: HostRow = sqlx::query_as(AssertSqlSafe(sql))
+        let row: Option<HostRow> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(id.as_str())
             .bind(project.as_str())
-            .fetch_one(&self.pool)
+            .fetch_optional(&self.pool)
             .await?;
-        row.try_into()
+        row.ok_or(StoreError::NotFound(Resource::Host))?.try_into()
     }
 
     /// A page of the project's hosts, newest first (then id descending), and the number of all
@@ -214,40 +170,26 @@ impl Store {
     ) -> Result<Page<HostRecord>, StoreError> {
         // Hostnames are stored lowercase, so a lowercase pattern matches case-insensitively on
         // both engines.
-        let pattern = filter
-            .hostname_contains
-            .as_deref()
-            .map(|t| like_contains(&t.to_ascii_lowercase()));
-        let mut predicate = "h.project_id = $1".to_owned();
-        if pattern.is_some() {
-            predicate.push_str(" AND h.hostname LIKE $2 ESCAPE '\\'");
+        let mut args = SqlArgs::new();
+        let mut predicate = format!("h.project_id = {}", args.push(project.as_str()));
+        if let Some(text) = &filter.hostname_contains {
+            let pattern = args.push(like_contains(&text.to_ascii_lowercase()));
+            predicate.push_str(&format!(" AND h.hostname LIKE {pattern} ESCAPE '\\'"));
         }
         let count_sql = format!("SELECT COUNT(*) FROM hosts h WHERE {predicate}");
-        let mut count = sqlx::query_scalar(AssertSqlSafe(count_sql)).bind(project.as_str());
-        if let Some(p) = &pattern {
-            count = count.bind(p.clone());
-        }
-        let total: i64 = count.fetch_one(&self.pool).await?;
+        let total: i64 = sqlx::query_scalar_with(AssertSqlSafe(count_sql), args.arguments()?)
+            .fetch_one(&self.pool)
+            .await?;
         if total <= filter.offset {
-            return Ok(Page {
-                total,
-                items: Vec::new(),
-            });
+            return Ok(Page::empty(total));
         }
-        let n = if pattern.is_some() { 3 } else { 2 };
+        let limit = args.push(filter.limit.unwrap_or(i64::MAX));
+        let offset = args.push(filter.offset);
         let sql = format!(
             "{HOST_SELECT} WHERE {predicate} ORDER BY h.created_at_ms DESC, h.id DESC \
-             LIMIT {} OFFSET {}",
-            placeholder(n),
-            placeholder(n + 1)
+             LIMIT {limit} OFFSET {offset}"
         );
-        let mut q = sqlx::query_as(AssertSqlSafe(sql)).bind(project.as_str());
-        if let Some(p) = pattern {
-            q = q.bind(p);
-        }
-        let rows: Vec<HostRow> = q
-            .bind(filter.limit.unwrap_or(i64::MAX))
-            .bind(filter.offset)
+        let rows: Vec<HostRow> = sqlx::query_as_with(AssertSqlSafe(sql), args.arguments()?)
             .fetch_all(&self.pool)
             .await?;
         let items = rows
@@ -258,8 +200,8 @@ impl Store {
     }
 
     /// Updates a host in one transaction: locks `certificate` (when the update names one), then
-    /// the host, hands both to `decide`, and writes what it returns. A missing host is
-    /// [`StoreError::NotFound`], a missing certificate [`StoreError::CertificateNotFound`].
+    /// the host, hands both to `decide`, and writes what it returns. A missing host or
+    /// certificate is not found.
     #[tracing::instrument(skip_all, fields(project = %project, host = %id))]
     pub async fn update_host<E>(
         &self,
@@ -281,19 +223,14 @@ impl Store {
         .bind(project.as_str())
         .fetch_optional(&mut *tx)
         .await?;
-        let row = row.ok_or(StoreError::NotFound)?;
-        let state = HostState {
-            settings: host_settings::decode(&row.settings)?,
-            hostname: row.hostname,
-            certificate_id: row.certificate_id,
-        };
+        let state = HostState::try_from(row.ok_or(StoreError::NotFound(Resource::Host))?)?;
         let change = decide(&state, facts.as_ref()).map_err(WriteError::Refused)?;
         let checked = change.certificate_id.is_none()
             || change.certificate_id == state.certificate_id
-            || change.certificate_id.as_deref() == facts.as_ref().map(|f| f.id.as_str());
+            || change.certificate_id.as_ref() == facts.as_ref().map(|f| &f.id);
         if !checked {
             // Only a certificate read under lock may be newly bound.
-            return Err(StoreError::CertificateNotFound.into());
+            return Err(StoreError::NotFound(Resource::Certificate).into());
         }
         let settings = host_settings::encode(&change.settings)?;
         sqlx::query(
@@ -301,7 +238,7 @@ impl Store {
         )
         .bind(id.as_str())
         .bind(project.as_str())
-        .bind(change.certificate_id.as_deref())
+        .bind(change.certificate_id.as_ref().map(CertificateId::as_str))
         .bind(settings)
         .execute(&mut *tx)
         .await
@@ -324,67 +261,6 @@ impl Store {
         .bind(project.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        row.ok_or(StoreError::NotFound)
-    }
-
-    /// Points every listed host of the project at `certificate`, all or nothing, after `check`
-    /// has seen the certificate under lock. An unknown host changes nothing and is
-    /// [`StoreError::NotFound`]; a missing certificate [`StoreError::CertificateNotFound`].
-    #[tracing::instrument(skip_all, fields(project = %project, certificate = %certificate))]
-    pub async fn bind_hosts<E>(
-        &self,
-        project: &ProjectId,
-        certificate: &CertificateId,
-        hosts: &[HostId],
-        check: impl FnOnce(&CertificateFacts) -> Result<(), E>,
-    ) -> Result<(), WriteError<E>> {
-        let mut hosts: Vec<&HostId> = hosts.iter().collect();
-        hosts.sort();
-        hosts.dedup();
-        let (_turn, mut tx) = self.begin_write().await?;
-        let facts = certificate_to_bind(&mut tx, project, certificate).await?;
-        check(&facts).map_err(WriteError::Refused)?;
-        if !hosts.is_empty() {
-            let list = (0..hosts.len())
-                .map(|i| placeholder(i + 3))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!(
-                "UPDATE hosts SET certificate_id = $1 WHERE project_id = $2 AND id IN ({list})"
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql))
-                .bind(certificate.as_str())
-                .bind(project.as_str());
-            for h in &hosts {
-                q = q.bind(h.as_str());
-            }
-            let done = q.execute(&mut *tx).await.map_err(fk_to_not_found)?;
-            if usize::try_from(done.rows_affected()).ok() != Some(hosts.len()) {
-                return Err(StoreError::NotFound.into());
-            }
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-}
-
-/// Locks the certificate a write binds; missing is [`StoreError::CertificateNotFound`].
-async fn certificate_to_bind(
-    conn: &mut sqlx::AnyConnection,
-    project: &ProjectId,
-    id: &CertificateId,
-) -> Result<CertificateFacts, StoreError> {
-    lock_certificate(conn, project, id)
-        .await?
-        .ok_or(StoreError::CertificateNotFound)
-}
-
-/// A foreign-key failure on a host write means the certificate vanished meanwhile.
-fn fk_to_not_found(e: sqlx::Error) -> StoreError {
-    match e {
-        sqlx::Error::Database(ref db) if db.is_foreign_key_violation() => {
-            StoreError::CertificateNotFound
-        }
-        other => other.into(),
+        row.ok_or(StoreError::NotFound(Resource::Host))
     }
 }

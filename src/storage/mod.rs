@@ -4,11 +4,14 @@
 //!
 //! This layer stores what it is given: validation belongs to `domain`, sealing to `crypto`.
 
+mod binding;
 mod certificates;
 mod change_watch;
 mod credentials;
 mod host_settings;
 mod hosts;
+mod sql;
+mod stored;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -18,16 +21,14 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{AnyPool, ConnectOptions, Connection};
 
+pub use binding::WriteError;
 pub use certificates::{
-    BoundHost, CertificateRecord, CertificateSummary, ListFilter, NewCertificate, Page,
-    ReplacedPair,
+    BoundHost, CertificateRecord, CertificateSummary, ListFilter, NewCertificate, ReplacedPair,
 };
 pub use change_watch::{ChangeStamp, sqlite_path};
 pub use credentials::{AccessKeyRecord, TokenRecord, UserRecord};
-pub use hosts::{
-    CertificateFacts, DeletedHost, HostChange, HostListFilter, HostRecord, HostState, NewHost,
-    WriteError,
-};
+pub use hosts::{DeletedHost, HostListFilter, HostRecord, NewHost};
+pub use sql::Page;
 
 /// The embedded migrations, one folder per SQL dialect.
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -67,15 +68,13 @@ impl Backend {
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// No such row in the caller's project.
-    #[error("not found")]
-    NotFound,
+    /// No such row in the caller's project: the resource asked for, or one a write needs (the
+    /// certificate to bind, a listed host), or one deleted meanwhile.
+    #[error("{0} not found")]
+    NotFound(Resource),
     /// A unique name (certificate name, hostname) is already used in the project.
     #[error("name already in use")]
     NameTaken,
-    /// The certificate a write would bind does not exist in the project (or was just deleted).
-    #[error("certificate not found")]
-    CertificateNotFound,
     /// The certificate is bound to these hostnames.
     #[error("in use by {0:?}")]
     InUse(Vec<String>),
@@ -99,13 +98,40 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match e {
-            sqlx::Error::RowNotFound => Self::NotFound,
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 Self::Unavailable(e)
             }
             sqlx::Error::Database(ref db) if db.is_unique_violation() => Self::NameTaken,
             other => Self::Backend(other),
         }
+    }
+}
+
+/// The kinds of stored rows a caller can name, so that a not-found says which one was missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// A project.
+    Project,
+    /// A certificate.
+    Certificate,
+    /// A protected domain.
+    Host,
+}
+
+impl Resource {
+    /// The name callers know the resource by.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Project => "project",
+            Self::Certificate => "certificate",
+            Self::Host => "host",
+        }
+    }
+}
+
+impl std::fmt::Display for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -284,33 +310,9 @@ fn normalise_url(url: &str, backend: Backend) -> String {
     }
 }
 
-/// The SQL fragment `$n` for the n-th bind parameter (both dialects accept `$n` through Any).
-fn placeholder(n: usize) -> String {
-    format!("${n}")
-}
-
-/// Escapes `%`, `_` and `\` so user text matches literally inside `LIKE ... ESCAPE '\'`.
-fn like_contains(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(like_contains("a%b_c\\"), "%a\\%b\\_c\\\\%");
-    }
 
     #[test]
     fn sqlite_urls_get_create_mode() {

@@ -13,6 +13,7 @@ mod cli;
 mod credentials;
 mod hosts;
 mod keystone;
+mod layers;
 mod lifecycle;
 mod list;
 mod postgres;

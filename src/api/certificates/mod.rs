@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::AppState;
-use super::error::{ApiError, ApiResult, ErrorCode, from_write};
+use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::{Caller, IdInPath, JsonBody, QueryPairs};
 use super::read_cache::{CachedCertificate, CachedPage, CertificateKey, PageKey};
 use crate::domain::{
@@ -166,11 +166,7 @@ async fn show(
     let entry = state
         .cache
         .read_through(Some(key), caller.project_version, async {
-            let record = state
-                .store
-                .certificate(&caller.project, &id)
-                .await
-                .map_err(not_found_as_certificate)?;
+            let record = state.store.certificate(&caller.project, &id).await?;
             let bound = state
                 .store
                 .bound_hosts(&caller.project, &[record.id.as_str()])
@@ -246,8 +242,7 @@ async fn update(
     let record = state
         .store
         .update_certificate(&caller.project, &id, &name, replaced.as_ref())
-        .await
-        .map_err(not_found_as_certificate)?;
+        .await?;
     Ok(Json(UpdateResponse {
         exp_status: ExpiryStatus::at(record.expire_time, state.clock.now_ms()).code(),
         id: record.id,
@@ -264,11 +259,7 @@ async fn delete(
     IdInPath(id): IdInPath<CertificateId>,
 ) -> ApiResult<Json<DeleteResponse>> {
     caller.require_admin()?;
-    let record: CertificateRecord = state
-        .store
-        .delete_certificate(&caller.project, &id)
-        .await
-        .map_err(not_found_as_certificate)?;
+    let record: CertificateRecord = state.store.delete_certificate(&caller.project, &id).await?;
     tracing::info!(certificate = %id, project = %caller.project, "certificate deleted");
     Ok(Json(DeleteResponse {
         id: record.id,
@@ -310,13 +301,8 @@ async fn apply_to_hosts(
         .bind_hosts(&caller.project, &id, &hosts, |facts| {
             refuse_expired(facts.expire_time, now)
         })
-        .await
-        .map_err(|e| from_write(e, "host (one of premium_host_ids)"))?;
-    let record = state
-        .store
-        .certificate(&caller.project, &id)
-        .await
-        .map_err(not_found_as_certificate)?;
+        .await?;
+    let record = state.store.certificate(&caller.project, &id).await?;
     let bind_host = bind_hosts_of(&state, &caller.project, &record.id).await?;
     Ok(Json(ApplyResponse {
         id: record.id,
@@ -358,12 +344,4 @@ async fn check_pair(content: String, key: String) -> ApiResult<CertificatePair> 
         .await
         .map_err(ApiError::internal)?
         .map_err(Into::into)
-}
-
-/// Names the certificate in a store's not-found.
-pub(super) fn not_found_as_certificate(e: crate::storage::StoreError) -> ApiError {
-    match e {
-        crate::storage::StoreError::NotFound => ApiError::not_found("certificate"),
-        other => other.into(),
-    }
 }

@@ -11,16 +11,14 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::AppState;
-use super::error::{ApiError, ApiResult, ErrorCode, from_write};
+use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::{Caller, IdInPath, JsonBody, QueryPairs};
 use crate::domain::{
     CertificateChange, HostId, HostSettings, check_bind, check_certificate_present,
 };
-use crate::storage::{
-    CertificateFacts, HostChange, HostRecord, HostState, NewHost, StoreError, WriteError,
-};
+use crate::storage::{HostRecord, NewHost, StoreError, WriteError};
 use query::HostListParams;
-use wire::{DeleteResponse, HostRequest, HostResponse, ListResponse, ParsedRequest};
+use wire::{DeleteResponse, HostRequest, HostResponse, ListResponse};
 
 /// The host routes, all under `/v1/{project_id}/premium-waf/host`.
 pub(super) fn routes() -> Router<AppState> {
@@ -80,7 +78,7 @@ async fn create(
                     hostname.as_str()
                 ),
             ),
-            other => from_write(other, "host"),
+            other => other.into(),
         })?;
     tracing::info!(host = %id, project = %caller.project, "host created");
     Ok(Json(HostResponse::from(HostRecord {
@@ -116,11 +114,7 @@ async fn show(
     Caller(caller): Caller,
     IdInPath(id): IdInPath<HostId>,
 ) -> ApiResult<Json<HostResponse>> {
-    let record = state
-        .store
-        .host(&caller.project, &id)
-        .await
-        .map_err(not_found_as_host)?;
+    let record = state.store.host(&caller.project, &id).await?;
     Ok(Json(record.into()))
 }
 
@@ -134,61 +128,19 @@ async fn update(
 ) -> ApiResult<Json<HostResponse>> {
     caller.require_admin()?;
     let request = body.parse()?;
-    let lock = match &request.certificate {
-        CertificateChange::Bind { id, .. } => Some(id.clone()),
-        CertificateChange::Keep | CertificateChange::Unbind => None,
-    };
     let now = state.clock.now_ms();
     state
         .store
-        .update_host(&caller.project, &id, lock.as_ref(), |current, facts| {
-            decide(current, facts, &request, now)
-        })
-        .await
-        .map_err(|e| from_write(e, "host"))?;
+        .update_host(
+            &caller.project,
+            &id,
+            request.certificate_to_lock(),
+            |current, facts| request.decide(current, facts, now),
+        )
+        .await?;
     tracing::info!(host = %id, project = %caller.project, "host updated");
-    let record = state
-        .store
-        .host(&caller.project, &id)
-        .await
-        .map_err(not_found_as_host)?;
+    let record = state.store.host(&caller.project, &id).await?;
     Ok(Json(record.into()))
-}
-
-/// The host after `request`, given its current state and the certificate to bind (read under
-/// lock), or why the update is refused.
-fn decide(
-    current: &HostState,
-    facts: Option<&CertificateFacts>,
-    request: &ParsedRequest,
-    now: i64,
-) -> ApiResult<HostChange> {
-    if let Some(h) = &request.hostname
-        && h.as_str() != current.hostname
-    {
-        return Err(ApiError::new(
-            ErrorCode::RequestBodyIllegal,
-            "hostname cannot be changed; create a host for the new name and delete this one",
-        ));
-    }
-    let settings = request.patch.apply(current.settings.clone());
-    let certificate_id = match (&request.certificate, facts) {
-        (CertificateChange::Keep, _) => current.certificate_id.clone(),
-        (CertificateChange::Unbind, _) => None,
-        (CertificateChange::Bind { id, name }, Some(facts)) => {
-            let newly_bound = current.certificate_id.as_deref() != Some(id.as_str());
-            check_bind(name, &facts.name, facts.expire_time, newly_bound, now)?;
-            Some(id.to_string())
-        }
-        (CertificateChange::Bind { .. }, None) => {
-            return Err(ApiError::internal("the certificate to bind was not locked"));
-        }
-    };
-    check_certificate_present(&settings, certificate_id.is_some())?;
-    Ok(HostChange {
-        certificate_id,
-        settings,
-    })
 }
 
 /// `DELETE /v1/{project_id}/premium-waf/host/{host_id}`: stop protecting a domain, freeing
@@ -199,11 +151,7 @@ async fn delete(
     IdInPath(id): IdInPath<HostId>,
 ) -> ApiResult<Json<DeleteResponse>> {
     caller.require_admin()?;
-    let deleted = state
-        .store
-        .delete_host(&caller.project, &id)
-        .await
-        .map_err(not_found_as_host)?;
+    let deleted = state.store.delete_host(&caller.project, &id).await?;
     tracing::info!(host = %id, project = %caller.project, "host deleted");
     Ok(Json(deleted.into()))
 }
@@ -214,12 +162,4 @@ fn required(field: &str) -> ApiError {
         ErrorCode::RequestBodyIllegal,
         format!("{field} is required"),
     )
-}
-
-/// Names the host in a store's not-found.
-fn not_found_as_host(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::not_found("host"),
-        other => other.into(),
-    }
 }

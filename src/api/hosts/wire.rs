@@ -5,8 +5,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::api::error::{ApiError, ApiResult, ErrorCode};
 use crate::domain::{
-    CertificateChange, CertificateId, Cipher, HostSettings, Hostname, ProtectStatus, Server,
-    ServerFields, TlsVersion, parse_description, parse_servers,
+    CertificateChange, CertificateId, Cipher, HostUpdate, Hostname, ProtectStatus, ServerFields,
+    SettingsPatch, TlsVersion, parse_description, parse_servers,
 };
 use crate::storage::{DeletedHost, HostRecord};
 
@@ -44,58 +44,10 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
     Option::<String>::deserialize(d).map(Some)
 }
 
-/// The settings fields a request carries, checked; absent ones are `None`.
-#[derive(Debug, Clone, Default)]
-pub(super) struct SettingsPatch {
-    /// `server`, replacing the whole list.
-    pub(super) servers: Option<Vec<Server>>,
-    proxy: Option<bool>,
-    description: Option<String>,
-    protect_status: Option<ProtectStatus>,
-    tls: Option<TlsVersion>,
-    cipher: Option<Cipher>,
-}
-
-impl SettingsPatch {
-    /// `base` with every carried field replaced.
-    pub(super) fn apply(&self, mut base: HostSettings) -> HostSettings {
-        if let Some(servers) = &self.servers {
-            base.servers.clone_from(servers);
-        }
-        if let Some(proxy) = self.proxy {
-            base.proxy = proxy;
-        }
-        if let Some(description) = &self.description {
-            base.description.clone_from(description);
-        }
-        if let Some(status) = self.protect_status {
-            base.protect_status = status;
-        }
-        if let Some(tls) = self.tls {
-            base.tls = tls;
-        }
-        if let Some(cipher) = self.cipher {
-            base.cipher = cipher;
-        }
-        base
-    }
-}
-
-/// A request after every carried field has been checked.
-#[derive(Debug, Clone)]
-pub(super) struct ParsedRequest {
-    /// `hostname`, if carried.
-    pub(super) hostname: Option<Hostname>,
-    /// The settings carried.
-    pub(super) patch: SettingsPatch,
-    /// What to do with the certificate.
-    pub(super) certificate: CertificateChange,
-}
-
 impl HostRequest {
     /// Checks every carried field: a bad hostname is `WAF.00011006`, anything else
     /// `WAF.00011003`, and an unknown `certificateid` 404.
-    pub(super) fn parse(self) -> ApiResult<ParsedRequest> {
+    pub(super) fn parse(self) -> ApiResult<HostUpdate> {
         let hostname = self.hostname.as_deref().map(Hostname::parse).transpose()?;
         let servers = match &self.server {
             None => None,
@@ -120,7 +72,7 @@ impl HostRequest {
             cipher: self.cipher.as_deref().map(Cipher::parse).transpose()?,
         };
         let certificate = certificate_change(self.certificateid, self.certificatename)?;
-        Ok(ParsedRequest {
+        Ok(HostUpdate {
             hostname,
             patch,
             certificate,

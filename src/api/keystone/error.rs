@@ -110,7 +110,13 @@ impl From<StoreError> for KeystoneError {
                 message: "The identity store is temporarily unavailable; retry shortly.".into(),
                 cause: Some(cause.to_string()),
             },
-            other => Self::internal(other),
+            other @ (StoreError::NotFound(_)
+            | StoreError::NameTaken
+            | StoreError::InUse(_)
+            | StoreError::QuotaExceeded
+            | StoreError::Schema(_)
+            | StoreError::Config(_)
+            | StoreError::Backend(_)) => Self::internal(other),
         }
     }
 }

@@ -1,0 +1,155 @@
+//! Binding hosts to certificates: the lock order every binding write follows, the facts a bind
+//! checks, and the foreign key that backs it all.
+//!
+//! A host points at no or one certificate through a foreign key, so the database itself keeps
+//! every binding pointing at an existing certificate: a certificate delete that races with a bind
+//! either commits first (the bind then finds no certificate) or fails its foreign-key check.
+//!
+//! Lock order: every write that binds a certificate first locks the certificate's row with a
+//! no-op `UPDATE ... RETURNING` ([`lock_certificate`]: a row lock on PostgreSQL, the write lock
+//! on SQLite) and reads its name and expiry under that lock, then writes the hosts, in one
+//! transaction. Renaming or replacing a certificate takes the same lock first, so it is ordered
+//! wholly before or after a bind and the caller's checks hold at commit. Locks are always taken
+//! certificate first, then host. A new write path touching both states its order here.
+
+use sqlx::{AnyConnection, AssertSqlSafe};
+
+use super::sql::SqlArgs;
+use super::{Resource, Store, StoreError, stored};
+use crate::domain::{CertificateFacts, CertificateId, HostId, ProjectId};
+
+/// Why a checked write did not happen.
+#[derive(Debug)]
+pub enum WriteError<E> {
+    /// The caller's check refused it; nothing was written.
+    Refused(E),
+    /// Storage failed or a row was missing.
+    Store(StoreError),
+}
+
+impl<E> From<StoreError> for WriteError<E> {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl<E> From<sqlx::Error> for WriteError<E> {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+/// The columns of a certificate a bind checks.
+#[derive(sqlx::FromRow)]
+struct FactsRow {
+    id: String,
+    name: String,
+    expire_time_ms: i64,
+}
+
+impl TryFrom<FactsRow> for CertificateFacts {
+    type Error = StoreError;
+
+    fn try_from(row: FactsRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: stored::certificate_id(&row.id)?,
+            name: row.name,
+            expire_time: row.expire_time_ms,
+        })
+    }
+}
+
+/// Locks a certificate's row until the transaction ends and reads what binding checks need;
+/// `None` when the project has no such certificate. The no-op update takes the row lock on
+/// PostgreSQL and the database write lock on SQLite, and works the same on both.
+pub(super) async fn lock_certificate(
+    conn: &mut AnyConnection,
+    project: &ProjectId,
+    id: &CertificateId,
+) -> Result<Option<CertificateFacts>, StoreError> {
+    let row: Option<FactsRow> = sqlx::query_as(
+        "UPDATE certificates SET name = name WHERE id = $1 AND project_id = $2 \
+         RETURNING id, name, expire_time_ms",
+    )
+    .bind(id.as_str())
+    .bind(project.as_str())
+    .fetch_optional(conn)
+    .await?;
+    row.map(CertificateFacts::try_from).transpose()
+}
+
+/// Locks the certificate a write binds; a missing one is not found.
+pub(super) async fn certificate_to_bind(
+    conn: &mut AnyConnection,
+    project: &ProjectId,
+    id: &CertificateId,
+) -> Result<CertificateFacts, StoreError> {
+    lock_certificate(conn, project, id)
+        .await?
+        .ok_or(StoreError::NotFound(Resource::Certificate))
+}
+
+/// A foreign-key failure on a host write means the certificate vanished meanwhile.
+pub(super) fn fk_to_not_found(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Database(ref db) if db.is_foreign_key_violation() => {
+            StoreError::NotFound(Resource::Certificate)
+        }
+        other => other.into(),
+    }
+}
+
+/// The hostnames of the project's hosts bound to a certificate, sorted.
+pub(super) async fn hostnames_using(
+    conn: &mut AnyConnection,
+    project: &ProjectId,
+    id: &CertificateId,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT hostname FROM hosts WHERE certificate_id = $1 AND project_id = $2 ORDER BY hostname",
+    )
+    .bind(id.as_str())
+    .bind(project.as_str())
+    .fetch_all(conn)
+    .await
+}
+
+impl Store {
+    /// Points every listed host of the project at `certificate`, all or nothing, after `check`
+    /// has seen the certificate under lock. An unknown host or certificate changes nothing and
+    /// is not found.
+    #[tracing::instrument(skip_all, fields(project = %project, certificate = %certificate))]
+    pub async fn bind_hosts<E>(
+        &self,
+        project: &ProjectId,
+        certificate: &CertificateId,
+        hosts: &[HostId],
+        check: impl FnOnce(&CertificateFacts) -> Result<(), E>,
+    ) -> Result<(), WriteError<E>> {
+        let mut hosts: Vec<&HostId> = hosts.iter().collect();
+        hosts.sort();
+        hosts.dedup();
+        let (_turn, mut tx) = self.begin_write().await?;
+        let facts = certificate_to_bind(&mut tx, project, certificate).await?;
+        check(&facts).map_err(WriteError::Refused)?;
+        if !hosts.is_empty() {
+            let mut args = SqlArgs::new();
+            let certificate = args.push(certificate.as_str());
+            let project = args.push(project.as_str());
+            let list = args.list(hosts.iter().map(|h| h.as_str()));
+            let sql = format!(
+                "UPDATE hosts SET certificate_id = {certificate} \
+                 WHERE project_id = {project} AND id IN ({list})"
+            );
+            let done = sqlx::query_with(AssertSqlSafe(sql), args.arguments()?)
+                .execute(&mut *tx)
+                .await
+                .map_err(fk_to_not_found)?;
+            if usize::try_from(done.rows_affected()).ok() != Some(hosts.len()) {
+                return Err(StoreError::NotFound(Resource::Host).into());
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
