@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Parser;
 use wafcert::app::{MasterKeySource, open_sealer};
-use wafcert::auth::Role;
 use wafcert::crypto::{new_token, random_bytes, token_hash};
+use wafcert::domain::Role;
 use wafcert::domain::{CertificateId, CertificateName, HostId, NameLimit, ProjectId, now_ms};
 use wafcert::storage::{NewCertificate, NewHost, PoolSettings, Store};
 
@@ -730,14 +730,7 @@ async fn seed(
     store.ensure_project(&project, None, now).await?;
     let token = new_token()?;
     store
-        .insert_token(
-            &token_hash(&token),
-            &project,
-            Role::Admin.as_str(),
-            None,
-            now,
-            None,
-        )
+        .insert_token(&token_hash(&token), &project, Role::Admin, None, now, None)
         .await?;
     let n_i64 = i64::try_from(n)?;
     // One upload every 10 ms up to a second ago, so the newest-first order is total.

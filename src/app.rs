@@ -12,9 +12,9 @@ use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState, ServiceSettings};
-use crate::auth::{Authenticator, Role};
+use crate::auth::Authenticator;
 use crate::crypto::{MasterKey, Sealer, new_token, token_hash};
-use crate::domain::{Clock, ProjectId, now_ms};
+use crate::domain::{Clock, ProjectId, Role, now_ms};
 use crate::storage::{Backend, PoolSettings, Store};
 
 /// Everything `serve` needs, already resolved from flags and environment.
@@ -226,7 +226,7 @@ async fn bootstrap(store: &Store) -> anyhow::Result<Option<Bootstrap>> {
         .insert_token(
             &token_hash(&token),
             &project_id,
-            Role::Admin.as_str(),
+            Role::Admin,
             None,
             now,
             None,

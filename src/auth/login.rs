@@ -8,12 +8,10 @@
 
 use std::sync::OnceLock;
 
-use super::identity::{
-    IssuedToken, LoginMethod, ProjectInfo, ProjectRef, TokenInfo, UserInfo, UserRef,
-};
-use super::{AuthError, Authenticator, Role, hash_password, verify_password};
+use super::identity::{IssuedToken, LoginMethod, ProjectRef, TokenInfo, UserInfo, UserRef};
+use super::{AuthError, Authenticator, hash_password, verify_password};
 use crate::crypto::{new_token, token_hash};
-use crate::domain::{Millis, ProjectId};
+use crate::domain::{Millis, Project, UserId};
 use crate::storage::{StoreError, TokenRecord, UserRecord};
 
 /// Lifetime of a token issued by the login: 24 hours, as Keystone's default.
@@ -75,12 +73,11 @@ impl Authenticator {
                 let (user, old) = self.token_user(&token, now).await?;
                 // A token bought with a token never outlives the first one (as Keystone).
                 let limit = now.saturating_add(TOKEN_LIFETIME_MS);
-                (user, old.expires_at_ms.map_or(limit, |at| at.min(limit)))
+                (user, old.expires_at.map_or(limit, |at| at.min(limit)))
             }
         };
         // The user's role now, not the old token's: a downgrade takes effect at once.
-        let role = Role::parse(&user.role)
-            .ok_or_else(|| StoreError::Schema("stored role is unknown".to_owned()))?;
+        let role = user.role;
         let project = self.user_project(&user, scope).await?;
         let token = new_token().map_err(|e| LoginError::Internal(e.to_string()))?;
         let hash = token_hash(&token);
@@ -88,7 +85,7 @@ impl Authenticator {
             .insert_token(
                 &hash,
                 &project.id,
-                role.as_str(),
+                role,
                 Some(&user.id),
                 now,
                 Some(expires_at),
@@ -115,20 +112,18 @@ impl Authenticator {
             LoginError::Unauthorized => LoginError::TokenNotFound,
             other => other,
         })?;
-        let role = Role::parse(&record.role)
-            .ok_or_else(|| StoreError::Schema("stored role is unknown".to_owned()))?;
         let project = self
             .store
-            .project_by_id(&record.project_id)
+            .project_by_id(record.project.as_str())
             .await?
             .ok_or_else(|| StoreError::Schema("token of a missing project".to_owned()))?;
         Ok(TokenInfo {
             user: user_info(&user),
-            project: project_info(project)?,
-            role,
+            project,
+            role: record.role,
             methods: vec!["password"],
-            issued_at: record.created_at_ms,
-            expires_at: record.expires_at_ms.unwrap_or(i64::MAX),
+            issued_at: record.created_at,
+            expires_at: record.expires_at.unwrap_or(i64::MAX),
             audit_id: audit_id(&token_hash(token)),
         })
     }
@@ -180,7 +175,7 @@ impl Authenticator {
         now: Millis,
     ) -> Result<(UserRecord, TokenRecord), LoginError> {
         let record = self.token_record(token, now).await?;
-        let Some(user_id) = record.user_id.as_deref() else {
+        let Some(user_id) = record.user_id.as_ref().map(UserId::as_str) else {
             // Admin-command tokens belong to no user: they are not Keystone tokens.
             return Err(LoginError::Unauthorized);
         };
@@ -197,16 +192,16 @@ impl Authenticator {
         &self,
         user: &UserRecord,
         scope: Option<&ProjectRef>,
-    ) -> Result<ProjectInfo, LoginError> {
+    ) -> Result<Project, LoginError> {
         let found = match scope {
-            None => self.store.project_by_id(&user.project_id).await?,
+            None => self.store.project_by_id(user.project.as_str()).await?,
             Some(ProjectRef::Id(id)) => self.store.project_by_id(id).await?,
             Some(ProjectRef::Name { name, domain }) => {
                 self.store.project_by_name(domain.name(), name).await?
             }
         };
         match found {
-            Some(project) if project.0 == user.project_id => project_info(project),
+            Some(project) if project.id == user.project => Ok(project),
             _ => Err(LoginError::Unauthorized),
         }
     }
@@ -214,16 +209,10 @@ impl Authenticator {
 
 fn user_info(user: &UserRecord) -> UserInfo {
     UserInfo {
-        id: user.id.clone(),
+        id: user.id.to_string(),
         name: user.name.clone(),
         domain: user.domain.clone(),
     }
-}
-
-fn project_info((id, name, domain): (String, String, String)) -> Result<ProjectInfo, LoginError> {
-    let id = ProjectId::parse(&id)
-        .ok_or_else(|| StoreError::Schema("stored project id is malformed".to_owned()))?;
-    Ok(ProjectInfo { id, name, domain })
 }
 
 /// A non-secret id for a token: 22 characters of a hash of its hash.

@@ -9,56 +9,21 @@ mod password;
 mod signature;
 mod verified;
 
-use std::fmt;
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
 use crate::crypto::{Sealer, token_hash};
-use crate::domain::{Millis, ProjectId};
+use crate::domain::{Millis, ProjectId, Role};
 use crate::storage::{Store, StoreError, TokenRecord};
 
 pub use identity::{
-    DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME, DomainRef, IssuedToken, LoginMethod, ProjectInfo,
-    ProjectRef, TokenInfo, UserInfo, UserRef, domain_id,
+    DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME, DomainRef, IssuedToken, LoginMethod, ProjectRef,
+    TokenInfo, UserInfo, UserRef, domain_id,
 };
 pub use login::{LoginError, TOKEN_LIFETIME_MS};
 pub use password::{hash_password, verify_password};
 pub use signature::{SignedRequest, format_basic_date, sign_request};
-
-/// What a credential may do within its project.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Everything, including reading private keys.
-    Admin,
-    /// List and show, never private keys.
-    ReadOnly,
-}
-
-impl Role {
-    /// Parses `admin` or `readonly`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "admin" => Some(Self::Admin),
-            "readonly" => Some(Self::ReadOnly),
-            _ => None,
-        }
-    }
-
-    /// The stored name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Admin => "admin",
-            Self::ReadOnly => "readonly",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -158,10 +123,13 @@ impl Authenticator {
             return Ok(p);
         }
         let record = self.record_by_hash(&hash, now).await?;
-        let p = principal(&record.project_id, &record.role, record.project_version)?;
+        let p = Principal {
+            project: record.project,
+            role: record.role,
+            project_version: record.project_version,
+        };
         if let Some(stamp) = stamp {
-            self.verified
-                .put(hash, stamp, p.clone(), record.expires_at_ms);
+            self.verified.put(hash, stamp, p.clone(), record.expires_at);
         }
         Ok(p)
     }
@@ -176,7 +144,7 @@ impl Authenticator {
         if record.revoked != 0 {
             return Err(AuthError::Revoked);
         }
-        if record.expires_at_ms.is_some_and(|at| at <= now) {
+        if record.expires_at.is_some_and(|at| at <= now) {
             return Err(AuthError::Expired);
         }
         Ok(record)
@@ -205,23 +173,14 @@ impl Authenticator {
         signature::verify(request, &parsed, &secret, now)?;
         if request
             .header("x-project-id")
-            .is_some_and(|p| p != record.project_id)
+            .is_some_and(|p| p != record.project.as_str())
         {
             return Err(AuthError::WrongProject);
         }
-        principal(&record.project_id, &record.role, record.project_version)
+        Ok(Principal {
+            project: record.project,
+            role: record.role,
+            project_version: record.project_version,
+        })
     }
-}
-
-/// A principal from stored columns (a corrupt row is a store error, not a 401).
-fn principal(project: &str, role: &str, project_version: i64) -> Result<Principal, AuthError> {
-    let project = ProjectId::parse(project)
-        .ok_or_else(|| StoreError::Schema("stored project id is malformed".to_owned()))?;
-    let role =
-        Role::parse(role).ok_or_else(|| StoreError::Schema("stored role is unknown".to_owned()))?;
-    Ok(Principal {
-        project,
-        role,
-        project_version,
-    })
 }

@@ -11,9 +11,8 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::{App, MasterKeySource, ServeConfig, open_sealer};
-use crate::auth::Role;
 use crate::crypto::{new_token, random_bytes, token_hash};
-use crate::domain::{ProjectId, UserId, now_ms};
+use crate::domain::{ProjectId, Role, UserId, now_ms};
 use crate::storage::{PoolSettings, Store, UserRecord};
 
 /// Self-hostable WAF certificate service, wire-compatible with the OTC / Huawei Cloud WAF API.
@@ -204,14 +203,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let expires =
                 ttl.map(|d| now.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)));
             store
-                .insert_token(
-                    &token_hash(&token),
-                    &project,
-                    role.as_str(),
-                    None,
-                    now,
-                    expires,
-                )
+                .insert_token(&token_hash(&token), &project, role, None, now, expires)
                 .await?;
             println!("{token}");
             Ok(())
@@ -241,7 +233,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .await??;
             let store = database.open().await?;
             let now = now_ms();
-            let (_, stored_name, _) = store
+            let stored = store
                 .ensure_project_in(&project, project_name.as_deref(), &domain, now)
                 .await
                 .map_err(|e| match e {
@@ -251,17 +243,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     other => other.into(),
                 })?;
             if let Some(wanted) = project_name
-                && wanted != stored_name
+                && wanted != stored.name
             {
-                bail!("project {project} already exists with the name {stored_name}");
+                bail!(
+                    "project {project} already exists with the name {}",
+                    stored.name
+                );
             }
             let id = UserId::random();
             let user = UserRecord {
-                id: id.to_string(),
+                id: id.clone(),
                 name,
                 domain,
-                project_id: project.to_string(),
-                role: role.as_str().to_owned(),
+                project,
+                role,
                 password_hash,
             };
             store.insert_user(&user, now).await.map_err(|e| match e {
@@ -290,7 +285,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let secret = random_text(40, SECRET_KEY_ALPHABET)?;
             let sealed = sealer.seal(secret.as_bytes(), &access_key)?;
             store
-                .insert_access_key(&access_key, &project, role.as_str(), &sealed, now_ms())
+                .insert_access_key(&access_key, &project, role, &sealed, now_ms())
                 .await?;
             println!("{access_key} {secret}");
             Ok(())

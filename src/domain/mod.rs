@@ -12,6 +12,8 @@ mod host_update;
 mod hostname;
 mod ids;
 mod pem;
+mod project;
+mod role;
 mod server;
 mod time;
 
@@ -26,5 +28,7 @@ pub use host_update::{CertificateFacts, HostChange, HostState, HostUpdate, Setti
 pub use hostname::Hostname;
 pub use ids::{CertificateId, HostId, ProjectId, UserId};
 pub use pem::{CertificatePair, KeyKind, parse_pair};
+pub use project::Project;
+pub use role::Role;
 pub use server::{AddressKind, MAX_SERVERS, Protocol, Server, ServerFields, parse_servers};
 pub use time::{Millis, UtcDateTime, format_iso8601, now_ms};

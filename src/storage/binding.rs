@@ -15,7 +15,7 @@
 use sqlx::{AnyConnection, AssertSqlSafe};
 
 use super::sql::SqlArgs;
-use super::{Resource, Store, StoreError, stored};
+use super::{Resource, Store, StoreError};
 use crate::domain::{CertificateFacts, CertificateId, HostId, ProjectId};
 
 /// Why a checked write did not happen.
@@ -39,26 +39,6 @@ impl<E> From<sqlx::Error> for WriteError<E> {
     }
 }
 
-/// The columns of a certificate a bind checks.
-#[derive(sqlx::FromRow)]
-struct FactsRow {
-    id: String,
-    name: String,
-    expire_time_ms: i64,
-}
-
-impl TryFrom<FactsRow> for CertificateFacts {
-    type Error = StoreError;
-
-    fn try_from(row: FactsRow) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: stored::certificate_id(&row.id)?,
-            name: row.name,
-            expire_time: row.expire_time_ms,
-        })
-    }
-}
-
 /// Locks a certificate's row until the transaction ends and reads what binding checks need;
 /// `None` when the project has no such certificate. The no-op update takes the row lock on
 /// PostgreSQL and the database write lock on SQLite, and works the same on both.
@@ -67,15 +47,14 @@ pub(super) async fn lock_certificate(
     project: &ProjectId,
     id: &CertificateId,
 ) -> Result<Option<CertificateFacts>, StoreError> {
-    let row: Option<FactsRow> = sqlx::query_as(
+    Ok(sqlx::query_as(
         "UPDATE certificates SET name = name WHERE id = $1 AND project_id = $2 \
          RETURNING id, name, expire_time_ms",
     )
     .bind(id.as_str())
     .bind(project.as_str())
     .fetch_optional(conn)
-    .await?;
-    row.map(CertificateFacts::try_from).transpose()
+    .await?)
 }
 
 /// Locks the certificate a write binds; a missing one is not found.

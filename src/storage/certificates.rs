@@ -6,7 +6,7 @@ use sqlx::AssertSqlSafe;
 use super::binding::{hostnames_using, lock_certificate};
 use super::sql::{Bind, Page, SqlArgs, like_contains};
 use super::{Resource, Store, StoreError};
-use crate::domain::{CertificateId, CertificateName, ExpiryWindow, Millis, ProjectId};
+use crate::domain::{CertificateId, CertificateName, ExpiryWindow, HostId, Millis, ProjectId};
 
 /// A certificate to insert; the key is already sealed.
 #[derive(Debug)]
@@ -41,8 +41,8 @@ pub struct ReplacedPair<'a> {
 /// A whole stored certificate.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CertificateRecord {
-    /// Id (32 hex).
-    pub id: String,
+    /// Id.
+    pub id: CertificateId,
     /// Name.
     pub name: String,
     /// PEM chain.
@@ -51,34 +51,34 @@ pub struct CertificateRecord {
     pub sealed_key: Vec<u8>,
     /// Leaf notAfter, epoch ms.
     #[sqlx(rename = "expire_time_ms")]
-    pub expire_time: i64,
+    pub expire_time: Millis,
     /// Upload time, epoch ms.
     #[sqlx(rename = "created_at_ms")]
-    pub created_at: i64,
+    pub created_at: Millis,
 }
 
 /// The columns a list page needs.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CertificateSummary {
-    /// Id (32 hex).
-    pub id: String,
+    /// Id.
+    pub id: CertificateId,
     /// Name.
     pub name: String,
     /// Leaf notAfter, epoch ms.
     #[sqlx(rename = "expire_time_ms")]
-    pub expire_time: i64,
+    pub expire_time: Millis,
     /// Upload time, epoch ms.
     #[sqlx(rename = "created_at_ms")]
-    pub created_at: i64,
+    pub created_at: Millis,
 }
 
 /// A host bound to a certificate, as reported in `bind_host`.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BoundHost {
     /// The certificate the host uses.
-    pub certificate_id: String,
+    pub certificate_id: CertificateId,
     /// Host id.
-    pub id: String,
+    pub id: HostId,
     /// Hostname.
     pub hostname: String,
 }
@@ -304,14 +304,14 @@ impl Store {
     pub async fn bound_hosts(
         &self,
         project: &ProjectId,
-        ids: &[&str],
+        ids: &[&CertificateId],
     ) -> Result<Vec<BoundHost>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let mut args = SqlArgs::new();
         let project = args.push(project.as_str());
-        let list = args.list(ids.iter().copied());
+        let list = args.list(ids.iter().map(|id| id.as_str()));
         let sql = format!(
             "SELECT certificate_id, id, hostname FROM hosts \
              WHERE project_id = {project} AND certificate_id IN ({list}) ORDER BY hostname, id"

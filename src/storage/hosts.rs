@@ -5,7 +5,7 @@ use sqlx::AssertSqlSafe;
 
 use super::binding::{WriteError, certificate_to_bind, fk_to_not_found};
 use super::sql::{Page, SqlArgs, like_contains};
-use super::{Resource, Store, StoreError, host_settings, stored};
+use super::{Resource, Store, StoreError, host_settings};
 use crate::domain::{
     CertificateFacts, CertificateId, HostChange, HostId, HostSettings, HostState, Hostname, Millis,
     ProjectId,
@@ -29,27 +29,28 @@ pub struct NewHost<'a> {
 }
 
 /// A stored host with the name of its certificate (joined, so a rename shows at once).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct HostRecord {
     /// Host id.
-    pub id: String,
+    pub id: HostId,
     /// Hostname.
     pub hostname: String,
-    /// Bound certificate id.
-    pub certificate_id: Option<String>,
+    /// Bound certificate.
+    pub certificate_id: Option<CertificateId>,
     /// Bound certificate name.
     pub certificate_name: Option<String>,
     /// Settings.
     pub settings: HostSettings,
     /// Creation time, epoch ms.
-    pub created_at: i64,
+    #[sqlx(rename = "created_at_ms")]
+    pub created_at: Millis,
 }
 
 /// A deleted host.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeletedHost {
     /// Host id.
-    pub id: String,
+    pub id: HostId,
     /// Hostname.
     pub hostname: String,
 }
@@ -63,54 +64,6 @@ pub struct HostListFilter {
     pub limit: Option<i64>,
     /// Rows to skip.
     pub offset: i64,
-}
-
-#[derive(sqlx::FromRow)]
-struct HostRow {
-    id: String,
-    hostname: String,
-    certificate_id: Option<String>,
-    certificate_name: Option<String>,
-    settings: String,
-    created_at_ms: i64,
-}
-
-impl TryFrom<HostRow> for HostRecord {
-    type Error = StoreError;
-
-    fn try_from(row: HostRow) -> Result<Self, StoreError> {
-        Ok(Self {
-            settings: host_settings::decode(&row.settings)?,
-            id: row.id,
-            hostname: row.hostname,
-            certificate_id: row.certificate_id,
-            certificate_name: row.certificate_name,
-            created_at: row.created_at_ms,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct StateRow {
-    hostname: String,
-    certificate_id: Option<String>,
-    settings: String,
-}
-
-impl TryFrom<StateRow> for HostState {
-    type Error = StoreError;
-
-    fn try_from(row: StateRow) -> Result<Self, StoreError> {
-        Ok(Self {
-            settings: host_settings::decode(&row.settings)?,
-            certificate_id: row
-                .certificate_id
-                .as_deref()
-                .map(stored::certificate_id)
-                .transpose()?,
-            hostname: row.hostname,
-        })
-    }
 }
 
 const HOST_SELECT: &str = "SELECT h.id, h.hostname, h.certificate_id, c.name AS certificate_name, \
@@ -152,12 +105,12 @@ impl Store {
     /// One host of the project.
     pub async fn host(&self, project: &ProjectId, id: &HostId) -> Result<HostRecord, StoreError> {
         let sql = format!("{HOST_SELECT} WHERE h.id = $1 AND h.project_id = $2");
-        let row: Option<HostRow> = sqlx::query_as(AssertSqlSafe(sql))
+        let row: Option<HostRecord> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(id.as_str())
             .bind(project.as_str())
             .fetch_optional(&self.pool)
             .await?;
-        row.ok_or(StoreError::NotFound(Resource::Host))?.try_into()
+        row.ok_or(StoreError::NotFound(Resource::Host))
     }
 
     /// A page of the project's hosts, newest first (then id descending), and the number of all
@@ -189,13 +142,9 @@ impl Store {
             "{HOST_SELECT} WHERE {predicate} ORDER BY h.created_at_ms DESC, h.id DESC \
              LIMIT {limit} OFFSET {offset}"
         );
-        let rows: Vec<HostRow> = sqlx::query_as_with(AssertSqlSafe(sql), args.arguments()?)
+        let items = sqlx::query_as_with(AssertSqlSafe(sql), args.arguments()?)
             .fetch_all(&self.pool)
             .await?;
-        let items = rows
-            .into_iter()
-            .map(HostRecord::try_from)
-            .collect::<Result<_, _>>()?;
         Ok(Page { total, items })
     }
 
@@ -215,7 +164,7 @@ impl Store {
             Some(c) => Some(certificate_to_bind(&mut tx, project, c).await?),
             None => None,
         };
-        let row: Option<StateRow> = sqlx::query_as(
+        let state: Option<HostState> = sqlx::query_as(
             "UPDATE hosts SET hostname = hostname WHERE id = $1 AND project_id = $2 \
              RETURNING hostname, certificate_id, settings",
         )
@@ -223,7 +172,7 @@ impl Store {
         .bind(project.as_str())
         .fetch_optional(&mut *tx)
         .await?;
-        let state = HostState::try_from(row.ok_or(StoreError::NotFound(Resource::Host))?)?;
+        let state = state.ok_or(StoreError::NotFound(Resource::Host))?;
         let change = decide(&state, facts.as_ref()).map_err(WriteError::Refused)?;
         let checked = change.certificate_id.is_none()
             || change.certificate_id == state.certificate_id

@@ -102,6 +102,8 @@ impl From<sqlx::Error> for StoreError {
                 Self::Unavailable(e)
             }
             sqlx::Error::Database(ref db) if db.is_unique_violation() => Self::NameTaken,
+            // A stored value that no longer reads as its domain type (see `stored`).
+            sqlx::Error::ColumnDecode { .. } => Self::Schema(e.to_string()),
             other => Self::Backend(other),
         }
     }

@@ -3,7 +3,7 @@
 //! side, in-use refusals, apply-to-hosts being all or nothing, and project isolation.
 
 use serde_json::{Value, json};
-use wafcert::auth::Role;
+use wafcert::domain::Role;
 
 use crate::helpers::*;
 use crate::hosts::{HOSTS, NO_SUCH_ID, create_host, host_body, host_path, id_of, server};

@@ -412,7 +412,7 @@ async fn ids_of_other_projects_are_not_found(db: Db) {
         .to_owned();
     let other_project = wafcert::domain::ProjectId::random().to_string();
     let other_token = app
-        .token_for(&other_project, wafcert::auth::Role::Admin, None)
+        .token_for(&other_project, wafcert::domain::Role::Admin, None)
         .await;
     let other_url = |p: &str| format!("{}/v1/{other_project}/{p}", app.base);
     let path = format!("waf/certificate/{id}");

@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use wafcert::app::{App, MasterKeySource, ServeConfig};
-use wafcert::auth::Role;
 use wafcert::crypto::{new_token, token_hash};
+use wafcert::domain::Role;
 use wafcert::domain::{ProjectId, now_ms};
 use wafcert::storage::{PoolSettings, Store};
 
@@ -241,7 +241,7 @@ impl TestApp {
             .insert_token(
                 &token_hash(&token),
                 &project,
-                role.as_str(),
+                role,
                 None,
                 now_ms(),
                 expires_at,

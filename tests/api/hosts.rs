@@ -4,7 +4,7 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use wafcert::auth::Role;
+use wafcert::domain::Role;
 
 use crate::helpers::*;
 

@@ -560,7 +560,7 @@ async fn database_outage_is_503_and_recovers() {
     let mut app = TestApp::start(config, db).await;
     let project = wafcert::domain::ProjectId::random();
     app.token = app
-        .token_for(project.as_str(), wafcert::auth::Role::Admin, None)
+        .token_for(project.as_str(), wafcert::domain::Role::Admin, None)
         .await;
     app.project = project.to_string();
     assert_eq!(app.get("waf/certificate").await.0, 200);

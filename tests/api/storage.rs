@@ -1,6 +1,7 @@
 //! The storage layer's batch insert (used by bulk loads and the benchmark): rows readable through
 //! the API with their sealed keys, the project's counter exact, the quota and name uniqueness
-//! enforced for the whole batch.
+//! enforced for the whole batch. And the typed rows: a stored value that no longer reads as its
+//! domain type is a schema error (500), not a client error.
 
 use wafcert::app::open_sealer;
 use wafcert::domain::{CertificateId, CertificateName, NameLimit, ProjectId, now_ms};
@@ -11,7 +12,30 @@ use crate::helpers::*;
 crate::on_both_backends!(
     batch_rows_are_listed_shown_and_counted,
     batch_is_all_or_nothing_under_quota_and_names,
+    unreadable_stored_values_are_schema_errors,
 );
+
+async fn unreadable_stored_values_are_schema_errors(db: Db) {
+    use sqlx::Connection;
+    let app = TestApp::spawn_on(db).await;
+    let mut conn = sqlx::AnyConnection::connect(&app.db.url).await.unwrap();
+    sqlx::query("UPDATE tokens SET role = 'superuser'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let err = app
+        .store
+        .token(&wafcert::crypto::token_hash(&app.token))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Schema(m) if m.contains("role")),
+        "{err:?}"
+    );
+    let answer = app.get("waf/certificate").await;
+    assert_error(&answer, 500, "WAF.00010001");
+    conn.close().await.unwrap();
+}
 
 /// Owned rows for a batch: ids, names and sealed keys that `NewCertificate` borrows.
 struct Rows {

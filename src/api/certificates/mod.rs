@@ -14,14 +14,14 @@ use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::{Caller, IdInPath, JsonBody, QueryPairs};
 use super::read_cache::{CachedCertificate, CachedPage, CertificateKey, PageKey};
 use crate::domain::{
-    CertificateId, CertificateName, CertificatePair, ExpiryStatus, HostId, NameLimit, ProjectId,
+    CertificateId, CertificateName, CertificatePair, ExpiryStatus, HostId, NameLimit, Role,
     parse_pair, refuse_expired,
 };
-use crate::storage::{CertificateRecord, NewCertificate, ReplacedPair};
+use crate::storage::{NewCertificate, ReplacedPair};
 use query::ListParams;
 use wire::{
-    ApplyBody, ApplyResponse, BindHostBody, CertificateBody, CreateResponse, DeleteResponse,
-    ListItem, ListResponse, ShowResponse, UpdateResponse, group_by_certificate,
+    ApplyBody, ApplyResponse, CertificateBody, CreateResponse, DeleteResponse, ListItem,
+    ListResponse, ShowResponse, UpdateResponse, group_by_certificate,
 };
 
 /// The certificate routes, all under `/v1/{project_id}/waf/certificate`.
@@ -67,7 +67,7 @@ async fn list(
                 .list_certificates(&caller.project, &filter)
                 .await?;
             let bound = if params.host {
-                let ids: Vec<&str> = found.items.iter().map(|c| c.id.as_str()).collect();
+                let ids: Vec<&CertificateId> = found.items.iter().map(|c| &c.id).collect();
                 state.store.bound_hosts(&caller.project, &ids).await?
             } else {
                 Vec::new()
@@ -86,28 +86,14 @@ async fn list(
         .map(|c| {
             let extra = params.host.then(|| {
                 (
-                    c.expire_time,
                     ExpiryStatus::at(c.expire_time, now).code(),
-                    bound.remove(c.id.as_str()).unwrap_or_default(),
+                    bound.remove(&c.id).unwrap_or_default(),
                 )
             });
-            ListItem {
-                id: c.id.clone(),
-                name: c.name.clone(),
-                certificateid: c.id.clone(),
-                certificatename: c.name.clone(),
-                timestamp: c.created_at,
-                enterprise_project_id: "0",
-                expire_time: extra.as_ref().map(|e| e.0),
-                exp_status: extra.as_ref().map(|e| e.1),
-                bind_host: extra.map(|e| e.2),
-            }
+            ListItem::new(c, extra)
         })
         .collect();
-    Ok(Json(ListResponse {
-        total: page.total,
-        items,
-    }))
+    Ok(Json(ListResponse::new(page.total, items)))
 }
 
 /// `POST /v1/{project_id}/waf/certificate`: upload a certificate chain and its private key.
@@ -142,14 +128,14 @@ async fn create(
         .insert_certificate(&new, state.settings.certificate_quota)
         .await?;
     tracing::info!(certificate = %id, project = %caller.project, "certificate created");
-    Ok(Json(CreateResponse {
-        id: id.to_string(),
-        name: name.as_str().to_owned(),
-        expire_time: pair.expire_time,
-        exp_status: ExpiryStatus::at(pair.expire_time, now).code(),
-        timestamp: now,
-        bind_host: Vec::new(),
-    }))
+    let exp_status = ExpiryStatus::at(pair.expire_time, now).code();
+    Ok(Json(CreateResponse::new(
+        &id,
+        &name,
+        pair.expire_time,
+        exp_status,
+        now,
+    )))
 }
 
 /// `GET /v1/{project_id}/waf/certificate/{certificate_id}`: one certificate, with its key for
@@ -169,36 +155,30 @@ async fn show(
             let record = state.store.certificate(&caller.project, &id).await?;
             let bound = state
                 .store
-                .bound_hosts(&caller.project, &[record.id.as_str()])
+                .bound_hosts(&caller.project, &[&record.id])
                 .await?;
             Ok::<_, ApiError>(CachedCertificate { record, bound })
         })
         .await?;
     let record = &entry.record;
-    let bind_host = entry.bound.iter().cloned().map(Into::into).collect();
-    let reveal = caller.role == crate::auth::Role::Admin && !state.settings.withhold_private_keys;
+    let reveal = caller.role == Role::Admin && !state.settings.withhold_private_keys;
     let key = if reveal {
         Some(
             state
                 .sealer
-                .open_text(&record.sealed_key, &record.id)
+                .open_text(&record.sealed_key, record.id.as_str())
                 .map_err(ApiError::internal)?,
         )
     } else {
         None
     };
-    Ok(Json(ShowResponse {
-        exp_status: ExpiryStatus::at(record.expire_time, state.clock.now_ms()).code(),
-        certificateid: record.id.clone(),
-        certificatename: record.name.clone(),
-        id: record.id.clone(),
-        name: record.name.clone(),
-        content: record.content.clone(),
+    let exp_status = ExpiryStatus::at(record.expire_time, state.clock.now_ms()).code();
+    Ok(Json(ShowResponse::new(
+        record,
         key,
-        expire_time: record.expire_time,
-        timestamp: record.created_at,
-        bind_host,
-    }))
+        exp_status,
+        &entry.bound,
+    )))
 }
 
 /// `PUT /v1/{project_id}/waf/certificate/{certificate_id}`: rename, optionally replacing the
@@ -243,13 +223,8 @@ async fn update(
         .store
         .update_certificate(&caller.project, &id, &name, replaced.as_ref())
         .await?;
-    Ok(Json(UpdateResponse {
-        exp_status: ExpiryStatus::at(record.expire_time, state.clock.now_ms()).code(),
-        id: record.id,
-        name: record.name,
-        expire_time: record.expire_time,
-        timestamp: record.created_at,
-    }))
+    let exp_status = ExpiryStatus::at(record.expire_time, state.clock.now_ms()).code();
+    Ok(Json(UpdateResponse::new(record, exp_status)))
 }
 
 /// `DELETE /v1/{project_id}/waf/certificate/{certificate_id}`: refused while a host uses it.
@@ -259,14 +234,9 @@ async fn delete(
     IdInPath(id): IdInPath<CertificateId>,
 ) -> ApiResult<Json<DeleteResponse>> {
     caller.require_admin()?;
-    let record: CertificateRecord = state.store.delete_certificate(&caller.project, &id).await?;
+    let record = state.store.delete_certificate(&caller.project, &id).await?;
     tracing::info!(certificate = %id, project = %caller.project, "certificate deleted");
-    Ok(Json(DeleteResponse {
-        id: record.id,
-        name: record.name,
-        expire_time: record.expire_time,
-        timestamp: record.created_at,
-    }))
+    Ok(Json(record.into()))
 }
 
 /// `POST /v1/{project_id}/waf/certificate/{certificate_id}/apply-to-hosts`: bind the
@@ -303,29 +273,11 @@ async fn apply_to_hosts(
         })
         .await?;
     let record = state.store.certificate(&caller.project, &id).await?;
-    let bind_host = bind_hosts_of(&state, &caller.project, &record.id).await?;
-    Ok(Json(ApplyResponse {
-        id: record.id,
-        name: record.name,
-        timestamp: record.created_at,
-        expire_time: record.expire_time,
-        bind_host,
-    }))
-}
-
-/// The hosts bound to one certificate.
-async fn bind_hosts_of(
-    state: &AppState,
-    project: &ProjectId,
-    id: &str,
-) -> ApiResult<Vec<BindHostBody>> {
-    Ok(state
+    let bound = state
         .store
-        .bound_hosts(project, &[id])
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect())
+        .bound_hosts(&caller.project, &[&record.id])
+        .await?;
+    Ok(Json(ApplyResponse::new(record, bound)))
 }
 
 /// A mandatory body field.

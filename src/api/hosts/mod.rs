@@ -82,9 +82,9 @@ async fn create(
         })?;
     tracing::info!(host = %id, project = %caller.project, "host created");
     Ok(Json(HostResponse::from(HostRecord {
-        id: id.to_string(),
+        id,
         hostname: hostname.as_str().to_owned(),
-        certificate_id: certificate.as_ref().map(|(c, _)| c.to_string()),
+        certificate_id: certificate.as_ref().map(|(c, _)| c.clone()),
         certificate_name: certificate.map(|(_, n)| n),
         settings,
         created_at: now,

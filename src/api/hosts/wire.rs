@@ -187,10 +187,10 @@ impl From<HostRecord> for HostResponse {
             protect_status: settings.protect_status.code(),
             tls: settings.tls.as_str(),
             cipher: settings.cipher.as_str(),
-            id: h.id,
+            id: h.id.to_string(),
             hostname: h.hostname,
             timestamp: h.created_at,
-            certificateid: h.certificate_id,
+            certificateid: h.certificate_id.as_ref().map(ToString::to_string),
             certificatename: h.certificate_name,
             enterprise_project_id: "0",
         }
@@ -216,7 +216,7 @@ pub(super) struct DeleteResponse {
 impl From<DeletedHost> for DeleteResponse {
     fn from(h: DeletedHost) -> Self {
         Self {
-            id: h.id,
+            id: h.id.to_string(),
             hostname: h.hostname,
         }
     }
