@@ -29,7 +29,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Parser;
 use wafcert::app::{MasterKeySource, open_sealer};
-use wafcert::crypto::{new_token, random_bytes, token_hash};
+use wafcert::auth::{TokenGrant, mint_token};
+use wafcert::crypto::random_bytes;
 use wafcert::domain::Role;
 use wafcert::domain::{CertificateId, CertificateName, HostId, NameLimit, ProjectId, now_ms};
 use wafcert::storage::{NewCertificate, NewHost, PoolSettings, Store};
@@ -728,10 +729,13 @@ async fn seed(
     let project = ProjectId::random();
     let now = now_ms();
     store.ensure_project(&project, None, now).await?;
-    let token = new_token()?;
-    store
-        .insert_token(&token_hash(&token), &project, Role::Admin, None, now, None)
-        .await?;
+    let grant = TokenGrant {
+        project: &project,
+        role: Role::Admin,
+        user: None,
+        expires_at: None,
+    };
+    let token = mint_token(&store, &grant, now).await?;
     let n_i64 = i64::try_from(n)?;
     // One upload every 10 ms up to a second ago, so the newest-first order is total.
     let created_at = |i: usize| now - 1_000 - (n_i64 - i64::try_from(i).unwrap_or(0)) * 10;

@@ -12,8 +12,8 @@ use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState, ServiceSettings};
-use crate::auth::Authenticator;
-use crate::crypto::{MasterKey, Sealer, new_token, token_hash};
+use crate::auth::{Authenticator, TokenGrant, mint_token};
+use crate::crypto::{MasterKey, Sealer};
 use crate::domain::{Clock, ProjectId, Role, now_ms};
 use crate::storage::{Backend, PoolSettings, Store};
 
@@ -221,17 +221,13 @@ async fn bootstrap(store: &Store) -> anyhow::Result<Option<Bootstrap>> {
     let project_id = ProjectId::random();
     let now = now_ms();
     store.ensure_project(&project_id, None, now).await?;
-    let token = new_token()?;
-    store
-        .insert_token(
-            &token_hash(&token),
-            &project_id,
-            Role::Admin,
-            None,
-            now,
-            None,
-        )
-        .await?;
+    let grant = TokenGrant {
+        project: &project_id,
+        role: Role::Admin,
+        user: None,
+        expires_at: None,
+    };
+    let token = mint_token(store, &grant, now).await?;
     Ok(Some(Bootstrap { project_id, token }))
 }
 

@@ -9,8 +9,9 @@
 use std::sync::OnceLock;
 
 use super::identity::{IssuedToken, LoginMethod, ProjectRef, TokenInfo, UserInfo, UserRef};
+use super::mint::{MintError, TokenGrant, mint_token};
 use super::{AuthError, Authenticator, hash_password, verify_password};
-use crate::crypto::{new_token, token_hash};
+use crate::crypto::token_hash;
 use crate::domain::{Millis, Project, UserId};
 use crate::storage::{StoreError, TokenRecord, UserRecord};
 
@@ -79,18 +80,19 @@ impl Authenticator {
         // The user's role now, not the old token's: a downgrade takes effect at once.
         let role = user.role;
         let project = self.user_project(&user, scope).await?;
-        let token = new_token().map_err(|e| LoginError::Internal(e.to_string()))?;
+        let grant = TokenGrant {
+            project: &project.id,
+            role,
+            user: Some(&user.id),
+            expires_at: Some(expires_at),
+        };
+        let token = mint_token(&self.store, &grant, now)
+            .await
+            .map_err(|e| match e {
+                MintError::Store(e) => LoginError::Store(e),
+                MintError::Random(e) => LoginError::Internal(e.to_string()),
+            })?;
         let hash = token_hash(&token);
-        self.store
-            .insert_token(
-                &hash,
-                &project.id,
-                role,
-                Some(&user.id),
-                now,
-                Some(expires_at),
-            )
-            .await?;
         Ok(IssuedToken {
             token,
             info: TokenInfo {

@@ -5,6 +5,7 @@
 
 mod identity;
 mod login;
+mod mint;
 mod password;
 mod signature;
 mod verified;
@@ -22,6 +23,7 @@ pub use identity::{
     TokenInfo, UserInfo, UserRef, domain_id,
 };
 pub use login::{LoginError, TOKEN_LIFETIME_MS};
+pub use mint::{MintError, TokenGrant, mint_token};
 pub use password::{hash_password, verify_password};
 pub use signature::{SignedRequest, format_basic_date, sign_request};
 

@@ -1,19 +1,18 @@
-//! The `wafcert` command line: `serve`, and admin commands that act on the database directly
-//! (no server needed) and print only their result on stdout, so scripts can use them.
+//! The `wafcert` command line: `serve`, the admin commands (in `admin`: tokens, users, access
+//! keys, straight on the database) and the API client commands (in `cert`).
 
+mod admin;
 mod cert;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::app::{App, MasterKeySource, ServeConfig, open_sealer};
-use crate::crypto::{new_token, random_bytes, token_hash};
-use crate::domain::{ProjectId, Role, UserId, now_ms};
-use crate::storage::{PoolSettings, Store, UserRecord};
+use crate::app::{App, MasterKeySource, ServeConfig};
+use crate::storage::{PoolSettings, Store};
 
 /// Self-hostable WAF certificate service, wire-compatible with the OTC / Huawei Cloud WAF API.
 #[derive(Debug, Parser)]
@@ -31,13 +30,13 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create or revoke API tokens.
     #[command(subcommand)]
-    Token(TokenCommand),
+    Token(admin::TokenCommand),
     /// Create users for the Keystone-style password login.
     #[command(subcommand)]
-    User(UserCommand),
+    User(admin::UserCommand),
     /// Create access keys for AK/SK request signing.
     #[command(subcommand, name = "access-key")]
-    AccessKey(AccessKeyCommand),
+    AccessKey(admin::AccessKeyCommand),
     /// Call the certificate API of a running server (list, create, show, rename, delete).
     #[command(subcommand)]
     Cert(cert::CertCommand),
@@ -112,184 +111,14 @@ pub struct ServeArgs {
     pub request_timeout_ms: u64,
 }
 
-/// `wafcert token ...`.
-#[derive(Debug, Subcommand)]
-pub enum TokenCommand {
-    /// Create a token for a project (created if missing) and print it.
-    Create {
-        /// Database location and master key.
-        #[command(flatten)]
-        database: DatabaseArgs,
-        /// The project (32 lowercase hex).
-        #[arg(long, value_parser = project_arg)]
-        project_id: ProjectId,
-        /// `admin` or `readonly`.
-        #[arg(long, default_value = "admin", value_parser = role_arg)]
-        role: Role,
-        /// Lifetime such as `24h`, `30m`, `7d` or `3600s` (never expires when absent).
-        #[arg(long)]
-        ttl: Option<String>,
-    },
-    /// Revoke a token.
-    Revoke {
-        /// Database location and master key.
-        #[command(flatten)]
-        database: DatabaseArgs,
-        /// The token to revoke.
-        token: String,
-    },
-}
-
-/// `wafcert user ...`.
-#[derive(Debug, Subcommand)]
-pub enum UserCommand {
-    /// Create a user; the password comes from `WAFCERT_PASSWORD` or stdin. Prints the user id.
-    Create {
-        /// Database location and master key.
-        #[command(flatten)]
-        database: DatabaseArgs,
-        /// Login name.
-        #[arg(long)]
-        name: String,
-        /// The user's project (created in the user's domain if missing).
-        #[arg(long, value_parser = project_arg)]
-        project_id: ProjectId,
-        /// Name of the project when it is created here (default: its id), for logins that
-        /// scope by project name.
-        #[arg(long)]
-        project_name: Option<String>,
-        /// `admin` or `readonly`.
-        #[arg(long, default_value = "admin", value_parser = role_arg)]
-        role: Role,
-        /// Keystone domain name (its id is the name, or `default` for `Default`).
-        #[arg(long, default_value = "Default")]
-        domain: String,
-    },
-}
-
-/// `wafcert access-key ...`.
-#[derive(Debug, Subcommand)]
-pub enum AccessKeyCommand {
-    /// Create an access key pair; prints `ACCESS_KEY SECRET_KEY`.
-    Create {
-        /// Database location and master key.
-        #[command(flatten)]
-        database: DatabaseArgs,
-        /// The project (created if missing).
-        #[arg(long, value_parser = project_arg)]
-        project_id: ProjectId,
-        /// `admin` or `readonly`.
-        #[arg(long, default_value = "admin", value_parser = role_arg)]
-        role: Role,
-    },
-}
-
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Cert(command) => cert::run(command).await,
-        Command::Token(TokenCommand::Create {
-            database,
-            project_id: project,
-            role,
-            ttl,
-        }) => {
-            let ttl = ttl.as_deref().map(parse_ttl).transpose()?;
-            let store = database.open().await?;
-            let now = now_ms();
-            store.ensure_project(&project, None, now).await?;
-            let token = new_token()?;
-            let expires =
-                ttl.map(|d| now.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)));
-            store
-                .insert_token(&token_hash(&token), &project, role, None, now, expires)
-                .await?;
-            println!("{token}");
-            Ok(())
-        }
-        Command::Token(TokenCommand::Revoke { database, token }) => {
-            let store = database.open().await?;
-            if !store.revoke_token(&token_hash(token.trim())).await? {
-                bail!("no such token");
-            }
-            println!("revoked");
-            Ok(())
-        }
-        Command::User(UserCommand::Create {
-            database,
-            name,
-            project_id: project,
-            project_name,
-            role,
-            domain,
-        }) => {
-            if name.trim().is_empty() || domain.trim().is_empty() {
-                bail!("--name and --domain must not be empty");
-            }
-            let password = read_password()?;
-            let password_hash =
-                tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
-                    .await??;
-            let store = database.open().await?;
-            let now = now_ms();
-            let stored = store
-                .ensure_project_in(&project, project_name.as_deref(), &domain, now)
-                .await
-                .map_err(|e| match e {
-                    crate::storage::StoreError::NameTaken => {
-                        anyhow::anyhow!("another project in domain {domain} already has this name")
-                    }
-                    other => other.into(),
-                })?;
-            if let Some(wanted) = project_name
-                && wanted != stored.name
-            {
-                bail!(
-                    "project {project} already exists with the name {}",
-                    stored.name
-                );
-            }
-            let id = UserId::random();
-            let user = UserRecord {
-                id: id.clone(),
-                name,
-                domain,
-                project,
-                role,
-                password_hash,
-            };
-            store.insert_user(&user, now).await.map_err(|e| match e {
-                crate::storage::StoreError::NameTaken => {
-                    anyhow::anyhow!("a user with this name already exists in the domain")
-                }
-                other => other.into(),
-            })?;
-            println!("{id}");
-            Ok(())
-        }
-        Command::AccessKey(AccessKeyCommand::Create {
-            database,
-            project_id: project,
-            role,
-        }) => {
-            let store = database.open().await?;
-            let sealer = open_sealer(
-                &store,
-                &database.master_key_source(),
-                &database.database_url,
-            )
-            .await?;
-            store.ensure_project(&project, None, now_ms()).await?;
-            let access_key = random_text(20, ACCESS_KEY_ALPHABET)?;
-            let secret = random_text(40, SECRET_KEY_ALPHABET)?;
-            let sealed = sealer.seal(secret.as_bytes(), &access_key)?;
-            store
-                .insert_access_key(&access_key, &project, role, &sealed, now_ms())
-                .await?;
-            println!("{access_key} {secret}");
-            Ok(())
-        }
+        Command::Token(command) => admin::token(command).await,
+        Command::User(command) => admin::user(command).await,
+        Command::AccessKey(command) => admin::access_key(command).await,
     }
 }
 
@@ -352,111 +181,5 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(not(unix))]
     async {
         let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// Characters of access keys (like the cloud's: upper case and digits).
-const ACCESS_KEY_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-/// Characters of secret keys.
-const SECRET_KEY_ALPHABET: &[u8] =
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-/// Parses `--project-id` while clap reads the command line.
-fn project_arg(text: &str) -> Result<ProjectId, String> {
-    ProjectId::parse(text).ok_or_else(|| "must be 32 lowercase hex characters".to_owned())
-}
-
-/// Parses `--role` while clap reads the command line.
-fn role_arg(text: &str) -> Result<Role, String> {
-    Role::parse(text).ok_or_else(|| "must be admin or readonly".to_owned())
-}
-
-/// `30s`, `15m`, `24h`, `7d`, or plain seconds.
-fn parse_ttl(text: &str) -> anyhow::Result<Duration> {
-    let text = text.trim();
-    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => text.split_at(i),
-        None => (text, "s"),
-    };
-    let n: u64 = digits
-        .parse()
-        .context("--ttl must look like 30m, 24h or 7d")?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n.saturating_mul(60),
-        "h" => n.saturating_mul(3600),
-        "d" => n.saturating_mul(86_400),
-        _ => bail!("--ttl unit must be s, m, h or d"),
-    };
-    if secs == 0 {
-        bail!("--ttl must be positive");
-    }
-    Ok(Duration::from_secs(secs))
-}
-
-/// The password from `WAFCERT_PASSWORD`, or the first line of stdin (without its line end).
-fn read_password() -> anyhow::Result<String> {
-    if let Ok(p) = std::env::var("WAFCERT_PASSWORD")
-        && !p.is_empty()
-    {
-        return Ok(p);
-    }
-    let mut line = String::new();
-    std::io::stdin()
-        .read_line(&mut line)
-        .context("reading the password from stdin")?;
-    let password = line.trim_end_matches(['\r', '\n']);
-    if password.is_empty() {
-        bail!("give the password in WAFCERT_PASSWORD or on the first line of stdin");
-    }
-    Ok(password.to_owned())
-}
-
-/// Random text of `len` characters drawn uniformly from `alphabet` (at most 256 characters):
-/// bytes that would favour the first characters are drawn again.
-fn random_text(len: usize, alphabet: &[u8]) -> anyhow::Result<String> {
-    if alphabet.is_empty() || alphabet.len() > 256 {
-        bail!("the alphabet must have 1 to 256 characters");
-    }
-    let limit = 256 - 256 % alphabet.len();
-    let mut out = String::with_capacity(len);
-    let mut bytes = [0u8; 64];
-    while out.len() < len {
-        random_bytes(&mut bytes)?;
-        for b in bytes.iter().map(|b| usize::from(*b)).filter(|b| *b < limit) {
-            if out.len() == len {
-                break;
-            }
-            if let Some(c) = alphabet.get(b % alphabet.len()) {
-                out.push(char::from(*c));
-            }
-        }
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn random_text_uses_only_the_alphabet() {
-        let text = random_text(40, b"AB").unwrap();
-        assert_eq!(text.len(), 40);
-        assert!(text.bytes().all(|b| b == b'A' || b == b'B'));
-        let keys = random_text(20, ACCESS_KEY_ALPHABET).unwrap();
-        assert!(keys.bytes().all(|b| ACCESS_KEY_ALPHABET.contains(&b)));
-        assert!(random_text(1, b"").is_err());
-    }
-
-    #[test]
-    fn ttl_units() {
-        assert_eq!(parse_ttl("24h").unwrap(), Duration::from_secs(86_400));
-        assert_eq!(parse_ttl("30m").unwrap(), Duration::from_secs(1800));
-        assert_eq!(parse_ttl("7d").unwrap(), Duration::from_secs(604_800));
-        assert_eq!(parse_ttl("90").unwrap(), Duration::from_secs(90));
-        assert!(parse_ttl("0s").is_err());
-        assert!(parse_ttl("1w").is_err());
-        assert!(parse_ttl("h").is_err());
     }
 }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use wafcert::app::{App, MasterKeySource, ServeConfig};
-use wafcert::crypto::{new_token, token_hash};
+use wafcert::auth::{TokenGrant, mint_token};
 use wafcert::domain::Role;
 use wafcert::domain::{ProjectId, now_ms};
 use wafcert::storage::{PoolSettings, Store};
@@ -236,19 +236,13 @@ impl TestApp {
             .ensure_project(&project, None, now_ms())
             .await
             .unwrap();
-        let token = new_token().unwrap();
-        self.store
-            .insert_token(
-                &token_hash(&token),
-                &project,
-                role,
-                None,
-                now_ms(),
-                expires_at,
-            )
-            .await
-            .unwrap();
-        token
+        let grant = TokenGrant {
+            project: &project,
+            role,
+            user: None,
+            expires_at,
+        };
+        mint_token(&self.store, &grant, now_ms()).await.unwrap()
     }
 
     /// `{base}/v1/{project}/{path}`.

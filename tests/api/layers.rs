@@ -512,3 +512,42 @@ fn the_check_finds_cycles_and_upward_imports() {
         "{found:#?}"
     );
 }
+
+/// Tokens are minted in one place (`auth::mint_token`): no other file makes a token secret or
+/// stores one.
+#[test]
+fn tokens_are_minted_in_one_place() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    let mut dirs = vec![root.join("src"), root.join("benches"), root.join("tests")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().filter_map(Result::ok) {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    let allowed = [
+        "src/auth/mint.rs",
+        "src/crypto.rs",
+        "src/storage/credentials.rs",
+    ];
+    let mut offenders = Vec::new();
+    for file in &files {
+        let rel = file.strip_prefix(root).unwrap().display().to_string();
+        let code = code_only(&std::fs::read_to_string(file).unwrap());
+        if !allowed.contains(&rel.as_str())
+            && (code.contains("new_token(") || code.contains(".insert_token("))
+        {
+            offenders.push(rel);
+        }
+    }
+    assert!(files.len() > 40, "saw {} files", files.len());
+    assert!(
+        offenders.is_empty(),
+        "mint tokens with wafcert::auth::mint_token: {offenders:?}"
+    );
+}
