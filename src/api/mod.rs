@@ -8,8 +8,10 @@ mod extract;
 mod hosts;
 mod keystone;
 mod list_params;
+pub mod operation;
 mod paging;
 pub mod read_cache;
+pub mod test_controls;
 
 use std::sync::Arc;
 
@@ -27,7 +29,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::{AuthError, Authenticator, Principal, SignedRequest};
 use crate::crypto::Sealer;
-use crate::domain::{Clock, now_ms};
+use crate::domain::{Clock, SeededRandom, now_ms};
 use crate::storage::Store;
 use error::{ApiError, ErrorCause, ErrorCode};
 
@@ -62,6 +64,10 @@ pub struct AppState {
     pub cache: Arc<read_cache::ReadCache>,
     /// Certificate time (expiry status, timestamps, the expired-binding refusal).
     pub clock: Arc<Clock>,
+    /// Where ids of new certificates and hosts come from (random unless a test seeded it).
+    pub ids: Arc<SeededRandom>,
+    /// Test controls (`/_wafcert/...`, journal, faults), when the server runs with them.
+    pub controls: Option<Arc<test_controls::TestControls>>,
 }
 
 /// The whole HTTP application.
@@ -72,18 +78,34 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
 
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
+    let mut app = Router::new()
         .merge(protected)
         .merge(keystone::routes(state.clone()))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
+        .route("/readyz", get(ready));
+    if let Some(controls) = &state.controls {
+        app = app.merge(test_controls::routes(state.clone(), Arc::clone(controls)));
+    }
+    let mut app = app
         .fallback(|| async {
-            ApiError::new(ErrorCode::ApiNotFound, "no such API: check the method and the URL path")
+            ApiError::new(
+                ErrorCode::ApiNotFound,
+                "no such API: check the method and the URL path",
+            )
         })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(ErrorCode::MethodNotAllowed, "this method is not allowed on this URL")
-        })
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+            ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                "this method is not allowed on this URL",
+            )
+        });
+    if let Some(controls) = &state.controls {
+        app = app.layer(middleware::from_fn_with_state(
+            Arc::clone(controls),
+            test_controls::observe,
+        ));
+    }
+    app.layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(log_server_errors))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req
@@ -100,10 +122,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// `GET /readyz`: 200 when the database answers, 503 otherwise.
+/// `GET /readyz`: 200 `{"status":"ready"}` when the database answers (migrations ran before
+/// the listener opened), 503 in the WAF error shape otherwise.
 async fn ready(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => "ready".into_response(),
+        Ok(()) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
 }
@@ -154,6 +177,10 @@ async fn authenticate(
         Ok((principal, mut req)) => {
             if let Err(e) = principal.require_project(project.as_deref().unwrap_or_default()) {
                 return ApiError::from(e).into_response();
+            }
+            if let Some(setting) = principal.clock {
+                // Another replica may have moved the shared clock.
+                state.clock.apply(setting);
             }
             req.extensions_mut().insert(principal);
             next.run(req).await

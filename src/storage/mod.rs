@@ -9,6 +9,7 @@ mod change_watch;
 mod credentials;
 mod host_settings;
 mod hosts;
+mod test_controls;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -138,6 +139,8 @@ pub struct Store {
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
     /// Commit detector of an SQLite file database (see [`change_watch`]); `None` otherwise.
     changes: Option<Arc<change_watch::ChangeWatch>>,
+    /// Credential lookups also read the test-controls clock (see [`Store::with_shared_clock`]).
+    shared_clock: bool,
 }
 
 impl Store {
@@ -193,6 +196,7 @@ impl Store {
             backend,
             writer,
             changes,
+            shared_clock: false,
         };
         store.migrate().await?;
         Ok(store)
