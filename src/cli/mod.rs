@@ -117,7 +117,7 @@ pub struct ServeArgs {
     pub db_acquire_timeout_ms: u64,
     /// FOR TEST AND CI SERVERS ONLY: turn on /_wafcert/... (movable certificate clock, reset,
     /// repeatable ids, request journal, injected faults). These routes take NO credential.
-    #[arg(long, env = "WAFCERT_TEST_CONTROLS")]
+    #[arg(long, env = "WAFCERT_TEST_CONTROLS", value_parser = clap::builder::BoolishValueParser::new())]
     pub test_controls: bool,
     /// Start the certificate clock at this instant (RFC 3339); needs --test-controls.
     #[arg(long, requires = "test_controls", value_parser = time_arg)]

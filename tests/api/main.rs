@@ -18,3 +18,4 @@ mod list;
 mod postgres;
 mod rotation;
 mod storage;
+mod test_controls;

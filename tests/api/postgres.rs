@@ -16,13 +16,18 @@ use crate::helpers::*;
 const BIN: &str = env!("CARGO_BIN_EXE_wafcert");
 
 /// A `wafcert serve` child process.
-struct Replica {
+pub(crate) struct Replica {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Replica {
     fn start(url: &str, master_key: &str) -> Self {
+        Self::start_with(url, master_key, &[])
+    }
+
+    /// A replica with extra `serve` flags.
+    pub(crate) fn start_with(url: &str, master_key: &str, flags: &[&str]) -> Self {
         let mut child = Command::new(BIN)
             .args([
                 "serve",
@@ -32,6 +37,7 @@ impl Replica {
                 "--database",
                 url,
             ])
+            .args(flags)
             .env("WAFCERT_MASTER_KEY", master_key)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
