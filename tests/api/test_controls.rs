@@ -269,8 +269,8 @@ async fn reset_empties_projects_and_keeps_credentials(db: Db) {
     let journal = app.control_get("requests").await.1;
     assert_eq!(
         journal["items"].as_array().unwrap().len(),
-        2,
-        "only the two lists since"
+        3,
+        "only the calls since"
     );
 }
 
