@@ -592,6 +592,8 @@ async fn database_outage_is_503_and_recovers() {
         503,
         "WAF.00010002",
     );
+    let readyz = || app.send(app.client.get(format!("{}/readyz", app.base)));
+    assert_error(&readyz().await, 503, "WAF.00010002");
 
     relay.restore();
     let mut recovered = false;
@@ -603,6 +605,7 @@ async fn database_outage_is_503_and_recovers() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(recovered, "the server recovers by itself");
+    assert_eq!(readyz().await.1, json!({"status": "ready"}));
     assert_eq!(
         app.create_cert("after-outage", &fixture(10)).await["name"],
         json!("after-outage")

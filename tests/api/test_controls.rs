@@ -31,6 +31,7 @@ crate::on_both_backends!(
     latency_faults_only_delay,
     the_journal_records_calls_without_bodies,
     start_flags_move_the_clock_and_seed_ids,
+    only_a_shared_clock_store_reads_the_clock_with_credentials,
 );
 
 async fn clock(app: &TestApp) -> Value {
@@ -457,6 +458,29 @@ async fn start_flags_move_the_clock_and_seed_ids(db: Db) {
         .get(&format!("waf/certificate/{}", id_of(&cert)))
         .await;
     assert_eq!(shown["exp_status"], 0, "real time without test controls");
+}
+
+async fn only_a_shared_clock_store_reads_the_clock_with_credentials(db: Db) {
+    let app = TestApp::spawn_on(db).await;
+    let hash = wafcert::crypto::token_hash(&app.token);
+    let plain = app.store.token(&hash).await.unwrap().unwrap();
+    assert_eq!(
+        plain.clock(),
+        None,
+        "no clock columns without test controls"
+    );
+    let shared = app.store.clone().with_shared_clock();
+    let advanced = wafcert::domain::ClockSetting {
+        offset_ms: 5 * DAY,
+        frozen_at: None,
+    };
+    shared.store_clock_setting(advanced).await.unwrap();
+    let record = shared.token(&hash).await.unwrap().unwrap();
+    assert_eq!(record.clock(), Some(advanced));
+    assert_eq!(record.project_id, app.project);
+    // The server without test controls keeps real time although the table says otherwise.
+    let cert = app.create_cert("real-time", &fixture(33)).await;
+    assert_eq!(cert["exp_status"], 0);
 }
 
 /// Two server processes on one PostgreSQL database: a move on A is seen on B at once, read
