@@ -108,6 +108,9 @@ pub struct ServeArgs {
     /// Milliseconds a request waits for a database connection before answering 503.
     #[arg(long, env = "WAFCERT_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 1000)]
     pub db_acquire_timeout_ms: u64,
+    /// Milliseconds a database connection may stay unused before it is closed.
+    #[arg(long, env = "WAFCERT_DB_IDLE_TIMEOUT_MS", default_value_t = 600_000)]
+    pub db_idle_timeout_ms: u64,
 }
 
 /// `wafcert token ...`.
@@ -308,6 +311,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         pool: PoolSettings {
             max_connections: args.db_max_connections.max(1),
             acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
+            idle_timeout: Duration::from_millis(args.db_idle_timeout_ms.max(1)),
         },
     };
     let mut app = App::build(&config).await?;

@@ -16,5 +16,6 @@ mod keystone;
 mod lifecycle;
 mod list;
 mod postgres;
+mod revocation;
 mod rotation;
 mod storage;
