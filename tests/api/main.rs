@@ -16,6 +16,8 @@ mod keystone;
 mod lifecycle;
 mod list;
 mod postgres;
+mod requests;
+mod revocation;
 mod rotation;
 mod storage;
 mod test_controls;
