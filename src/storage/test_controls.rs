@@ -62,7 +62,7 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes every certificate and host (and whatever else [`RESET_TABLES`] names) of
+    /// Deletes every certificate and host (and whatever else `RESET_TABLES` names) of
     /// `project`, or of every project; projects and their credentials stay. Returns the number
     /// of rows deleted. One transaction: a concurrent reader sees all or nothing.
     pub async fn reset(&self, project: Option<&ProjectId>) -> Result<u64, StoreError> {
