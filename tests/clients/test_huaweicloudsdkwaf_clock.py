@@ -72,7 +72,7 @@ def test_moving_the_clock_expires_a_certificate(client, controls, prefix):
         client.delete_certificate(DeleteCertificateRequest(certificate_id=cert))
 
 
-def test_two_injected_errors_fail_then_the_call_succeeds(client, controls):
+def test_two_injected_errors_fail_then_the_call_succeeds(client, controls, settings):
     stored = controls.fault(
         operation="ListCertificates", status=500, error_code="WAF.00010001", count=2
     )
@@ -82,3 +82,12 @@ def test_two_injected_errors_fail_then_the_call_succeeds(client, controls):
             client.list_certificates(ListCertificatesRequest())
         assert (err.value.status_code, err.value.error_code) == (500, "WAF.00010001")
     assert client.list_certificates(ListCertificatesRequest()).total >= 0
+    # The journal names the caller by its access key id.
+    journal = controls.call("GET", "requests?operation=ListCertificates&limit=3")["items"]
+    assert [(e["status"], e["error_code"]) for e in journal] == [
+        (200, None),
+        (500, "WAF.00010001"),
+        (500, "WAF.00010001"),
+    ]
+    assert {e["credential"] for e in journal} == {settings.ak}
+

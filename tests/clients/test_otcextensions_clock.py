@@ -68,3 +68,6 @@ def test_two_injected_errors_fail_then_the_call_succeeds(conn, controls):
         assert err.value.status_code == 500
         assert "WAF.00010001" in str(err.value)
     assert isinstance(list(conn.waf.certificates()), list)
+    # The Keystone login that gave the SDK its token is journaled under its SDK name.
+    logins = controls.call("GET", "requests?operation=KeystoneCreateToken")["items"]
+    assert logins and all(e["path"] == "/v3/auth/tokens" for e in logins)
