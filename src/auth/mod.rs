@@ -15,7 +15,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 use crate::crypto::{Sealer, token_hash};
-use crate::domain::{Millis, ProjectId, Role};
+use crate::domain::{ClockSetting, Millis, ProjectId, Role};
 use crate::storage::{Store, StoreError, TokenRecord};
 
 pub use identity::{
@@ -25,7 +25,7 @@ pub use identity::{
 pub use login::{LoginError, TOKEN_LIFETIME_MS};
 pub use mint::{MintError, TokenGrant, mint_token};
 pub use password::{hash_password, verify_password};
-pub use signature::{SignedRequest, format_basic_date, sign_request};
+pub use signature::{SignedRequest, access_key_of, format_basic_date, sign_request};
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -37,6 +37,9 @@ pub struct Principal {
     /// The project's change counter when the credential was checked: cached reads tagged with
     /// the same version are current.
     pub project_version: i64,
+    /// The shared test-controls clock, when the credential lookup read it (servers with test
+    /// controls only); the API applies it so a move on another replica takes effect here.
+    pub clock: Option<ClockSetting>,
 }
 
 impl Principal {
@@ -125,10 +128,12 @@ impl Authenticator {
             return Ok(p);
         }
         let record = self.record_by_hash(&hash, now).await?;
+        let clock = record.clock();
         let p = Principal {
             project: record.project,
             role: record.role,
             project_version: record.project_version,
+            clock,
         };
         if let Some(stamp) = stamp {
             self.verified.put(hash, stamp, p.clone(), record.expires_at);
@@ -179,10 +184,12 @@ impl Authenticator {
         {
             return Err(AuthError::WrongProject);
         }
+        let clock = record.clock();
         Ok(Principal {
             project: record.project,
             role: record.role,
             project_version: record.project_version,
+            clock,
         })
     }
 }

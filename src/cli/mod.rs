@@ -3,6 +3,7 @@
 
 mod admin;
 mod cert;
+mod controls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,7 +12,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use crate::app::{App, MasterKeySource, ServeConfig};
+use crate::app::{App, MasterKeySource, ServeConfig, TestControlsConfig};
+use crate::domain::{Millis, parse_rfc3339};
 use crate::storage::{PoolSettings, Store};
 
 /// Self-hostable WAF certificate service, wire-compatible with the OTC / Huawei Cloud WAF API.
@@ -37,6 +39,12 @@ pub enum Command {
     /// Create access keys for AK/SK request signing.
     #[command(subcommand, name = "access-key")]
     AccessKey(admin::AccessKeyCommand),
+    /// Show or move the certificate clock of a server run with --test-controls.
+    #[command(subcommand)]
+    Clock(controls::ClockCommand),
+    /// Delete every certificate and host (of one project or all) on a server run with
+    /// --test-controls; credentials stay.
+    Reset(controls::ResetArgs),
     /// Call the certificate API of a running server (list, create, show, rename, delete).
     #[command(subcommand)]
     Cert(cert::CertCommand),
@@ -106,9 +114,25 @@ pub struct ServeArgs {
     /// Milliseconds a request waits for a database connection before answering 503.
     #[arg(long, env = "WAFCERT_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 1000)]
     pub db_acquire_timeout_ms: u64,
+    /// Milliseconds a database connection may stay unused before it is closed.
+    #[arg(long, env = "WAFCERT_DB_IDLE_TIMEOUT_MS", default_value_t = 600_000)]
+    pub db_idle_timeout_ms: u64,
     /// Milliseconds a request may take before it is abandoned and answered 503.
     #[arg(long, env = "WAFCERT_REQUEST_TIMEOUT_MS", default_value_t = crate::api::DEFAULT_REQUEST_TIMEOUT_MS)]
     pub request_timeout_ms: u64,
+    /// FOR TEST AND CI SERVERS ONLY: turn on /_wafcert/... (movable certificate clock, reset,
+    /// repeatable ids, request journal, injected faults). These routes take NO credential.
+    #[arg(long, env = "WAFCERT_TEST_CONTROLS", value_parser = clap::builder::BoolishValueParser::new())]
+    pub test_controls: bool,
+    /// Start the certificate clock at this instant (RFC 3339); needs --test-controls.
+    #[arg(long, requires = "test_controls", value_parser = time_arg)]
+    pub clock_start: Option<Millis>,
+    /// Start with the certificate clock frozen; needs --test-controls.
+    #[arg(long, requires = "test_controls")]
+    pub clock_frozen: bool,
+    /// Draw ids of new resources from this seed (repeatable ids); needs --test-controls.
+    #[arg(long, requires = "test_controls")]
+    pub id_seed: Option<u64>,
 }
 
 /// Runs a parsed command line.
@@ -119,6 +143,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(command) => admin::token(command).await,
         Command::User(command) => admin::user(command).await,
         Command::AccessKey(command) => admin::access_key(command).await,
+        Command::Clock(command) => controls::clock(command).await,
+        Command::Reset(args) => controls::reset(args).await,
     }
 }
 
@@ -135,8 +161,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         pool: PoolSettings {
             max_connections: args.db_max_connections.max(1),
             acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
+            idle_timeout: Duration::from_millis(args.db_idle_timeout_ms.max(1)),
         },
         request_timeout: Duration::from_millis(args.request_timeout_ms.max(1)),
+        test_controls: args.test_controls.then_some(TestControlsConfig {
+            clock_start: args.clock_start,
+            clock_frozen: args.clock_frozen,
+            id_seed: args.id_seed,
+        }),
     };
     let mut app = App::build(&config).await?;
     let addr = app.local_addr()?;
@@ -182,4 +214,9 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     async {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Parses `--clock-start` while clap reads the command line.
+fn time_arg(text: &str) -> Result<Millis, String> {
+    parse_rfc3339(text).map_err(|e| e.to_string())
 }

@@ -18,5 +18,7 @@ mod lifecycle;
 mod list;
 mod postgres;
 mod requests;
+mod revocation;
 mod rotation;
 mod storage;
+mod test_controls;
