@@ -6,8 +6,6 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_wafcert");
-
 fn cli(app: &TestApp, args: &[&str]) -> (bool, Value, String) {
     let out = Command::new(BIN)
         .arg("cert")

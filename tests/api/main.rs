@@ -20,5 +20,6 @@ mod postgres;
 mod requests;
 mod revocation;
 mod rotation;
+mod schema;
 mod storage;
 mod test_controls;

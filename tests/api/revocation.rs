@@ -14,7 +14,6 @@ use wafcert::storage::UserRecord;
 
 use crate::helpers::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_wafcert");
 const PASSWORD: &str = "idle-test-password";
 
 crate::on_both_backends!(revocation_holds_after_the_pool_went_idle);

@@ -14,10 +14,7 @@ use wafcert::domain::Role;
 use wafcert::domain::{SeededRandom, now_ms, parse_rfc3339};
 
 use crate::helpers::*;
-use crate::hosts::{create_host, id_of};
-use crate::postgres::Replica;
 
-const BIN: &str = env!("CARGO_BIN_EXE_wafcert");
 const DAY: i64 = 86_400_000;
 
 crate::on_both_backends!(

@@ -1,8 +1,15 @@
-//! The test harness: a real server on 127.0.0.1:0 over a fresh database (a temporary SQLite
-//! file, or a fresh PostgreSQL database dropped afterwards), a seeded admin token, and
-//! certificate fixtures made with rcgen.
+//! The test harness, the one module every test file takes its helpers from: a real server on
+//! 127.0.0.1:0 over a fresh database (a temporary SQLite file, or a fresh PostgreSQL database
+//! dropped afterwards), a seeded admin token, error assertions, certificate fixtures made with
+//! rcgen, host fixtures (`hosts`) and running the binary (`process`).
 
 #![allow(dead_code)]
+
+mod hosts;
+mod process;
+
+pub use hosts::*;
+pub use process::*;
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -362,6 +369,14 @@ pub fn assert_error(answer: &(StatusCode, Value), status: u16, code: &str) {
         body["error_msg"].as_str().is_some_and(|m| m.len() > 5),
         "body: {body}"
     );
+}
+
+/// Asserts an error answer whose message mentions `needle`.
+#[track_caller]
+pub fn assert_error_says(answer: &(StatusCode, Value), status: u16, code: &str, needle: &str) {
+    assert_error(answer, status, code);
+    let msg = answer.1["error_msg"].as_str().unwrap_or_default();
+    assert!(msg.contains(needle), "{needle:?} not in {msg:?}");
 }
 
 /// Key algorithms the fixtures can use.
