@@ -6,6 +6,7 @@
 
 mod binding;
 mod certificates;
+#[cfg(unix)]
 mod change_watch;
 mod credentials;
 mod host_settings;
@@ -26,7 +27,6 @@ pub use binding::WriteError;
 pub use certificates::{
     BoundHost, CertificateRecord, CertificateSummary, ListFilter, NewCertificate, ReplacedPair,
 };
-pub use change_watch::{ChangeStamp, sqlite_path};
 pub use credentials::{AccessKeyRecord, TokenRecord, UserRecord};
 pub use hosts::{DeletedHost, HostListFilter, HostRecord, NewHost};
 pub use sql::Page;
@@ -168,7 +168,9 @@ pub struct Store {
     /// hundreds of milliseconds); writers of this process queue here instead. `None` on
     /// PostgreSQL, which has row locks.
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
-    /// Commit detector of an SQLite file database (see [`change_watch`]); `None` otherwise.
+    /// Commit detector of an SQLite file database (see `change_watch`, unix only); `None`
+    /// otherwise.
+    #[cfg(unix)]
     changes: Option<Arc<change_watch::ChangeWatch>>,
     /// Credential lookups also read the test-controls clock (see [`Store::with_shared_clock`]).
     shared_clock: bool,
@@ -185,6 +187,7 @@ impl Store {
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| StoreError::Config(format!("bad database URL: {e}")))?
             .disable_statement_logging();
+        #[cfg(unix)]
         let keeper_options = options.clone();
         let mut pool_options = AnyPoolOptions::new();
         if backend == Backend::Sqlite {
@@ -220,13 +223,15 @@ impl Store {
             pool,
             backend,
             writer,
+            #[cfg(unix)]
             changes: None,
             shared_clock: false,
         };
         store.migrate().await?;
         // After the migrations, so the database is in WAL mode and its `-shm` exists even on
         // the first start.
-        if let Some(path) = change_watch::sqlite_path(&url).filter(|_| backend == Backend::Sqlite) {
+        #[cfg(unix)]
+        if let Some(path) = sqlite_path(&url).filter(|_| backend == Backend::Sqlite) {
             let keeper = sqlx::AnyConnection::connect_with(&keeper_options).await?;
             store.changes = change_watch::ChangeWatch::open(&path, keeper)
                 .await?
@@ -270,8 +275,11 @@ impl Store {
 
     /// A stamp that changes with every commit to the database by any process, when the backend
     /// offers one cheaply (SQLite in WAL mode); `None` otherwise.
-    pub fn change_stamp(&self) -> Option<change_watch::ChangeStamp> {
-        self.changes.as_ref().and_then(|c| c.stamp())
+    pub fn change_stamp(&self) -> Option<ChangeStamp> {
+        #[cfg(unix)]
+        return self.changes.as_ref().and_then(|c| c.stamp());
+        #[cfg(not(unix))]
+        None
     }
 
     /// The engine behind this store.
@@ -311,6 +319,21 @@ impl Store {
     }
 }
 
+/// The file path of an `sqlite:` URL, or `None` for in-memory databases.
+pub fn sqlite_path(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && !path.contains(":memory:")).then(|| path.to_owned())
+}
+
+/// Size of one copy of SQLite's wal-index header, the change stamp.
+pub const STAMP_LEN: usize = 48;
+
+/// A snapshot of the wal-index header: see `change_watch`.
+pub type ChangeStamp = [u8; STAMP_LEN];
+
 /// Adds `mode=rwc` to SQLite URLs so a missing database file is created.
 fn normalise_url(url: &str, backend: Backend) -> String {
     if backend == Backend::Sqlite && !url.contains("mode=") && !url.contains(":memory:") {
@@ -324,6 +347,20 @@ fn normalise_url(url: &str, backend: Backend) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_of_sqlite_urls() {
+        assert_eq!(
+            sqlite_path("sqlite:///tmp/a.db?mode=rwc").as_deref(),
+            Some("/tmp/a.db")
+        );
+        assert_eq!(
+            sqlite_path("sqlite:wafcert.db").as_deref(),
+            Some("wafcert.db")
+        );
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("postgres://x/y"), None);
+    }
 
     #[test]
     fn sqlite_urls_get_create_mode() {
