@@ -196,15 +196,21 @@ fn waf_error(status: StatusCode, code: &str, msg: &str) -> Response {
 #[derive(Debug, Clone)]
 pub struct ErrorCause(pub Arc<String>);
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut response = waf_error(self.code.status(), self.code.as_str(), &self.msg);
-        if let Some(cause) = self.cause {
-            response
-                .extensions_mut()
-                .insert(ErrorCause(Arc::new(cause)));
+impl ErrorCause {
+    /// `response` carrying `cause` (if any) for the logging middleware; both error shapes
+    /// (WAF and Keystone) attach it here.
+    pub fn attach(mut response: Response, cause: Option<String>) -> Response {
+        if let Some(cause) = cause {
+            response.extensions_mut().insert(Self(Arc::new(cause)));
         }
         response
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let response = waf_error(self.code.status(), self.code.as_str(), &self.msg);
+        ErrorCause::attach(response, self.cause)
     }
 }
 

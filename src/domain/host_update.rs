@@ -139,14 +139,7 @@ mod tests {
     use crate::domain::{ServerFields, parse_servers};
 
     fn settings(front: &str) -> HostSettings {
-        let fields = ServerFields {
-            front_protocol: Some(front),
-            back_protocol: Some("HTTP"),
-            address: Some("10.0.0.1"),
-            port: Some(80),
-            ..ServerFields::default()
-        };
-        HostSettings::new(parse_servers(&[fields]).unwrap())
+        HostSettings::new(parse_servers(&[ServerFields::sample(front, "10.0.0.1")]).unwrap())
     }
 
     fn current(certificate: Option<&CertificateId>, front: &str) -> HostState {

@@ -4,7 +4,7 @@
 use sqlx::AssertSqlSafe;
 
 use super::binding::{hostnames_using, lock_certificate};
-use super::sql::{Bind, Page, SqlArgs, like_contains};
+use super::sql::{Bind, Page, SqlArgs, like_contains, one_in_project};
 use super::{Resource, Store, StoreError};
 use crate::domain::{CertificateId, CertificateName, ExpiryWindow, HostId, Millis, ProjectId};
 
@@ -224,12 +224,7 @@ impl Store {
     ) -> Result<CertificateRecord, StoreError> {
         let sql =
             format!("SELECT {RECORD_COLUMNS} FROM certificates WHERE id = $1 AND project_id = $2");
-        let row: Option<CertificateRecord> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(id.as_str())
-            .bind(project.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.ok_or(StoreError::NotFound(Resource::Certificate))
+        one_in_project(&self.pool, sql, id.as_str(), project, Resource::Certificate).await
     }
 
     /// A page of the project's certificates, newest upload first (then id descending), and the

@@ -4,7 +4,7 @@
 use sqlx::AssertSqlSafe;
 
 use super::binding::{WriteError, certificate_to_bind, fk_to_not_found};
-use super::sql::{Page, SqlArgs, like_contains};
+use super::sql::{Page, SqlArgs, like_contains, one_in_project};
 use super::{Resource, Store, StoreError, host_settings};
 use crate::domain::{
     CertificateFacts, CertificateId, HostChange, HostId, HostSettings, HostState, Hostname, Millis,
@@ -105,12 +105,7 @@ impl Store {
     /// One host of the project.
     pub async fn host(&self, project: &ProjectId, id: &HostId) -> Result<HostRecord, StoreError> {
         let sql = format!("{HOST_SELECT} WHERE h.id = $1 AND h.project_id = $2");
-        let row: Option<HostRecord> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(id.as_str())
-            .bind(project.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.ok_or(StoreError::NotFound(Resource::Host))
+        one_in_project(&self.pool, sql, id.as_str(), project, Resource::Host).await
     }
 
     /// A page of the project's hosts, newest first (then id descending), and the number of all

@@ -5,10 +5,11 @@
 //! PostgreSQL rejects. Both engines accept numbered `$n` placeholders through `Any`, so
 //! [`SqlArgs`] numbers them as it collects the values, and no statement counts `$n` by hand.
 
-use sqlx::Arguments;
-use sqlx::any::AnyArguments;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::{AnyPool, Arguments, AssertSqlSafe, FromRow};
 
-use super::StoreError;
+use super::{Resource, StoreError};
+use crate::domain::ProjectId;
 
 /// One page and the number of all matches.
 #[derive(Debug)]
@@ -27,6 +28,26 @@ impl<T> Page<T> {
             items: Vec::new(),
         }
     }
+}
+
+/// The row of `resource` that `sql` selects by id (`$1`) within a project (`$2`); a missing
+/// one is not found.
+pub(super) async fn one_in_project<T>(
+    pool: &AnyPool,
+    sql: String,
+    id: &str,
+    project: &ProjectId,
+    resource: Resource,
+) -> Result<T, StoreError>
+where
+    T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+{
+    let row: Option<T> = sqlx::query_as(AssertSqlSafe(sql))
+        .bind(id)
+        .bind(project.as_str())
+        .fetch_optional(pool)
+        .await?;
+    row.ok_or(StoreError::NotFound(resource))
 }
 
 /// Escapes `%`, `_` and `\` so user text matches literally inside `LIKE ... ESCAPE '\'`.

@@ -10,10 +10,8 @@ use crate::storage::ListFilter;
 /// A checked list query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct ListParams {
-    /// 1-based page.
-    pub(super) page: i64,
-    /// Page size; `None` is all (absent or -1).
-    pub(super) pagesize: Option<i64>,
+    /// The page window (page size `None` is all: absent or -1).
+    pub(super) paging: Paging,
     /// Case-insensitive name substring.
     pub(super) name: Option<String>,
     /// Whether items carry `expire_time`, `exp_status` and `bind_host`.
@@ -25,7 +23,7 @@ pub(super) struct ListParams {
 impl ListParams {
     /// Checks every documented parameter.
     pub(super) fn parse(query: &QueryPairs) -> Result<Self, ApiError> {
-        let Paging { page, pagesize } = Paging::parse(query, None)?;
+        let paging = Paging::parse(query, None)?;
         let name = query
             .get("name")
             .filter(|n| !n.is_empty())
@@ -53,8 +51,7 @@ impl ListParams {
             )?),
         };
         Ok(Self {
-            page,
-            pagesize,
+            paging,
             name,
             host,
             exp_status,
@@ -63,16 +60,11 @@ impl ListParams {
 
     /// The storage filter for this query at time `now`.
     pub(super) fn to_filter(&self, now: Millis) -> ListFilter {
-        let offset = Paging {
-            page: self.page,
-            pagesize: self.pagesize,
-        }
-        .offset();
         ListFilter {
             name_contains: self.name.clone(),
             expiry: self.exp_status.map(|s| s.window(now)),
-            limit: self.pagesize,
-            offset,
+            limit: self.paging.pagesize,
+            offset: self.paging.offset(),
         }
     }
 }
@@ -89,7 +81,7 @@ mod tests {
     fn defaults_are_page_one_and_all() {
         let p = parse("").unwrap();
         assert_eq!(
-            (p.page, p.pagesize, p.host, p.exp_status),
+            (p.paging.page, p.paging.pagesize, p.host, p.exp_status),
             (1, None, false, None)
         );
         assert_eq!(p.to_filter(0).limit, None);
@@ -98,9 +90,9 @@ mod tests {
 
     #[test]
     fn pagesize_edges() {
-        assert_eq!(parse("pagesize=1").unwrap().pagesize, Some(1));
-        assert_eq!(parse("pagesize=100").unwrap().pagesize, Some(100));
-        assert_eq!(parse("pagesize=-1").unwrap().pagesize, None);
+        assert_eq!(parse("pagesize=1").unwrap().paging.pagesize, Some(1));
+        assert_eq!(parse("pagesize=100").unwrap().paging.pagesize, Some(100));
+        assert_eq!(parse("pagesize=-1").unwrap().paging.pagesize, None);
         for bad in [
             "pagesize=0",
             "pagesize=101",

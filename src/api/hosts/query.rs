@@ -12,10 +12,8 @@ const DEFAULT_PAGESIZE: i64 = 10;
 /// A checked host list query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct HostListParams {
-    /// 1-based page.
-    page: i64,
-    /// Page size; `None` is all (-1).
-    pagesize: Option<i64>,
+    /// The page window (page size `None` is all: -1).
+    paging: Paging,
     /// Case-insensitive hostname substring.
     hostname: Option<String>,
 }
@@ -23,29 +21,20 @@ pub(super) struct HostListParams {
 impl HostListParams {
     /// Checks every documented parameter; bad paging is `WAF.00011011`.
     pub(super) fn parse(query: &QueryPairs) -> Result<Self, ApiError> {
-        let Paging { page, pagesize } = Paging::parse(query, Some(DEFAULT_PAGESIZE))?;
+        let paging = Paging::parse(query, Some(DEFAULT_PAGESIZE))?;
         let hostname = query
             .get("hostname")
             .filter(|h| !h.is_empty())
             .map(str::to_owned);
-        Ok(Self {
-            page,
-            pagesize,
-            hostname,
-        })
+        Ok(Self { paging, hostname })
     }
 
     /// The storage filter for this query.
     pub(super) fn to_filter(&self) -> HostListFilter {
-        let offset = Paging {
-            page: self.page,
-            pagesize: self.pagesize,
-        }
-        .offset();
         HostListFilter {
             hostname_contains: self.hostname.clone(),
-            limit: self.pagesize,
-            offset,
+            limit: self.paging.pagesize,
+            offset: self.paging.offset(),
         }
     }
 }

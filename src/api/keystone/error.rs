@@ -3,7 +3,6 @@
 //! identity clients (keystoneauth, gophercloud) expect this one instead.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -78,13 +77,7 @@ impl IntoResponse for KeystoneError {
                 message: &self.message,
             },
         };
-        let mut response = (self.status, Json(body)).into_response();
-        if let Some(cause) = self.cause {
-            response
-                .extensions_mut()
-                .insert(ErrorCause(Arc::new(cause)));
-        }
-        response
+        ErrorCause::attach((self.status, Json(body)).into_response(), self.cause)
     }
 }
 
