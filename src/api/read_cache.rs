@@ -11,7 +11,7 @@
 use std::hash::Hash;
 use std::sync::Arc;
 
-use crate::storage::{BoundHost, CertificateRecord, CertificateSummary};
+use crate::storage::{BoundHost, CertificateRecord, CertificateSummary, PageWindow};
 use crate::tagged_cache::TaggedCache;
 
 /// Which page of which project: the cacheable part of a list query.
@@ -21,10 +21,8 @@ pub struct PageKey {
     pub project: String,
     /// Name substring filter.
     pub name: Option<String>,
-    /// Page size (`None` = all).
-    pub limit: Option<i64>,
-    /// Rows skipped.
-    pub offset: i64,
+    /// Which rows.
+    pub window: PageWindow,
     /// Whether bound hosts were read too.
     pub with_hosts: bool,
 }
@@ -117,8 +115,10 @@ mod tests {
         PageKey {
             project: "p".to_owned(),
             name: None,
-            limit: Some(10),
-            offset,
+            window: PageWindow {
+                limit: Some(10),
+                offset,
+            },
             with_hosts: true,
         }
     }

@@ -4,7 +4,7 @@
 use sqlx::AssertSqlSafe;
 
 use super::binding::{hostnames_using, lock_certificate};
-use super::sql::{Bind, Page, SqlArgs, like_contains, one_in_project};
+use super::sql::{Bind, Page, PageWindow, SqlArgs, like_contains, one_in_project};
 use super::{Resource, Store, StoreError};
 use crate::domain::{CertificateId, CertificateName, ExpiryWindow, HostId, Millis, ProjectId};
 
@@ -90,10 +90,8 @@ pub struct ListFilter {
     pub name_contains: Option<String>,
     /// Only certificates whose `expire_time` lies in this window.
     pub expiry: Option<ExpiryWindow>,
-    /// Page size; `None` means all.
-    pub limit: Option<i64>,
-    /// Rows to skip.
-    pub offset: i64,
+    /// The page.
+    pub window: PageWindow,
 }
 
 const RECORD_COLUMNS: &str = "id, name, content, sealed_key, expire_time_ms, created_at_ms";
@@ -280,11 +278,12 @@ impl Store {
                 .fetch_one(&self.pool)
                 .await?
         };
-        if total <= filter.offset || filter.limit == Some(0) {
+        let PageWindow { limit, offset } = filter.window;
+        if total <= offset || limit == Some(0) {
             return Ok(Page::empty(total));
         }
-        let limit = args.push(filter.limit.unwrap_or(i64::MAX));
-        let offset = args.push(filter.offset);
+        let limit = args.push(limit.unwrap_or(i64::MAX));
+        let offset = args.push(offset);
         let sql = format!(
             "SELECT id, name, expire_time_ms, created_at_ms FROM certificates WHERE {page_predicate} \
              ORDER BY created_at_ms DESC, id DESC LIMIT {limit} OFFSET {offset}"

@@ -4,7 +4,7 @@
 use sqlx::AssertSqlSafe;
 
 use super::binding::{WriteError, certificate_to_bind, fk_to_not_found};
-use super::sql::{Page, SqlArgs, like_contains, one_in_project};
+use super::sql::{Page, PageWindow, SqlArgs, like_contains, one_in_project};
 use super::{Resource, Store, StoreError, host_settings};
 use crate::domain::{
     CertificateFacts, CertificateId, HostChange, HostId, HostSettings, HostState, Hostname, Millis,
@@ -60,10 +60,8 @@ pub struct DeletedHost {
 pub struct HostListFilter {
     /// Case-insensitive hostname substring.
     pub hostname_contains: Option<String>,
-    /// Page size; `None` means all.
-    pub limit: Option<i64>,
-    /// Rows to skip.
-    pub offset: i64,
+    /// The page.
+    pub window: PageWindow,
 }
 
 const HOST_SELECT: &str = "SELECT h.id, h.hostname, h.certificate_id, c.name AS certificate_name, \
@@ -128,11 +126,12 @@ impl Store {
         let total: i64 = sqlx::query_scalar_with(AssertSqlSafe(count_sql), args.arguments()?)
             .fetch_one(&self.pool)
             .await?;
-        if total <= filter.offset {
+        let PageWindow { limit, offset } = filter.window;
+        if total <= offset {
             return Ok(Page::empty(total));
         }
-        let limit = args.push(filter.limit.unwrap_or(i64::MAX));
-        let offset = args.push(filter.offset);
+        let limit = args.push(limit.unwrap_or(i64::MAX));
+        let offset = args.push(offset);
         let sql = format!(
             "{HOST_SELECT} WHERE {predicate} ORDER BY h.created_at_ms DESC, h.id DESC \
              LIMIT {limit} OFFSET {offset}"

@@ -29,7 +29,7 @@ pub use certificates::{
 };
 pub use credentials::{AccessKeyRecord, TokenRecord, UserRecord};
 pub use hosts::{DeletedHost, HostListFilter, HostRecord, NewHost};
-pub use sql::Page;
+pub use sql::{Page, PageWindow};
 
 /// The embedded migrations, one folder per SQL dialect.
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -11,6 +11,15 @@ use sqlx::{AnyPool, Arguments, AssertSqlSafe, FromRow};
 use super::{Resource, StoreError};
 use crate::domain::ProjectId;
 
+/// Which of all matching rows a list returns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct PageWindow {
+    /// Page size; `None` means all.
+    pub limit: Option<i64>,
+    /// Rows to skip.
+    pub offset: i64,
+}
+
 /// One page and the number of all matches.
 #[derive(Debug)]
 pub struct Page<T> {

@@ -55,8 +55,7 @@ async fn list(
             .name_contains
             .as_ref()
             .map(|n| n.to_ascii_lowercase()),
-        limit: filter.limit,
-        offset: filter.offset,
+        window: filter.window,
         with_hosts: params.host,
     });
     let page = state

@@ -63,8 +63,7 @@ impl ListParams {
         ListFilter {
             name_contains: self.name.clone(),
             expiry: self.exp_status.map(|s| s.window(now)),
-            limit: self.paging.pagesize,
-            offset: self.paging.offset(),
+            window: self.paging.window(),
         }
     }
 }
@@ -84,8 +83,8 @@ mod tests {
             (p.paging.page, p.paging.pagesize, p.host, p.exp_status),
             (1, None, false, None)
         );
-        assert_eq!(p.to_filter(0).limit, None);
-        assert_eq!(p.to_filter(0).offset, 0);
+        assert_eq!(p.to_filter(0).window.limit, None);
+        assert_eq!(p.to_filter(0).window.offset, 0);
     }
 
     #[test]
@@ -107,13 +106,28 @@ mod tests {
 
     #[test]
     fn page_edges() {
-        assert_eq!(parse("page=3&pagesize=10").unwrap().to_filter(0).offset, 20);
-        assert_eq!(parse("page=3&pagesize=-1").unwrap().to_filter(0).offset, 0);
-        assert_eq!(parse("page=3").unwrap().to_filter(0).offset, 0);
+        assert_eq!(
+            parse("page=3&pagesize=10")
+                .unwrap()
+                .to_filter(0)
+                .window
+                .offset,
+            20
+        );
+        assert_eq!(
+            parse("page=3&pagesize=-1")
+                .unwrap()
+                .to_filter(0)
+                .window
+                .offset,
+            0
+        );
+        assert_eq!(parse("page=3").unwrap().to_filter(0).window.offset, 0);
         assert_eq!(
             parse(&format!("page={}&pagesize=100", i64::MAX))
                 .unwrap()
                 .to_filter(0)
+                .window
                 .offset,
             i64::MAX
         );

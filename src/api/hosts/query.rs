@@ -33,8 +33,7 @@ impl HostListParams {
     pub(super) fn to_filter(&self) -> HostListFilter {
         HostListFilter {
             hostname_contains: self.hostname.clone(),
-            limit: self.paging.pagesize,
-            offset: self.paging.offset(),
+            window: self.paging.window(),
         }
     }
 }
@@ -52,21 +51,21 @@ mod tests {
     fn defaults_are_page_one_of_ten() {
         let f = parse("").unwrap().to_filter();
         assert_eq!(
-            (f.limit, f.offset, f.hostname_contains),
+            (f.window.limit, f.window.offset, f.hostname_contains),
             (Some(10), 0, None)
         );
         let f = parse("page=3").unwrap().to_filter();
-        assert_eq!((f.limit, f.offset), (Some(10), 20));
+        assert_eq!((f.window.limit, f.window.offset), (Some(10), 20));
         let f = parse("page=3&pagesize=-1").unwrap().to_filter();
-        assert_eq!((f.limit, f.offset), (None, 0));
+        assert_eq!((f.window.limit, f.window.offset), (None, 0));
         let f = parse("pagesize=100&hostname=Shop").unwrap().to_filter();
         assert_eq!(
-            (f.limit, f.hostname_contains.as_deref()),
+            (f.window.limit, f.hostname_contains.as_deref()),
             (Some(100), Some("Shop"))
         );
         assert_eq!(parse("hostname=").unwrap().hostname, None);
         let far = format!("page={}&pagesize=100", i64::MAX);
-        assert_eq!(parse(&far).unwrap().to_filter().offset, i64::MAX);
+        assert_eq!(parse(&far).unwrap().to_filter().window.offset, i64::MAX);
     }
 
     #[test]
