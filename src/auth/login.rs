@@ -13,7 +13,7 @@ use super::mint::{MintError, TokenGrant, mint_token};
 use super::{AuthError, Authenticator, hash_password, verify_password};
 use crate::crypto::token_hash;
 use crate::domain::{Millis, Project, UserId};
-use crate::storage::{StoreError, TokenRecord, UserRecord};
+use crate::storage::{Resource, StoreError, TokenRecord, UserRecord};
 
 /// Lifetime of a token issued by the login: 24 hours, as Keystone's default.
 pub const TOKEN_LIFETIME_MS: Millis = 24 * 60 * 60 * 1000;
@@ -118,7 +118,7 @@ impl Authenticator {
             .store
             .project_by_id(record.project.as_str())
             .await?
-            .ok_or_else(|| StoreError::Schema("token of a missing project".to_owned()))?;
+            .ok_or(StoreError::NotFound(Resource::Project))?;
         Ok(TokenInfo {
             user: user_info(&user),
             project,
