@@ -7,6 +7,9 @@
 //!
 //! Entries hold stored values only; anything that depends on the clock (`exp_status`) is
 //! computed when the answer is rendered, and queries filtered by expiry are never cached.
+//!
+//! The cache is bounded by bytes (an estimate of each entry's heap use), and a page too large
+//! to be worth keeping, such as an unpaged list of thousands of certificates, is not kept.
 
 use std::sync::Arc;
 
@@ -48,11 +51,52 @@ pub struct CachedCertificate {
     pub bound: Vec<BoundHost>,
 }
 
+/// Bytes of cached pages, and separately of cached certificates, one server keeps.
+const MAX_BYTES: usize = 16 * 1024 * 1024;
+
+/// Rough heap bytes of an entry besides its text (struct, allocation and map overhead).
+const OVERHEAD: usize = 96;
+
+impl CachedPage {
+    /// Estimated heap bytes.
+    fn weight(&self) -> usize {
+        let items: usize = self
+            .items
+            .iter()
+            .map(|c| OVERHEAD + c.id.len() + c.name.len())
+            .sum();
+        let bound: usize = self.bound.iter().map(host_weight).sum();
+        OVERHEAD + items + bound
+    }
+}
+
+impl CachedCertificate {
+    /// Estimated heap bytes.
+    fn weight(&self) -> usize {
+        let r = &self.record;
+        let bound: usize = self.bound.iter().map(host_weight).sum();
+        OVERHEAD + r.id.len() + r.name.len() + r.content.len() + r.sealed_key.len() + bound
+    }
+}
+
+fn host_weight(h: &BoundHost) -> usize {
+    OVERHEAD + h.certificate_id.len() + h.id.len() + h.hostname.len()
+}
+
 /// The cache shared by a server's request handlers.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ReadCache {
     pages: TaggedCache<PageKey, i64, CachedPage>,
     certificates: TaggedCache<(String, String), i64, CachedCertificate>,
+}
+
+impl Default for ReadCache {
+    fn default() -> Self {
+        Self {
+            pages: TaggedCache::with_max_bytes(MAX_BYTES),
+            certificates: TaggedCache::with_max_bytes(MAX_BYTES),
+        }
+    }
 }
 
 impl ReadCache {
@@ -63,7 +107,8 @@ impl ReadCache {
 
     /// Remembers a page read after the credential check saw `version`.
     pub fn put_page(&self, key: PageKey, version: i64, page: Arc<CachedPage>) {
-        self.pages.put(key, version, page);
+        let bytes = page.weight() + key.name.as_ref().map_or(0, String::len);
+        self.pages.put(key, version, page, bytes);
     }
 
     /// The certificate read at `version`, if cached.
@@ -80,7 +125,8 @@ impl ReadCache {
     /// Remembers a certificate read after the credential check saw `version`.
     pub fn put_certificate(&self, project: &str, version: i64, value: Arc<CachedCertificate>) {
         let key = (project.to_owned(), value.record.id.clone());
-        self.certificates.put(key, version, value);
+        let bytes = value.weight();
+        self.certificates.put(key, version, value, bytes);
     }
 }
 
@@ -116,6 +162,39 @@ mod tests {
             "a newer version makes it stale"
         );
         assert!(cache.page(&key(10), 7).is_none());
+    }
+
+    #[test]
+    fn large_pages_are_not_kept_and_bytes_are_bounded() {
+        let cache = ReadCache::default();
+        let summary = |i: usize| CertificateSummary {
+            id: format!("{i:032x}"),
+            name: format!("certificate-{i}"),
+            expire_time: 0,
+            created_at: 0,
+        };
+        let big = Arc::new(CachedPage {
+            total: 33_000,
+            items: (0..33_000).map(summary).collect(),
+            bound: Vec::new(),
+        });
+        cache.put_page(key(0), 1, big);
+        assert!(
+            cache.page(&key(0), 1).is_none(),
+            "an unpaged list of 33,000"
+        );
+        let medium = |n: usize| {
+            Arc::new(CachedPage {
+                total: 1,
+                items: (0..n).map(summary).collect(),
+                bound: Vec::new(),
+            })
+        };
+        for i in 0..200 {
+            cache.put_page(key(i), 1, medium(5_000));
+            assert!(cache.pages.bytes() <= MAX_BYTES);
+        }
+        assert!(cache.page(&key(199), 1).is_some());
     }
 
     #[test]

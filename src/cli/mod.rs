@@ -51,6 +51,7 @@ pub struct DatabaseArgs {
     #[arg(
         long = "database",
         env = "WAFCERT_DATABASE_URL",
+        hide_env_values = true,
         default_value = "sqlite://wafcert.db"
     )]
     pub database_url: String,

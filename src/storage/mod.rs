@@ -151,6 +151,12 @@ impl Store {
         let backend = Backend::from_url(url)?;
         sqlx::any::install_default_drivers();
         let url = normalise_url(url, backend);
+        if backend == Backend::Sqlite
+            && url.contains("mode=rwc")
+            && let Some(path) = change_watch::sqlite_path(&url)
+        {
+            create_private_file(&path);
+        }
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| StoreError::Config(format!("bad database URL: {e}")))?
             .disable_statement_logging();
@@ -287,6 +293,18 @@ fn normalise_url(url: &str, backend: Backend) -> String {
     } else {
         url.to_owned()
     }
+}
+
+/// Creates an empty database file readable by its owner only (0600), unless it exists. SQLite
+/// gives the `-wal` and `-shm` files the database file's mode, so they are private too; an
+/// empty file is a valid empty database. Failures are left for SQLite to report.
+fn create_private_file(path: &str) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
 }
 
 /// The SQL fragment `$n` for the n-th bind parameter (both dialects accept `$n` through Any).

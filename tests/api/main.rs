@@ -11,6 +11,7 @@ mod binding;
 mod certificates;
 mod cli;
 mod credentials;
+mod hardening;
 mod hosts;
 mod keystone;
 mod lifecycle;

@@ -75,6 +75,11 @@ pub(super) struct TokenRequest {
 
 /// Parses the request body.
 pub(super) fn parse(bytes: &[u8]) -> Result<TokenRequest, KeystoneError> {
+    if crate::api::extract::json_has_nul(bytes) {
+        return Err(KeystoneError::bad_request(
+            "The request body is not valid: a string contains a NUL character.",
+        ));
+    }
     let envelope: Envelope = serde_json::from_slice(bytes).map_err(|e| {
         KeystoneError::bad_request(format!(
             "The request body is not valid: {} (line {}, column {}).",
