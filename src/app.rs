@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 
 use crate::api::{self, AppState, ServiceSettings};
-use crate::auth::{Authenticator, Role};
+use crate::auth::{ADMIN_TOKEN_LIFETIME_MS, Authenticator, Role};
 use crate::crypto::{MasterKey, Sealer, new_token, token_hash};
 use crate::domain::{Clock, ProjectId, now_ms};
 use crate::storage::{Backend, PoolSettings, Store};
@@ -66,7 +66,7 @@ impl std::fmt::Debug for MasterKeySource {
 pub struct Bootstrap {
     /// The new project's id.
     pub project_id: ProjectId,
-    /// The admin token (shown once, stored hashed).
+    /// The admin token (shown once, stored hashed; expires after 30 days).
     pub token: String,
 }
 
@@ -226,7 +226,7 @@ async fn bootstrap(store: &Store) -> anyhow::Result<Option<Bootstrap>> {
             Role::Admin.as_str(),
             None,
             now,
-            None,
+            Some(now.saturating_add(ADMIN_TOKEN_LIFETIME_MS)),
         )
         .await?;
     Ok(Some(Bootstrap { project_id, token }))

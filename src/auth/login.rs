@@ -14,7 +14,7 @@ use super::identity::{
 use super::{AuthError, Authenticator, Role, hash_password, verify_password};
 use crate::crypto::{new_token, token_hash};
 use crate::domain::{Millis, ProjectId};
-use crate::storage::{StoreError, TokenRecord, UserRecord};
+use crate::storage::{NewToken, StoreError, TokenRecord, UserRecord};
 
 /// Lifetime of a token issued by the login: 24 hours, as Keystone's default.
 pub const TOKEN_LIFETIME_MS: Millis = 24 * 60 * 60 * 1000;
@@ -60,16 +60,22 @@ impl Authenticator {
         now: Millis,
     ) -> Result<IssuedToken, LoginError> {
         let method_name = method.name();
-        let (user, expires_at) = match method {
+        let (user, expires_at, parent) = match method {
             LoginMethod::Password { user, password } => (
                 self.password_user(&user, password).await?,
                 now.saturating_add(TOKEN_LIFETIME_MS),
+                None,
             ),
             LoginMethod::Token { token } => {
                 let (user, old) = self.token_user(&token, now).await?;
-                // A token bought with a token never outlives the first one (as Keystone).
+                // A token bought with a token never outlives the first one (as Keystone), and
+                // is revoked with it.
                 let limit = now.saturating_add(TOKEN_LIFETIME_MS);
-                (user, old.expires_at_ms.map_or(limit, |at| at.min(limit)))
+                (
+                    user,
+                    old.expires_at_ms.map_or(limit, |at| at.min(limit)),
+                    Some(token_hash(&token)),
+                )
             }
         };
         // The user's role now, not the old token's: a downgrade takes effect at once.
@@ -79,14 +85,15 @@ impl Authenticator {
         let token = new_token().map_err(|e| LoginError::Internal(e.to_string()))?;
         let hash = token_hash(&token);
         self.store
-            .insert_token(
-                &hash,
-                &project.id,
-                role.as_str(),
-                Some(&user.id),
-                now,
-                Some(expires_at),
-            )
+            .insert_token_record(&NewToken {
+                token_hash: &hash,
+                project: &project.id,
+                role: role.as_str(),
+                user_id: Some(&user.id),
+                parent_hash: parent.as_deref(),
+                created_at: now,
+                expires_at: Some(expires_at),
+            })
             .await?;
         Ok(IssuedToken {
             token,

@@ -26,6 +26,10 @@ pub use login::{LoginError, TOKEN_LIFETIME_MS};
 pub use password::{hash_password, verify_password};
 pub use signature::{SignedRequest, format_basic_date, sign_request};
 
+/// Default lifetime of tokens made by the admin commands and the bootstrap: 30 days
+/// (`--ttl never` opts out explicitly).
+pub const ADMIN_TOKEN_LIFETIME_MS: Millis = 30 * 24 * 60 * 60 * 1000;
+
 /// What a credential may do within its project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {

@@ -23,7 +23,7 @@ pub use certificates::{
     ReplacedPair,
 };
 pub use change_watch::{ChangeStamp, sqlite_path};
-pub use credentials::{AccessKeyRecord, TokenRecord, UserRecord};
+pub use credentials::{AccessKeyRecord, NewToken, TokenListing, TokenRecord, UserRecord};
 pub use hosts::{
     CertificateFacts, DeletedHost, HostChange, HostListFilter, HostRecord, HostState, NewHost,
     WriteError,

@@ -11,6 +11,7 @@ mod binding;
 mod certificates;
 mod cli;
 mod credentials;
+mod cutoff;
 mod hardening;
 mod hosts;
 mod keystone;
