@@ -6,6 +6,7 @@
 //! wrong or the project someone else's, and an unknown user costs the same argon2 run as a
 //! known one: the answer tells an attacker nothing.
 
+use std::net::IpAddr;
 use std::sync::OnceLock;
 
 use super::identity::{
@@ -37,6 +38,12 @@ pub enum LoginError {
     /// The credential store failed.
     #[error("credential lookup failed")]
     Store(#[from] StoreError),
+    /// Too many failed logins for this user from this address: wait this many seconds.
+    #[error("too many failed logins for this user from this address; retry later")]
+    Throttled(u64),
+    /// Too many password checks are already waiting for a turn.
+    #[error("the server is busy checking passwords; retry shortly")]
+    Busy,
     /// Hashing failed (the system RNG or the password hasher).
     #[error("internal error")]
     Internal(String),
@@ -53,16 +60,19 @@ impl From<AuthError> for LoginError {
 
 impl Authenticator {
     /// Issues a token for `method`, scoped to `scope` (the user's own project when `None`).
+    /// `client` is the caller's address, for login throttling.
     pub async fn login(
         &self,
         method: LoginMethod,
         scope: Option<&ProjectRef>,
         now: Millis,
+        client: IpAddr,
     ) -> Result<IssuedToken, LoginError> {
         let method_name = method.name();
         let (user, expires_at, parent) = match method {
             LoginMethod::Password { user, password } => (
-                self.password_user(&user, password).await?,
+                self.throttled_password_user(&user, password, now, client)
+                    .await?,
                 now.saturating_add(TOKEN_LIFETIME_MS),
                 None,
             ),
@@ -143,6 +153,35 @@ impl Authenticator {
         }
     }
 
+    /// [`Self::password_user`], refused while the user and address are throttled, and
+    /// counting failures.
+    async fn throttled_password_user(
+        &self,
+        user: &UserRef,
+        password: String,
+        now: Millis,
+        client: IpAddr,
+    ) -> Result<UserRecord, LoginError> {
+        let key = match user {
+            UserRef::Id(id) => format!("id:{id}"),
+            UserRef::Name { name, domain } => format!("name:{}/{name}", domain.name()),
+        };
+        self.throttle
+            .check(&key, client, now)
+            .map_err(LoginError::Throttled)?;
+        match self.password_user(user, password).await {
+            Ok(record) => {
+                self.throttle.succeeded(&key, client);
+                Ok(record)
+            }
+            Err(LoginError::Unauthorized) => {
+                self.throttle.failed(&key, client, now);
+                Err(LoginError::Unauthorized)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
     /// The user whose password this is.
     async fn password_user(
         &self,
@@ -157,6 +196,12 @@ impl Authenticator {
         };
         // An unknown user still costs one argon2 verification, so timing does not tell.
         let stored = record.as_ref().map(|r| r.password_hash.clone());
+        // A place in the bounded queue first: beyond it, refuse at once rather than let
+        // waiting requests (and their bodies) pile up.
+        let _queued = self
+            .password_queue
+            .try_acquire()
+            .map_err(|_| LoginError::Busy)?;
         let _slot = self
             .password_slots
             .acquire()

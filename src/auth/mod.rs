@@ -7,6 +7,7 @@ mod identity;
 mod login;
 mod password;
 mod signature;
+mod throttle;
 mod verified;
 
 use std::fmt;
@@ -25,6 +26,10 @@ pub use identity::{
 pub use login::{LoginError, TOKEN_LIFETIME_MS};
 pub use password::{hash_password, verify_password};
 pub use signature::{SignedRequest, format_basic_date, sign_request};
+
+/// Logins that may run or wait per password-checking slot (a login waits at most about this
+/// many argon2 runs).
+const PASSWORD_QUEUE_PER_SLOT: usize = 8;
 
 /// Default lifetime of tokens made by the admin commands and the bootstrap: 30 days
 /// (`--ttl never` opts out explicitly).
@@ -134,6 +139,10 @@ pub struct Authenticator {
     /// Bounds concurrent password verifications: each argon2 run takes ~19 MiB and a core, so
     /// a flood of logins queues here instead of exhausting memory.
     password_slots: Arc<Semaphore>,
+    /// Bounds the logins running or waiting for a slot; beyond it a login is refused (503).
+    password_queue: Arc<Semaphore>,
+    /// Failed logins by user and address.
+    throttle: Arc<throttle::LoginThrottle>,
     /// Tokens verified since the database last changed (SQLite only, where a commit by any
     /// process is detectable without a query).
     verified: Arc<verified::VerifiedTokens>,
@@ -143,9 +152,12 @@ impl Authenticator {
     /// An authenticator over `store`.
     pub fn new(store: Store) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        let slots = cores.max(2);
         Self {
             store,
-            password_slots: Arc::new(Semaphore::new(cores.max(2))),
+            password_slots: Arc::new(Semaphore::new(slots)),
+            password_queue: Arc::new(Semaphore::new(slots * PASSWORD_QUEUE_PER_SLOT)),
+            throttle: Arc::default(),
             verified: Arc::default(),
         }
     }

@@ -15,6 +15,7 @@ use crate::app::{App, MasterKeySource, ServeConfig, open_sealer};
 use crate::auth::Role;
 use crate::crypto::random_bytes;
 use crate::domain::{ProjectId, UserId, now_ms};
+use crate::listener::{ConnectionSettings, TlsFiles};
 use crate::storage::{PoolSettings, Store, UserRecord};
 
 /// Self-hostable WAF certificate service, wire-compatible with the OTC / Huawei Cloud WAF API.
@@ -113,6 +114,18 @@ pub struct ServeArgs {
     /// Milliseconds a database connection may stay unused before it is closed.
     #[arg(long, env = "WAFCERT_DB_IDLE_TIMEOUT_MS", default_value_t = 600_000)]
     pub db_idle_timeout_ms: u64,
+    /// Milliseconds a client has for the TLS handshake and for sending each request's headers.
+    #[arg(long, env = "WAFCERT_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_read_timeout_ms: u64,
+    /// Client connections open at once; more wait until one closes.
+    #[arg(long, env = "WAFCERT_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key; both reloaded on SIGHUP).
+    #[arg(long, env = "WAFCERT_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "WAFCERT_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `wafcert token ...`.
@@ -340,6 +353,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             max_connections: args.db_max_connections.max(1),
             acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
             idle_timeout: Duration::from_millis(args.db_idle_timeout_ms.max(1)),
+        },
+        connections: ConnectionSettings {
+            header_read_timeout: Duration::from_millis(args.header_read_timeout_ms.max(1)),
+            max_connections: args.max_connections.max(1),
+        },
+        tls: match (args.tls_cert, args.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => bail!("--tls-cert and --tls-key go together"),
         },
     };
     let mut app = App::build(&config).await?;
