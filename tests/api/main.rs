@@ -22,3 +22,4 @@ mod postgres;
 mod revocation;
 mod rotation;
 mod storage;
+mod tls;
