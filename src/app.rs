@@ -43,6 +43,8 @@ pub struct ServeConfig {
     pub connections: ConnectionSettings,
     /// Serve HTTPS with these files (reloaded on SIGHUP); plain HTTP when `None`.
     pub tls: Option<TlsFiles>,
+    /// How long a request may run before it is answered 503.
+    pub request_timeout: std::time::Duration,
 }
 
 /// Where to find the master key that seals private keys.
@@ -137,6 +139,7 @@ impl App {
                 certificate_quota: config.certificate_quota,
                 region: config.region.clone(),
                 public_url,
+                request_timeout: config.request_timeout,
             }),
         };
         Ok(Self {

@@ -11,6 +11,7 @@
 //! The cache is bounded by bytes (an estimate of each entry's heap use), and a page too large
 //! to be worth keeping, such as an unpaged list of thousands of certificates, is not kept.
 
+use std::hash::Hash;
 use std::sync::Arc;
 
 use crate::storage::{BoundHost, CertificateRecord, CertificateSummary};
@@ -51,14 +52,41 @@ pub struct CachedCertificate {
     pub bound: Vec<BoundHost>,
 }
 
+/// The key of a cached certificate: its project and id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CertificateKey {
+    /// The project.
+    pub project: String,
+    /// The certificate id.
+    pub id: String,
+}
+
+/// A kind of value the cache holds, and the map that holds it; lets [`ReadCache::read_through`]
+/// serve every kind with one piece of logic.
+pub trait Cached: Sized {
+    /// What an entry is looked up by.
+    type Key: Eq + Hash;
+    /// The map of this kind.
+    fn map(cache: &ReadCache) -> &TaggedCache<Self::Key, i64, Self>;
+    /// Estimated heap bytes of the value.
+    fn weight(&self) -> usize;
+}
+
 /// Bytes of cached pages, and separately of cached certificates, one server keeps.
 const MAX_BYTES: usize = 16 * 1024 * 1024;
 
 /// Rough heap bytes of an entry besides its text (struct, allocation and map overhead).
 const OVERHEAD: usize = 96;
 
-impl CachedPage {
-    /// Estimated heap bytes.
+fn host_weight(h: &BoundHost) -> usize {
+    OVERHEAD + h.certificate_id.len() + h.id.len() + h.hostname.len()
+}
+
+impl Cached for CachedPage {
+    type Key = PageKey;
+    fn map(cache: &ReadCache) -> &TaggedCache<PageKey, i64, Self> {
+        &cache.pages
+    }
     fn weight(&self) -> usize {
         let items: usize = self
             .items
@@ -70,8 +98,11 @@ impl CachedPage {
     }
 }
 
-impl CachedCertificate {
-    /// Estimated heap bytes.
+impl Cached for CachedCertificate {
+    type Key = CertificateKey;
+    fn map(cache: &ReadCache) -> &TaggedCache<CertificateKey, i64, Self> {
+        &cache.certificates
+    }
     fn weight(&self) -> usize {
         let r = &self.record;
         let bound: usize = self.bound.iter().map(host_weight).sum();
@@ -79,15 +110,11 @@ impl CachedCertificate {
     }
 }
 
-fn host_weight(h: &BoundHost) -> usize {
-    OVERHEAD + h.certificate_id.len() + h.id.len() + h.hostname.len()
-}
-
 /// The cache shared by a server's request handlers.
 #[derive(Debug)]
 pub struct ReadCache {
     pages: TaggedCache<PageKey, i64, CachedPage>,
-    certificates: TaggedCache<(String, String), i64, CachedCertificate>,
+    certificates: TaggedCache<CertificateKey, i64, CachedCertificate>,
 }
 
 impl Default for ReadCache {
@@ -100,33 +127,24 @@ impl Default for ReadCache {
 }
 
 impl ReadCache {
-    /// The page read at `version`, if cached.
-    pub fn page(&self, key: &PageKey, version: i64) -> Option<Arc<CachedPage>> {
-        self.pages.get(key, &version)
-    }
-
-    /// Remembers a page read after the credential check saw `version`.
-    pub fn put_page(&self, key: PageKey, version: i64, page: Arc<CachedPage>) {
-        let bytes = page.weight() + key.name.as_ref().map_or(0, String::len);
-        self.pages.put(key, version, page, bytes);
-    }
-
-    /// The certificate read at `version`, if cached.
-    pub fn certificate(
+    /// The value cached under `key` for the project `version` the caller's credential check
+    /// saw; otherwise `read` runs and its value is remembered under that version. A `None` key
+    /// (an answer that depends on more than the stored data) always reads and is never kept.
+    pub async fn read_through<V: Cached, E>(
         &self,
-        project: &str,
-        id: &str,
+        key: Option<V::Key>,
         version: i64,
-    ) -> Option<Arc<CachedCertificate>> {
-        self.certificates
-            .get(&(project.to_owned(), id.to_owned()), &version)
-    }
-
-    /// Remembers a certificate read after the credential check saw `version`.
-    pub fn put_certificate(&self, project: &str, version: i64, value: Arc<CachedCertificate>) {
-        let key = (project.to_owned(), value.record.id.clone());
-        let bytes = value.weight();
-        self.certificates.put(key, version, value, bytes);
+        read: impl Future<Output = Result<V, E>>,
+    ) -> Result<Arc<V>, E> {
+        if let Some(hit) = key.as_ref().and_then(|k| V::map(self).get(k, &version)) {
+            return Ok(hit);
+        }
+        let value = Arc::new(read.await?);
+        if let Some(k) = key {
+            let bytes = value.weight();
+            V::map(self).put(k, version, Arc::clone(&value), bytes);
+        }
+        Ok(value)
     }
 }
 
@@ -144,24 +162,49 @@ mod tests {
         }
     }
 
-    fn page(total: i64) -> Arc<CachedPage> {
-        Arc::new(CachedPage {
+    fn page(total: i64) -> CachedPage {
+        CachedPage {
             total,
             items: Vec::new(),
             bound: Vec::new(),
-        })
+        }
+    }
+
+    /// Reads through the cache; `Err(())` marks a read of the store.
+    fn read(cache: &ReadCache, key: Option<PageKey>, version: i64, total: i64) -> Result<i64, ()> {
+        let mut read = false;
+        let got = block_on(cache.read_through(key, version, async {
+            read = true;
+            Ok::<_, ()>(page(total))
+        }))?;
+        if read { Err(()) } else { Ok(got.total) }
+    }
+
+    /// Polls a future that never waits (the reads above are ready at once).
+    fn block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
     }
 
     #[test]
     fn entries_serve_only_their_version() {
         let cache = ReadCache::default();
-        cache.put_page(key(0), 7, page(3));
-        assert_eq!(cache.page(&key(0), 7).map(|p| p.total), Some(3));
-        assert!(
-            cache.page(&key(0), 8).is_none(),
+        assert_eq!(
+            read(&cache, Some(key(0)), 7, 3),
+            Err(()),
+            "first read goes to the store"
+        );
+        assert_eq!(read(&cache, Some(key(0)), 7, 99), Ok(3));
+        assert_eq!(
+            read(&cache, Some(key(0)), 8, 4),
+            Err(()),
             "a newer version makes it stale"
         );
-        assert!(cache.page(&key(10), 7).is_none());
+        assert_eq!(read(&cache, Some(key(10)), 8, 5), Err(()));
+        assert_eq!(read(&cache, None, 8, 5), Err(()), "no key: never cached");
+        assert_eq!(read(&cache, None, 8, 5), Err(()));
     }
 
     #[test]
@@ -173,35 +216,35 @@ mod tests {
             expire_time: 0,
             created_at: 0,
         };
-        let big = Arc::new(CachedPage {
-            total: 33_000,
-            items: (0..33_000).map(summary).collect(),
-            bound: Vec::new(),
-        });
-        cache.put_page(key(0), 1, big);
-        assert!(
-            cache.page(&key(0), 1).is_none(),
+        let put = |k: PageKey, n: usize| {
+            let items = (0..n).map(summary).collect();
+            let read = async {
+                Ok::<_, ()>(CachedPage {
+                    total: 1,
+                    items,
+                    bound: Vec::new(),
+                })
+            };
+            block_on(cache.read_through(Some(k), 1, read)).unwrap();
+        };
+        put(key(0), 33_000);
+        assert_eq!(
+            read(&cache, Some(key(0)), 1, 0),
+            Err(()),
             "an unpaged list of 33,000"
         );
-        let medium = |n: usize| {
-            Arc::new(CachedPage {
-                total: 1,
-                items: (0..n).map(summary).collect(),
-                bound: Vec::new(),
-            })
-        };
-        for i in 0..200 {
-            cache.put_page(key(i), 1, medium(5_000));
+        for i in 1..200 {
+            put(key(i), 5_000);
             assert!(cache.pages.bytes() <= MAX_BYTES);
         }
-        assert!(cache.page(&key(199), 1).is_some());
+        assert_eq!(read(&cache, Some(key(199)), 1, 0), Ok(1));
     }
 
     #[test]
     fn capacity_is_bounded() {
         let cache = ReadCache::default();
         for i in 0..5000 {
-            cache.put_page(key(i), 1, page(i));
+            let _ = read(&cache, Some(key(i)), 1, i);
         }
         let len = cache.pages.len();
         assert!(len <= 4096);

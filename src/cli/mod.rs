@@ -126,6 +126,9 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "WAFCERT_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
+    /// Milliseconds a request may take before it is abandoned and answered 503.
+    #[arg(long, env = "WAFCERT_REQUEST_TIMEOUT_MS", default_value_t = crate::api::DEFAULT_REQUEST_TIMEOUT_MS)]
+    pub request_timeout_ms: u64,
 }
 
 /// `wafcert token ...`.
@@ -363,6 +366,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             (None, None) => None,
             _ => bail!("--tls-cert and --tls-key go together"),
         },
+        request_timeout: Duration::from_millis(args.request_timeout_ms.max(1)),
     };
     let mut app = App::build(&config).await?;
     let addr = app.local_addr()?;

@@ -153,6 +153,7 @@ pub fn config_for(url: &str) -> ServeConfig {
         pool: PoolSettings::default(),
         connections: Default::default(),
         tls: None,
+        request_timeout: Duration::from_millis(wafcert::api::DEFAULT_REQUEST_TIMEOUT_MS),
     }
 }
 
