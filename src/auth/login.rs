@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use super::identity::{
     IssuedToken, LoginMethod, ProjectInfo, ProjectRef, TokenInfo, UserInfo, UserRef,
 };
-use super::{AuthError, Authenticator, Role, hash_password, verify_password};
+use super::{AuthError, Authenticator, Role, hash_password};
 use crate::crypto::{new_token, token_hash};
 use crate::domain::{Millis, ProjectId};
 use crate::storage::{NewToken, StoreError, TokenRecord, UserRecord};
@@ -196,23 +196,11 @@ impl Authenticator {
         };
         // An unknown user still costs one argon2 verification, so timing does not tell.
         let stored = record.as_ref().map(|r| r.password_hash.clone());
-        // A place in the bounded queue first: beyond it, refuse at once rather than let
-        // waiting requests (and their bodies) pile up.
-        let _queued = self
-            .password_queue
-            .try_acquire()
-            .map_err(|_| LoginError::Busy)?;
-        let _slot = self
-            .password_slots
-            .acquire()
+        let matches = self
+            .password_checkers
+            .verify(password, stored, dummy_hash)
             .await
-            .map_err(|e| LoginError::Internal(e.to_string()))?;
-        let matches = tokio::task::spawn_blocking(move || match stored.as_deref() {
-            Some(hash) => verify_password(&password, hash),
-            None => dummy_hash().is_some_and(|hash| verify_password(&password, hash)),
-        })
-        .await
-        .map_err(|e| LoginError::Internal(e.to_string()))?;
+            .map_err(|_| LoginError::Busy)?;
         match record {
             Some(record) if matches => Ok(record),
             _ => Err(LoginError::Unauthorized),

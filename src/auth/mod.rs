@@ -3,6 +3,7 @@
 //! signature (`Authorization: SDK-HMAC-SHA256 ...`). Either resolves to a [`Principal`]: a
 //! project and a role.
 
+mod checkers;
 mod identity;
 mod login;
 mod password;
@@ -13,8 +14,6 @@ mod verified;
 use std::fmt;
 use std::sync::Arc;
 
-use tokio::sync::Semaphore;
-
 use crate::crypto::{Sealer, token_hash};
 use crate::domain::{Millis, ProjectId};
 use crate::storage::{Store, StoreError, TokenRecord};
@@ -24,12 +23,12 @@ pub use identity::{
     ProjectRef, TokenInfo, UserInfo, UserRef, domain_id,
 };
 pub use login::{LoginError, TOKEN_LIFETIME_MS};
-pub use password::{hash_password, verify_password};
+pub use password::hash_password;
 pub use signature::{SignedRequest, format_basic_date, sign_request};
 
-/// Logins that may run or wait per password-checking slot (a login waits at most about this
-/// many argon2 runs).
-const PASSWORD_QUEUE_PER_SLOT: usize = 8;
+/// Logins that may wait per password-checking thread (a login waits at most about this many
+/// argon2 runs).
+const PASSWORD_QUEUE_PER_THREAD: usize = 8;
 
 /// Default lifetime of tokens made by the admin commands and the bootstrap: 30 days
 /// (`--ttl never` opts out explicitly).
@@ -136,11 +135,9 @@ pub enum AuthError {
 #[derive(Debug, Clone)]
 pub struct Authenticator {
     store: Store,
-    /// Bounds concurrent password verifications: each argon2 run takes ~19 MiB and a core, so
-    /// a flood of logins queues here instead of exhausting memory.
-    password_slots: Arc<Semaphore>,
-    /// Bounds the logins running or waiting for a slot; beyond it a login is refused (503).
-    password_queue: Arc<Semaphore>,
+    /// Verifies passwords on a few threads: each argon2 run takes ~19 MiB and a core, so a
+    /// flood of logins queues there (boundedly; beyond it 503) instead of exhausting memory.
+    password_checkers: Arc<checkers::PasswordCheckers>,
     /// Failed logins by user and address.
     throttle: Arc<throttle::LoginThrottle>,
     /// Tokens verified since the database last changed (SQLite only, where a commit by any
@@ -152,11 +149,13 @@ impl Authenticator {
     /// An authenticator over `store`.
     pub fn new(store: Store) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-        let slots = cores.max(2);
+        let threads = cores.max(2);
         Self {
             store,
-            password_slots: Arc::new(Semaphore::new(slots)),
-            password_queue: Arc::new(Semaphore::new(slots * PASSWORD_QUEUE_PER_SLOT)),
+            password_checkers: Arc::new(checkers::PasswordCheckers::start(
+                threads,
+                threads * PASSWORD_QUEUE_PER_THREAD,
+            )),
             throttle: Arc::default(),
             verified: Arc::default(),
         }

@@ -372,7 +372,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = app.local_addr()?;
     if let Some(first) = app.take_bootstrap() {
         println!(
-            "Created project {} with an admin token (shown only now):",
+            "Created project {} with an admin token (shown only now, valid 30 days):",
             first.project_id
         );
         println!("  export WAFCERT_PROJECT={}", first.project_id);

@@ -157,3 +157,27 @@ async fn half_headers_neither_block_others_nor_stay_open() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_connections_are_capped() {
+    let app = TestApp::spawn_with(Db::Sqlite, |c| {
+        c.connections.max_connections = 2;
+        c.connections.header_read_timeout = Duration::from_secs(2);
+    })
+    .await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut idle = Vec::new();
+    for _ in 0..2 {
+        idle.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A third client waits until the header-read timeout frees a slot, then is served.
+    let started = Instant::now();
+    let (status, _) = app.get("waf/certificate").await;
+    assert_eq!(status, StatusCode::OK);
+    let waited = started.elapsed();
+    assert!(
+        waited > Duration::from_millis(1000) && waited < Duration::from_secs(10),
+        "{waited:?}"
+    );
+}
