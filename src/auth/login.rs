@@ -71,8 +71,7 @@ impl Authenticator {
         let method_name = method.name();
         let (user, expires_at, parent) = match method {
             LoginMethod::Password { user, password } => (
-                self.throttled_password_user(&user, password, now, client)
-                    .await?,
+                self.password_user(&user, password, now, client).await?,
                 now.saturating_add(TOKEN_LIFETIME_MS),
                 None,
             ),
@@ -153,40 +152,15 @@ impl Authenticator {
         }
     }
 
-    /// [`Self::password_user`], refused while the user and address are throttled, and
-    /// counting failures.
-    async fn throttled_password_user(
+    /// The user whose password this is; refused while the user and address are throttled,
+    /// and counting failures. An existing user is throttled by its id, however it is named
+    /// (by id, or by name in a domain given by name or id); an unknown one by the name given.
+    async fn password_user(
         &self,
         user: &UserRef,
         password: String,
         now: Millis,
         client: IpAddr,
-    ) -> Result<UserRecord, LoginError> {
-        let key = match user {
-            UserRef::Id(id) => format!("id:{id}"),
-            UserRef::Name { name, domain } => format!("name:{}/{name}", domain.name()),
-        };
-        self.throttle
-            .check(&key, client, now)
-            .map_err(LoginError::Throttled)?;
-        match self.password_user(user, password).await {
-            Ok(record) => {
-                self.throttle.succeeded(&key, client);
-                Ok(record)
-            }
-            Err(LoginError::Unauthorized) => {
-                self.throttle.failed(&key, client, now);
-                Err(LoginError::Unauthorized)
-            }
-            Err(other) => Err(other),
-        }
-    }
-
-    /// The user whose password this is.
-    async fn password_user(
-        &self,
-        user: &UserRef,
-        password: String,
     ) -> Result<UserRecord, LoginError> {
         let record = match user {
             UserRef::Id(id) => self.store.user(Some(id), None).await?,
@@ -194,6 +168,14 @@ impl Authenticator {
                 self.store.user(None, Some((domain.name(), name))).await?
             }
         };
+        let key = match (&record, user) {
+            (Some(r), _) => format!("id:{}", r.id),
+            (None, UserRef::Id(id)) => format!("id:{id}"),
+            (None, UserRef::Name { name, domain }) => format!("name:{}/{name}", domain.name()),
+        };
+        self.throttle
+            .check(&key, client, now)
+            .map_err(LoginError::Throttled)?;
         // An unknown user still costs one argon2 verification, so timing does not tell.
         let stored = record.as_ref().map(|r| r.password_hash.clone());
         let matches = self
@@ -202,8 +184,14 @@ impl Authenticator {
             .await
             .map_err(|_| LoginError::Busy)?;
         match record {
-            Some(record) if matches => Ok(record),
-            _ => Err(LoginError::Unauthorized),
+            Some(record) if matches => {
+                self.throttle.succeeded(&key, client);
+                Ok(record)
+            }
+            _ => {
+                self.throttle.failed(&key, client, now);
+                Err(LoginError::Unauthorized)
+            }
         }
     }
 

@@ -15,9 +15,10 @@ use crate::helpers::*;
 
 crate::on_both_backends!(failed_logins_are_throttled_per_user_and_address);
 
-async fn add_user(app: &TestApp, name: &str, password: &str) {
+async fn add_user(app: &TestApp, name: &str, password: &str) -> String {
+    let id = UserId::random().to_string();
     let user = UserRecord {
-        id: UserId::random().to_string(),
+        id: id.clone(),
         name: name.to_owned(),
         domain: "Default".to_owned(),
         project_id: ProjectId::parse(&app.project).unwrap().to_string(),
@@ -25,6 +26,7 @@ async fn add_user(app: &TestApp, name: &str, password: &str) {
         password_hash: hash_password(password).unwrap(),
     };
     app.store.insert_user(&user, now_ms()).await.unwrap();
+    id
 }
 
 fn login_body(name: &str, password: &str) -> Value {
@@ -52,7 +54,7 @@ async fn login_with(
 
 async fn failed_logins_are_throttled_per_user_and_address(db: Db) {
     let app = TestApp::spawn_on(db).await;
-    add_user(&app, "ola", "right-ola").await;
+    let ola = add_user(&app, "ola", "right-ola").await;
     add_user(&app, "pia", "right-pia").await;
     for i in 0..10 {
         let (status, _) = login_with(&app.client, &app, &login_body("ola", "wrong")).await;
@@ -66,6 +68,19 @@ async fn failed_logins_are_throttled_per_user_and_address(db: Db) {
     );
     let secs: u64 = retry.expect("Retry-After").parse().unwrap();
     assert!((1..=300).contains(&secs), "{secs}");
+    // The same user named by id, or by domain id, is the same user.
+    let by_id = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "id": ola, "password": "right-ola"}}}}});
+    assert_eq!(
+        login_with(&app.client, &app, &by_id).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let by_domain_id = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": "ola", "domain": {"id": "default"}, "password": "right-ola"}}}}});
+    assert_eq!(
+        login_with(&app.client, &app, &by_domain_id).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     // Another user from the same address, and the same user from another address.
     let (status, _) = login_with(&app.client, &app, &login_body("pia", "right-pia")).await;
     assert_eq!(status, StatusCode::CREATED);
