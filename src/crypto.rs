@@ -176,8 +176,9 @@ pub fn token_hash(token: &str) -> String {
 /// Hex characters of a token id.
 pub const TOKEN_ID_LEN: usize = 16;
 
-/// A token's public id: the first 16 hex characters of its SHA-256, so it can be listed,
-/// logged and revoked without the secret appearing anywhere.
+/// The public id of a bearer token: the first 16 hex characters of its SHA-256 (a prefix of
+/// [`token_hash`]). Journals, listings and metrics name a token by it, and it can be revoked
+/// by it; it reveals nothing usable.
 pub fn token_id(token: &str) -> String {
     token_id_of_hash(&token_hash(token)).to_owned()
 }
@@ -236,5 +237,7 @@ mod tests {
         assert!(t.starts_with(TOKEN_PREFIX));
         assert_eq!(token_hash(&t), token_hash(&t));
         assert_ne!(token_hash(&t), t);
+        assert_eq!(token_id(&t).len(), 16);
+        assert!(token_hash(&t).starts_with(&token_id(&t)));
     }
 }

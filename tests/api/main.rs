@@ -23,4 +23,5 @@ mod requests;
 mod revocation;
 mod rotation;
 mod storage;
+mod test_controls;
 mod tls;
