@@ -183,6 +183,7 @@ pub(crate) async fn seed(
         project: &project,
         role: Role::Admin,
         user: None,
+        parent: None,
         expires_at: None,
     };
     let token = mint_token(&store, &grant, now).await?;

@@ -5,7 +5,7 @@
 
 use crate::crypto::{CryptoError, new_token, token_hash};
 use crate::domain::{Millis, ProjectId, Role, UserId};
-use crate::storage::{Store, StoreError};
+use crate::storage::{NewToken, Store, StoreError};
 
 /// What a token grants.
 #[derive(Debug, Clone, Copy)]
@@ -16,6 +16,9 @@ pub struct TokenGrant<'a> {
     pub role: Role,
     /// The user it is issued to (Keystone tokens); `None` for admin-made tokens.
     pub user: Option<&'a UserId>,
+    /// The hash of the token it was bought with (the Keystone `token` method): it is revoked
+    /// with that one.
+    pub parent: Option<&'a str>,
     /// Expiry, epoch ms; `None` never expires.
     pub expires_at: Option<Millis>,
 }
@@ -40,14 +43,15 @@ pub async fn mint_token(
 ) -> Result<String, MintError> {
     let token = new_token()?;
     store
-        .insert_token(
-            &token_hash(&token),
-            grant.project,
-            grant.role,
-            grant.user,
-            now,
-            grant.expires_at,
-        )
+        .insert_token_record(&NewToken {
+            token_hash: &token_hash(&token),
+            project: grant.project,
+            role: grant.role,
+            user_id: grant.user,
+            parent_hash: grant.parent,
+            created_at: now,
+            expires_at: grant.expires_at,
+        })
         .await?;
     Ok(token)
 }

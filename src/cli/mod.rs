@@ -1,19 +1,22 @@
-//! The `wafcert` command line: `serve`, the admin commands (in `admin`: tokens, users, access
-//! keys, straight on the database) and the API client commands (in `cert`).
+//! The `wafcert` command line: `serve`, the admin commands (their flags here, one function
+//! each in `credentials`: they act on the database directly and print only their result), the
+//! API client commands (`cert`) and the test-controls commands (`controls`).
 
-mod admin;
 mod cert;
 mod controls;
+mod credentials;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::{App, MasterKeySource, ServeConfig, TestControlsConfig};
-use crate::domain::{Millis, parse_rfc3339};
+use crate::crypto::random_bytes;
+use crate::domain::{Millis, ProjectId, Role, parse_rfc3339};
+use crate::listener::{ConnectionSettings, TlsFiles};
 use crate::storage::{PoolSettings, Store};
 
 /// Self-hostable WAF certificate service, wire-compatible with the OTC / Huawei Cloud WAF API.
@@ -32,22 +35,22 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create or revoke API tokens.
     #[command(subcommand)]
-    Token(admin::TokenCommand),
+    Token(TokenCommand),
     /// Create users for the Keystone-style password login.
     #[command(subcommand)]
-    User(admin::UserCommand),
+    User(UserCommand),
     /// Create access keys for AK/SK request signing.
     #[command(subcommand, name = "access-key")]
-    AccessKey(admin::AccessKeyCommand),
+    AccessKey(AccessKeyCommand),
+    /// Call the certificate API of a running server (list, create, show, rename, delete).
+    #[command(subcommand)]
+    Cert(cert::CertCommand),
     /// Show or move the certificate clock of a server run with --test-controls.
     #[command(subcommand)]
     Clock(controls::ClockCommand),
     /// Delete every certificate and host (of one project or all) on a server run with
     /// --test-controls; credentials stay.
     Reset(controls::ResetArgs),
-    /// Call the certificate API of a running server (list, create, show, rename, delete).
-    #[command(subcommand)]
-    Cert(cert::CertCommand),
 }
 
 /// Where the database is and how to unlock its secrets.
@@ -57,6 +60,7 @@ pub struct DatabaseArgs {
     #[arg(
         long = "database",
         env = "WAFCERT_DATABASE_URL",
+        hide_env_values = true,
         default_value = "sqlite://wafcert.db"
     )]
     pub database_url: String,
@@ -117,6 +121,18 @@ pub struct ServeArgs {
     /// Milliseconds a database connection may stay unused before it is closed.
     #[arg(long, env = "WAFCERT_DB_IDLE_TIMEOUT_MS", default_value_t = 600_000)]
     pub db_idle_timeout_ms: u64,
+    /// Milliseconds a client has for the TLS handshake and for sending each request's headers.
+    #[arg(long, env = "WAFCERT_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_read_timeout_ms: u64,
+    /// Client connections open at once; more wait until one closes.
+    #[arg(long, env = "WAFCERT_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key; both reloaded on SIGHUP).
+    #[arg(long, env = "WAFCERT_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "WAFCERT_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// Milliseconds a request may take before it is abandoned and answered 503.
     #[arg(long, env = "WAFCERT_REQUEST_TIMEOUT_MS", default_value_t = crate::api::DEFAULT_REQUEST_TIMEOUT_MS)]
     pub request_timeout_ms: u64,
@@ -135,16 +151,167 @@ pub struct ServeArgs {
     pub id_seed: Option<u64>,
 }
 
+/// `wafcert token ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for a project (created if missing) and print it.
+    Create {
+        /// Database location and master key.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The project (32 lowercase hex).
+        #[arg(long, value_parser = project_arg)]
+        project_id: ProjectId,
+        /// `admin` or `readonly`.
+        #[arg(long, default_value = "admin", value_parser = role_arg)]
+        role: Role,
+        /// Lifetime such as `24h`, `30m`, `7d` or `3600s`, or `never`.
+        #[arg(long, default_value = "30d")]
+        ttl: String,
+    },
+    /// Revoke a token, given by its id (from `token list`) or the token itself; tokens bought
+    /// with it through the Keystone `token` method are revoked too.
+    Revoke {
+        /// Database location and master key.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The token's id (16 hex characters) or the token.
+        token: String,
+    },
+    /// List a project's valid tokens: id, role and expiry (RFC 3339 UTC or `never`), one per
+    /// line. Never the secret.
+    List {
+        /// Database location and master key.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The project (32 lowercase hex).
+        #[arg(long, value_parser = project_arg)]
+        project_id: ProjectId,
+    },
+}
+
+/// `wafcert user ...`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password comes from `WAFCERT_PASSWORD` or stdin. Prints the user id.
+    Create {
+        /// Database location and master key.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Login name.
+        #[arg(long)]
+        name: String,
+        /// The user's project (created in the user's domain if missing).
+        #[arg(long, value_parser = project_arg)]
+        project_id: ProjectId,
+        /// Name of the project when it is created here (default: its id), for logins that
+        /// scope by project name.
+        #[arg(long)]
+        project_name: Option<String>,
+        /// `admin` or `readonly`.
+        #[arg(long, default_value = "admin", value_parser = role_arg)]
+        role: Role,
+        /// Keystone domain name (its id is the name, or `default` for `Default`).
+        #[arg(long, default_value = "Default")]
+        domain: String,
+    },
+    /// Disable a user: no more logins, and every token issued to it is revoked.
+    Disable {
+        /// Database location and master key.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The user.
+        #[command(flatten)]
+        user: UserName,
+    },
+    /// Set a user's password (from `WAFCERT_PASSWORD` or stdin) and revoke every token issued
+    /// to it.
+    SetPassword {
+        /// Database location and master key.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The user.
+        #[command(flatten)]
+        user: UserName,
+    },
+}
+
+/// A user by login name within a domain.
+#[derive(Debug, Args)]
+pub struct UserName {
+    /// Login name.
+    #[arg(long)]
+    name: String,
+    /// Keystone domain name.
+    #[arg(long, default_value = "Default")]
+    domain: String,
+}
+
+/// `wafcert access-key ...`.
+#[derive(Debug, Subcommand)]
+pub enum AccessKeyCommand {
+    /// Create an access key pair; prints `ACCESS_KEY SECRET_KEY`.
+    Create {
+        /// Database location and master key.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The project (created if missing).
+        #[arg(long, value_parser = project_arg)]
+        project_id: ProjectId,
+        /// `admin` or `readonly`.
+        #[arg(long, default_value = "admin", value_parser = role_arg)]
+        role: Role,
+    },
+    /// Revoke an access key: requests signed with it are refused from the next one on.
+    Revoke {
+        /// Database location and master key.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The access key (the first word `access-key create` printed).
+        access_key: String,
+    },
+}
+
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Cert(command) => cert::run(command).await,
-        Command::Token(command) => admin::token(command).await,
-        Command::User(command) => admin::user(command).await,
-        Command::AccessKey(command) => admin::access_key(command).await,
         Command::Clock(command) => controls::clock(command).await,
         Command::Reset(args) => controls::reset(args).await,
+        Command::Token(command) => credentials::token(command).await,
+        Command::User(UserCommand::Disable { database, user }) => {
+            credentials::disable_user(&database, &user).await
+        }
+        Command::User(UserCommand::SetPassword { database, user }) => {
+            credentials::set_password(&database, &user).await
+        }
+        Command::AccessKey(AccessKeyCommand::Revoke {
+            database,
+            access_key,
+        }) => credentials::revoke_access_key(&database, &access_key).await,
+        Command::User(UserCommand::Create {
+            database,
+            name,
+            project_id,
+            project_name,
+            role,
+            domain,
+        }) => {
+            let user = credentials::NewUser {
+                name,
+                project: project_id,
+                project_name,
+                role,
+                domain,
+            };
+            credentials::create_user(&database, user).await
+        }
+        Command::AccessKey(AccessKeyCommand::Create {
+            database,
+            project_id,
+            role,
+        }) => credentials::create_access_key(&database, &project_id, role).await,
     }
 }
 
@@ -163,6 +330,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
             idle_timeout: Duration::from_millis(args.db_idle_timeout_ms.max(1)),
         },
+        connections: ConnectionSettings {
+            header_read_timeout: Duration::from_millis(args.header_read_timeout_ms.max(1)),
+            max_connections: args.max_connections.max(1),
+        },
+        tls: match (args.tls_cert, args.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => bail!("--tls-cert and --tls-key go together"),
+        },
         request_timeout: Duration::from_millis(args.request_timeout_ms.max(1)),
         test_controls: args.test_controls.then_some(TestControlsConfig {
             clock_start: args.clock_start,
@@ -174,7 +350,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = app.local_addr()?;
     if let Some(first) = app.take_bootstrap() {
         println!(
-            "Created project {} with an admin token (shown only now):",
+            "Created project {} with an admin token (shown only now, valid 30 days):",
             first.project_id
         );
         println!("  export WAFCERT_PROJECT={}", first.project_id);
@@ -216,7 +392,79 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
+/// Characters of access keys (like the cloud's: upper case and digits).
+const ACCESS_KEY_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+/// Characters of secret keys.
+const SECRET_KEY_ALPHABET: &[u8] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// Parses `--project-id` while clap reads the command line.
+fn project_arg(text: &str) -> Result<ProjectId, String> {
+    ProjectId::parse(text).ok_or_else(|| "must be 32 lowercase hex characters".to_owned())
+}
+
 /// Parses `--clock-start` while clap reads the command line.
 fn time_arg(text: &str) -> Result<Millis, String> {
     parse_rfc3339(text).map_err(|e| e.to_string())
+}
+
+/// Parses `--role` while clap reads the command line.
+fn role_arg(text: &str) -> Result<Role, String> {
+    Role::parse(text).ok_or_else(|| "must be admin or readonly".to_owned())
+}
+
+/// The password from `WAFCERT_PASSWORD`, or the first line of stdin (without its line end).
+fn read_password() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("WAFCERT_PASSWORD")
+        && !p.is_empty()
+    {
+        return Ok(p);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        bail!("give the password in WAFCERT_PASSWORD or on the first line of stdin");
+    }
+    Ok(password.to_owned())
+}
+
+/// Random text of `len` characters drawn uniformly from `alphabet` (at most 256 characters):
+/// bytes that would favour the first characters are drawn again.
+fn random_text(len: usize, alphabet: &[u8]) -> anyhow::Result<String> {
+    if alphabet.is_empty() || alphabet.len() > 256 {
+        bail!("the alphabet must have 1 to 256 characters");
+    }
+    let limit = 256 - 256 % alphabet.len();
+    let mut out = String::with_capacity(len);
+    let mut bytes = [0u8; 64];
+    while out.len() < len {
+        random_bytes(&mut bytes)?;
+        for b in bytes.iter().map(|b| usize::from(*b)).filter(|b| *b < limit) {
+            if out.len() == len {
+                break;
+            }
+            if let Some(c) = alphabet.get(b % alphabet.len()) {
+                out.push(char::from(*c));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_text_uses_only_the_alphabet() {
+        let text = random_text(40, b"AB").unwrap();
+        assert_eq!(text.len(), 40);
+        assert!(text.bytes().all(|b| b == b'A' || b == b'B'));
+        let keys = random_text(20, ACCESS_KEY_ALPHABET).unwrap();
+        assert!(keys.bytes().all(|b| ACCESS_KEY_ALPHABET.contains(&b)));
+        assert!(random_text(1, b"").is_err());
+    }
 }

@@ -8,6 +8,9 @@ use super::sql::{Bind, Page, PageWindow, SqlArgs, like_contains, one_in_project}
 use super::{Resource, Store, StoreError};
 use crate::domain::{CertificateId, CertificateName, ExpiryWindow, HostId, Millis, ProjectId};
 
+/// Certificate ids bound in one `IN (...)` list (SQLite allows 32,766 variables per statement).
+const IDS_PER_STATEMENT: usize = 1000;
+
 /// A certificate to insert; the key is already sealed.
 #[derive(Debug)]
 pub struct NewCertificate<'a> {
@@ -294,25 +297,28 @@ impl Store {
         Ok(Page { total, items })
     }
 
-    /// The hosts of the project bound to any of `ids`, in one statement.
+    /// The hosts of the project bound to any of `ids`: one statement per [`IDS_PER_STATEMENT`]
+    /// ids, so an unpaged list of any length stays within SQLite's limit of bound variables.
     pub async fn bound_hosts(
         &self,
         project: &ProjectId,
         ids: &[&CertificateId],
     ) -> Result<Vec<BoundHost>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
+        let mut found = Vec::new();
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
+            let mut args = SqlArgs::new();
+            let project = args.push(project.as_str());
+            let list = args.list(chunk.iter().map(|id| id.as_str()));
+            let sql = format!(
+                "SELECT certificate_id, id, hostname FROM hosts \
+                 WHERE project_id = {project} AND certificate_id IN ({list}) ORDER BY hostname, id"
+            );
+            let rows: Vec<BoundHost> = sqlx::query_as_with(AssertSqlSafe(sql), args.arguments()?)
+                .fetch_all(&self.pool)
+                .await?;
+            found.extend(rows);
         }
-        let mut args = SqlArgs::new();
-        let project = args.push(project.as_str());
-        let list = args.list(ids.iter().map(|id| id.as_str()));
-        let sql = format!(
-            "SELECT certificate_id, id, hostname FROM hosts \
-             WHERE project_id = {project} AND certificate_id IN ({list}) ORDER BY hostname, id"
-        );
-        Ok(sqlx::query_as_with(AssertSqlSafe(sql), args.arguments()?)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(found)
     }
 
     /// Renames a certificate and optionally replaces its chain and key, unless a host uses it.

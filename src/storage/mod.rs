@@ -27,7 +27,7 @@ pub use binding::WriteError;
 pub use certificates::{
     BoundHost, CertificateRecord, CertificateSummary, ListFilter, NewCertificate, ReplacedPair,
 };
-pub use credentials::{AccessKeyRecord, TokenRecord, UserRecord};
+pub use credentials::{AccessKeyRecord, NewToken, TokenListing, TokenRecord, UserRecord};
 pub use hosts::{DeletedHost, HostListFilter, HostRecord, NewHost};
 pub use sql::{Page, PageWindow};
 
@@ -119,6 +119,8 @@ pub enum Resource {
     Certificate,
     /// A protected domain.
     Host,
+    /// A user of the password login.
+    User,
 }
 
 impl Resource {
@@ -128,6 +130,7 @@ impl Resource {
             Self::Project => "project",
             Self::Certificate => "certificate",
             Self::Host => "host",
+            Self::User => "user",
         }
     }
 }
@@ -184,6 +187,13 @@ impl Store {
         let backend = Backend::from_url(url)?;
         sqlx::any::install_default_drivers();
         let url = normalise_url(url, backend);
+        #[cfg(unix)]
+        if backend == Backend::Sqlite
+            && url.contains("mode=rwc")
+            && let Some(path) = sqlite_path(&url)
+        {
+            create_private_file(&path);
+        }
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| StoreError::Config(format!("bad database URL: {e}")))?
             .disable_statement_logging();
@@ -342,6 +352,19 @@ fn normalise_url(url: &str, backend: Backend) -> String {
     } else {
         url.to_owned()
     }
+}
+
+/// Creates an empty database file readable by its owner only (0600), unless it exists. SQLite
+/// gives the `-wal` and `-shm` files the database file's mode, so they are private too; an
+/// empty file is a valid empty database. Failures are left for SQLite to report.
+#[cfg(unix)]
+fn create_private_file(path: &str) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
 }
 
 #[cfg(test)]

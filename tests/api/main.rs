@@ -6,11 +6,14 @@
 
 mod helpers;
 
+mod abuse;
 mod auth;
 mod binding;
 mod certificates;
 mod cli;
 mod credentials;
+mod cutoff;
+mod hardening;
 mod hosts;
 mod keystone;
 mod layers;
@@ -23,3 +26,4 @@ mod rotation;
 mod schema;
 mod storage;
 mod test_controls;
+mod tls;

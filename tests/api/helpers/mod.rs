@@ -158,6 +158,8 @@ pub fn config_for(url: &str) -> ServeConfig {
         region: "eu-de".to_owned(),
         public_url: None,
         pool: PoolSettings::default(),
+        connections: Default::default(),
+        tls: None,
         request_timeout: Duration::from_millis(wafcert::api::DEFAULT_REQUEST_TIMEOUT_MS),
         test_controls: None,
     }
@@ -248,6 +250,7 @@ impl TestApp {
             project: &project,
             role,
             user: None,
+            parent: None,
             expires_at,
         };
         mint_token(&self.store, &grant, now_ms()).await.unwrap()
