@@ -215,6 +215,8 @@ async fn create(
         sealed_key: &sealed_key,
         expire_time: pair.expire_time,
         created_at: now,
+        leaf_sha256: Some(&pair.leaf_sha256),
+        key_sha256: Some(&pair.key_sha256),
     };
     state
         .store
@@ -233,7 +235,7 @@ async fn create(
 
 /// Response of show.
 #[derive(Debug, Serialize)]
-struct ShowResponse {
+pub(super) struct ShowResponse {
     id: String,
     name: String,
     content: String,
@@ -278,8 +280,18 @@ async fn show(
             entry
         }
     };
-    let record = &entry.record;
-    let bind_host = entry.bound.iter().cloned().map(Into::into).collect();
+    show_body(&state, &caller, &entry.record, &entry.bound).map(Json)
+}
+
+/// The show answer for a record and its bound hosts (the key only for admins, unless the
+/// server withholds keys); rotation answers with it too.
+pub(super) fn show_body(
+    state: &AppState,
+    caller: &crate::auth::Principal,
+    record: &CertificateRecord,
+    bound: &[BoundHost],
+) -> ApiResult<ShowResponse> {
+    let bind_host = bound.iter().cloned().map(Into::into).collect();
     let reveal = caller.role == crate::auth::Role::Admin && !state.settings.withhold_private_keys;
     let key = if reveal {
         Some(
@@ -291,7 +303,7 @@ async fn show(
     } else {
         None
     };
-    Ok(Json(ShowResponse {
+    Ok(ShowResponse {
         exp_status: ExpiryStatus::at(record.expire_time, state.clock.now_ms()).code(),
         certificateid: record.id.clone(),
         certificatename: record.name.clone(),
@@ -302,7 +314,7 @@ async fn show(
         expire_time: record.expire_time,
         timestamp: record.created_at,
         bind_host,
-    }))
+    })
 }
 
 /// Response of update.
@@ -353,6 +365,8 @@ async fn update(
             content: &p.content,
             sealed_key,
             expire_time: p.expire_time,
+            leaf_sha256: &p.leaf_sha256,
+            key_sha256: &p.key_sha256,
         });
     let record = state
         .store
@@ -482,7 +496,7 @@ async fn bind_hosts_of(
 }
 
 /// A mandatory body field.
-fn required(value: Option<String>, field: &str) -> ApiResult<String> {
+pub(super) fn required(value: Option<String>, field: &str) -> ApiResult<String> {
     value.ok_or_else(|| {
         ApiError::new(
             ErrorCode::RequestBodyIllegal,
@@ -492,7 +506,7 @@ fn required(value: Option<String>, field: &str) -> ApiResult<String> {
 }
 
 /// Parses and checks a pair off the async workers (RSA key loading is CPU work).
-async fn check_pair(content: String, key: String) -> ApiResult<CertificatePair> {
+pub(super) async fn check_pair(content: String, key: String) -> ApiResult<CertificatePair> {
     tokio::task::spawn_blocking(move || parse_pair(&content, &key))
         .await
         .map_err(ApiError::internal)?

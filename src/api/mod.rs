@@ -10,6 +10,7 @@ mod keystone;
 mod list_params;
 mod paging;
 pub mod read_cache;
+mod rotation;
 
 use std::sync::Arc;
 
@@ -69,6 +70,7 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .merge(certificates::routes())
         .merge(hosts::routes())
+        .merge(rotation::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
 
     let request_id = HeaderName::from_static("x-request-id");

@@ -2,6 +2,8 @@
 //! (no server needed) and print only their result on stdout, so scripts can use them.
 
 mod cert;
+mod pair;
+mod renew;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,6 +44,9 @@ pub enum Command {
     /// Call the certificate API of a running server (list, create, show, rename, delete).
     #[command(subcommand)]
     Cert(cert::CertCommand),
+    /// Renew expiring certificates through an ACME CA and rotate them in (needs a running
+    /// server: WAFCERT_ENDPOINT, WAFCERT_PROJECT, WAFCERT_TOKEN).
+    Renew(renew::RenewArgs),
 }
 
 /// Where the database is and how to unlock its secrets.
@@ -187,6 +192,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Cert(command) => cert::run(command).await,
+        Command::Renew(args) => renew::run(args).await,
         Command::Token(TokenCommand::Create {
             database,
             project_id: project,

@@ -10,6 +10,7 @@ mod error;
 mod host;
 mod hostname;
 mod ids;
+mod inspect;
 mod pem;
 mod server;
 mod time;
@@ -23,6 +24,10 @@ pub use host::{
 };
 pub use hostname::Hostname;
 pub use ids::{CertificateId, HostId, ProjectId, UserId};
+pub use inspect::{
+    CertificateDetails, CheckContext, Finding, Inspection, OtherCertificate, Severity,
+    certificate_details, inspect, san_covers,
+};
 pub use pem::{CertificatePair, KeyKind, parse_pair};
 pub use server::{AddressKind, MAX_SERVERS, Protocol, Server, ServerFields, parse_servers};
 pub use time::{Millis, UtcDateTime, format_iso8601, now_ms};

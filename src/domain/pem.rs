@@ -42,6 +42,10 @@ pub struct CertificatePair {
     pub expire_time: Millis,
     /// The leaf's key algorithm.
     pub kind: KeyKind,
+    /// SHA-256 of the leaf's DER, lowercase hex (finds the same certificate stored twice).
+    pub leaf_sha256: String,
+    /// SHA-256 of the leaf's SubjectPublicKeyInfo, lowercase hex (finds the same key reused).
+    pub key_sha256: String,
 }
 
 impl std::fmt::Debug for CertificatePair {
@@ -61,6 +65,7 @@ pub fn parse_pair(content: &str, key: &str) -> Result<CertificatePair, DomainErr
     let key = key.trim();
     let chain = read_chain(content)?;
     let (expire_time, kind) = read_leaf(&chain)?;
+    let details = super::certificate_details(content)?;
     let key_der = read_key(key)?;
     check_match(chain, key_der)?;
     Ok(CertificatePair {
@@ -68,6 +73,8 @@ pub fn parse_pair(content: &str, key: &str) -> Result<CertificatePair, DomainErr
         key: key.to_owned(),
         expire_time,
         kind,
+        leaf_sha256: details.fingerprint_sha256,
+        key_sha256: details.key_sha256,
     })
 }
 

@@ -6,9 +6,11 @@
 
 mod helpers;
 
+mod acme;
 mod auth;
 mod binding;
 mod certificates;
+mod checks;
 mod cli;
 mod credentials;
 mod hosts;
@@ -16,5 +18,6 @@ mod keystone;
 mod lifecycle;
 mod list;
 mod postgres;
+mod rotate;
 mod rotation;
 mod storage;
