@@ -2,17 +2,17 @@
 //! `POST .../rotate` replaces a certificate on every host in one transaction, and
 //! `GET .../details` reports what the chain says about itself and what is wrong with it.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::certificates::{
-    ShowResponse, certificate_id_of, check_pair, not_found_as_certificate, required, show_body,
+    ShowResponse, check_pair, not_found_as_certificate, required, show_body,
 };
 use super::error::{ApiError, ApiResult, from_write};
-use super::extract::{Caller, JsonBody};
+use super::extract::{Caller, IdInPath, JsonBody};
 use crate::domain::{
     CertificateId, CertificateName, CheckContext, NameLimit, OtherCertificate, certificate_details,
     inspect, refuse_expired,
@@ -41,11 +41,10 @@ struct RotateBody {
 async fn rotate(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path((_, certificate_id)): Path<(String, String)>,
+    IdInPath(old): IdInPath<CertificateId>,
     JsonBody(body): JsonBody<RotateBody>,
 ) -> ApiResult<Json<ShowResponse>> {
     caller.require_admin()?;
-    let old = certificate_id_of(&certificate_id)?;
     let content = required(body.content, "content")?;
     let key = required(body.key, "key")?;
     let name = body
@@ -125,9 +124,8 @@ struct DetailsResponse {
 async fn details(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path((_, certificate_id)): Path<(String, String)>,
+    IdInPath(id): IdInPath<CertificateId>,
 ) -> ApiResult<Json<DetailsResponse>> {
-    let id = certificate_id_of(&certificate_id)?;
     let record = state
         .store
         .certificate(&caller.project, &id)

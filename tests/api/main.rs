@@ -18,6 +18,8 @@ mod keystone;
 mod lifecycle;
 mod list;
 mod postgres;
+mod requests;
+mod revocation;
 mod rotate;
 mod rotation;
 mod storage;
