@@ -437,3 +437,84 @@ async fn details_report_facts_and_findings(db: Db) {
         .collect();
     assert_eq!(codes, ["duplicate_key", "duplicate_key"], "{d}");
 }
+
+/// `wafcert cert ...` against the test server, with a PKCS#12 password in `PFX_PASSWORD`.
+fn cert_cli(app: &TestApp, args: &[&str]) -> (bool, serde_json::Value, String) {
+    let out = Command::new(BIN)
+        .arg("cert")
+        .args(args)
+        .env("WAFCERT_ENDPOINT", &app.base)
+        .env("WAFCERT_PROJECT", &app.project)
+        .env("WAFCERT_TOKEN", &app.token)
+        .env("PFX_PASSWORD", "s3cret")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        serde_json::from_slice(&out.stdout).unwrap_or_default(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_rotate_and_details_commands_take_pfx_bundles() {
+    let app = TestApp::spawn().await;
+    let pki = pki();
+    let dir = tempfile::tempdir().unwrap();
+    let (first, first_key) = leaf(&pki, &["www.shop.example"], -1, 20);
+    let aes = pfx(
+        dir.path(),
+        "aes.pfx",
+        &first,
+        &first_key,
+        &pki.inter_pem,
+        false,
+    );
+    let pass = ["--pfx-password-env", "PFX_PASSWORD"];
+    let (ok, created, err) = cert_cli(
+        &app,
+        &[&["create", "--name", "shop", "--pfx", &aes], &pass[..]].concat(),
+    );
+    assert!(ok, "{err}");
+    let old = id_of(&created);
+    create_host(&app, "www.shop.example", "HTTPS", Some((&old, "shop"))).await;
+    let (second, second_key) = leaf(&pki, &["www.shop.example"], -1, 80);
+    let legacy = pfx(
+        dir.path(),
+        "legacy.pfx",
+        &second,
+        &second_key,
+        &pki.inter_pem,
+        true,
+    );
+    let (ok, rotated, err) = cert_cli(
+        &app,
+        &[&["rotate", &old, "--pfx", &legacy], &pass[..]].concat(),
+    );
+    assert!(ok, "{err}");
+    assert_eq!(rotated["name"], "shop");
+    assert_eq!(rotated["bind_host"][0]["hostname"], "www.shop.example");
+    let new = id_of(&rotated);
+    let (ok, details, err) = cert_cli(&app, &["details", &new]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        details["chain_length"], 2,
+        "the bundle's chain is uploaded: {details}"
+    );
+    assert_eq!(details["findings"], json!([]), "{details}");
+    let (ok, _, err) = cert_cli(
+        &app,
+        &[
+            "rotate",
+            &old,
+            "--pfx",
+            &legacy,
+            "--pfx-password-env",
+            "PFX_PASSWORD",
+        ],
+    );
+    assert!(
+        !ok && err.contains("WAF.00022001"),
+        "the old one is gone: {err}"
+    );
+}

@@ -22,4 +22,5 @@ mod requests;
 mod revocation;
 mod rotate;
 mod rotation;
+mod schema;
 mod storage;
