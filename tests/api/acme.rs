@@ -150,6 +150,9 @@ async fn always_valid() {
     let Some(p) = pebble("always-valid") else {
         return;
     };
+    // When test controls reach main, start it with them
+    // (`TestApp::spawn_with_controls(Db::Sqlite)`), so `advance_clock` at the end moves the
+    // certificate clock and the Pebble-issued certificate itself is renewed.
     let app = TestApp::spawn().await;
     let dir = tempfile::tempdir().unwrap();
     let account = dir.path().join("account.json");
