@@ -94,12 +94,25 @@ pub async fn run(args: RenewArgs) -> anyhow::Result<()> {
     }
     let e = &args.endpoint;
     let client = Client::new(&e.endpoint, &e.project_id, &e.token)?;
-    let candidates = candidates(&client).await?;
+    let mut failed = 0;
     let mut due = Vec::new();
-    for c in candidates {
-        if c.hosts == 0 {
-            println!("{} {} skipped: not bound to any host", c.name, c.id);
-        } else if c.days_left >= args.within_days {
+    for listed in listed(&client).await? {
+        if listed.hosts == 0 {
+            println!(
+                "{} {} skipped: not bound to any host",
+                listed.name, listed.id
+            );
+            continue;
+        }
+        let c = match candidate(&client, listed).await {
+            Ok(c) => c,
+            Err((listed, e)) => {
+                failed += 1;
+                println!("{} {} failed: {}", listed.name, listed.id, one_line(&e));
+                continue;
+            }
+        };
+        if c.days_left >= args.within_days {
             println!("{} {} skipped: {} days left", c.name, c.id, c.days_left);
         } else if args.dry_run {
             println!(
@@ -113,9 +126,45 @@ pub async fn run(args: RenewArgs) -> anyhow::Result<()> {
             due.push(c);
         }
     }
-    if due.is_empty() {
-        return Ok(());
+    if !due.is_empty() {
+        failed += renew_all(&args, &client, due).await;
     }
+    if failed > 0 {
+        bail!("{failed} renewal(s) failed");
+    }
+    Ok(())
+}
+
+/// Renews every due certificate, one line each; returns how many failed.
+async fn renew_all(args: &RenewArgs, client: &Client, due: Vec<Candidate>) -> usize {
+    let (account, answerer) = match prepare(args).await {
+        Ok(ready) => ready,
+        Err(e) => {
+            for c in &due {
+                println!("{} {} failed: {}", c.name, c.id, one_line(&e));
+            }
+            return due.len();
+        }
+    };
+    let mut failed = 0;
+    for c in due {
+        match renew_one(client, &account, &answerer, &c).await {
+            Ok(new_id) => println!(
+                "{} {} renewed: now {new_id}, {} host(s) moved",
+                c.name, c.id, c.hosts
+            ),
+            Err(e) => {
+                failed += 1;
+                println!("{} {} failed: {}", c.name, c.id, one_line(&e));
+            }
+        }
+    }
+    answerer.stop().await;
+    failed
+}
+
+/// The ACME account and the challenge answerer of the run.
+async fn prepare(args: &RenewArgs) -> anyhow::Result<(instant_acme::Account, challenge::Answerer)> {
     let account = acme::account(
         &args.acme_directory,
         &args.email,
@@ -129,25 +178,7 @@ pub async fn run(args: RenewArgs) -> anyhow::Result<()> {
         args.http_01_listen,
     )
     .await?;
-    let mut failed = 0;
-    for c in due {
-        let outcome = renew_one(&client, &account, &answerer, &c).await;
-        match outcome {
-            Ok(new_id) => println!(
-                "{} {} renewed: now {new_id}, {} host(s) moved",
-                c.name, c.id, c.hosts
-            ),
-            Err(e) => {
-                failed += 1;
-                println!("{} {} failed: {}", c.name, c.id, one_line(&e));
-            }
-        }
-    }
-    answerer.stop().await;
-    if failed > 0 {
-        bail!("{failed} renewal(s) failed");
-    }
-    Ok(())
+    Ok((account, answerer))
 }
 
 /// Orders, then rotates one certificate.
@@ -168,46 +199,65 @@ async fn renew_one(
     Ok(rotated["id"].as_str().unwrap_or_default().to_owned())
 }
 
-/// Every certificate with its hosts and, from the details endpoint, its days left on the
-/// server's clock, names and key.
-async fn candidates(client: &Client) -> anyhow::Result<Vec<Candidate>> {
+/// A certificate as the list reports it.
+#[derive(Debug, Clone)]
+struct Listed {
+    id: String,
+    name: String,
+    hosts: usize,
+}
+
+/// Every certificate of the project with the number of hosts it serves.
+async fn listed(client: &Client) -> anyhow::Result<Vec<Listed>> {
     let list = client
         .list(&[("pagesize", "-1".to_owned()), ("host", "true".to_owned())])
         .await
         .context("listing certificates")?;
-    let items = list["items"].as_array().cloned().unwrap_or_default();
-    let mut out = Vec::with_capacity(items.len());
-    for item in items {
-        let id = text(&item, "id");
-        let details = client
-            .details(&id)
-            .await
-            .with_context(|| format!("details of {id}"))?;
-        let mut names: Vec<String> = details["sans"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
-        if names.is_empty()
-            && let Some(cn) = details["subject_cn"].as_str()
-        {
-            names.push(cn.to_owned());
-        }
-        out.push(Candidate {
-            name: text(&item, "name"),
-            hosts: item["bind_host"].as_array().map_or(0, Vec::len),
-            days_left: details["days_left"].as_i64().unwrap_or(0),
-            key_type: text(&details, "key_type"),
-            key_bits: details["key_bits"].as_u64().unwrap_or(0),
-            names,
-            id,
-        });
+    Ok(list["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|item| Listed {
+                    id: text(item, "id"),
+                    name: text(item, "name"),
+                    hosts: item["bind_host"].as_array().map_or(0, Vec::len),
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// What renewal needs of a bound certificate, from the details endpoint: days left on the
+/// server's clock, DNS names and key.
+async fn candidate(client: &Client, listed: Listed) -> Result<Candidate, (Listed, anyhow::Error)> {
+    let details = match client.details(&listed.id).await {
+        Ok(d) => d,
+        Err(e) => return Err((listed, anyhow::Error::new(e).context("reading its details"))),
+    };
+    let mut names: Vec<String> = details["sans"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if names.is_empty()
+        && let Some(cn) = details["subject_cn"].as_str()
+    {
+        names.push(cn.to_owned());
     }
-    Ok(out)
+    Ok(Candidate {
+        id: listed.id,
+        name: listed.name,
+        hosts: listed.hosts,
+        days_left: details["days_left"].as_i64().unwrap_or(0),
+        key_type: text(&details, "key_type"),
+        key_bits: details["key_bits"].as_u64().unwrap_or(0),
+        names,
+    })
 }
 
 fn text(v: &Value, key: &str) -> String {
