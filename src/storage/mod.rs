@@ -9,6 +9,7 @@ mod change_watch;
 mod credentials;
 mod host_settings;
 mod hosts;
+mod test_controls;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -141,6 +142,8 @@ pub struct Store {
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
     /// Commit detector of an SQLite file database (see [`change_watch`]); `None` otherwise.
     changes: Option<Arc<change_watch::ChangeWatch>>,
+    /// Credential lookups also read the test-controls clock (see [`Store::with_shared_clock`]).
+    shared_clock: bool,
 }
 
 impl Store {
@@ -190,6 +193,7 @@ impl Store {
             backend,
             writer,
             changes: None,
+            shared_clock: false,
         };
         store.migrate().await?;
         // After the migrations, so the database is in WAL mode and its `-shm` exists even on

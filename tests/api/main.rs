@@ -24,3 +24,4 @@ mod rotate;
 mod rotation;
 mod schema;
 mod storage;
+mod test_controls;
