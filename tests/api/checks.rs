@@ -351,7 +351,7 @@ fn cert_check_command_and_pfx_bundles() {
 }
 
 async fn details_report_facts_and_findings(db: Db) {
-    let app = TestApp::spawn_on(db).await;
+    let app = TestApp::spawn_with_controls(db).await;
     let pki = pki();
     let (leaf_pem, leaf_key) = leaf(&pki, &["www.shop.example", "*.api.shop.example"], -1, 60);
     let content = format!("{leaf_pem}{}{}", pki.inter_pem, pki.root_pem);
@@ -436,6 +436,16 @@ async fn details_report_facts_and_findings(db: Db) {
         .map(|f| f["code"].as_str().unwrap())
         .collect();
     assert_eq!(codes, ["duplicate_key", "duplicate_key"], "{d}");
+    // Time-based fields follow the server's certificate clock.
+    let (status, body) = app.control_post("clock", &json!({"advance": "P61D"})).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, later) = app.get(&path).await;
+    assert_eq!(later["exp_status"], 1, "{later}");
+    assert!(later["days_left"].as_i64().unwrap() < 0, "{later}");
+    assert!(
+        later["findings"].to_string().contains("\"expired\""),
+        "{later}"
+    );
 }
 
 /// `wafcert cert ...` against the test server, with a PKCS#12 password in `PFX_PASSWORD`.
