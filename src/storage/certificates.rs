@@ -204,17 +204,7 @@ impl Store {
             let sql = format!("INSERT INTO certificates ({INSERT_COLUMN_LIST}) VALUES {values}");
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for new in chunk {
-                q = q
-                    .bind(new.id.as_str())
-                    .bind(new.project.as_str())
-                    .bind(new.name.as_str())
-                    .bind(new.name.to_search_key())
-                    .bind(new.content)
-                    .bind(new.sealed_key.to_vec())
-                    .bind(new.expire_time)
-                    .bind(new.created_at)
-                    .bind(new.leaf_sha256)
-                    .bind(new.key_sha256);
+                q = bind_new(q, new);
             }
             q.execute(&mut *tx).await?;
         }
@@ -597,8 +587,18 @@ async fn insert_row(conn: &mut AnyConnection, new: &NewCertificate<'_>) -> Resul
         "INSERT INTO certificates ({INSERT_COLUMN_LIST}) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     );
-    sqlx::query(AssertSqlSafe(sql))
-        .bind(new.id.as_str())
+    bind_new(sqlx::query(AssertSqlSafe(sql)), new)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Binds a new row's values in [`INSERT_COLUMN_LIST`] order.
+fn bind_new<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, AnyArguments>,
+    new: &NewCertificate<'q>,
+) -> sqlx::query::Query<'q, sqlx::Any, AnyArguments> {
+    q.bind(new.id.as_str())
         .bind(new.project.as_str())
         .bind(new.name.as_str())
         .bind(new.name.to_search_key())
@@ -608,9 +608,6 @@ async fn insert_row(conn: &mut AnyConnection, new: &NewCertificate<'_>) -> Resul
         .bind(new.created_at)
         .bind(new.leaf_sha256)
         .bind(new.key_sha256)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// Locks a certificate's row until the transaction ends and reads what binding checks need;
