@@ -7,7 +7,7 @@ use sqlx::{AnyConnection, AssertSqlSafe};
 
 use super::hosts::{CertificateFacts, WriteError};
 use super::{Store, StoreError, like_contains, placeholder};
-use crate::domain::{CertificateId, CertificateName, ExpiryWindow, Millis, ProjectId};
+use crate::domain::{CertificateId, CertificateName, ExpiryWindow, Millis, NameLimit, ProjectId};
 
 /// A certificate to insert; the key is already sealed.
 #[derive(Debug)]
@@ -502,9 +502,18 @@ impl Store {
             .ok_or(StoreError::NotFound)?;
         let moved = hostnames_using(&mut tx, project, old).await?;
         check(&facts, &moved).map_err(WriteError::Refused)?;
-        let (name, name_lower) = match name {
-            Some(n) => (n.as_str().to_owned(), n.to_search_key()),
-            None => (facts.name.clone(), facts.name.to_ascii_lowercase()),
+        let kept;
+        let name = match name {
+            Some(n) => n,
+            None => {
+                kept = CertificateName::parse(&facts.name, NameLimit::Create).map_err(|_| {
+                    StoreError::Schema(format!(
+                        "stored certificate name {:?} is invalid",
+                        facts.name
+                    ))
+                })?;
+                &kept
+            }
         };
         // Free the name for the new row: the old row is deleted below, in this transaction. The
         // placeholder has a space, which no valid name has, so it never clashes.
@@ -517,23 +526,26 @@ impl Store {
         .bind(&placeholder_name)
         .execute(&mut *tx)
         .await?;
-        let sql = format!(
-            "INSERT INTO certificates ({INSERT_COLUMN_LIST}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {RECORD_COLUMNS}"
-        );
-        let record: CertificateRecord = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(new.id.as_str())
-            .bind(project.as_str())
-            .bind(&name)
-            .bind(&name_lower)
-            .bind(new.content)
-            .bind(new.sealed_key.to_vec())
-            .bind(new.expire_time)
-            .bind(new.created_at)
-            .bind(new.leaf_sha256)
-            .bind(new.key_sha256)
-            .fetch_one(&mut *tx)
-            .await?;
+        let row = NewCertificate {
+            id: new.id,
+            project,
+            name,
+            content: new.content,
+            sealed_key: new.sealed_key,
+            expire_time: new.expire_time,
+            created_at: new.created_at,
+            leaf_sha256: Some(new.leaf_sha256),
+            key_sha256: Some(new.key_sha256),
+        };
+        insert_row(&mut tx, &row).await?;
+        let record = CertificateRecord {
+            id: new.id.to_string(),
+            name: name.as_str().to_owned(),
+            content: new.content.to_owned(),
+            sealed_key: new.sealed_key.to_vec(),
+            expire_time: new.expire_time,
+            created_at: new.created_at,
+        };
         sqlx::query(
             "UPDATE hosts SET certificate_id = $1 WHERE project_id = $2 AND certificate_id = $3",
         )
