@@ -1,7 +1,8 @@
 //! `wafcert renew` end to end against Pebble. `scripts/acme-tests` starts Pebble and runs these
-//! one at a time with `WAFCERT_PEBBLE_MODE` (`always-valid` or `http-01`),
-//! `WAFCERT_PEBBLE_DIRECTORY`, `WAFCERT_PEBBLE_CA` and `WAFCERT_PEBBLE_HTTP_PORT`; without them
-//! (a plain `cargo test`) they say so and pass.
+//! one at a time with `WAFCERT_PEBBLE_MODE` (`always-valid`, or `real` for real HTTP-01 and
+//! DNS-01 validation), `WAFCERT_PEBBLE_DIRECTORY`, `WAFCERT_PEBBLE_CA`,
+//! `WAFCERT_PEBBLE_HTTP_PORT` and `WAFCERT_PEBBLE_DNS_MANAGEMENT`; without them (a plain
+//! `cargo test`) they say so and pass.
 //!
 //! The first "expiring" certificates are short-lived self-signed ones for the names; then the
 //! always-valid run moves the server's certificate clock 80 days on (`POST /_wafcert/clock`,
@@ -21,6 +22,8 @@ struct Pebble {
     directory: String,
     ca: String,
     http_port: String,
+    /// pebble-challtestsrv's management URL (real validation only).
+    dns_management: String,
 }
 
 fn pebble(mode: &str) -> Option<Pebble> {
@@ -35,6 +38,7 @@ fn pebble(mode: &str) -> Option<Pebble> {
         directory: var("WAFCERT_PEBBLE_DIRECTORY"),
         ca: var("WAFCERT_PEBBLE_CA"),
         http_port: var("WAFCERT_PEBBLE_HTTP_PORT"),
+        dns_management: std::env::var("WAFCERT_PEBBLE_DNS_MANAGEMENT").unwrap_or_default(),
     })
 }
 
@@ -261,7 +265,7 @@ async fn always_valid() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_01() {
-    let Some(p) = pebble("http-01") else { return };
+    let Some(p) = pebble("real") else { return };
     let app = TestApp::spawn().await;
     let dir = tempfile::tempdir().unwrap();
     let account = dir.path().join("account.json");
@@ -287,4 +291,58 @@ async fn http_01() {
         (Some("RSA"), Some(2048)),
         "RSA keeps its size"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_01_through_a_hook() {
+    let Some(p) = pebble("real") else { return };
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let account = dir.path().join("account.json");
+    // A wildcard needs dns-01; EC P-384 stays P-384.
+    let names = ["dns.wafcert.test", "*.dns.wafcert.test"];
+    let old = bound(
+        &app,
+        "wild",
+        &self_signed(Alg::EcP384, &names, 7),
+        &["dns.wafcert.test", "www.dns.wafcert.test"],
+    )
+    .await;
+    // The hook a DNS provider would supply, here pebble-challtestsrv's TXT records.
+    let hook = format!(
+        "[ \"$WAFCERT_ACME_TYPE\" = dns-01 ] || exit 4; \
+         name=\"_acme-challenge.$WAFCERT_ACME_DOMAIN.\"; \
+         case \"$WAFCERT_ACME_ACTION\" in \
+           present) curl -sf -d \"{{\\\"host\\\":\\\"$name\\\",\\\"value\\\":\\\"$WAFCERT_ACME_DNS_VALUE\\\"}}\" {m}/set-txt ;; \
+           cleanup) curl -sf -d \"{{\\\"host\\\":\\\"$name\\\"}}\" {m}/clear-txt ;; \
+         esac",
+        m = p.dns_management
+    );
+    let out = renew(
+        &app,
+        &p,
+        &account,
+        &["--challenge", "dns-01", "--challenge-hook", &hook],
+    );
+    let text = stdout(&out);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(line_of(&text, &old).contains(" renewed"), "{text}");
+    let renewed = certificate_of(&app, "www.dns.wafcert.test").await;
+    assert_eq!(certificate_of(&app, "dns.wafcert.test").await, renewed);
+    let d = assert_clean_pebble_chain(&app, &renewed).await;
+    assert_eq!(
+        (d["key_type"].as_str(), d["key_bits"].as_u64()),
+        (Some("EC"), Some(384))
+    );
+    let sans: Vec<&str> = d["sans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(sans.contains(&"*.dns.wafcert.test"), "{d}");
 }
