@@ -19,10 +19,10 @@ use crate::client::Client;
 /// How the CA's challenges are answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ChallengeKind {
-    /// `http-01`: a file under `/.well-known/acme-challenge/` on port 80 of each name.
+    /// A file under `/.well-known/acme-challenge/` on port 80 of each name.
     #[value(name = "http-01")]
     Http01,
-    /// `dns-01`: a TXT record `_acme-challenge.NAME` (needs `--challenge-hook`).
+    /// A TXT record `_acme-challenge.NAME` (needs `--challenge-hook`).
     #[value(name = "dns-01")]
     Dns01,
 }

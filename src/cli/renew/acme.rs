@@ -198,3 +198,19 @@ pub async fn order(
         key_pem: key.serialize_pem(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_keys_keep_the_old_type() {
+        let p384 = new_key("EC", 384).unwrap();
+        assert!(p384.is_compatible(&rcgen::PKCS_ECDSA_P384_SHA384));
+        let p256 = new_key("EC", 256).unwrap();
+        assert!(p256.is_compatible(&rcgen::PKCS_ECDSA_P256_SHA256));
+        assert!(new_key("RSA", 1024).is_err());
+        assert!(new_key("EC", 521).is_err());
+        assert!(new_key("unknown", 0).is_err());
+    }
+}
