@@ -6,6 +6,7 @@
 mod binding;
 mod certificate;
 mod clock;
+mod details;
 mod error;
 mod host;
 mod hostname;
@@ -20,6 +21,7 @@ mod time;
 pub use binding::{CertificateChange, check_bind, check_certificate_present, refuse_expired};
 pub use certificate::{CertificateName, ExpiryStatus, ExpiryWindow, NameLimit};
 pub use clock::{Clock, ClockMove, ClockSetting};
+pub use details::{CertificateDetails, certificate_details};
 pub use error::DomainError;
 pub use host::{
     Cipher, HostSettings, MAX_DESCRIPTION, ProtectStatus, TlsVersion, parse_description,
@@ -27,8 +29,7 @@ pub use host::{
 pub use hostname::Hostname;
 pub use ids::{CertificateId, HostId, ProjectId, UserId};
 pub use inspect::{
-    CertificateDetails, CheckContext, Finding, Inspection, OtherCertificate, Severity,
-    certificate_details, inspect, san_covers,
+    CheckContext, Finding, Inspection, OtherCertificate, Severity, inspect, san_covers,
 };
 pub use iso8601::{format_rfc3339, parse_duration, parse_rfc3339};
 pub use pem::{CertificatePair, KeyKind, parse_pair};

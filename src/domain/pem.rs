@@ -60,7 +60,7 @@ pub fn parse_pair(content: &str, key: &str) -> Result<CertificatePair, DomainErr
     let content = content.trim();
     let key = key.trim();
     let chain = read_chain(content)?;
-    let details = super::certificate_details(content)?;
+    let details = super::details::certificate_details(content)?;
     let kind = supported_kind(details.key_type, details.key_bits)?;
     let key_der = read_key(key)?;
     check_match(chain, key_der)?;
