@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod abuse;
 mod acme;
 mod auth;
 mod binding;
@@ -13,6 +14,8 @@ mod certificates;
 mod checks;
 mod cli;
 mod credentials;
+mod cutoff;
+mod hardening;
 mod hosts;
 mod keystone;
 mod lifecycle;
@@ -25,3 +28,4 @@ mod rotation;
 mod schema;
 mod storage;
 mod test_controls;
+mod tls;
