@@ -3,9 +3,9 @@
 
 mod cert;
 mod controls;
+mod credentials;
 mod pair;
 mod renew;
-mod credentials;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
