@@ -182,6 +182,7 @@ impl From<DomainError> for ApiError {
             DomainError::InvalidHostname(_) => ErrorCode::HostIllegal,
             DomainError::CertificateExpired => ErrorCode::CertificateExpired,
             DomainError::InvalidHostSetting(_)
+            | DomainError::InvalidPolicySetting(_)
             | DomainError::CertificateNameMismatch
             | DomainError::CertificateRequired
             | DomainError::InvalidCertificate(_)
@@ -199,6 +200,15 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => Self::not_found("resource"),
             StoreError::CertificateNotFound => Self::not_found("certificate"),
+            StoreError::PolicyNotFound => Self::not_found("policy"),
+            StoreError::PolicyInUse(hosts) => Self::new(
+                ErrorCode::ResourceInUse,
+                format!(
+                    "the policy is used by host(s) {}; move those hosts to another policy \
+                     (PUT .../waf/policy/{{policy_id}}?hosts=...) or delete them first",
+                    hosts.join(", ")
+                ),
+            ),
             StoreError::NameTaken => Self::new(
                 ErrorCode::NameDuplicate,
                 "the name is already used in this project; choose another name",

@@ -5,8 +5,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::api::error::{ApiError, ApiResult, ErrorCode};
 use crate::domain::{
-    CertificateChange, CertificateId, Cipher, HostSettings, Hostname, ProtectStatus, Server,
-    ServerFields, TlsVersion, parse_description, parse_servers,
+    CertificateChange, CertificateId, Cipher, HostSettings, Hostname, PolicyId, ProtectStatus,
+    Server, ServerFields, TlsVersion, parse_description, parse_servers,
 };
 use crate::storage::{DeletedHost, HostRecord};
 
@@ -25,6 +25,7 @@ pub(super) struct HostRequest {
     certificateid: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     certificatename: Option<Option<String>>,
+    policyid: Option<String>,
 }
 
 /// One origin server as sent (`PremiumWafServer`); `weight` is accepted and ignored.
@@ -90,6 +91,8 @@ pub(super) struct ParsedRequest {
     pub(super) patch: SettingsPatch,
     /// What to do with the certificate.
     pub(super) certificate: CertificateChange,
+    /// The policy named by `policyid` (create only); `None` when absent or empty.
+    pub(super) policy: Option<PolicyId>,
 }
 
 impl HostRequest {
@@ -120,10 +123,15 @@ impl HostRequest {
             cipher: self.cipher.as_deref().map(Cipher::parse).transpose()?,
         };
         let certificate = certificate_change(self.certificateid, self.certificatename)?;
+        let policy = match self.policyid.as_deref() {
+            None | Some("") => None,
+            Some(id) => Some(PolicyId::parse(id).ok_or_else(|| ApiError::not_found("policy"))?),
+        };
         Ok(ParsedRequest {
             hostname,
             patch,
             certificate,
+            policy,
         })
     }
 }
@@ -197,6 +205,8 @@ pub(super) struct HostResponse {
     certificateid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     certificatename: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policyid: Option<String>,
     enterprise_project_id: &'static str,
 }
 
@@ -240,6 +250,7 @@ impl From<HostRecord> for HostResponse {
             timestamp: h.created_at,
             certificateid: h.certificate_id,
             certificatename: h.certificate_name,
+            policyid: h.policy_id,
             enterprise_project_id: "0",
         }
     }
@@ -252,6 +263,13 @@ pub(super) struct ListResponse {
     pub(super) total: i64,
     /// This page.
     pub(super) items: Vec<HostResponse>,
+}
+
+/// Body and response of `PUT .../protect-status`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct ProtectStatusBody {
+    /// -1 (bypass), 0 (paused) or 1 (protected).
+    pub(super) protect_status: Option<i64>,
 }
 
 /// Response of delete.
