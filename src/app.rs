@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use crate::api::{self, AppState, ServiceSettings};
 use crate::auth::{Authenticator, Role};
 use crate::crypto::{MasterKey, Sealer, new_token, token_hash};
-use crate::domain::{Clock, ProjectId, now_ms};
+use crate::domain::{Clock, Contract, ProjectId, now_ms};
 use crate::storage::{Backend, PoolSettings, Store};
 
 /// Everything `serve` needs, already resolved from flags and environment.
@@ -36,6 +36,8 @@ pub struct ServeConfig {
     pub region: String,
     /// Public base URL; derived from `listen` when `None`.
     pub public_url: Option<String>,
+    /// Contract profile (where OTC and Huawei document different limits or codes).
+    pub contract: Contract,
     /// Database pool settings.
     pub pool: PoolSettings,
 }
@@ -113,6 +115,7 @@ impl App {
                 certificate_quota: config.certificate_quota,
                 region: config.region.clone(),
                 public_url,
+                contract: config.contract,
             }),
         };
         Ok(Self {

@@ -9,6 +9,7 @@ mod hosts;
 mod keystone;
 mod list_params;
 mod paging;
+mod policies;
 pub mod read_cache;
 
 use std::sync::Arc;
@@ -27,7 +28,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::{AuthError, Authenticator, Principal, SignedRequest};
 use crate::crypto::Sealer;
-use crate::domain::{Clock, now_ms};
+use crate::domain::{Clock, Contract, now_ms};
 use crate::storage::Store;
 use error::{ApiError, ErrorCause, ErrorCode};
 
@@ -45,6 +46,8 @@ pub struct ServiceSettings {
     pub region: String,
     /// Base URL clients reach the server at (no trailing slash).
     pub public_url: String,
+    /// Which cloud's limits and codes apply where OTC and Huawei differ.
+    pub contract: Contract,
 }
 
 /// What every handler can reach.
@@ -69,6 +72,7 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .merge(certificates::routes())
         .merge(hosts::routes())
+        .merge(policies::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
 
     let request_id = HeaderName::from_static("x-request-id");
@@ -84,6 +88,7 @@ pub fn router(state: AppState) -> Router {
             ApiError::new(ErrorCode::MethodNotAllowed, "this method is not allowed on this URL")
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), contract_codes))
         .layer(middleware::from_fn(log_server_errors))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req
@@ -117,6 +122,12 @@ impl MakeRequestId for RandomRequestId {
         let id = crate::domain::HostId::random();
         HeaderValue::from_str(id.as_str()).ok().map(RequestId::new)
     }
+}
+
+/// Rewrites error codes the contract profile words differently (see [`error::for_contract`]).
+async fn contract_codes(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    error::for_contract(response, state.settings.contract)
 }
 
 /// Logs the hidden cause of 5xx answers inside the request's span.

@@ -150,6 +150,7 @@ pub fn config_for(url: &str) -> ServeConfig {
         certificate_quota: None,
         region: "eu-de".to_owned(),
         public_url: None,
+        contract: wafcert::domain::Contract::default(),
         pool: PoolSettings::default(),
     }
 }

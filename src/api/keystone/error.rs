@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::api::error::ErrorCause;
 use crate::auth::LoginError;
+use crate::api::error::ApiError;
 use crate::storage::StoreError;
 
 /// A failed identity request: the status, a message for the caller, and for 5xx the hidden
@@ -98,6 +99,22 @@ impl From<LoginError> for KeystoneError {
             LoginError::TokenNotFound => Self::new(StatusCode::NOT_FOUND, "Could not find token."),
             LoginError::Store(inner) => inner.into(),
             LoginError::Internal(cause) => Self::internal(cause),
+        }
+    }
+}
+
+/// A WAF-side failure of the shared credential check, told in Keystone's shape.
+impl From<ApiError> for KeystoneError {
+    fn from(e: ApiError) -> Self {
+        let status = e.code().status();
+        if status == StatusCode::UNAUTHORIZED {
+            Self::unauthorized()
+        } else if status.is_server_error() {
+            let mut k = Self::internal(format!("{e:?}"));
+            k.status = status;
+            k
+        } else {
+            Self::new(status, "The request could not be read.")
         }
     }
 }
