@@ -199,7 +199,8 @@ async fn create(
     let name = required(body.name, "name")?;
     let content = required(body.content, "content")?;
     let key = required(body.key, "key")?;
-    let name = CertificateName::parse_max(&name, state.settings.contract.name_max(NameLimit::Create))?;
+    let name =
+        CertificateName::parse_max(&name, state.settings.contract.name_max(NameLimit::Create))?;
     let pair = check_pair(content, key).await?;
     let id = CertificateId::random();
     let sealed_key = state
@@ -326,7 +327,8 @@ async fn update(
     caller.require_admin()?;
     let id = certificate_id_of(&certificate_id)?;
     let name = required(body.name, "name")?;
-    let name = CertificateName::parse_max(&name, state.settings.contract.name_max(NameLimit::Update))?;
+    let name =
+        CertificateName::parse_max(&name, state.settings.contract.name_max(NameLimit::Update))?;
     let pair = match (body.content, body.key) {
         (None, None) => None,
         (Some(content), Some(key)) => Some(check_pair(content, key).await?),

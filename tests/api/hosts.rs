@@ -555,6 +555,12 @@ async fn list_pages_and_filters(db: Db) {
         13
     );
     // Every host got a policy of its own, named `policy_...` (policies.rs tests the filter).
-    assert_eq!(app.get(&format!("{HOSTS}?policyname=POLICY_")).await.1["total"], 13);
-    assert_eq!(app.get(&format!("{HOSTS}?policyname=x")).await.1["total"], 0);
+    assert_eq!(
+        app.get(&format!("{HOSTS}?policyname=POLICY_")).await.1["total"],
+        13
+    );
+    assert_eq!(
+        app.get(&format!("{HOSTS}?policyname=x")).await.1["total"],
+        0
+    );
 }

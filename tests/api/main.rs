@@ -15,6 +15,7 @@ mod hosts;
 mod keystone;
 mod lifecycle;
 mod list;
+mod policies;
 mod postgres;
 mod rotation;
 mod storage;

@@ -10,9 +10,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::api::error::ApiError;
 use crate::api::error::ErrorCause;
 use crate::auth::LoginError;
-use crate::api::error::ApiError;
 use crate::storage::StoreError;
 
 /// A failed identity request: the status, a message for the caller, and for 5xx the hidden

@@ -60,7 +60,11 @@ type QueryList = Result<Query<Vec<(String, String)>>, QueryRejection>;
 fn name_filter(query: QueryList) -> Result<Option<String>, KeystoneError> {
     let Query(pairs) =
         query.map_err(|_| KeystoneError::bad_request("The query string is malformed."))?;
-    Ok(pairs.into_iter().rev().find(|(k, _)| k == "name").map(|(_, v)| v))
+    Ok(pairs
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k == "name")
+        .map(|(_, v)| v))
 }
 
 /// `GET /v3/projects[?name=]`: the caller's project when the name is absent, the project's

@@ -39,9 +39,9 @@ async fn create(
 ) -> ApiResult<Json<PolicyResponse>> {
     caller.require_admin()?;
     let parsed = body.parse()?;
-    let name = parsed.name.ok_or_else(|| {
-        ApiError::new(ErrorCode::RequestBodyIllegal, "name is required")
-    })?;
+    let name = parsed
+        .name
+        .ok_or_else(|| ApiError::new(ErrorCode::RequestBodyIllegal, "name is required"))?;
     let policy = NewPolicy {
         id: PolicyId::random(),
         name,
