@@ -12,6 +12,7 @@ mod certificates;
 mod cli;
 mod credentials;
 mod hosts;
+mod iam;
 mod keystone;
 mod lifecycle;
 mod list;
