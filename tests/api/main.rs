@@ -18,5 +18,6 @@ mod lifecycle;
 mod list;
 mod policies;
 mod postgres;
+mod replays;
 mod rotation;
 mod storage;

@@ -157,19 +157,22 @@ enum Given {
 }
 
 impl From<Option<Option<String>>> for Given {
+    /// `""` counts as absent: gophertelekomcloud's `hosts.UpdateOpts` has no `omitempty`, so
+    /// the OTC Terraform provider sends `"certificateid": "", "certificatename": ""` with every
+    /// update that is not about the certificate (a TLS change on an HTTPS host must keep it).
     fn from(field: Option<Option<String>>) -> Self {
         match field {
             None => Self::Absent,
             Some(None) => Self::Cleared,
-            Some(Some(s)) if s.is_empty() => Self::Cleared,
+            Some(Some(s)) if s.is_empty() => Self::Absent,
             Some(Some(s)) => Self::Value(s),
         }
     }
 }
 
-/// Reads `certificateid` and `certificatename`: both given binds, both absent keeps, `""` or
-/// `null` (for either, the other absent or cleared too) unbinds, one without the other is an
-/// error.
+/// Reads `certificateid` and `certificatename`: both given binds, both absent (or `""`)
+/// keeps, `null` (for either, the other absent or `null` too) unbinds, one without the other
+/// is an error.
 fn certificate_change(
     id: Option<Option<String>>,
     name: Option<Option<String>>,
@@ -311,12 +314,17 @@ mod tests {
             })
         );
         for unbind in [
-            r#"{"certificateid":"","certificatename":""}"#,
             r#"{"certificateid":null,"certificatename":null}"#,
             r#"{"certificateid":null}"#,
-            r#"{"certificatename":""}"#,
+            r#"{"certificateid":null,"certificatename":""}"#,
         ] {
             assert_eq!(change(unbind), Ok(CertificateChange::Unbind), "{unbind}");
+        }
+        for keep in [
+            r#"{"certificateid":"","certificatename":""}"#,
+            r#"{"certificatename":""}"#,
+        ] {
+            assert_eq!(change(keep), Ok(CertificateChange::Keep), "{keep}");
         }
         for half in [
             format!(r#"{{"certificateid":"{id}"}}"#),
