@@ -17,6 +17,7 @@ mod iam;
 mod keystone;
 mod lifecycle;
 mod list;
+mod migration;
 mod policies;
 mod postgres;
 mod replays;

@@ -14,20 +14,19 @@ use serde_json::{Value, json};
 
 use super::super::{AppState, authenticated};
 use super::error::KeystoneError;
-use crate::auth::{Principal, domain_id};
+use crate::auth::domain_id;
 
 /// The caller's project as `(id, name, domain)`.
 async fn caller_project(
     state: &AppState,
     req: Request,
-) -> Result<(Principal, (String, String, String)), KeystoneError> {
+) -> Result<(String, String, String), KeystoneError> {
     let (principal, _) = authenticated(state, req).await?;
-    let project = state
+    state
         .store
         .project_by_id(principal.project.as_str())
         .await?
-        .ok_or_else(KeystoneError::unauthorized)?;
-    Ok((principal, project))
+        .ok_or_else(KeystoneError::unauthorized)
 }
 
 /// A project in Keystone's shape.
@@ -80,7 +79,7 @@ pub(super) async fn list(
         .map_or("/v3/projects", |p| p.as_str())
         .to_owned();
     let name = name_filter(query)?;
-    let (_, project) = caller_project(&state, req).await?;
+    let project = caller_project(&state, req).await?;
     let matches = match name.as_deref() {
         None => true,
         Some(n) => n == project.1 || n == state.settings.region,
@@ -100,7 +99,7 @@ pub(super) async fn auth_projects(
     State(state): State<AppState>,
     req: Request,
 ) -> Result<Json<Value>, KeystoneError> {
-    let (_, project) = caller_project(&state, req).await?;
+    let project = caller_project(&state, req).await?;
     Ok(Json(json!({
         "projects": [project_body(&state, &project)],
         "links": links(&state, "/v3/auth/projects")
@@ -112,7 +111,7 @@ pub(super) async fn auth_domains(
     State(state): State<AppState>,
     req: Request,
 ) -> Result<Json<Value>, KeystoneError> {
-    let (_, (_, _, domain)) = caller_project(&state, req).await?;
+    let (_, _, domain) = caller_project(&state, req).await?;
     let id = domain_id(&domain);
     Ok(Json(json!({
         "domains": [{
@@ -133,7 +132,7 @@ pub(super) async fn show(
     Path(id): Path<String>,
     req: Request,
 ) -> Result<Json<Value>, KeystoneError> {
-    let (_, project) = caller_project(&state, req).await?;
+    let project = caller_project(&state, req).await?;
     if project.0 != id {
         return Err(KeystoneError::new(
             axum::http::StatusCode::NOT_FOUND,
