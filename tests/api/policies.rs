@@ -18,6 +18,7 @@ crate::on_both_backends!(
     protect_status_is_set_and_filtered,
     pages_past_the_end_are_empty_on_every_list,
     cloud_host_ids_stay_refused,
+    host_writes_and_policy_deletes_race_safely,
 );
 
 const POLICIES: &str = "waf/policy";
@@ -434,4 +435,44 @@ async fn cloud_host_ids_stay_refused(db: Db) {
         )
         .await;
     assert_error(&answer, 400, "WAF.00011003");
+}
+
+/// A host created on, or moved onto, a policy while the policy is deleted: exactly one wins
+/// (both lock the policy's row first), and no host ever names a missing policy.
+async fn host_writes_and_policy_deletes_race_safely(db: Db) {
+    let app = TestApp::spawn_on(db).await;
+    let spare = create_host(&app, "spare.example", "HTTP", None).await;
+    for round in 0..15 {
+        let (_, policy) = app
+            .post(POLICIES, &json!({"name": format!("race-{round}")}))
+            .await;
+        let pid = id_of(&policy);
+        let mut body = host_body(&format!("www{round}.race.example"), "HTTP", None);
+        body["policyid"] = json!(pid);
+        let path = policy_path(&pid);
+        let (created, deleted) = tokio::join!(app.post(HOSTS, &body), app.delete(&path));
+        match (created.0.as_u16(), deleted.0.as_u16()) {
+            (200, 400) => assert_eq!(deleted.1["error_code"], "WAF.00022003"),
+            (404, 200) => assert_eq!(created.1["error_code"], "WAF.00022001"),
+            other => panic!("round {round}: {other:?} {} {}", created.1, deleted.1),
+        }
+        let (_, other) = app
+            .post(POLICIES, &json!({"name": format!("move-{round}")}))
+            .await;
+        let oid = id_of(&other);
+        let mv = format!("{}?hosts={}", policy_path(&oid), id_of(&spare));
+        let (path, empty) = (policy_path(&oid), json!({}));
+        let (moved, deleted) = tokio::join!(app.put(&mv, &empty), app.delete(&path));
+        match (moved.0.as_u16(), deleted.0.as_u16()) {
+            (200, 400) | (404, 200) => {}
+            other => panic!("round {round}: {other:?} {} {}", moved.1, deleted.1),
+        }
+    }
+    let (_, hosts) = app.get(&format!("{HOSTS}?pagesize=-1")).await;
+    for host in hosts["items"].as_array().unwrap() {
+        let pid = host["policyid"].as_str().unwrap();
+        let (status, policy) = app.get(&policy_path(pid)).await;
+        assert_eq!(status, 200, "{} names a missing policy", host["hostname"]);
+        assert!(policy["hosts"].as_array().unwrap().contains(&host["id"]));
+    }
 }
