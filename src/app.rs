@@ -40,6 +40,8 @@ pub struct ServeConfig {
     pub contract: Contract,
     /// Database pool settings.
     pub pool: PoolSettings,
+    /// How long a request may run before it is answered 503.
+    pub request_timeout: std::time::Duration,
 }
 
 /// Where to find the master key that seals private keys.
@@ -116,6 +118,7 @@ impl App {
                 region: config.region.clone(),
                 public_url,
                 contract: config.contract,
+                request_timeout: config.request_timeout,
             }),
         };
         Ok(Self {

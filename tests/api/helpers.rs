@@ -152,6 +152,7 @@ pub fn config_for(url: &str) -> ServeConfig {
         public_url: None,
         contract: wafcert::domain::Contract::default(),
         pool: PoolSettings::default(),
+        request_timeout: Duration::from_millis(wafcert::api::DEFAULT_REQUEST_TIMEOUT_MS),
     }
 }
 

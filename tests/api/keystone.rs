@@ -454,7 +454,7 @@ async fn bad_credentials_are_401_in_keystone_shape(db: Db) {
     // Unknown identity routes and methods answer in Keystone's shape too.
     let resp = app
         .client
-        .get(format!("{}/v3/projects?name=eu-de", app.base))
+        .get(format!("{}/v3/users?name=alice", app.base))
         .send()
         .await
         .unwrap();

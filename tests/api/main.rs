@@ -21,5 +21,7 @@ mod migration;
 mod policies;
 mod postgres;
 mod replays;
+mod requests;
+mod revocation;
 mod rotation;
 mod storage;

@@ -12,7 +12,8 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, Request, State};
 use serde_json::{Value, json};
 
-use super::super::{AppState, authenticated};
+use super::super::AppState;
+use super::super::authentication::authenticated;
 use super::error::KeystoneError;
 use crate::auth::domain_id;
 

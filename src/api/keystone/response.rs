@@ -195,6 +195,7 @@ mod tests {
             region: "eu-ch2".to_owned(),
             public_url: "https://waf.example.com".to_owned(),
             contract: crate::domain::Contract::default(),
+            request_timeout: std::time::Duration::from_secs(30),
         }
     }
 

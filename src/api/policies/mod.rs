@@ -5,14 +5,14 @@
 mod wire;
 
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode, from_write};
-use super::extract::{Caller, JsonBody, QueryPairs, body_rejection, parse_json};
+use super::extract::{Caller, IdInPath, JsonBody, QueryPairs, body_rejection, parse_json};
 use super::paging::Paging;
 use crate::domain::{HostId, PolicyId, PolicySettings};
 use crate::storage::{NewPolicy, PolicyListFilter, StoreError};
@@ -83,9 +83,8 @@ async fn list(
 async fn show(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path((_, policy_id)): Path<(String, String)>,
+    IdInPath(id): IdInPath<PolicyId>,
 ) -> ApiResult<Json<PolicyResponse>> {
-    let id = policy_id_of(&policy_id)?;
     Ok(Json(state.store.policy(&caller.project, &id).await?.into()))
 }
 
@@ -94,12 +93,11 @@ async fn show(
 async fn update(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path((_, policy_id)): Path<(String, String)>,
+    IdInPath(id): IdInPath<PolicyId>,
     query: QueryPairs,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<PolicyResponse>> {
     caller.require_admin()?;
-    let id = policy_id_of(&policy_id)?;
     let body = body.map_err(body_rejection)?;
     let parsed = if body.iter().all(u8::is_ascii_whitespace) {
         None
@@ -149,16 +147,10 @@ async fn update(
 async fn delete(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path((_, policy_id)): Path<(String, String)>,
+    IdInPath(id): IdInPath<PolicyId>,
 ) -> ApiResult<Json<PolicyResponse>> {
     caller.require_admin()?;
-    let id = policy_id_of(&policy_id)?;
     let record = state.store.delete_policy(&caller.project, &id).await?;
     tracing::info!(policy = %id, project = %caller.project, "policy deleted");
     Ok(Json(record.into()))
-}
-
-/// A policy id from the path; a malformed one is as unknown as a missing one.
-fn policy_id_of(text: &str) -> ApiResult<PolicyId> {
-    PolicyId::parse(text).ok_or_else(|| ApiError::not_found("policy"))
 }
