@@ -90,3 +90,23 @@ async fn otc_words_unknown_resources_with_its_own_code(db: Db) {
         assert_error(&app.get("no/such/route").await, 404, "WAF.00014009");
     }
 }
+
+/// `serve --contract` takes `otc`, `huawei` or `standard` (also from `WAFCERT_CONTRACT`);
+/// anything else stops the server before it starts, naming the choices.
+#[test]
+fn serve_refuses_an_unknown_contract() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wafcert"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            "sqlite::memory:",
+        ])
+        .env("WAFCERT_CONTRACT", "aws")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("otc, huawei or standard"), "{err}");
+}
