@@ -71,23 +71,19 @@ async fn create(
     let id = HostId::random();
     let now = state.clock.now_ms();
     // Without `policyid` the host gets a policy of its own, as on the cloud.
-    let automatic = request.policy.is_none().then(|| {
-        let policy_id = PolicyId::random();
+    let automatic = {
+        let id = PolicyId::random();
         NewPolicy {
-            name: PolicyName::automatic(policy_id.as_str()),
-            id: policy_id,
+            name: PolicyName::automatic(id.as_str()),
+            id,
             settings: PolicySettings::default(),
         }
-    });
-    let policy = match (&request.policy, &automatic) {
-        (Some(existing), _) => HostPolicy::Existing(existing),
-        (None, Some(new)) => HostPolicy::Create(new),
-        (None, None) => return Err(ApiError::internal("no policy for the new host")),
     };
-    let policy_id = match policy {
-        HostPolicy::Existing(p) => p.to_string(),
-        HostPolicy::Create(p) => p.id.to_string(),
-    };
+    let policy = request
+        .policy
+        .as_ref()
+        .map_or(HostPolicy::Create(&automatic), HostPolicy::Existing);
+    let policy_id = request.policy.as_ref().unwrap_or(&automatic.id).to_string();
     let new = NewHost {
         id: &id,
         project: &caller.project,
