@@ -241,28 +241,45 @@ async fn otc_waf_dedicated_domain_v1(db: Db) {
 }
 
 /// terraform-provider-huaweicloud `huaweicloud/services/waf/resource_huaweicloud_waf_certificate.go`
-/// (chnsz/golangsdk `openstack/waf/v1/certificates`, which puts `enterprise_project_id` in the
-/// query): create (name `^[\w-]{1,256}$`, content and key trimmed), read (name, `expire_time`
-/// / 1000), update (the whole name), import, delete. Run with `--contract huawei`, whose
-/// 256-character limit on update lets the provider's longest valid names through.
+/// over chnsz/golangsdk `openstack/waf/v1/certificates/requests.go`, which puts
+/// `enterprise_project_id` in the query (`BuildQueryString`, `GenerateEpsIDQuery`) and sends
+/// `Content-Type: application/json` and `X-Language: en-us` on reads and deletes: create (name
+/// `^[\w-]{1,256}$`, content and key trimmed; OkCodes 200), read (name, `expire_time` / 1000),
+/// update (`{"name"}`, the whole name; OkCodes 200), import (a read), delete (OkCodes 200 or
+/// 204). Run with `--contract huawei`, whose 256-character limit on update lets the provider's
+/// longest valid names through.
 async fn huawei_waf_certificate_resource(db: Db) {
     let app = TestApp::spawn_with(db, |c| c.contract = wafcert::domain::Contract::Huawei).await;
+    let hw = |method: &str, path: &str, body: Option<&Value>| {
+        let mut req = app
+            .client
+            .request(method.parse().unwrap(), app.url(path))
+            .header("X-Auth-Token", &app.token)
+            .header("Content-Type", "application/json")
+            .header("X-Language", "en-us");
+        if let Some(body) = body {
+            req = req.body(serde_json::to_vec(body).unwrap());
+        }
+        req
+    };
     let f = fixture(45);
     let long = format!("tf_{}", "w".repeat(250));
     let create =
         json!({"name": "tf_huawei_cert", "content": f.cert_pem.trim(), "key": f.key_pem.trim()});
     let (status, created) = app
-        .post("waf/certificate?enterprise_project_id=0", &create)
+        .send(hw(
+            "POST",
+            "waf/certificate?enterprise_project_id=0",
+            Some(&create),
+        ))
         .await;
     assert_eq!(status, 200, "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
+    let path = format!("waf/certificate/{id}?enterprise_project_id=0");
     let read = |name: String| {
-        let app = &app;
-        let id = id.clone();
+        let (app, hw, path) = (&app, &hw, path.clone());
         async move {
-            let (status, n) = app
-                .get(&format!("waf/certificate/{id}?enterprise_project_id=0"))
-                .await;
+            let (status, n) = app.send(hw("GET", &path, None)).await;
             assert_eq!(status, 200, "{n}");
             assert_eq!(n["name"], name.as_str());
             assert_eq!(seconds(&n["expire_time"]), f.not_after_ms / 1000);
@@ -271,25 +288,15 @@ async fn huawei_waf_certificate_resource(db: Db) {
     read("tf_huawei_cert".to_owned()).await;
     // Update: the whole (new) name, up to 256 characters under the huawei contract.
     let (status, updated) = app
-        .put(
-            &format!("waf/certificate/{id}?enterprise_project_id=0"),
-            &json!({"name": long}),
-        )
+        .send(hw("PUT", &path, Some(&json!({"name": long}))))
         .await;
     assert_eq!(status, 200, "{updated}");
     read(long.clone()).await;
     read(long.clone()).await; // terraform import
-    let (status, _) = app
-        .delete(&format!("waf/certificate/{id}?enterprise_project_id=0"))
-        .await;
+    let (status, _) = app.send(hw("DELETE", &path, None)).await;
     assert_eq!(status, 200);
     // CheckDeleted on the next refresh keys on 404.
-    assert_error(
-        &app.get(&format!("waf/certificate/{id}?enterprise_project_id=0"))
-            .await,
-        404,
-        "WAF.00022001",
-    );
+    assert_error(&app.send(hw("GET", &path, None)).await, 404, "WAF.00022001");
 }
 
 /// terraform-provider-huaweicloud `huaweicloud/services/waf/data_source_huaweicloud_waf_certificates.go`:
