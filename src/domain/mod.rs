@@ -22,7 +22,7 @@ pub use clock::Clock;
 pub use contract::Contract;
 pub use error::DomainError;
 pub use host::{
-    Cipher, HostSettings, MAX_DESCRIPTION, ProtectStatus, TlsVersion, parse_description,
+    Cipher, Compliance, HostSettings, MAX_DESCRIPTION, ProtectStatus, TlsVersion, parse_description,
 };
 pub use hostname::Hostname;
 pub use ids::{CertificateId, HostId, PolicyId, ProjectId, UserId};

@@ -124,10 +124,11 @@ async fn otc_waf_dedicated_domain_v1(db: Db) {
         ))
         .await;
     assert_eq!(status, 200, "{answer}");
-    // tls and cipher in the configuration: updateWafDedicatedDomain on the new resource.
-    let update = |tls: &str, cid: &str, cname: &str| {
-        json!({"proxy": null, "certificateid": cid, "certificatename": cname, "tls": tls, "cipher": "cipher_2",
-               "protect_status": 0, "block_page": null, "flag": null, "traffic_mark": null,
+    // tls, cipher and pci_dss in the configuration: updateWafDedicatedDomain on the new
+    // resource, with getHostFlag's `flag` (both switches, as strings).
+    let update = |cid: &str, cname: &str, flag: Value| {
+        json!({"proxy": null, "certificateid": cid, "certificatename": cname, "tls": "TLS v1.2", "cipher": "cipher_2",
+               "protect_status": 0, "block_page": null, "flag": flag, "traffic_mark": null,
                "circuit_breaker": null, "timeout_config": null, "web_tag": "", "description": ""})
     };
     let (status, answer) = app
@@ -135,7 +136,11 @@ async fn otc_waf_dedicated_domain_v1(db: Db) {
             &app,
             "PUT",
             &format!("premium-waf/host/{hid}"),
-            Some(&update("TLS v1.2", "", "")),
+            Some(&update(
+                "",
+                "",
+                json!({"pci_3ds": "false", "pci_dss": "true"}),
+            )),
         ))
         .await;
     assert_eq!(
@@ -171,6 +176,8 @@ async fn otc_waf_dedicated_domain_v1(db: Db) {
             assert_eq!(d["protocol"], "HTTPS");
             assert_eq!(d["tls"], "TLS v1.2");
             assert_eq!(d["cipher"], "cipher_2");
+            // Read dereferences `domain.Flag` without a nil check, then ParseBool's the values.
+            assert_eq!(d["flag"], json!({"pci_3ds": "false", "pci_dss": "true"}));
             seconds(&d["timestamp"]);
         }
     };
@@ -185,7 +192,7 @@ async fn otc_waf_dedicated_domain_v1(db: Db) {
             &app,
             "PUT",
             &format!("premium-waf/host/{hid}"),
-            Some(&update("TLS v1.2", &cid2, cert["name"].as_str().unwrap())),
+            Some(&update(&cid2, cert["name"].as_str().unwrap(), Value::Null)),
         ))
         .await;
     assert_eq!(status, 200, "{answer}");

@@ -26,6 +26,29 @@ pub(super) struct HostRequest {
     #[serde(default, deserialize_with = "present")]
     certificatename: Option<Option<String>>,
     policyid: Option<String>,
+    flag: Option<FlagBody>,
+}
+
+/// `flag` as sent: the SDKs send `"true"`/`"false"` strings; booleans are accepted too.
+#[derive(Debug, Deserialize)]
+struct FlagBody {
+    pci_3ds: Option<serde_json::Value>,
+    pci_dss: Option<serde_json::Value>,
+}
+
+/// One switch of `flag`: `true`, `false`, `"true"` or `"false"`; absent or `null` keeps it.
+fn flag_switch(field: &str, value: Option<&serde_json::Value>) -> ApiResult<Option<bool>> {
+    use serde_json::Value;
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(_) => Err(ApiError::new(
+            ErrorCode::RequestBodyIllegal,
+            format!("flag.{field} must be \"true\" or \"false\""),
+        )),
+    }
 }
 
 /// One origin server as sent (`PremiumWafServer`); `weight` is accepted and ignored.
@@ -55,6 +78,8 @@ pub(super) struct SettingsPatch {
     protect_status: Option<ProtectStatus>,
     tls: Option<TlsVersion>,
     cipher: Option<Cipher>,
+    pci_3ds: Option<bool>,
+    pci_dss: Option<bool>,
 }
 
 impl SettingsPatch {
@@ -77,6 +102,12 @@ impl SettingsPatch {
         }
         if let Some(cipher) = self.cipher {
             base.cipher = cipher;
+        }
+        if let Some(on) = self.pci_3ds {
+            base.compliance.pci_3ds = on;
+        }
+        if let Some(on) = self.pci_dss {
+            base.compliance.pci_dss = on;
         }
         base
     }
@@ -121,6 +152,14 @@ impl HostRequest {
                 .transpose()?,
             tls: self.tls.as_deref().map(TlsVersion::parse).transpose()?,
             cipher: self.cipher.as_deref().map(Cipher::parse).transpose()?,
+            pci_3ds: flag_switch(
+                "pci_3ds",
+                self.flag.as_ref().and_then(|f| f.pci_3ds.as_ref()),
+            )?,
+            pci_dss: flag_switch(
+                "pci_dss",
+                self.flag.as_ref().and_then(|f| f.pci_dss.as_ref()),
+            )?,
         };
         let certificate = certificate_change(self.certificateid, self.certificatename)?;
         let policy = match self.policyid.as_deref() {
@@ -210,7 +249,20 @@ pub(super) struct HostResponse {
     certificatename: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     policyid: Option<String>,
+    flag: FlagResponse,
     enterprise_project_id: &'static str,
+}
+
+/// `flag` as the cloud answers it (string values; the OTC provider reads it unguarded, so it
+/// is always present).
+#[derive(Debug, Serialize)]
+struct FlagResponse {
+    pci_3ds: &'static str,
+    pci_dss: &'static str,
+}
+
+const fn bool_text(b: bool) -> &'static str {
+    if b { "true" } else { "false" }
 }
 
 /// One origin server in a response.
@@ -248,6 +300,10 @@ impl From<HostRecord> for HostResponse {
             protect_status: settings.protect_status.code(),
             tls: settings.tls.as_str(),
             cipher: settings.cipher.as_str(),
+            flag: FlagResponse {
+                pci_3ds: bool_text(settings.compliance.pci_3ds),
+                pci_dss: bool_text(settings.compliance.pci_dss),
+            },
             id: h.id,
             hostname: h.hostname,
             timestamp: h.created_at,
@@ -298,6 +354,31 @@ mod tests {
     fn change(body: &str) -> Result<CertificateChange, ErrorCode> {
         let request: HostRequest = serde_json::from_str(body).unwrap();
         certificate_change(request.certificateid, request.certificatename).map_err(|e| e.code())
+    }
+
+    #[test]
+    fn flag_switches_take_strings_or_booleans() {
+        let patch = |body: &str| {
+            let request: HostRequest = serde_json::from_str(body).unwrap();
+            request
+                .parse()
+                .map(|p| (p.patch.pci_3ds, p.patch.pci_dss))
+                .map_err(|e| e.code())
+        };
+        assert_eq!(patch("{}"), Ok((None, None)));
+        assert_eq!(patch(r#"{"flag": null}"#), Ok((None, None)));
+        assert_eq!(
+            patch(r#"{"flag": {"pci_3ds": "false", "pci_dss": "TRUE"}}"#),
+            Ok((Some(false), Some(true)))
+        );
+        assert_eq!(
+            patch(r#"{"flag": {"pci_dss": true}}"#),
+            Ok((None, Some(true)))
+        );
+        assert_eq!(
+            patch(r#"{"flag": {"pci_dss": "yes"}}"#),
+            Err(ErrorCode::RequestBodyIllegal)
+        );
     }
 
     #[test]
