@@ -385,6 +385,27 @@ impl Store {
         keep_policy: bool,
     ) -> Result<DeletedHost, StoreError> {
         let (_turn, mut tx) = self.begin_write().await?;
+        // Policy before host (the lock order): lock the policy the host uses now; should a
+        // concurrent move have changed it by the time the host row is deleted, that other
+        // policy is kept.
+        let locked = if keep_policy {
+            None
+        } else {
+            let current: Option<Option<String>> =
+                sqlx::query_scalar("SELECT policy_id FROM hosts WHERE id = $1 AND project_id = $2")
+                    .bind(id.as_str())
+                    .bind(project.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match current.flatten().as_deref().and_then(PolicyId::parse) {
+                Some(policy) => match lock_policy(&mut tx, project, &policy).await {
+                    Ok(()) => Some(policy),
+                    Err(StoreError::PolicyNotFound) => None,
+                    Err(e) => return Err(e),
+                },
+                None => None,
+            }
+        };
         let row: Option<(String, String, Option<String>)> = sqlx::query_as(
             "DELETE FROM hosts WHERE id = $1 AND project_id = $2 RETURNING id, hostname, policy_id",
         )
@@ -393,8 +414,10 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         let (id, hostname, policy) = row.ok_or(StoreError::NotFound)?;
-        if let (false, Some(policy)) = (keep_policy, policy) {
-            delete_if_unused(&mut tx, project, &policy).await?;
+        if let Some(locked) = locked
+            && policy.as_deref() == Some(locked.as_str())
+        {
+            delete_if_unused(&mut tx, project, locked.as_str()).await?;
         }
         tx.commit().await?;
         Ok(DeletedHost { id, hostname })

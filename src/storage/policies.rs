@@ -206,19 +206,26 @@ impl Store {
         Ok(Page { total, items })
     }
 
-    /// Renames or reconfigures a policy under its lock: `decide` sees the current record and
-    /// returns the name and settings to write, or refuses.
+    /// Changes a policy in one transaction under its lock: moves the listed hosts of the
+    /// project onto it (all or nothing; a missing host is [`StoreError::NotFound`]), then hands
+    /// the record to `decide`, which returns the name and settings to write (`None` leaves
+    /// them) or refuses. A missing policy is [`StoreError::PolicyNotFound`].
     #[tracing::instrument(skip_all, fields(project = %project, policy = %id))]
     pub async fn update_policy<E>(
         &self,
         project: &ProjectId,
         id: &PolicyId,
-        decide: impl FnOnce(&PolicyRecord) -> Result<(String, PolicySettings), E>,
+        hosts: &[HostId],
+        decide: impl FnOnce(&PolicyRecord) -> Result<Option<(String, PolicySettings)>, E>,
     ) -> Result<PolicyRecord, super::WriteError<E>> {
         let (_turn, mut tx) = self.begin_write().await?;
         lock_policy(&mut tx, project, id).await?;
+        move_hosts(&mut tx, project, id, hosts).await?;
         let current = read_policy(&mut tx, project, id).await?;
-        let (name, settings) = decide(&current).map_err(super::WriteError::Refused)?;
+        let Some((name, settings)) = decide(&current).map_err(super::WriteError::Refused)? else {
+            tx.commit().await?;
+            return Ok(current);
+        };
         sqlx::query(
             "UPDATE policies SET name = $3, settings = $4 WHERE id = $1 AND project_id = $2",
         )
@@ -234,42 +241,6 @@ impl Store {
             settings,
             ..current
         })
-    }
-
-    /// Moves every listed host of the project to the policy, all or nothing. A missing policy
-    /// is [`StoreError::PolicyNotFound`], a missing host [`StoreError::NotFound`].
-    #[tracing::instrument(skip_all, fields(project = %project, policy = %id))]
-    pub async fn move_hosts_to_policy(
-        &self,
-        project: &ProjectId,
-        id: &PolicyId,
-        hosts: &[HostId],
-    ) -> Result<(), StoreError> {
-        let mut hosts: Vec<&HostId> = hosts.iter().collect();
-        hosts.sort();
-        hosts.dedup();
-        let (_turn, mut tx) = self.begin_write().await?;
-        lock_policy(&mut tx, project, id).await?;
-        if !hosts.is_empty() {
-            let list = (0..hosts.len())
-                .map(|i| placeholder(i + 3))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql =
-                format!("UPDATE hosts SET policy_id = $1 WHERE project_id = $2 AND id IN ({list})");
-            let mut q = sqlx::query(AssertSqlSafe(sql))
-                .bind(id.as_str())
-                .bind(project.as_str());
-            for h in &hosts {
-                q = q.bind(h.as_str());
-            }
-            let done = q.execute(&mut *tx).await?;
-            if usize::try_from(done.rows_affected()).ok() != Some(hosts.len()) {
-                return Err(StoreError::NotFound);
-            }
-        }
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Deletes a policy no host uses; one in use is [`StoreError::PolicyInUse`] with the
@@ -324,6 +295,39 @@ pub(super) async fn insert_policy(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Points the listed hosts of the project at the (locked) policy, all or nothing; a missing
+/// host is [`StoreError::NotFound`].
+async fn move_hosts(
+    conn: &mut AnyConnection,
+    project: &ProjectId,
+    id: &PolicyId,
+    hosts: &[HostId],
+) -> Result<(), StoreError> {
+    let mut hosts: Vec<&HostId> = hosts.iter().collect();
+    hosts.sort();
+    hosts.dedup();
+    if hosts.is_empty() {
+        return Ok(());
+    }
+    let list = (0..hosts.len())
+        .map(|i| placeholder(i + 3))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!("UPDATE hosts SET policy_id = $1 WHERE project_id = $2 AND id IN ({list})");
+    let mut q = sqlx::query(AssertSqlSafe(sql))
+        .bind(id.as_str())
+        .bind(project.as_str());
+    for h in &hosts {
+        q = q.bind(h.as_str());
+    }
+    let done = q.execute(conn).await?;
+    if usize::try_from(done.rows_affected()).ok() == Some(hosts.len()) {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound)
+    }
 }
 
 /// Locks the policy row; missing is [`StoreError::PolicyNotFound`].

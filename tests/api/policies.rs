@@ -467,6 +467,29 @@ async fn host_writes_and_policy_deletes_race_safely(db: Db) {
             (200, 400) | (404, 200) => {}
             other => panic!("round {round}: {other:?} {} {}", moved.1, deleted.1),
         }
+        // A host deleted with its policy while it is moved to another one: the two lock the
+        // policies and the host in the same order, so neither deadlocks.
+        let doomed = create_host(&app, &format!("doomed{round}.race.example"), "HTTP", None).await;
+        let (_, target) = app
+            .post(POLICIES, &json!({"name": format!("to-{round}")}))
+            .await;
+        let mv = format!("{}?hosts={}", policy_path(&id_of(&target)), id_of(&doomed));
+        let gone = format!("{}?keepPolicy=false", host_path(&id_of(&doomed)));
+        let (moved, deleted) = tokio::join!(app.put(&mv, &empty), app.delete(&gone));
+        assert_eq!(deleted.0, 200, "round {round}: {}", deleted.1);
+        let own = app
+            .get(&policy_path(doomed["policyid"].as_str().unwrap()))
+            .await
+            .0;
+        let to = app.get(&policy_path(&id_of(&target))).await.0;
+        match (moved.0.as_u16(), own.as_u16(), to.as_u16()) {
+            // The delete first: the host's own policy went with it; the move found no host.
+            (404, 404, 200)
+            // The move first: the delete took the target policy along, or (moved between the
+            // delete's read and its delete) kept both.
+            | (200, 200, 404 | 200) => {}
+            other => panic!("round {round}: {other:?} {}", moved.1),
+        }
     }
     let (_, hosts) = app.get(&format!("{HOSTS}?pagesize=-1")).await;
     for host in hosts["items"].as_array().unwrap() {

@@ -15,7 +15,7 @@ use super::error::{ApiError, ApiResult, ErrorCode, from_write};
 use super::extract::{Caller, IdInPath, JsonBody, QueryPairs, body_rejection, parse_json};
 use super::paging::Paging;
 use crate::domain::{HostId, PolicyId, PolicySettings};
-use crate::storage::{NewPolicy, PolicyListFilter, StoreError};
+use crate::storage::{NewPolicy, PolicyListFilter};
 use wire::{ListResponse, PolicyRequest, PolicyResponse};
 
 /// Page size of the policy list when `pagesize` is absent (the cloud's default).
@@ -89,7 +89,8 @@ async fn show(
 }
 
 /// `PUT /v1/{project_id}/waf/policy/{policy_id}[?hosts=id,...]`: moves the listed hosts onto
-/// the policy (all or nothing), then applies the body's fields, if any; answers the policy.
+/// the policy and applies the body's fields, if any, in one transaction (all or nothing; an
+/// unknown host is 404); answers the policy.
 async fn update(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -104,41 +105,27 @@ async fn update(
     } else {
         Some(parse_json::<PolicyRequest>(&body)?.parse()?)
     };
-    if let Some(list) = query.get("hosts") {
-        let hosts = list
-            .split(',')
-            .map(str::trim)
-            .filter(|h| !h.is_empty())
-            .map(|h| HostId::parse(h).ok_or_else(|| ApiError::not_found("host")))
-            .collect::<ApiResult<Vec<_>>>()?;
-        state
-            .store
-            .move_hosts_to_policy(&caller.project, &id, &hosts)
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => ApiError::not_found("host"),
-                other => other.into(),
-            })?;
-        tracing::info!(policy = %id, project = %caller.project, hosts = hosts.len(), "hosts moved to policy");
-    }
-    let record = match parsed {
-        Some(parsed) => {
-            let record = state
-                .store
-                .update_policy(&caller.project, &id, |current| {
-                    let name = parsed
-                        .name
-                        .as_ref()
-                        .map_or_else(|| current.name.clone(), |n| n.as_str().to_owned());
-                    Ok::<_, ApiError>((name, parsed.patch.apply(current.settings.clone())))
-                })
-                .await
-                .map_err(|e| from_write(e, "policy"))?;
-            tracing::info!(policy = %id, project = %caller.project, "policy updated");
-            record
-        }
-        None => state.store.policy(&caller.project, &id).await?,
-    };
+    let hosts = query
+        .get("hosts")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(|h| HostId::parse(h).ok_or_else(|| ApiError::not_found("host")))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let record = state
+        .store
+        .update_policy(&caller.project, &id, &hosts, |current| {
+            Ok::<_, ApiError>(parsed.map(|parsed| {
+                let name = parsed
+                    .name
+                    .map_or_else(|| current.name.clone(), |n| n.as_str().to_owned());
+                (name, parsed.patch.apply(current.settings.clone()))
+            }))
+        })
+        .await
+        .map_err(|e| from_write(e, "host"))?;
+    tracing::info!(policy = %id, project = %caller.project, hosts = hosts.len(), "policy updated");
     Ok(Json(record.into()))
 }
 
