@@ -10,6 +10,7 @@ mod credentials;
 mod host_settings;
 mod hosts;
 mod policies;
+mod test_controls;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -149,6 +150,8 @@ pub struct Store {
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
     /// Commit detector of an SQLite file database (see [`change_watch`]); `None` otherwise.
     changes: Option<Arc<change_watch::ChangeWatch>>,
+    /// Credential lookups also read the test-controls clock (see [`Store::with_shared_clock`]).
+    shared_clock: bool,
 }
 
 impl Store {
@@ -198,6 +201,7 @@ impl Store {
             backend,
             writer,
             changes: None,
+            shared_clock: false,
         };
         store.migrate().await?;
         // After the migrations, so the database is in WAL mode and its `-shm` exists even on

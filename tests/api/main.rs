@@ -25,3 +25,4 @@ mod requests;
 mod revocation;
 mod rotation;
 mod storage;
+mod test_controls;

@@ -123,7 +123,7 @@ async fn create(
     let name =
         CertificateName::parse_max(&name, state.settings.contract.name_max(NameLimit::Create))?;
     let pair = check_pair(content, key).await?;
-    let id = CertificateId::random();
+    let id = CertificateId::next(&state.ids);
     let sealed_key = state
         .sealer
         .seal(pair.key.as_bytes(), id.as_str())

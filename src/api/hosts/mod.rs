@@ -68,11 +68,11 @@ async fn create(
         CertificateChange::Keep | CertificateChange::Unbind => None,
     };
     check_certificate_present(&settings, certificate.is_some())?;
-    let id = HostId::random();
+    let id = HostId::next(&state.ids);
     let now = state.clock.now_ms();
     // Without `policyid` the host gets a policy of its own, as on the cloud.
     let automatic = {
-        let id = PolicyId::random();
+        let id = PolicyId::next(&state.ids);
         NewPolicy {
             name: PolicyName::automatic(id.as_str()),
             id,

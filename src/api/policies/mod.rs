@@ -43,7 +43,7 @@ async fn create(
         .name
         .ok_or_else(|| ApiError::new(ErrorCode::RequestBodyIllegal, "name is required"))?;
     let policy = NewPolicy {
-        id: PolicyId::random(),
+        id: PolicyId::next(&state.ids),
         name,
         settings: parsed.patch.apply(PolicySettings::default()),
     };
