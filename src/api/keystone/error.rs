@@ -1,5 +1,5 @@
 //! Keystone's own error shape, `{"error": {"code", "title", "message"}}`, for the `/v3`
-//! identity routes. The WAF API's errors go through [`ApiError`](crate::api::error::ApiError);
+//! identity routes. The WAF API's errors go through [`ApiError`];
 //! identity clients (keystoneauth, gophercloud) expect this one instead.
 
 use std::borrow::Cow;
