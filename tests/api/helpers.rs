@@ -152,6 +152,8 @@ pub fn config_for(url: &str) -> ServeConfig {
         public_url: None,
         contract: wafcert::domain::Contract::default(),
         pool: PoolSettings::default(),
+        connections: Default::default(),
+        tls: None,
         request_timeout: Duration::from_millis(wafcert::api::DEFAULT_REQUEST_TIMEOUT_MS),
         test_controls: None,
     }

@@ -6,12 +6,15 @@
 
 mod helpers;
 
+mod abuse;
 mod auth;
 mod binding;
 mod certificates;
 mod cli;
 mod contract;
 mod credentials;
+mod cutoff;
+mod hardening;
 mod hosts;
 mod iam;
 mod keystone;
@@ -26,3 +29,4 @@ mod revocation;
 mod rotation;
 mod storage;
 mod test_controls;
+mod tls;

@@ -274,7 +274,11 @@ async fn reset_empties_projects_and_keeps_credentials(db: Db) {
         3,
         "only the calls since"
     );
-    assert_eq!(app.get("waf/policy").await.1["total"], 0, "policies went too");
+    assert_eq!(
+        app.get("waf/policy").await.1["total"],
+        0,
+        "policies went too"
+    );
 }
 
 async fn seeded_ids_repeat_exactly(db: Db) {

@@ -29,10 +29,7 @@ impl HostListParams {
     /// Checks every documented parameter; bad paging is `WAF.00011011`.
     pub(super) fn parse(query: &QueryPairs) -> Result<Self, ApiError> {
         let Paging { page, pagesize } = Paging::parse(query, Some(DEFAULT_PAGESIZE))?;
-        let hostname = query
-            .get("hostname")
-            .filter(|h| !h.is_empty())
-            .map(str::to_owned);
+        let hostname = query.filter("hostname")?.map(str::to_owned);
         let protect_status = match query.get("protect_status") {
             None | Some("") => None,
             Some(text) => Some(
@@ -47,10 +44,7 @@ impl HostListParams {
                     })?,
             ),
         };
-        let policyname = query
-            .get("policyname")
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned);
+        let policyname = query.filter("policyname")?.map(str::to_owned);
         Ok(Self {
             page,
             pagesize,

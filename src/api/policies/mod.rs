@@ -65,10 +65,7 @@ async fn list(
 ) -> ApiResult<Json<ListResponse>> {
     let paging = Paging::parse(&query, Some(DEFAULT_PAGESIZE))?;
     let filter = PolicyListFilter {
-        name_contains: query
-            .get("name")
-            .filter(|n| !n.is_empty())
-            .map(str::to_owned),
+        name_contains: query.filter("name")?.map(str::to_owned),
         limit: paging.pagesize,
         offset: paging.offset(),
     };
