@@ -49,7 +49,9 @@ async fn rotate(
     let key = required(body.key, "key")?;
     let name = body
         .name
-        .map(|n| CertificateName::parse(&n, NameLimit::Create))
+        .map(|n| {
+            CertificateName::parse_max(&n, state.settings.contract.name_max(NameLimit::Create))
+        })
         .transpose()?;
     let pair = check_pair(content, key).await?;
     let id = CertificateId::random();
