@@ -4,9 +4,11 @@
 use anyhow::Context;
 use wafcert::app::{MasterKeySource, open_sealer};
 use wafcert::auth::{TokenGrant, mint_token};
-use wafcert::domain::Role;
-use wafcert::domain::{CertificateId, CertificateName, HostId, NameLimit, ProjectId, now_ms};
-use wafcert::storage::{NewCertificate, NewHost, PoolSettings, Store};
+use wafcert::domain::{
+    CertificateId, CertificateName, HostId, NameLimit, PolicyId, PolicyName, PolicySettings,
+    ProjectId, Role, now_ms,
+};
+use wafcert::storage::{HostPolicy, NewCertificate, NewHost, NewPolicy, PoolSettings, Store};
 
 /// The substring that ~1% of the seeded names contain.
 pub(crate) const NEEDLE: &str = "needle";
@@ -221,6 +223,8 @@ pub(crate) async fn seed(
                 sealed_key: &sealed[k],
                 expire_time: pairs[k].not_after_ms,
                 created_at: created_at(start + k),
+                leaf_sha256: None,
+                key_sha256: None,
             })
             .collect();
         store.insert_certificates(&batch, None).await?;
@@ -240,6 +244,12 @@ pub(crate) async fn seed(
     for position in (5..2_000.min(n)).step_by(20) {
         let id = HostId::random();
         let hostname = wafcert::domain::Hostname::parse(&format!("www-{position}.bench.example"))?;
+        let policy_id = PolicyId::random();
+        let policy = NewPolicy {
+            name: PolicyName::automatic(policy_id.as_str()),
+            id: policy_id,
+            settings: PolicySettings::default(),
+        };
         store
             .insert_host(
                 &NewHost {
@@ -248,6 +258,7 @@ pub(crate) async fn seed(
                     hostname: &hostname,
                     certificate_id: Some(&all_ids[n - 1 - position]),
                     settings: &settings,
+                    policy: HostPolicy::Create(&policy),
                     created_at: now,
                 },
                 |_| Ok::<(), std::convert::Infallible>(()),

@@ -44,7 +44,7 @@ impl Paging {
     }
 
     /// The storage window: the page size and the rows to skip.
-    pub(super) fn window(self) -> PageWindow {
+    pub(in crate::api) fn window(self) -> PageWindow {
         PageWindow {
             limit: self.pagesize,
             offset: self.offset(),

@@ -5,7 +5,7 @@
 
 use super::binding::{CertificateChange, check_bind, check_certificate_present};
 use super::host::{Cipher, HostSettings, ProtectStatus, TlsVersion};
-use super::{CertificateId, DomainError, Hostname, Millis, Server};
+use super::{CertificateId, DomainError, Hostname, Millis, PolicyId, Server};
 
 /// The settings fields a request carries, checked; absent ones are `None`.
 #[derive(Debug, Clone, Default)]
@@ -22,6 +22,10 @@ pub struct SettingsPatch {
     pub tls: Option<TlsVersion>,
     /// `cipher`.
     pub cipher: Option<Cipher>,
+    /// `flag.pci_3ds`.
+    pub pci_3ds: Option<bool>,
+    /// `flag.pci_dss`.
+    pub pci_dss: Option<bool>,
 }
 
 impl SettingsPatch {
@@ -44,6 +48,12 @@ impl SettingsPatch {
         }
         if let Some(cipher) = self.cipher {
             base.cipher = cipher;
+        }
+        if let Some(on) = self.pci_3ds {
+            base.compliance.pci_3ds = on;
+        }
+        if let Some(on) = self.pci_dss {
+            base.compliance.pci_dss = on;
         }
         base
     }
@@ -90,6 +100,8 @@ pub struct HostUpdate {
     pub patch: SettingsPatch,
     /// What to do with the certificate.
     pub certificate: CertificateChange,
+    /// The policy named by `policyid` (create only); `None` when absent or empty.
+    pub policy: Option<PolicyId>,
 }
 
 impl HostUpdate {
@@ -155,6 +167,7 @@ mod tests {
             hostname: None,
             patch: SettingsPatch::default(),
             certificate,
+            policy: None,
         }
     }
 

@@ -4,12 +4,24 @@
 use sqlx::AssertSqlSafe;
 
 use super::binding::{WriteError, certificate_to_bind, fk_to_not_found};
+use super::policies::{NewPolicy, delete_if_unused, insert_policy, lock_policy};
 use super::sql::{Page, PageWindow, SqlArgs, like_contains, one_in_project};
 use super::{Resource, Store, StoreError, host_settings};
 use crate::domain::{
     CertificateFacts, CertificateId, HostChange, HostId, HostSettings, HostState, Hostname, Millis,
-    ProjectId,
+    PolicyId, ProjectId,
 };
+
+/// The policy a new host uses.
+#[derive(Debug, Clone, Copy)]
+pub enum HostPolicy<'a> {
+    /// An existing policy of the project (locked before the insert; missing is a not-found
+    /// policy).
+    Existing(&'a PolicyId),
+    /// A policy created with the host, in the same transaction (what the cloud does for a host
+    /// created without `policyid`).
+    Create(&'a NewPolicy),
+}
 
 /// A host to insert.
 #[derive(Debug)]
@@ -24,6 +36,8 @@ pub struct NewHost<'a> {
     pub certificate_id: Option<&'a CertificateId>,
     /// Servers, TLS and the other settings.
     pub settings: &'a HostSettings,
+    /// The protection policy.
+    pub policy: HostPolicy<'a>,
     /// Creation time.
     pub created_at: Millis,
 }
@@ -39,6 +53,8 @@ pub struct HostRecord {
     pub certificate_id: Option<CertificateId>,
     /// Bound certificate name.
     pub certificate_name: Option<String>,
+    /// The policy the host uses (`None` for hosts created before policies existed).
+    pub policy_id: Option<PolicyId>,
     /// Settings.
     pub settings: HostSettings,
     /// Creation time, epoch ms.
@@ -60,12 +76,16 @@ pub struct DeletedHost {
 pub struct HostListFilter {
     /// Case-insensitive hostname substring.
     pub hostname_contains: Option<String>,
+    /// Only hosts in this protection status (-1, 0 or 1).
+    pub protect_status: Option<i64>,
+    /// Case-insensitive substring of the name of the host's policy.
+    pub policy_name_contains: Option<String>,
     /// The page.
     pub window: PageWindow,
 }
 
 const HOST_SELECT: &str = "SELECT h.id, h.hostname, h.certificate_id, c.name AS certificate_name, \
-     h.settings, h.created_at_ms \
+     h.policy_id, h.settings, h.created_at_ms \
      FROM hosts h LEFT JOIN certificates c ON c.id = h.certificate_id";
 
 impl Store {
@@ -83,9 +103,19 @@ impl Store {
             let facts = certificate_to_bind(&mut tx, new.project, certificate).await?;
             check(&facts).map_err(WriteError::Refused)?;
         }
+        let policy_id = match new.policy {
+            HostPolicy::Existing(id) => {
+                lock_policy(&mut tx, new.project, id).await?;
+                id.as_str()
+            }
+            HostPolicy::Create(policy) => {
+                insert_policy(&mut tx, new.project, policy, new.created_at).await?;
+                policy.id.as_str()
+            }
+        };
         sqlx::query(
-            "INSERT INTO hosts (id, project_id, hostname, certificate_id, settings, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO hosts (id, project_id, hostname, certificate_id, settings, created_at_ms, \
+             policy_id, protect_status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(new.id.as_str())
         .bind(new.project.as_str())
@@ -93,6 +123,8 @@ impl Store {
         .bind(new.certificate_id.map(CertificateId::as_str))
         .bind(settings)
         .bind(new.created_at)
+        .bind(policy_id)
+        .bind(i64::from(new.settings.protect_status.code()))
         .execute(&mut *tx)
         .await
         .map_err(fk_to_not_found)?;
@@ -118,11 +150,21 @@ impl Store {
         // both engines.
         let mut args = SqlArgs::new();
         let mut predicate = format!("h.project_id = {}", args.push(project.as_str()));
+        let mut join = "";
         if let Some(text) = &filter.hostname_contains {
             let pattern = args.push(like_contains(&text.to_ascii_lowercase()));
             predicate.push_str(&format!(" AND h.hostname LIKE {pattern} ESCAPE '\\'"));
         }
-        let count_sql = format!("SELECT COUNT(*) FROM hosts h WHERE {predicate}");
+        if let Some(status) = filter.protect_status {
+            let status = args.push(status);
+            predicate.push_str(&format!(" AND h.protect_status = {status}"));
+        }
+        if let Some(text) = &filter.policy_name_contains {
+            join = " JOIN policies p ON p.id = h.policy_id";
+            let pattern = args.push(like_contains(&text.to_lowercase()));
+            predicate.push_str(&format!(" AND LOWER(p.name) LIKE {pattern} ESCAPE '\\'"));
+        }
+        let count_sql = format!("SELECT COUNT(*) FROM hosts h{join} WHERE {predicate}");
         let total: i64 = sqlx::query_scalar_with(AssertSqlSafe(count_sql), args.arguments()?)
             .fetch_one(&self.pool)
             .await?;
@@ -133,7 +175,7 @@ impl Store {
         let limit = args.push(limit.unwrap_or(i64::MAX));
         let offset = args.push(offset);
         let sql = format!(
-            "{HOST_SELECT} WHERE {predicate} ORDER BY h.created_at_ms DESC, h.id DESC \
+            "{HOST_SELECT}{join} WHERE {predicate} ORDER BY h.created_at_ms DESC, h.id DESC \
              LIMIT {limit} OFFSET {offset}"
         );
         let items = sqlx::query_as_with(AssertSqlSafe(sql), args.arguments()?)
@@ -177,12 +219,14 @@ impl Store {
         }
         let settings = host_settings::encode(&change.settings)?;
         sqlx::query(
-            "UPDATE hosts SET certificate_id = $3, settings = $4 WHERE id = $1 AND project_id = $2",
+            "UPDATE hosts SET certificate_id = $3, settings = $4, protect_status = $5 \
+             WHERE id = $1 AND project_id = $2",
         )
         .bind(id.as_str())
         .bind(project.as_str())
         .bind(change.certificate_id.as_ref().map(CertificateId::as_str))
         .bind(settings)
+        .bind(i64::from(change.settings.protect_status.code()))
         .execute(&mut *tx)
         .await
         .map_err(fk_to_not_found)?;
@@ -190,20 +234,51 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes a host, freeing its certificate.
+    /// Deletes a host, freeing its certificate; without `keep_policy` its policy goes too,
+    /// unless another host uses it.
     #[tracing::instrument(skip_all, fields(project = %project, host = %id))]
     pub async fn delete_host(
         &self,
         project: &ProjectId,
         id: &HostId,
+        keep_policy: bool,
     ) -> Result<DeletedHost, StoreError> {
-        let row = sqlx::query_as(
-            "DELETE FROM hosts WHERE id = $1 AND project_id = $2 RETURNING id, hostname",
+        let (_turn, mut tx) = self.begin_write().await?;
+        // Policy before host (the lock order): lock the policy the host uses now; should a
+        // concurrent move have changed it by the time the host row is deleted, that other
+        // policy is kept.
+        let locked = if keep_policy {
+            None
+        } else {
+            let current: Option<Option<PolicyId>> =
+                sqlx::query_scalar("SELECT policy_id FROM hosts WHERE id = $1 AND project_id = $2")
+                    .bind(id.as_str())
+                    .bind(project.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match current.flatten() {
+                Some(policy) => match lock_policy(&mut tx, project, &policy).await {
+                    Ok(()) => Some(policy),
+                    Err(StoreError::NotFound(Resource::Policy)) => None,
+                    Err(e) => return Err(e),
+                },
+                None => None,
+            }
+        };
+        let row: Option<(HostId, String, Option<PolicyId>)> = sqlx::query_as(
+            "DELETE FROM hosts WHERE id = $1 AND project_id = $2 RETURNING id, hostname, policy_id",
         )
         .bind(id.as_str())
         .bind(project.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        row.ok_or(StoreError::NotFound(Resource::Host))
+        let (id, hostname, policy) = row.ok_or(StoreError::NotFound(Resource::Host))?;
+        if let Some(locked) = locked
+            && policy.as_ref() == Some(&locked)
+        {
+            delete_if_unused(&mut tx, project, &locked).await?;
+        }
+        tx.commit().await?;
+        Ok(DeletedHost { id, hostname })
     }
 }

@@ -11,6 +11,7 @@ mod change_watch;
 mod credentials;
 mod host_settings;
 mod hosts;
+mod policies;
 mod sql;
 mod stored;
 mod test_controls;
@@ -25,10 +26,12 @@ use sqlx::{AnyPool, ConnectOptions, Connection};
 
 pub use binding::WriteError;
 pub use certificates::{
-    BoundHost, CertificateRecord, CertificateSummary, ListFilter, NewCertificate, ReplacedPair,
+    BoundHost, CertificateRecord, CertificateSummary, FingerprintRow, ListFilter, NewCertificate,
+    ReplacedPair, Replacement, Rotated,
 };
 pub use credentials::{AccessKeyRecord, NewToken, TokenListing, TokenRecord, UserRecord};
-pub use hosts::{DeletedHost, HostListFilter, HostRecord, NewHost};
+pub use hosts::{DeletedHost, HostListFilter, HostPolicy, HostRecord, NewHost};
+pub use policies::{NewPolicy, PolicyHost, PolicyListFilter, PolicyRecord};
 pub use sql::{Page, PageWindow};
 
 /// The embedded migrations, one folder per SQL dialect.
@@ -79,6 +82,9 @@ pub enum StoreError {
     /// The certificate is bound to these hostnames.
     #[error("in use by {0:?}")]
     InUse(Vec<String>),
+    /// The policy is used by these hostnames.
+    #[error("policy in use by {0:?}")]
+    PolicyInUse(Vec<String>),
     /// The project's certificate quota is used up.
     #[error("quota exceeded")]
     QuotaExceeded,
@@ -121,6 +127,8 @@ pub enum Resource {
     Host,
     /// A user of the password login.
     User,
+    /// A protection policy.
+    Policy,
 }
 
 impl Resource {
@@ -131,6 +139,7 @@ impl Resource {
             Self::Certificate => "certificate",
             Self::Host => "host",
             Self::User => "user",
+            Self::Policy => "policy",
         }
     }
 }

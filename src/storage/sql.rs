@@ -78,6 +78,8 @@ pub(super) fn like_contains(text: &str) -> String {
 pub(super) enum Bind {
     /// Text.
     Text(String),
+    /// Text or NULL.
+    OptionalText(Option<String>),
     /// An integer.
     Int(i64),
     /// Bytes.
@@ -93,6 +95,12 @@ impl From<&str> for Bind {
 impl From<String> for Bind {
     fn from(v: String) -> Self {
         Self::Text(v)
+    }
+}
+
+impl From<Option<&str>> for Bind {
+    fn from(v: Option<&str>) -> Self {
+        Self::OptionalText(v.map(str::to_owned))
     }
 }
 
@@ -148,6 +156,7 @@ impl SqlArgs {
         for bind in &self.binds {
             let added = match bind {
                 Bind::Text(s) => args.add(s.clone()),
+                Bind::OptionalText(s) => args.add(s.clone()),
                 Bind::Int(i) => args.add(*i),
                 Bind::Bytes(b) => args.add(b.clone()),
             };

@@ -12,8 +12,8 @@ use sqlx::{Any, Decode, FromRow, Row, Type};
 
 use super::host_settings;
 use crate::domain::{
-    CertificateFacts, CertificateId, HostId, HostSettings, HostState, Project, ProjectId, Role,
-    UserId,
+    CertificateFacts, CertificateId, HostId, HostSettings, HostState, PolicyId, Project, ProjectId,
+    Role, UserId,
 };
 
 /// Text columns holding a domain value: `parse` turns the text into the value or says why not.
@@ -48,6 +48,7 @@ decoded_from_text!(
     ProjectId => |t| ProjectId::parse(t).ok_or_else(|| malformed("project id")),
     CertificateId => |t| CertificateId::parse(t).ok_or_else(|| malformed("certificate id")),
     HostId => |t| HostId::parse(t).ok_or_else(|| malformed("host id")),
+    PolicyId => |t| PolicyId::parse(t).ok_or_else(|| malformed("policy id")),
     UserId => |t| UserId::parse(t).ok_or_else(|| malformed("user id")),
     Role => |t| Role::parse(t).ok_or_else(|| malformed("role")),
     HostSettings => |t| host_settings::decode(t).map_err(|e| e.to_string()),

@@ -2,7 +2,8 @@
 //! migrations make the same tables and columns, and every INSERT, UPDATE and DELETE on a table
 //! whose rows the caches serve bumps its project's `version` (six SQLite triggers, one
 //! PostgreSQL function). A new table with a `project_id` must be listed here as tracked (with
-//! triggers in both dialects) or as not served from the caches.
+//! triggers in both dialects) or as not served from the caches. The columns later migrations
+//! add (rotation's fingerprints, policies) are checked to exist on both.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,8 +16,8 @@ use crate::helpers::*;
 /// Tables whose every write must bump `projects.version`: the read caches serve their rows.
 const TRACKED: [&str; 2] = ["certificates", "hosts"];
 /// Tables with a `project_id` whose rows no cache serves (credentials are checked on every
-/// request, or through the change stamp).
-const NOT_CACHED: [&str; 3] = ["users", "tokens", "access_keys"];
+/// request, or through the change stamp; policies are read from the database each time).
+const NOT_CACHED: [&str; 4] = ["users", "tokens", "access_keys", "policies"];
 
 crate::on_both_backends!(every_write_to_a_tracked_table_bumps_the_version);
 
@@ -86,6 +87,21 @@ async fn both_dialects_have_the_same_tables_and_columns() {
         on_sqlite, on_postgres,
         "migrations/sqlite and migrations/postgres must make the same tables and columns"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_backends_have_the_same_columns() {
+    let (_sqlite_db, mut sqlite) = migrated(Db::Sqlite).await;
+    let on_sqlite = columns(&mut sqlite, Db::Sqlite).await;
+    let has = |table: &str, column: &str| on_sqlite.get(table).is_some_and(|c| c.contains(column));
+    assert!(has("certificates", "key_sha256"), "{on_sqlite:?}");
+    assert!(has("certificates", "leaf_sha256"), "{on_sqlite:?}");
+    assert!(has("hosts", "policy_id"), "{on_sqlite:?}");
+    assert!(has("hosts", "protect_status"), "{on_sqlite:?}");
+    if postgres_url().is_some() {
+        let (_pg_db, mut postgres) = migrated(Db::Postgres).await;
+        assert_eq!(on_sqlite, columns(&mut postgres, Db::Postgres).await);
+    }
 }
 
 async fn version(conn: &mut AnyConnection, project: &ProjectId) -> i64 {

@@ -13,15 +13,17 @@ use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::{Caller, IdInPath, JsonBody, QueryPairs};
 use super::read_cache::{CachedCertificate, CachedPage, CertificateKey, PageKey};
+use crate::auth::Principal;
 use crate::domain::{
     CertificateId, CertificateName, CertificatePair, ExpiryStatus, HostId, NameLimit, Role,
     parse_pair, refuse_expired,
 };
-use crate::storage::{NewCertificate, ReplacedPair};
+use crate::storage::{BoundHost, CertificateRecord, NewCertificate, ReplacedPair};
 use query::ListParams;
+pub(super) use wire::ShowResponse;
 use wire::{
     ApplyBody, ApplyResponse, CertificateBody, CreateResponse, DeleteResponse, ListItem,
-    ListResponse, ShowResponse, UpdateResponse, group_by_certificate,
+    ListResponse, UpdateResponse, group_by_certificate,
 };
 
 /// The certificate routes, all under `/v1/{project_id}/waf/certificate`.
@@ -105,7 +107,8 @@ async fn create(
     let name = required(body.name, "name")?;
     let content = required(body.content, "content")?;
     let key = required(body.key, "key")?;
-    let name = CertificateName::parse(&name, NameLimit::Create)?;
+    let name =
+        CertificateName::parse_max(&name, state.settings.contract.name_max(NameLimit::Create))?;
     let pair = check_pair(content, key).await?;
     let id = CertificateId::next(&state.ids);
     let sealed_key = state
@@ -121,6 +124,8 @@ async fn create(
         sealed_key: &sealed_key,
         expire_time: pair.expire_time,
         created_at: now,
+        leaf_sha256: Some(&pair.leaf_sha256),
+        key_sha256: Some(&pair.key_sha256),
     };
     state
         .store
@@ -159,7 +164,17 @@ async fn show(
             Ok::<_, ApiError>(CachedCertificate { record, bound })
         })
         .await?;
-    let record = &entry.record;
+    show_body(&state, &caller, &entry.record, &entry.bound).map(Json)
+}
+
+/// The show answer for a record and its bound hosts (the key only for admins, unless the
+/// server withholds keys); rotation answers with it too.
+pub(super) fn show_body(
+    state: &AppState,
+    caller: &Principal,
+    record: &CertificateRecord,
+    bound: &[BoundHost],
+) -> ApiResult<ShowResponse> {
     let reveal = caller.role == Role::Admin && !state.settings.withhold_private_keys;
     let key = if reveal {
         Some(
@@ -172,12 +187,7 @@ async fn show(
         None
     };
     let exp_status = ExpiryStatus::at(record.expire_time, state.clock.now_ms()).code();
-    Ok(Json(ShowResponse::new(
-        record,
-        key,
-        exp_status,
-        &entry.bound,
-    )))
+    Ok(ShowResponse::new(record, key, exp_status, bound))
 }
 
 /// `PUT /v1/{project_id}/waf/certificate/{certificate_id}`: rename, optionally replacing the
@@ -190,7 +200,8 @@ async fn update(
 ) -> ApiResult<Json<UpdateResponse>> {
     caller.require_admin()?;
     let name = required(body.name, "name")?;
-    let name = CertificateName::parse(&name, NameLimit::Update)?;
+    let name =
+        CertificateName::parse_max(&name, state.settings.contract.name_max(NameLimit::Update))?;
     let pair = match (body.content, body.key) {
         (None, None) => None,
         (Some(content), Some(key)) => Some(check_pair(content, key).await?),
@@ -217,6 +228,8 @@ async fn update(
             content: &p.content,
             sealed_key,
             expire_time: p.expire_time,
+            leaf_sha256: &p.leaf_sha256,
+            key_sha256: &p.key_sha256,
         });
     let record = state
         .store
@@ -280,7 +293,7 @@ async fn apply_to_hosts(
 }
 
 /// A mandatory body field.
-fn required(value: Option<String>, field: &str) -> ApiResult<String> {
+pub(super) fn required(value: Option<String>, field: &str) -> ApiResult<String> {
     value.ok_or_else(|| {
         ApiError::new(
             ErrorCode::RequestBodyIllegal,
@@ -290,7 +303,7 @@ fn required(value: Option<String>, field: &str) -> ApiResult<String> {
 }
 
 /// Parses and checks a pair off the async workers (RSA key loading is CPU work).
-async fn check_pair(content: String, key: String) -> ApiResult<CertificatePair> {
+pub(super) async fn check_pair(content: String, key: String) -> ApiResult<CertificatePair> {
     tokio::task::spawn_blocking(move || parse_pair(&content, &key))
         .await
         .map_err(ApiError::internal)?

@@ -87,7 +87,7 @@ pub(super) struct CreateResponse {
 
 /// Response of show.
 #[derive(Debug, Serialize)]
-pub(super) struct ShowResponse {
+pub(in crate::api) struct ShowResponse {
     id: String,
     name: String,
     content: String,
