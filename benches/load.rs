@@ -802,6 +802,7 @@ async fn seed(
                     settings: &settings,
                     created_at: now,
                 },
+                "bench",
                 |_| Ok::<(), std::convert::Infallible>(()),
             )
             .await

@@ -173,6 +173,20 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(digest::digest(&digest::SHA256, token.as_bytes()))
 }
 
+/// Hex characters of a token's id.
+const TOKEN_ID_LEN: usize = 16;
+
+/// A token's public id: the first 16 hex characters of its SHA-256. Safe to show and log (it
+/// names the token without revealing it); events and the request journal use it as the actor.
+pub fn token_id(token: &str) -> String {
+    token_id_of_hash(&token_hash(token))
+}
+
+/// The id of a token given its stored hash ([`token_hash`]).
+pub fn token_id_of_hash(hash: &str) -> String {
+    hash.chars().take(TOKEN_ID_LEN).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,5 +229,6 @@ mod tests {
         assert!(t.starts_with(TOKEN_PREFIX));
         assert_eq!(token_hash(&t), token_hash(&t));
         assert_ne!(token_hash(&t), t);
+        assert_eq!(token_id(&t), token_hash(&t)[..16]);
     }
 }

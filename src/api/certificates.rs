@@ -218,7 +218,7 @@ async fn create(
     };
     state
         .store
-        .insert_certificate(&new, state.settings.certificate_quota)
+        .insert_certificate(&new, state.settings.certificate_quota, &caller.credential)
         .await?;
     tracing::info!(certificate = %id, project = %caller.project, "certificate created");
     Ok(Json(CreateResponse {
@@ -356,7 +356,13 @@ async fn update(
         });
     let record = state
         .store
-        .update_certificate(&caller.project, &id, &name, replaced.as_ref())
+        .update_certificate(
+            &caller.project,
+            &id,
+            &name,
+            replaced.as_ref(),
+            caller.origin(state.clock.now_ms()),
+        )
         .await
         .map_err(not_found_as_certificate)?;
     Ok(Json(UpdateResponse {
@@ -387,7 +393,7 @@ async fn delete(
     let id = certificate_id_of(&certificate_id)?;
     let record: CertificateRecord = state
         .store
-        .delete_certificate(&caller.project, &id)
+        .delete_certificate(&caller.project, &id, caller.origin(state.clock.now_ms()))
         .await
         .map_err(not_found_as_certificate)?;
     tracing::info!(certificate = %id, project = %caller.project, "certificate deleted");
@@ -446,7 +452,7 @@ async fn apply_to_hosts(
     let now = state.clock.now_ms();
     state
         .store
-        .bind_hosts(&caller.project, &id, &hosts, |facts| {
+        .bind_hosts(&caller.project, &id, &hosts, caller.origin(now), |facts| {
             refuse_expired(facts.expire_time, now)
         })
         .await

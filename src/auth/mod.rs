@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use crate::crypto::{Sealer, token_hash};
+use crate::crypto::{Sealer, token_hash, token_id_of_hash};
 use crate::domain::{Millis, ProjectId};
-use crate::storage::{Store, StoreError, TokenRecord};
+use crate::storage::{Origin, Store, StoreError, TokenRecord};
 
 pub use identity::{
     DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME, DomainRef, IssuedToken, LoginMethod, ProjectInfo,
@@ -70,6 +70,9 @@ pub struct Principal {
     /// The project's change counter when the credential was checked: cached reads tagged with
     /// the same version are current.
     pub project_version: i64,
+    /// The credential's non-secret id, the `actor` of the events it causes: a token's
+    /// [`token_id`](crate::crypto::token_id), or the access key id.
+    pub credential: String,
 }
 
 impl Principal {
@@ -79,6 +82,14 @@ impl Principal {
             Ok(())
         } else {
             Err(AuthError::WrongProject)
+        }
+    }
+
+    /// Who caused a change at certificate time `time`, for the event log.
+    pub fn origin(&self, time: Millis) -> Origin<'_> {
+        Origin {
+            actor: &self.credential,
+            time,
         }
     }
 
@@ -158,7 +169,12 @@ impl Authenticator {
             return Ok(p);
         }
         let record = self.record_by_hash(&hash, now).await?;
-        let p = principal(&record.project_id, &record.role, record.project_version)?;
+        let p = principal(
+            &record.project_id,
+            &record.role,
+            record.project_version,
+            token_id_of_hash(&hash),
+        )?;
         if let Some(stamp) = stamp {
             self.verified
                 .put(hash, stamp, p.clone(), record.expires_at_ms);
@@ -209,12 +225,22 @@ impl Authenticator {
         {
             return Err(AuthError::WrongProject);
         }
-        principal(&record.project_id, &record.role, record.project_version)
+        principal(
+            &record.project_id,
+            &record.role,
+            record.project_version,
+            parsed.access_key.to_owned(),
+        )
     }
 }
 
 /// A principal from stored columns (a corrupt row is a store error, not a 401).
-fn principal(project: &str, role: &str, project_version: i64) -> Result<Principal, AuthError> {
+fn principal(
+    project: &str,
+    role: &str,
+    project_version: i64,
+    credential: String,
+) -> Result<Principal, AuthError> {
     let project = ProjectId::parse(project)
         .ok_or_else(|| StoreError::Schema("stored project id is malformed".to_owned()))?;
     let role =
@@ -223,5 +249,6 @@ fn principal(project: &str, role: &str, project_version: i64) -> Result<Principa
         project,
         role,
         project_version,
+        credential,
     })
 }

@@ -7,6 +7,7 @@ mod binding;
 mod certificate;
 mod clock;
 mod error;
+mod event;
 mod host;
 mod hostname;
 mod ids;
@@ -18,11 +19,12 @@ pub use binding::{CertificateChange, check_bind, check_certificate_present, refu
 pub use certificate::{CertificateName, ExpiryStatus, ExpiryWindow, NameLimit};
 pub use clock::Clock;
 pub use error::DomainError;
+pub use event::{EXPIRED_STAGE, EventType, Thresholds, days_left};
 pub use host::{
     Cipher, HostSettings, MAX_DESCRIPTION, ProtectStatus, TlsVersion, parse_description,
 };
 pub use hostname::Hostname;
-pub use ids::{CertificateId, HostId, ProjectId, UserId};
+pub use ids::{CertificateId, EventId, HostId, ProjectId, UserId};
 pub use pem::{CertificatePair, KeyKind, parse_pair};
 pub use server::{AddressKind, MAX_SERVERS, Protocol, Server, ServerFields, parse_servers};
 pub use time::{Millis, UtcDateTime, format_iso8601, now_ms};

@@ -5,9 +5,15 @@ use sqlx::any::AnyArguments;
 use sqlx::query::QueryAs;
 use sqlx::{AnyConnection, AssertSqlSafe};
 
+use serde_json::json;
+
+use super::events::{Origin, certificate_data, record, record_many};
 use super::hosts::CertificateFacts;
 use super::{Store, StoreError, like_contains, placeholder};
-use crate::domain::{CertificateId, CertificateName, ExpiryWindow, Millis, ProjectId};
+use crate::domain::{CertificateId, CertificateName, EventType, ExpiryWindow, Millis, ProjectId};
+
+/// The actor of certificates loaded in bulk ([`Store::insert_certificates`]).
+pub const IMPORT_ACTOR: &str = "import";
 
 /// A certificate to insert; the key is already sealed.
 #[derive(Debug)]
@@ -123,6 +129,7 @@ impl Store {
         &self,
         new: &NewCertificate<'_>,
         quota: Option<i64>,
+        actor: &str,
     ) -> Result<(), StoreError> {
         let (_turn, mut tx) = self.begin_write().await?;
         let counted = sqlx::query(
@@ -151,7 +158,22 @@ impl Store {
         .bind(new.created_at)
         .execute(&mut *tx)
         .await?;
+        let origin = Origin {
+            actor,
+            time: new.created_at,
+        };
+        record(
+            &mut tx,
+            self.outbox,
+            origin,
+            new.project.as_str(),
+            EventType::CertificateCreated,
+            new.id.as_str(),
+            &created_data(new),
+        )
+        .await?;
         tx.commit().await?;
+        self.announce_commit();
         Ok(())
     }
 
@@ -230,8 +252,24 @@ impl Store {
                     .bind(new.created_at);
             }
             q.execute(&mut *tx).await?;
+            let events: Vec<_> = chunk
+                .iter()
+                .map(|new| {
+                    (
+                        new.project.as_str(),
+                        new.id.as_str(),
+                        created_data(new),
+                        Origin {
+                            actor: IMPORT_ACTOR,
+                            time: new.created_at,
+                        },
+                    )
+                })
+                .collect();
+            record_many(&mut tx, self.outbox, EventType::CertificateCreated, &events).await?;
         }
         tx.commit().await?;
+        self.announce_commit();
         Ok(())
     }
 
@@ -369,17 +407,20 @@ impl Store {
         id: &CertificateId,
         name: &CertificateName,
         replaced: Option<&ReplacedPair<'_>>,
+        origin: Origin<'_>,
     ) -> Result<CertificateRecord, StoreError> {
         let (_turn, mut tx) = self.begin_write().await?;
-        if lock_certificate(&mut tx, project, id).await?.is_none() {
+        let Some(before) = lock_certificate(&mut tx, project, id).await? else {
             return Err(StoreError::NotFound);
-        }
+        };
         let hosts = hostnames_using(&mut tx, project, id).await?;
         if !hosts.is_empty() {
             return Err(StoreError::InUse(hosts));
         }
         let set = if replaced.is_some() {
-            "name = $3, name_lower = $4, content = $5, sealed_key = $6, expire_time_ms = $7"
+            // A new chain has its own expiry: its threshold events start afresh.
+            "name = $3, name_lower = $4, content = $5, sealed_key = $6, expire_time_ms = $7, \
+             expiry_stage = NULL"
         } else {
             "name = $3, name_lower = $4"
         };
@@ -398,8 +439,39 @@ impl Store {
                 .bind(pair.sealed_key.to_vec())
                 .bind(pair.expire_time);
         }
-        let row = q.fetch_one(&mut *tx).await?;
+        let row: CertificateRecord = q.fetch_one(&mut *tx).await?;
+        if before.name != row.name {
+            let data = certificate_data(&row.id, &row.name, json!({"old_name": before.name}));
+            record(
+                &mut tx,
+                self.outbox,
+                origin,
+                project.as_str(),
+                EventType::CertificateRenamed,
+                &row.id,
+                &data,
+            )
+            .await?;
+        }
+        if replaced.is_some() {
+            let extra = json!({
+                "previous_expire_time": before.expire_time,
+                "expire_time": row.expire_time,
+            });
+            let data = certificate_data(&row.id, &row.name, extra);
+            record(
+                &mut tx,
+                self.outbox,
+                origin,
+                project.as_str(),
+                EventType::CertificateRotated,
+                &row.id,
+                &data,
+            )
+            .await?;
+        }
         tx.commit().await?;
+        self.announce_commit();
         Ok(row)
     }
 
@@ -410,6 +482,7 @@ impl Store {
         &self,
         project: &ProjectId,
         id: &CertificateId,
+        origin: Origin<'_>,
     ) -> Result<CertificateRecord, StoreError> {
         let result = async {
             let (_turn, mut tx) = self.begin_write().await?;
@@ -428,7 +501,19 @@ impl Store {
             .bind(project.as_str())
             .execute(&mut *tx)
             .await?;
+            let data = certificate_data(&row.id, &row.name, json!({"expire_time": row.expire_time}));
+            record(
+                &mut tx,
+                self.outbox,
+                origin,
+                project.as_str(),
+                EventType::CertificateDeleted,
+                &row.id,
+                &data,
+            )
+            .await?;
             tx.commit().await?;
+            self.announce_commit();
             Ok(row)
         }
         .await;
@@ -454,6 +539,15 @@ impl Store {
             Err(e) => e.into(),
         }
     }
+}
+
+/// The data of a `created` event.
+fn created_data(new: &NewCertificate<'_>) -> serde_json::Value {
+    certificate_data(
+        new.id.as_str(),
+        new.name.as_str(),
+        json!({"expire_time": new.expire_time}),
+    )
 }
 
 /// Locks a certificate's row until the transaction ends and reads what binding checks need;

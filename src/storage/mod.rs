@@ -7,6 +7,8 @@
 mod certificates;
 mod change_watch;
 mod credentials;
+mod events;
+mod expiry;
 mod host_settings;
 mod hosts;
 
@@ -24,6 +26,10 @@ pub use certificates::{
 };
 pub use change_watch::{ChangeStamp, sqlite_path};
 pub use credentials::{AccessKeyRecord, TokenRecord, UserRecord};
+pub use events::{
+    DeliveryOutcome, EventFilter, EventRecord, Origin, SYSTEM_ACTOR, certificate_data, host_data,
+};
+pub use expiry::{CertificateCounts, CertificateSeries};
 pub use hosts::{
     CertificateFacts, DeletedHost, HostChange, HostListFilter, HostRecord, HostState, NewHost,
     WriteError,
@@ -138,6 +144,11 @@ pub struct Store {
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
     /// Commit detector of an SQLite file database (see [`change_watch`]); `None` otherwise.
     changes: Option<Arc<change_watch::ChangeWatch>>,
+    /// Whether new events enter the webhook outbox (`pending`) or are only logged (`none`).
+    outbox: bool,
+    /// Bumped after each commit that recorded events or added certificates, so the deliverer
+    /// and the expiry scheduler of this process act at once instead of at their next tick.
+    commits: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Store {
@@ -193,6 +204,8 @@ impl Store {
             backend,
             writer,
             changes,
+            outbox: false,
+            commits: Arc::new(tokio::sync::watch::Sender::new(0)),
         };
         store.migrate().await?;
         Ok(store)
@@ -235,6 +248,27 @@ impl Store {
     /// offers one cheaply (SQLite in WAL mode); `None` otherwise.
     pub fn change_stamp(&self) -> Option<change_watch::ChangeStamp> {
         self.changes.as_ref().and_then(|c| c.stamp())
+    }
+
+    /// The same store, recording new events as `pending` for webhook delivery when `on`.
+    pub fn with_outbox(mut self, on: bool) -> Self {
+        self.outbox = on;
+        self
+    }
+
+    /// A receiver that changes after each commit that recorded events.
+    pub fn subscribe_commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.commits.subscribe()
+    }
+
+    /// Tells this process's workers that events were committed.
+    fn announce_commit(&self) {
+        self.commits.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Open and idle connections of this process's pool (the pool gauges).
+    pub fn pool_usage(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
     }
 
     /// The engine behind this store.

@@ -68,7 +68,7 @@ async fn create(
         .unwrap_or_default();
     state
         .store
-        .insert_host(&new, |facts| {
+        .insert_host(&new, &caller.credential, |facts| {
             check_bind(given_name, &facts.name, facts.expire_time, true, now)
         })
         .await
@@ -143,9 +143,13 @@ async fn update(
     let now = state.clock.now_ms();
     state
         .store
-        .update_host(&caller.project, &id, lock.as_ref(), |current, facts| {
-            decide(current, facts, &request, now)
-        })
+        .update_host(
+            &caller.project,
+            &id,
+            lock.as_ref(),
+            caller.origin(now),
+            |current, facts| decide(current, facts, &request, now),
+        )
         .await
         .map_err(|e| from_write(e, "host"))?;
     tracing::info!(host = %id, project = %caller.project, "host updated");
@@ -204,7 +208,7 @@ async fn delete(
     let id = host_id_of(&host_id)?;
     let deleted = state
         .store
-        .delete_host(&caller.project, &id)
+        .delete_host(&caller.project, &id, caller.origin(state.clock.now_ms()))
         .await
         .map_err(not_found_as_host)?;
     tracing::info!(host = %id, project = %caller.project, "host deleted");
