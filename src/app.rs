@@ -11,10 +11,12 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 
+use crate::api::metrics::{Metrics, MetricsSettings};
 use crate::api::{self, AppState, ServiceSettings};
 use crate::auth::{Authenticator, Role};
 use crate::crypto::{MasterKey, Sealer, new_token, token_hash};
-use crate::domain::{Clock, ProjectId, now_ms};
+use crate::domain::{Clock, ProjectId, Thresholds, now_ms};
+use crate::notify::{WebhookConfig, run_deliverer, run_scheduler};
 use crate::storage::{Backend, PoolSettings, Store};
 
 /// Everything `serve` needs, already resolved from flags and environment.
@@ -38,6 +40,19 @@ pub struct ServeConfig {
     pub public_url: Option<String>,
     /// Database pool settings.
     pub pool: PoolSettings,
+    /// Expiry thresholds and webhooks.
+    pub events: EventsConfig,
+    /// Who may scrape `/metrics` and how many certificate series it carries.
+    pub metrics: MetricsSettings,
+}
+
+/// What the event log tells whom: the expiry thresholds and the webhook receivers.
+#[derive(Debug, Clone, Default)]
+pub struct EventsConfig {
+    /// `--notify-days`.
+    pub thresholds: Thresholds,
+    /// `--webhook-url`s and `--webhook-secret`; `None` delivers nothing.
+    pub webhook: Option<WebhookConfig>,
 }
 
 /// Where to find the master key that seals private keys.
@@ -76,6 +91,7 @@ pub struct App {
     listener: TcpListener,
     state: AppState,
     bootstrap: Option<Bootstrap>,
+    events: EventsConfig,
 }
 
 impl App {
@@ -83,9 +99,8 @@ impl App {
     pub async fn build(config: &ServeConfig) -> anyhow::Result<Self> {
         let store = Store::open(&config.database_url, config.pool)
             .await
-            .with_context(|| {
-                format!("opening the database {}", redact_url(&config.database_url))
-            })?;
+            .with_context(|| format!("opening the database {}", redact_url(&config.database_url)))?
+            .with_outbox(config.events.webhook.is_some());
         let sealer = open_sealer(&store, &config.master_key, &config.database_url).await?;
         let bootstrap = if config.bootstrap {
             bootstrap(&store).await?
@@ -105,6 +120,7 @@ impl App {
         let state = AppState {
             cache: Arc::default(),
             clock: Arc::new(Clock::real()),
+            metrics: Arc::new(Metrics::new(config.metrics.clone())),
             auth: Authenticator::new(store.clone()),
             store,
             sealer: Arc::new(sealer),
@@ -119,6 +135,7 @@ impl App {
             listener,
             state,
             bootstrap,
+            events: config.events.clone(),
         })
     }
 
@@ -143,10 +160,30 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let store = self.state.store.clone();
+        let mut workers = vec![tokio::spawn(run_scheduler(
+            store.clone(),
+            Arc::clone(&self.state.clock),
+            self.events.thresholds.clone(),
+        ))];
+        if let Some(webhook) = self.events.webhook.clone() {
+            workers.push(tokio::spawn(run_deliverer(
+                store.clone(),
+                webhook,
+                self.state.metrics.deliveries.clone(),
+            )));
+        }
         let router = api::router(self.state);
-        axum::serve(self.listener, router)
+        let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
-            .await?;
+            .await;
+        // A delivery cut short keeps its lease and is attempted again later: at least once.
+        for worker in &workers {
+            worker.abort();
+        }
+        for worker in workers {
+            let _ = worker.await;
+        }
+        served?;
         store.close().await;
         Ok(())
     }

@@ -17,6 +17,7 @@ pub mod cli;
 pub mod client;
 pub mod crypto;
 pub mod domain;
+pub mod notify;
 pub mod storage;
 pub mod tagged_cache;
 pub mod telemetry;

@@ -155,6 +155,10 @@ struct ErrorBody<'a> {
     error_msg: &'a str,
 }
 
+/// The wire code of an error response, carried in its extensions for the request metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCodeTag(pub &'static str);
+
 /// The hidden cause of a 5xx, carried in response extensions to the logging middleware.
 #[derive(Debug, Clone)]
 pub struct ErrorCause(pub Arc<String>);
@@ -166,6 +170,9 @@ impl IntoResponse for ApiError {
             error_msg: &self.msg,
         };
         let mut response = (self.code.status(), Json(body)).into_response();
+        response
+            .extensions_mut()
+            .insert(ErrorCodeTag(self.code.as_str()));
         if let Some(cause) = self.cause {
             response
                 .extensions_mut()

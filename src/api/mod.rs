@@ -4,10 +4,13 @@
 
 mod certificates;
 pub mod error;
+mod events;
 mod extract;
 mod hosts;
 mod keystone;
 mod list_params;
+pub mod metrics;
+pub mod operation;
 mod paging;
 pub mod read_cache;
 
@@ -62,6 +65,8 @@ pub struct AppState {
     pub cache: Arc<read_cache::ReadCache>,
     /// Certificate time (expiry status, timestamps, the expired-binding refusal).
     pub clock: Arc<Clock>,
+    /// Request and webhook metrics, and who may scrape them.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// The whole HTTP application.
@@ -69,6 +74,7 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .merge(certificates::routes())
         .merge(hosts::routes())
+        .merge(events::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
 
     let request_id = HeaderName::from_static("x-request-id");
@@ -77,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .merge(keystone::routes(state.clone()))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics::scrape))
         .fallback(|| async {
             ApiError::new(ErrorCode::ApiNotFound, "no such API: check the method and the URL path")
         })
@@ -84,6 +91,7 @@ pub fn router(state: AppState) -> Router {
             ApiError::new(ErrorCode::MethodNotAllowed, "this method is not allowed on this URL")
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(middleware::from_fn(log_server_errors))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req

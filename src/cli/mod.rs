@@ -2,6 +2,7 @@
 //! (no server needed) and print only their result on stdout, so scripts can use them.
 
 mod cert;
+mod events;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,6 +43,9 @@ pub enum Command {
     /// Call the certificate API of a running server (list, create, show, rename, delete).
     #[command(subcommand)]
     Cert(cert::CertCommand),
+    /// Print a new webhook signing secret (`whsec_...`) for `serve --webhook-secret`.
+    #[command(name = "webhook-secret")]
+    WebhookSecret,
 }
 
 /// Where the database is and how to unlock its secrets.
@@ -108,6 +112,8 @@ pub struct ServeArgs {
     /// Milliseconds a request waits for a database connection before answering 503.
     #[arg(long, env = "WAFCERT_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 1000)]
     pub db_acquire_timeout_ms: u64,
+    #[command(flatten)]
+    events: events::EventArgs,
 }
 
 /// `wafcert token ...`.
@@ -187,6 +193,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Cert(command) => cert::run(command).await,
+        Command::WebhookSecret => events::print_webhook_secret(),
         Command::Token(TokenCommand::Create {
             database,
             project_id: project,
@@ -296,6 +303,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let (events, metrics) = args.events.into_config()?;
     let config = ServeConfig {
         listen: args.listen,
         master_key: args.database.master_key_source(),
@@ -309,6 +317,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             max_connections: args.db_max_connections.max(1),
             acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
         },
+        events,
+        metrics,
     };
     let mut app = App::build(&config).await?;
     let addr = app.local_addr()?;

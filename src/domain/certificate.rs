@@ -74,6 +74,9 @@ pub struct ExpiryWindow {
 }
 
 impl ExpiryStatus {
+    /// How long before expiry a certificate counts as expiring soon (30 days), in ms.
+    pub const SOON_MS: Millis = SOON_MS;
+
     /// The state of a certificate expiring at `expire` when the time is `now`.
     pub fn at(expire: Millis, now: Millis) -> Self {
         if expire <= now {

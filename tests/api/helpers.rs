@@ -151,6 +151,8 @@ pub fn config_for(url: &str) -> ServeConfig {
         region: "eu-de".to_owned(),
         public_url: None,
         pool: PoolSettings::default(),
+        events: Default::default(),
+        metrics: Default::default(),
     }
 }
 
