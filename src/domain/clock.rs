@@ -41,6 +41,13 @@ impl Clock {
         self.moves.send_modify(|n| *n = n.wrapping_add(1));
     }
 
+    /// Moves certificate time to real time plus `offset_ms` and tells the subscribers. The
+    /// test controls (`--test-controls`) move the clock through this.
+    pub fn set_offset(&self, offset_ms: Millis) {
+        self.offset_ms.store(offset_ms, Ordering::Release);
+        self.announce_move();
+    }
+
     /// Certificate time now, in epoch milliseconds.
     pub fn now_ms(&self) -> Millis {
         if self.frozen.load(Ordering::Acquire) {

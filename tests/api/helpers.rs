@@ -128,6 +128,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub store: Store,
     pub config: ServeConfig,
+    /// The server's certificate clock.
+    pub clock: std::sync::Arc<wafcert::domain::Clock>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<()>>,
     pub db: std::sync::Arc<TestDb>,
@@ -183,6 +185,7 @@ impl TestApp {
         let app = App::build(&config).await.expect("server starts");
         let addr = app.local_addr().unwrap();
         let store = app.state().store.clone();
+        let clock = app.state().clock.clone();
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             app.serve(async {
@@ -201,6 +204,7 @@ impl TestApp {
                 .unwrap(),
             store,
             config,
+            clock,
             shutdown: Some(tx),
             handle: Some(handle),
             db,
