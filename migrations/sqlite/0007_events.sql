@@ -34,3 +34,15 @@ CREATE INDEX events_outbox ON events (next_attempt_ms) WHERE delivery_state = 'p
 ALTER TABLE certificates ADD COLUMN expiry_stage BIGINT;
 -- The scheduler and /metrics look across projects by expiry.
 CREATE INDEX certificates_expire_time ON certificates (expire_time_ms);
+
+-- The scheduler's `expiry_stage` updates are invisible through the API: they must not bump the
+-- project version (which would empty the read caches), nor, on PostgreSQL, lock the project
+-- row (which, with several certificates per scheduler transaction, could deadlock with an API
+-- write that locked a certificate first). Only updates of the other columns bump it.
+DROP TRIGGER certificates_update_bumps_version;
+CREATE TRIGGER certificates_update_bumps_version
+AFTER UPDATE OF id, project_id, name, name_lower, content, sealed_key, expire_time_ms,
+    created_at_ms ON certificates
+BEGIN
+    UPDATE projects SET version = version + 1 WHERE id = NEW.project_id;
+END;

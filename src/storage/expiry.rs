@@ -11,6 +11,9 @@ use crate::domain::{EXPIRED_STAGE, EventType, Millis, Thresholds, days_left};
 
 /// Certificates read per scheduler batch.
 const BATCH: i64 = 500;
+/// Certificates whose events share one transaction (a backlog after an upgrade or a long
+/// stop commits in hundreds of transactions, not tens of thousands).
+const PER_TRANSACTION: usize = 100;
 
 /// The per-project counts of `wafcert_certificates{project_id,exp_status}`.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -76,11 +79,19 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?;
             let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) == BATCH;
-            for row in &rows {
-                let due = thresholds.due(row.expire_time_ms, now, row.expiry_stage);
-                if !due.is_empty() {
-                    emitted += self.emit_stages(row, &due, now).await?;
-                }
+            let due: Vec<(&DueRow, Vec<i64>)> = rows
+                .iter()
+                .map(|row| {
+                    (
+                        row,
+                        thresholds.due(row.expire_time_ms, now, row.expiry_stage),
+                    )
+                })
+                .filter(|(_, stages)| !stages.is_empty())
+                .collect();
+            // Rows go in id order, so concurrent replicas lock them in the same order.
+            for chunk in due.chunks(PER_TRANSACTION) {
+                emitted += self.emit_stages(chunk, now).await?;
             }
             match rows.last() {
                 Some(last) if full => after.clone_from(&last.id),
@@ -93,70 +104,74 @@ impl Store {
         Ok(emitted)
     }
 
-    /// One certificate's due stages, in one transaction; 0 when another writer got there
-    /// first (or the certificate changed since it was read).
+    /// Due stages of several certificates, in one transaction: each certificate's events are
+    /// written only if its stage still holds the value read (else another writer got there
+    /// first, or the certificate changed). Returns the events written.
     async fn emit_stages(
         &self,
-        row: &DueRow,
-        due: &[i64],
+        due: &[(&DueRow, Vec<i64>)],
         now: Millis,
     ) -> Result<usize, StoreError> {
-        let Some(&last) = due.last() else {
-            return Ok(0);
-        };
         let (_turn, mut tx) = self.begin_write().await?;
-        let name: Option<String> = sqlx::query_scalar(
-            "UPDATE certificates SET expiry_stage = $2 WHERE id = $1 \
-             AND COALESCE(expiry_stage, -1) = $3 AND expire_time_ms = $4 RETURNING name",
-        )
-        .bind(row.id.as_str())
-        .bind(last)
-        .bind(row.expiry_stage.unwrap_or(-1))
-        .bind(row.expire_time_ms)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(name) = name else {
-            return Ok(0);
-        };
-        let hostnames: Vec<String> = sqlx::query_scalar(
-            "SELECT hostname FROM hosts WHERE certificate_id = $1 ORDER BY hostname",
-        )
-        .bind(row.id.as_str())
-        .fetch_all(&mut *tx)
-        .await?;
         let origin = Origin {
             actor: SYSTEM_ACTOR,
             time: now,
         };
-        for stage in due {
-            let kind = if *stage == EXPIRED_STAGE {
-                EventType::CertificateExpired
-            } else {
-                EventType::CertificateExpiring
+        let mut written = 0;
+        for (row, stages) in due {
+            let Some(&last) = stages.last() else {
+                continue;
             };
-            let data = certificate_data(
-                &row.id,
-                &name,
-                json!({
-                    "expire_time": row.expire_time_ms,
-                    "days_left": days_left(row.expire_time_ms, now),
-                    "threshold_days": stage,
-                    "hostnames": hostnames,
-                }),
-            );
-            record(
-                &mut tx,
-                self.outbox,
-                origin,
-                &row.project_id,
-                kind,
-                &row.id,
-                &data,
+            let name: Option<String> = sqlx::query_scalar(
+                "UPDATE certificates SET expiry_stage = $2 WHERE id = $1 \
+                 AND COALESCE(expiry_stage, -1) = $3 AND expire_time_ms = $4 RETURNING name",
             )
+            .bind(row.id.as_str())
+            .bind(last)
+            .bind(row.expiry_stage.unwrap_or(-1))
+            .bind(row.expire_time_ms)
+            .fetch_optional(&mut *tx)
             .await?;
+            let Some(name) = name else {
+                continue;
+            };
+            let hostnames: Vec<String> = sqlx::query_scalar(
+                "SELECT hostname FROM hosts WHERE certificate_id = $1 ORDER BY hostname",
+            )
+            .bind(row.id.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+            for stage in stages {
+                let kind = if *stage == EXPIRED_STAGE {
+                    EventType::CertificateExpired
+                } else {
+                    EventType::CertificateExpiring
+                };
+                let data = certificate_data(
+                    &row.id,
+                    &name,
+                    json!({
+                        "expire_time": row.expire_time_ms,
+                        "days_left": days_left(row.expire_time_ms, now),
+                        "threshold_days": stage,
+                        "hostnames": hostnames,
+                    }),
+                );
+                record(
+                    &mut tx,
+                    self.outbox,
+                    origin,
+                    &row.project_id,
+                    kind,
+                    &row.id,
+                    &data,
+                )
+                .await?;
+                written += 1;
+            }
         }
         tx.commit().await?;
-        Ok(due.len())
+        Ok(written)
     }
 
     /// Certificates per project and expiry status at certificate time `now` (one scan).
