@@ -8,7 +8,7 @@
 //!    `--connections` count: list pages (default page with `host=true`, name substring,
 //!    `exp_status=2`, `pagesize=100`), show by id, and create with EC P-256 and RSA-2048 pairs;
 //!    It also times `/metrics` scrapes (all certificate series come from the database) and
-//!    runs the list page while `/metrics` is scraped every second (`list_page_scraped`);
+//!    runs the list page while `/metrics` is scraped every second (`list_scraped`);
 //! 3. runs the same load against a bare axum server (this binary re-executed with
 //!    `--baseline-server`) that answers a fixed body as large as the 10-item page;
 //! 4. prints a table, the server's peak RSS, the targets met or missed, and a last line
