@@ -1523,8 +1523,7 @@ fn summarise(args: &Args, reports: &[BackendReport]) -> String {
             format!("{:.0} ms", r.scrape_ms.1),
             r.scrape_ms.1 < 1_000.0,
         ));
-        if let (Some(plain), Some(scraped)) = (find("list_page", c0), find("list_scraped", c0))
-        {
+        if let (Some(plain), Some(scraped)) = (find("list_page", c0), find("list_scraped", c0)) {
             targets.push((
                 format!("list_page p99 while scraped every 1 s < 5 ms ({c0} conns)"),
                 format!("{:.2} ms (vs {:.2})", scraped.p99_ms, plain.p99_ms),

@@ -40,6 +40,8 @@ pub struct ServeConfig {
     pub public_url: Option<String>,
     /// Database pool settings.
     pub pool: PoolSettings,
+    /// How long a request may run before it is answered 503.
+    pub request_timeout: std::time::Duration,
     /// Expiry thresholds and webhooks.
     pub events: EventsConfig,
     /// Who may scrape `/metrics` and how many certificate series it carries.
@@ -129,6 +131,7 @@ impl App {
                 certificate_quota: config.certificate_quota,
                 region: config.region.clone(),
                 public_url,
+                request_timeout: config.request_timeout,
             }),
         };
         Ok(Self {

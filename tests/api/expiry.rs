@@ -18,6 +18,7 @@ on_both_backends!(
     thresholds_fire_once_each_and_webhooks_verify,
     created_inside_a_threshold_gets_the_nearest_only,
     a_failing_receiver_gets_the_event_on_the_third_try,
+    a_slow_receiver_never_slows_the_api,
     two_replicas_emit_and_deliver_each_event_once,
 );
 
@@ -196,10 +197,24 @@ async fn a_failing_receiver_gets_the_event_on_the_third_try(db: Db) {
     let receiver = Receiver::start(2).await;
     let (app, secret) = spawn_with_webhook(db, &receiver).await;
     app.create_cert("retried", &fixture(60)).await;
+    let committed = Instant::now();
     let delivered = receiver.wait_for(20, |d| !d.is_empty()).await;
     assert_eq!(delivered.len(), 1);
     let attempts = receiver.attempts();
     assert_eq!(attempts.len(), 3);
+    let first = attempts[0].at.duration_since(committed);
+    assert!(
+        first < Duration::from_secs(2),
+        "first attempt {first:?} after the commit"
+    );
+    let gaps = (
+        attempts[1].at - attempts[0].at,
+        attempts[2].at - attempts[1].at,
+    );
+    assert!(
+        gaps.0 >= Duration::from_millis(900) && gaps.1 >= Duration::from_millis(4_500),
+        "{gaps:?}"
+    );
     assert!(
         attempts
             .iter()
@@ -210,6 +225,31 @@ async fn a_failing_receiver_gets_the_event_on_the_third_try(db: Db) {
     assert_eq!(delivery["state"], "delivered", "{delivery}");
     assert_eq!(delivery["attempts"], 3);
     assert_eq!(delivery["last_status"], 200);
+}
+
+async fn a_slow_receiver_never_slows_the_api(db: Db) {
+    let receiver = Receiver::start_slow(Duration::from_secs(4)).await;
+    let (app, _) = spawn_with_webhook(db, &receiver).await;
+    let started = Instant::now();
+    for i in 0..12 {
+        let one = Instant::now();
+        app.create_cert(&format!("s{i}"), &fixture(60)).await;
+        assert!(
+            one.elapsed() < Duration::from_secs(2),
+            "create {i} took {:?}",
+            one.elapsed()
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    // Deliveries run side by side: all 12 within two receiver delays, not twelve.
+    let delivered = receiver.wait_for(15, |d| d.len() >= 12).await;
+    assert_eq!(delivered.len(), 12);
+    let spread = delivered[11].at.duration_since(delivered[0].at);
+    assert!(spread < Duration::from_secs(6), "{spread:?}");
 }
 
 async fn two_replicas_emit_and_deliver_each_event_once(db: Db) {

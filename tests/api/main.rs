@@ -20,5 +20,7 @@ mod list;
 mod metrics;
 mod postgres;
 mod receiver;
+mod requests;
+mod revocation;
 mod rotation;
 mod storage;

@@ -21,6 +21,8 @@ pub struct Delivery {
     pub timestamp: i64,
     pub signature: String,
     pub body: String,
+    /// When the request arrived.
+    pub at: std::time::Instant,
 }
 
 impl Delivery {
@@ -46,6 +48,8 @@ impl Delivery {
 #[derive(Default)]
 struct Inner {
     fail_first: usize,
+    /// How long each answer takes.
+    delay: Duration,
     seen: usize,
     delivered: Vec<Delivery>,
     attempts: Vec<Delivery>,
@@ -60,8 +64,18 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start(fail_first: usize) -> Self {
+        Self::start_with(fail_first, Duration::ZERO).await
+    }
+
+    /// A receiver that takes `delay` to answer each request.
+    pub async fn start_slow(delay: Duration) -> Self {
+        Self::start_with(0, delay).await
+    }
+
+    async fn start_with(fail_first: usize, delay: Duration) -> Self {
         let inner = Arc::new(Mutex::new(Inner {
             fail_first,
+            delay,
             ..Inner::default()
         }));
         let app = Router::new()
@@ -113,7 +127,10 @@ async fn receive(
         timestamp: header("webhook-timestamp").parse().unwrap_or(0),
         signature: header("webhook-signature"),
         body: String::from_utf8(body.to_vec()).unwrap(),
+        at: std::time::Instant::now(),
     };
+    let delay = inner.lock().unwrap().delay;
+    tokio::time::sleep(delay).await;
     let mut inner = inner.lock().unwrap();
     inner.attempts.push(delivery.clone());
     inner.seen += 1;
