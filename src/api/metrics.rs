@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -92,10 +92,7 @@ impl Metrics {
 
 /// Middleware counting every request by operation, status and error code, and timing it.
 pub(super) async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let op = req
-        .extensions()
-        .get::<MatchedPath>()
-        .and_then(|p| operation(req.method(), p.as_str()));
+    let op = operation(req.method(), req.uri().path());
     let started = Instant::now();
     let response = next.run(req).await;
     if let Some(op) = op {

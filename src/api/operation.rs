@@ -1,38 +1,33 @@
-//! Operation names of requests, the Huawei SDK's (`ListCertificates`, `CreatePremiumHost`,
-//! `KeystoneCreateToken`, ...), from the method and the matched route: the `operation` label of
-//! the HTTP metrics (and of the request journal).
+//! Which API operation a request calls, by the names of the Huawei Cloud SDKs
+//! (`ListCertificates`, `CreatePremiumHost`, `KeystoneCreateToken`, ...), plus wafcert's own
+//! `ListEvents`: the `operation` label of the HTTP metrics. It reads the method and path only,
+//! so it works before routing and authentication.
 
 use axum::http::Method;
 
-/// The operation of a request to `route` (the route template, e.g.
-/// `/v1/{project_id}/waf/certificate/{certificate_id}`); `None` for routes outside the API
-/// (health, metrics, unknown paths).
-pub fn operation(method: &Method, route: &str) -> Option<&'static str> {
-    const CERT: &str = "/v1/{project_id}/waf/certificate";
-    const CERT_ONE: &str = "/v1/{project_id}/waf/certificate/{certificate_id}";
-    const APPLY: &str = "/v1/{project_id}/waf/certificate/{certificate_id}/apply-to-hosts";
-    const HOST: &str = "/v1/{project_id}/premium-waf/host";
-    const HOST_ONE: &str = "/v1/{project_id}/premium-waf/host/{host_id}";
-    const EVENTS: &str = "/v1/{project_id}/wafcert/events";
-    const TOKENS: &str = "/v3/auth/tokens";
-    let name = match (route, method.as_str()) {
-        (CERT, "GET") => "ListCertificates",
-        (CERT, "POST") => "CreateCertificate",
-        (CERT_ONE, "GET") => "ShowCertificate",
-        (CERT_ONE, "PUT") => "UpdateCertificate",
-        (CERT_ONE, "DELETE") => "DeleteCertificate",
-        (APPLY, "POST") => "ApplyCertificateToHost",
-        (HOST, "GET") => "ListPremiumHost",
-        (HOST, "POST") => "CreatePremiumHost",
-        (HOST_ONE, "GET") => "ShowPremiumHost",
-        (HOST_ONE, "PUT") => "UpdatePremiumHost",
-        (HOST_ONE, "DELETE") => "DeletePremiumHost",
-        (EVENTS, "GET") => "ListEvents",
-        (TOKENS, "POST") => "KeystoneCreateToken",
-        (TOKENS, "GET") => "KeystoneValidateToken",
-        (TOKENS, "DELETE") => "KeystoneRevokeToken",
-        ("/v3" | "/v3/", "GET") => "KeystoneShowVersion",
-        ("/", "GET") => "KeystoneListVersions",
+/// The operation a request calls, or `None` for paths that are not API operations (health,
+/// metrics, unknown paths).
+pub fn operation(method: &Method, path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let name = match (segments.as_slice(), method.as_str()) {
+        (["v1", _, "waf", "certificate"], "GET") => "ListCertificates",
+        (["v1", _, "waf", "certificate"], "POST") => "CreateCertificate",
+        (["v1", _, "waf", "certificate", _], "GET") => "ShowCertificate",
+        (["v1", _, "waf", "certificate", _], "PUT") => "UpdateCertificate",
+        (["v1", _, "waf", "certificate", _], "DELETE") => "DeleteCertificate",
+        (["v1", _, "waf", "certificate", _, "apply-to-hosts"], "POST") => "ApplyCertificateToHost",
+        (["v1", _, "premium-waf", "host"], "GET") => "ListPremiumHost",
+        (["v1", _, "premium-waf", "host"], "POST") => "CreatePremiumHost",
+        (["v1", _, "premium-waf", "host", _], "GET") => "ShowPremiumHost",
+        (["v1", _, "premium-waf", "host", _], "PUT") => "UpdatePremiumHost",
+        (["v1", _, "premium-waf", "host", _], "DELETE") => "DeletePremiumHost",
+        (["v1", _, "wafcert", "events"], "GET") => "ListEvents",
+        ([""], "GET") => "KeystoneListVersions",
+        (["v3"] | ["v3", ""], "GET") => "KeystoneShowVersion",
+        (["v3", "auth", "tokens"], "POST") => "KeystoneCreateToken",
+        (["v3", "auth", "tokens"], "GET") => "KeystoneValidateToken",
+        (["v3", "auth", "tokens"], "HEAD") => "KeystoneCheckToken",
+        (["v3", "auth", "tokens"], "DELETE") => "KeystoneRevokeToken",
         _ => return None,
     };
     Some(name)
@@ -42,32 +37,36 @@ pub fn operation(method: &Method, route: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
 
+    const P: &str = "/v1/0123456789abcdef0123456789abcdef";
+
     #[test]
     fn names_follow_the_sdk() {
-        let op = |m: Method, r: &str| operation(&m, r);
+        let op = |m: Method, p: &str| operation(&m, p);
         assert_eq!(
-            op(Method::GET, "/v1/{project_id}/waf/certificate"),
+            op(Method::GET, &format!("{P}/waf/certificate")),
             Some("ListCertificates")
         );
         assert_eq!(
             op(
                 Method::POST,
-                "/v1/{project_id}/waf/certificate/{certificate_id}/apply-to-hosts"
+                &format!("{P}/waf/certificate/abc/apply-to-hosts")
             ),
             Some("ApplyCertificateToHost")
         );
         assert_eq!(
-            op(
-                Method::DELETE,
-                "/v1/{project_id}/premium-waf/host/{host_id}"
-            ),
+            op(Method::DELETE, &format!("{P}/premium-waf/host/h")),
             Some("DeletePremiumHost")
+        );
+        assert_eq!(
+            op(Method::GET, &format!("{P}/wafcert/events")),
+            Some("ListEvents")
         );
         assert_eq!(
             op(Method::POST, "/v3/auth/tokens"),
             Some("KeystoneCreateToken")
         );
-        assert_eq!(op(Method::PATCH, "/v1/{project_id}/waf/certificate"), None);
+        assert_eq!(op(Method::PATCH, &format!("{P}/waf/certificate")), None);
         assert_eq!(op(Method::GET, "/healthz"), None);
+        assert_eq!(op(Method::GET, "/metrics"), None);
     }
 }
