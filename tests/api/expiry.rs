@@ -19,6 +19,7 @@ on_both_backends!(
     created_inside_a_threshold_gets_the_nearest_only,
     a_failing_receiver_gets_the_event_on_the_third_try,
     a_slow_receiver_never_slows_the_api,
+    replacing_the_chain_restarts_its_thresholds,
     two_replicas_emit_and_deliver_each_event_once,
 );
 
@@ -191,6 +192,32 @@ async fn created_inside_a_threshold_gets_the_nearest_only(db: Db) {
         .collect();
     assert_eq!(expired[0]["subject"], past.as_str());
     assert_eq!(expired[0]["data"]["hostnames"], serde_json::json!([]));
+}
+
+async fn replacing_the_chain_restarts_its_thresholds(db: Db) {
+    let app = TestApp::spawn_on(db).await;
+    let cert = app.create_cert("renewed", &fixture(5)).await;
+    let id = id_of(&cert);
+    wait_events(&app, 5, |l| expiry_of(l).0 == [7]).await;
+    let renewed = fixture(20);
+    let (s, body) = app
+        .put(&format!("waf/certificate/{id}"), &renewed.body("renewed"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (log, _) = wait_events(&app, 5, |l| expiry_of(l).0 == [7, 30]).await;
+    assert_eq!(expiry_of(&log), (vec![7, 30], 0));
+    let rotated = log
+        .iter()
+        .find(|e| e["type"] == "wafcert.certificate.rotated")
+        .expect("a rotated event");
+    assert_eq!(rotated["subject"], id.as_str());
+    assert_eq!(rotated["data"]["previous_expire_time"], cert["expire_time"]);
+    assert_eq!(rotated["data"]["expire_time"], renewed.not_after_ms);
+    assert!(
+        !log.iter()
+            .any(|e| e["type"] == "wafcert.certificate.renamed"),
+        "same name"
+    );
 }
 
 async fn a_failing_receiver_gets_the_event_on_the_third_try(db: Db) {
