@@ -167,6 +167,8 @@ async fn attempt(
     let mut failed = None;
     let mut last_ok = 200;
     for url in &config.urls {
+        // The host only: a URL may carry credentials in its user info or query.
+        let receiver = url.host_str().unwrap_or_default();
         // Real time: receivers refuse timestamps more than 5 minutes off their own clock.
         let timestamp = now_ms().div_euclid(1000);
         let signature = sign(&config.secret, &event.id, timestamp, &body);
@@ -182,11 +184,11 @@ async fn attempt(
         match sent {
             Ok(r) if r.status().is_success() => last_ok = i64::from(r.status().as_u16()),
             Ok(r) => {
-                tracing::warn!(event = %event.id, url = %url, status = %r.status(), "webhook refused");
+                tracing::warn!(event = %event.id, receiver, status = %r.status(), "webhook refused");
                 failed = Some(i64::from(r.status().as_u16()));
             }
             Err(e) => {
-                tracing::warn!(event = %event.id, url = %url, error = %e, "webhook unreachable");
+                tracing::warn!(event = %event.id, receiver, error = %e.without_url(), "webhook unreachable");
                 failed = Some(0);
             }
         }
