@@ -12,10 +12,11 @@ use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 
 use crate::api::metrics::{Metrics, MetricsSettings};
+use crate::api::test_controls::TestControls;
 use crate::api::{self, AppState, ServiceSettings};
 use crate::auth::{Authenticator, Role};
 use crate::crypto::{MasterKey, Sealer, new_token, token_hash};
-use crate::domain::{Clock, ProjectId, Thresholds, now_ms};
+use crate::domain::{Clock, ClockMove, Millis, ProjectId, SeededRandom, Thresholds, now_ms};
 use crate::notify::{WebhookConfig, run_deliverer, run_scheduler};
 use crate::storage::{Backend, PoolSettings, Store};
 
@@ -42,6 +43,8 @@ pub struct ServeConfig {
     pub pool: PoolSettings,
     /// How long a request may run before it is answered 503.
     pub request_timeout: std::time::Duration,
+    /// Test controls (`--test-controls`); `None` in production.
+    pub test_controls: Option<TestControlsConfig>,
     /// Expiry thresholds and webhooks.
     pub events: EventsConfig,
     /// Who may scrape `/metrics` and how many certificate series it carries.
@@ -56,6 +59,21 @@ pub struct EventsConfig {
     /// `--webhook-url`s and `--webhook-secret`; `None` delivers nothing.
     pub webhook: Option<WebhookConfig>,
 }
+
+/// How a server with test controls starts.
+#[derive(Debug, Clone, Default)]
+pub struct TestControlsConfig {
+    /// Move the shared certificate clock to this instant at start (`--clock-start`).
+    pub clock_start: Option<Millis>,
+    /// Freeze the certificate clock at start (`--clock-frozen`).
+    pub clock_frozen: bool,
+    /// Draw ids from this seed from the start (`--id-seed`).
+    pub id_seed: Option<u64>,
+}
+
+/// How often a server with test controls rereads the shared clock, so a move made on another
+/// replica reaches time-driven work here even while no request arrives.
+const CLOCK_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Where to find the master key that seals private keys.
 #[derive(Clone)]
@@ -119,9 +137,26 @@ impl App {
             .unwrap_or_else(|| format!("http://{local}"))
             .trim_end_matches('/')
             .to_owned();
+        let clock = Arc::new(Clock::real());
+        let ids = Arc::new(SeededRandom::default());
+        let (store, controls) = match &config.test_controls {
+            Some(tc) => {
+                tracing::warn!(
+                    "test controls are on: /_wafcert/... moves the clock, resets data and injects \
+                     faults without credentials; use this server for tests only"
+                );
+                let store = store.with_shared_clock();
+                start_clock(&store, &clock, tc).await?;
+                let controls = TestControls::new(&ids, tc.id_seed);
+                (store, Some(Arc::new(controls)))
+            }
+            None => (store, None),
+        };
         let state = AppState {
             cache: Arc::default(),
-            clock: Arc::new(Clock::real()),
+            clock,
+            ids,
+            controls,
             metrics: Arc::new(Metrics::new(config.metrics.clone())),
             auth: Authenticator::new(store.clone()),
             store,
@@ -175,6 +210,18 @@ impl App {
                 self.state.metrics.deliveries.clone(),
             )));
         }
+        if self.state.controls.is_some() {
+            let (store, clock) = (store.clone(), Arc::clone(&self.state.clock));
+            workers.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(CLOCK_POLL);
+                loop {
+                    tick.tick().await;
+                    if let Ok(setting) = store.clock_setting().await {
+                        clock.apply(setting);
+                    }
+                }
+            }));
+        }
         let router = api::router(self.state);
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
@@ -190,6 +237,30 @@ impl App {
         store.close().await;
         Ok(())
     }
+}
+
+/// Takes the shared clock from the database, first moving it as `--clock-start` and
+/// `--clock-frozen` ask.
+async fn start_clock(
+    store: &Store,
+    clock: &Clock,
+    config: &TestControlsConfig,
+) -> anyhow::Result<()> {
+    let mut setting = store.clock_setting().await?;
+    let moves = [
+        config.clock_start.map(ClockMove::Set),
+        config.clock_frozen.then_some(ClockMove::Freeze(true)),
+    ];
+    if moves.iter().any(Option::is_some) {
+        let real = now_ms();
+        setting = moves
+            .into_iter()
+            .flatten()
+            .fold(setting, |s, step| s.moved(step, real));
+        store.store_clock_setting(setting).await?;
+    }
+    clock.apply(setting);
+    Ok(())
 }
 
 /// Loads the master key and proves it is the one the database was sealed with.

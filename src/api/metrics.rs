@@ -21,7 +21,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use super::AppState;
-use super::error::{ApiError, ErrorCode, ErrorCodeTag};
+use super::error::{ApiError, ErrorCode, WireErrorCode};
 use super::operation::operation;
 use crate::domain::ExpiryStatus;
 use crate::notify::DeliveryCounters;
@@ -98,8 +98,8 @@ pub(super) async fn track(State(state): State<AppState>, req: Request, next: Nex
     if let Some(op) = op {
         let code = response
             .extensions()
-            .get::<ErrorCodeTag>()
-            .map_or("", |t| t.0);
+            .get::<WireErrorCode>()
+            .map_or("", |t| &*t.0);
         let metrics = &state.metrics;
         metrics
             .requests

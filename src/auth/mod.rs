@@ -15,7 +15,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 use crate::crypto::{Sealer, token_hash, token_id_of_hash};
-use crate::domain::{Millis, ProjectId};
+use crate::domain::{ClockSetting, Millis, ProjectId};
 use crate::storage::{Origin, Store, StoreError, TokenRecord};
 
 pub use identity::{
@@ -24,7 +24,7 @@ pub use identity::{
 };
 pub use login::{LoginError, TOKEN_LIFETIME_MS};
 pub use password::{hash_password, verify_password};
-pub use signature::{SignedRequest, format_basic_date, sign_request};
+pub use signature::{SignedRequest, access_key_of, format_basic_date, sign_request};
 
 /// What a credential may do within its project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +73,9 @@ pub struct Principal {
     /// The credential's non-secret id, the `actor` of the events it causes: a token's
     /// [`token_id`](crate::crypto::token_id), or the access key id.
     pub credential: String,
+    /// The shared test-controls clock, when the credential lookup read it (servers with test
+    /// controls only); the API applies it so a move on another replica takes effect here.
+    pub clock: Option<ClockSetting>,
 }
 
 impl Principal {
@@ -169,12 +172,13 @@ impl Authenticator {
             return Ok(p);
         }
         let record = self.record_by_hash(&hash, now).await?;
-        let p = principal(
+        let mut p = principal(
             &record.project_id,
             &record.role,
             record.project_version,
             token_id_of_hash(&hash),
         )?;
+        p.clock = record.clock();
         if let Some(stamp) = stamp {
             self.verified
                 .put(hash, stamp, p.clone(), record.expires_at_ms);
@@ -225,12 +229,14 @@ impl Authenticator {
         {
             return Err(AuthError::WrongProject);
         }
-        principal(
+        let mut p = principal(
             &record.project_id,
             &record.role,
             record.project_version,
             parsed.access_key.to_owned(),
-        )
+        )?;
+        p.clock = record.clock();
+        Ok(p)
     }
 }
 
@@ -250,5 +256,6 @@ fn principal(
         role,
         project_version,
         credential,
+        clock: None,
     })
 }

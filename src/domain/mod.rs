@@ -11,13 +11,15 @@ mod event;
 mod host;
 mod hostname;
 mod ids;
+mod iso8601;
 mod pem;
+mod seeded;
 mod server;
 mod time;
 
 pub use binding::{CertificateChange, check_bind, check_certificate_present, refuse_expired};
 pub use certificate::{CertificateName, ExpiryStatus, ExpiryWindow, NameLimit};
-pub use clock::Clock;
+pub use clock::{Clock, ClockMove, ClockSetting};
 pub use error::DomainError;
 pub use event::{EXPIRED_STAGE, EventType, Thresholds, days_left};
 pub use host::{
@@ -25,6 +27,8 @@ pub use host::{
 };
 pub use hostname::Hostname;
 pub use ids::{CertificateId, EventId, HostId, ProjectId, UserId};
+pub use iso8601::{format_rfc3339, parse_duration, parse_rfc3339};
 pub use pem::{CertificatePair, KeyKind, parse_pair};
+pub use seeded::SeededRandom;
 pub use server::{AddressKind, MAX_SERVERS, Protocol, Server, ServerFields, parse_servers};
 pub use time::{Millis, UtcDateTime, format_iso8601, now_ms};

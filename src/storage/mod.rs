@@ -11,6 +11,7 @@ mod events;
 mod expiry;
 mod host_settings;
 mod hosts;
+mod test_controls;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -152,6 +153,8 @@ pub struct Store {
     /// Bumped after each commit that recorded events or added certificates, so the deliverer
     /// and the expiry scheduler of this process act at once instead of at their next tick.
     commits: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Credential lookups also read the test-controls clock (see [`Store::with_shared_clock`]).
+    shared_clock: bool,
 }
 
 impl Store {
@@ -203,6 +206,7 @@ impl Store {
             changes: None,
             outbox: false,
             commits: Arc::new(tokio::sync::watch::Sender::new(0)),
+            shared_clock: false,
         };
         store.migrate().await?;
         // After the migrations, so the database is in WAL mode and its `-shm` exists even on

@@ -14,7 +14,8 @@ pub(crate) const EVENTS: &str = "wafcert/events";
 
 on_both_backends!(
     changes_are_logged_with_their_actor,
-    listing_pages_and_filters
+    listing_pages_and_filters,
+    reset_removes_the_events_of_its_projects_only,
 );
 
 /// The events of the app's project, newest first (up to 100).
@@ -213,4 +214,35 @@ async fn both_schemas_have_the_same_event_columns() {
         assert!(s.contains(&"delivery_state".to_owned()) || table == "certificates");
         assert_eq!(s, columns(&postgres.db.url, table).await, "{table}");
     }
+}
+
+async fn reset_removes_the_events_of_its_projects_only(db: Db) {
+    let mut app = TestApp::spawn_with_controls(db).await;
+    app.create_cert("a", &fixture(60)).await;
+    let (project_a, token_a) = (app.project.clone(), app.token.clone());
+    let project_b = wafcert::domain::ProjectId::random().to_string();
+    app.token = app.token_for(&project_b, Role::Admin, None).await;
+    app.project = project_b;
+    app.create_cert("b", &fixture(60)).await;
+    let (s, answer) = app
+        .control_post("reset", &json!({"project_id": project_a}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{answer}");
+    assert_eq!(events(&app, "").await.len(), 1, "project B keeps its event");
+    let (s, page) = app
+        .send(
+            app.client
+                .get(format!("{}/v1/{project_a}/{EVENTS}", app.base))
+                .header("X-Auth-Token", &token_a),
+        )
+        .await;
+    assert_eq!((s, &page["total"]), (StatusCode::OK, &json!(0)), "{page}");
+    assert_eq!(
+        app.control_post("reset", &json!({})).await.0,
+        StatusCode::OK
+    );
+    assert!(
+        events(&app, "").await.is_empty(),
+        "and writes none of its own"
+    );
 }

@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use wafcert::domain::now_ms;
+use serde_json::json;
+use wafcert::domain::{format_rfc3339, now_ms};
 use wafcert::notify::{WebhookConfig, WebhookSecret, parse_webhook_url};
 
 use crate::events::{events, types};
@@ -23,11 +24,13 @@ on_both_backends!(
     two_replicas_emit_and_deliver_each_event_once,
 );
 
-/// A server delivering to `receiver`; returns it and the secret text.
+/// A server with test controls (the movable clock) delivering to `receiver`; returns it and
+/// the secret text.
 async fn spawn_with_webhook(db: Db, receiver: &Receiver) -> (TestApp, String) {
     let (secret, text) = WebhookSecret::generate().unwrap();
     let url = parse_webhook_url(&receiver.url).unwrap();
     let app = TestApp::spawn_with(db, |c| {
+        c.test_controls = Some(Default::default());
         c.events.webhook = Some(WebhookConfig {
             urls: vec![url],
             secret,
@@ -37,8 +40,11 @@ async fn spawn_with_webhook(db: Db, receiver: &Receiver) -> (TestApp, String) {
     (app, text)
 }
 
-fn advance_days(app: &TestApp, days: i64) {
-    app.clock.set_offset(days_ms(days));
+/// Sets the certificate clock `days` ahead of real time through `POST /_wafcert/clock`.
+async fn advance_days(app: &TestApp, days: i64) {
+    let at = format_rfc3339(now_ms() + days_ms(days));
+    let (status, body) = app.control_post("clock", &json!({"set": at})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 /// Polls the event log until `done` holds; the events and how long it took.
@@ -90,7 +96,7 @@ async fn thresholds_fire_once_each_and_webhooks_verify(db: Db) {
 
     let mut expected = Vec::new();
     for (day, threshold) in [(11, 30), (27, 14), (34, 7)] {
-        advance_days(&app, day);
+        advance_days(&app, day).await;
         expected.push(threshold);
         let (log, took) = wait_events(&app, 5, |l| expiry_of(l).0 == expected).await;
         assert_eq!(expiry_of(&log), (expected.clone(), 0), "after {day} days");
@@ -99,7 +105,7 @@ async fn thresholds_fire_once_each_and_webhooks_verify(db: Db) {
             "evaluated {took:?} after the move"
         );
     }
-    advance_days(&app, 40);
+    advance_days(&app, 40).await;
     let (log, took) = wait_events(&app, 5, |l| expiry_of(l).1 == 1).await;
     assert!(
         took < Duration::from_millis(2_500),
@@ -125,12 +131,12 @@ async fn thresholds_fire_once_each_and_webhooks_verify(db: Db) {
     assert!(expired["time"].as_i64().unwrap() >= now_ms() + days_ms(40) - 60_000);
 
     // Moving the clock back, or forward again, or restarting emits nothing more.
-    advance_days(&app, 0);
+    advance_days(&app, 0).await;
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    advance_days(&app, 45);
+    advance_days(&app, 45).await;
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let app = app.restart().await;
-    advance_days(&app, 45);
+    advance_days(&app, 45).await;
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let log = events(&app, "").await;
     assert_eq!(expiry_of(&log), (vec![30, 14, 7, 1], 1));
@@ -289,10 +295,9 @@ async fn two_replicas_emit_and_deliver_each_event_once(db: Db) {
         let app = if i % 2 == 0 { &a } else { &b };
         app.create_cert(&format!("r{i}"), &fixture(35 + i)).await;
     }
-    // Both replicas see the clock 20 days ahead at once: both evaluate, every certificate is
-    // due its 30-day event, and only one replica may emit each.
-    advance_days(&a, 20);
-    advance_days(&b, 20);
+    // Moved on one replica, the shared clock reaches the other within a second: both
+    // evaluate, every certificate is due its 30-day event, and only one replica may emit each.
+    advance_days(&a, 20).await;
     let (log, _) = wait_events(&a, 10, |l| expiry_of(l).0.len() >= 10).await;
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let log2 = events(&a, "").await;
