@@ -134,6 +134,7 @@ mod tests {
                 format!("{P}/premium-waf/host/h"),
                 "DeletePremiumHost",
             ),
+            (Method::GET, format!("{P}/wafcert/events"), "ListEvents"),
             (Method::GET, "/".to_owned(), "KeystoneListVersions"),
             (Method::GET, "/v3".to_owned(), "KeystoneShowVersion"),
             (
