@@ -25,8 +25,9 @@ pub struct EventArgs {
     pub webhook_urls: Vec<Url>,
     /// Signing secret of the webhooks, `whsec_<base64 key>` (make one with `wafcert
     /// webhook-secret`).
-    #[arg(long, env = "WAFCERT_WEBHOOK_SECRET", hide_env_values = true, value_parser = WebhookSecret::parse)]
-    pub webhook_secret: Option<WebhookSecret>,
+    // Parsed in `into_config`, not by clap, whose error would echo the value.
+    #[arg(long, env = "WAFCERT_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
     /// When set, `GET /metrics` needs `Authorization: Bearer <this token>`.
     #[arg(long, env = "WAFCERT_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
@@ -39,7 +40,13 @@ pub struct EventArgs {
 impl EventArgs {
     /// The checked settings; a webhook URL without a secret (or the reverse) is refused.
     pub fn into_config(self) -> anyhow::Result<(EventsConfig, MetricsSettings)> {
-        let webhook = match (self.webhook_urls.is_empty(), self.webhook_secret) {
+        let secret = self
+            .webhook_secret
+            .as_deref()
+            .map(WebhookSecret::parse)
+            .transpose()
+            .map_err(anyhow::Error::msg)?;
+        let webhook = match (self.webhook_urls.is_empty(), secret) {
             (true, None) => None,
             (false, Some(secret)) => Some(WebhookConfig {
                 urls: self.webhook_urls,

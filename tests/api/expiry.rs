@@ -354,6 +354,10 @@ fn bad_webhook_flags_are_refused_at_startup() {
         assert!(!out.status.success(), "{args:?} was accepted");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
         assert!(!stderr.contains(&good[6..]), "the secret is never echoed");
+        assert!(
+            !stderr.contains("s3cretvalue"),
+            "nor a malformed one: {stderr}"
+        );
     }
     let out = std::process::Command::new(bin)
         .arg("webhook-secret")
