@@ -21,6 +21,7 @@ on_both_backends!(
     a_failing_receiver_gets_the_event_on_the_third_try,
     a_slow_receiver_never_slows_the_api,
     replacing_the_chain_restarts_its_thresholds,
+    a_receiver_slower_than_10_s_times_out_and_is_retried,
     two_replicas_emit_and_deliver_each_event_once,
 );
 
@@ -283,6 +284,26 @@ async fn a_slow_receiver_never_slows_the_api(db: Db) {
     assert_eq!(delivered.len(), 12);
     let spread = delivered[11].at.duration_since(delivered[0].at);
     assert!(spread < Duration::from_secs(6), "{spread:?}");
+}
+
+async fn a_receiver_slower_than_10_s_times_out_and_is_retried(db: Db) {
+    let receiver = Receiver::start_slow(Duration::from_secs(13)).await;
+    let (app, _) = spawn_with_webhook(db, &receiver).await;
+    app.create_cert("patient", &fixture(60)).await;
+    let started = Instant::now();
+    let (log, took) = wait_events(&app, 16, |l| l[0]["delivery"]["attempts"] == 1).await;
+    let delivery = &log[0]["delivery"];
+    assert_eq!(delivery["attempts"], 1, "{delivery}");
+    assert_eq!(delivery["state"], "pending");
+    assert_eq!(
+        delivery["last_status"], 0,
+        "a timeout counts as unreachable"
+    );
+    assert!(
+        took >= Duration::from_secs(9) && started.elapsed() < Duration::from_secs(13),
+        "{took:?}"
+    );
+    assert_eq!(receiver.attempts().len(), 1);
 }
 
 async fn two_replicas_emit_and_deliver_each_event_once(db: Db) {

@@ -129,10 +129,13 @@ async fn receive(
         body: String::from_utf8(body.to_vec()).unwrap(),
         at: std::time::Instant::now(),
     };
-    let delay = inner.lock().unwrap().delay;
+    let delay = {
+        let mut inner = inner.lock().unwrap();
+        inner.attempts.push(delivery.clone());
+        inner.delay
+    };
     tokio::time::sleep(delay).await;
     let mut inner = inner.lock().unwrap();
-    inner.attempts.push(delivery.clone());
     inner.seen += 1;
     if inner.seen <= inner.fail_first {
         return StatusCode::INTERNAL_SERVER_ERROR;
