@@ -14,9 +14,10 @@ use tokio::net::TcpListener;
 use crate::api::metrics::{Metrics, MetricsSettings};
 use crate::api::test_controls::TestControls;
 use crate::api::{self, AppState, ServiceSettings};
-use crate::auth::{Authenticator, Role};
+use crate::auth::{ADMIN_TOKEN_LIFETIME_MS, Authenticator, Role};
 use crate::crypto::{MasterKey, Sealer, new_token, token_hash};
 use crate::domain::{Clock, ClockMove, Millis, ProjectId, SeededRandom, Thresholds, now_ms};
+use crate::listener::{self, ConnectionSettings, TlsFiles, TlsState};
 use crate::notify::{WebhookConfig, run_deliverer, run_scheduler};
 use crate::storage::{Backend, PoolSettings, Store};
 
@@ -41,6 +42,10 @@ pub struct ServeConfig {
     pub public_url: Option<String>,
     /// Database pool settings.
     pub pool: PoolSettings,
+    /// Client connection limits (header-read timeout, open connections).
+    pub connections: ConnectionSettings,
+    /// Serve HTTPS with these files (reloaded on SIGHUP); plain HTTP when `None`.
+    pub tls: Option<TlsFiles>,
     /// How long a request may run before it is answered 503.
     pub request_timeout: std::time::Duration,
     /// Test controls (`--test-controls`); `None` in production.
@@ -101,7 +106,7 @@ impl std::fmt::Debug for MasterKeySource {
 pub struct Bootstrap {
     /// The new project's id.
     pub project_id: ProjectId,
-    /// The admin token (shown once, stored hashed).
+    /// The admin token (shown once, stored hashed; expires after 30 days).
     pub token: String,
 }
 
@@ -111,6 +116,11 @@ pub struct App {
     listener: TcpListener,
     state: AppState,
     bootstrap: Option<Bootstrap>,
+    connections: ConnectionSettings,
+    tls: Option<Arc<TlsState>>,
+    /// SIGHUP, registered at build so a signal sent once the server is up reloads TLS rather
+    /// than killing the process.
+    hangup: Option<tokio::signal::unix::Signal>,
     events: EventsConfig,
 }
 
@@ -127,14 +137,28 @@ impl App {
         } else {
             None
         };
+        let tls = config
+            .tls
+            .clone()
+            .map(TlsState::new)
+            .transpose()?
+            .map(Arc::new);
+        let hangup = match &tls {
+            Some(_) => Some(
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                    .context("installing the SIGHUP handler")?,
+            ),
+            None => None,
+        };
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listening on {}", config.listen))?;
         let local = listener.local_addr()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let public_url = config
             .public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{local}"))
+            .unwrap_or_else(|| format!("{scheme}://{local}"))
             .trim_end_matches('/')
             .to_owned();
         let clock = Arc::new(Clock::real());
@@ -173,6 +197,9 @@ impl App {
             listener,
             state,
             bootstrap,
+            connections: config.connections,
+            tls,
+            hangup,
             events: config.events.clone(),
         })
     }
@@ -223,9 +250,10 @@ impl App {
             }));
         }
         let router = api::router(self.state);
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        if let (Some(hangup), Some(tls)) = (self.hangup, &self.tls) {
+            workers.push(tokio::spawn(reload_on_hangup(hangup, Arc::clone(tls))));
+        }
+        listener::serve(self.listener, router, self.connections, self.tls, shutdown).await;
         // A delivery cut short keeps its lease and is attempted again later: at least once.
         for worker in &workers {
             worker.abort();
@@ -233,9 +261,21 @@ impl App {
         for worker in workers {
             let _ = worker.await;
         }
-        served?;
         store.close().await;
         Ok(())
+    }
+}
+
+/// Reads the TLS files again on every SIGHUP; a failed reload keeps the certificate in use.
+async fn reload_on_hangup(mut hangup: tokio::signal::unix::Signal, tls: Arc<TlsState>) {
+    while hangup.recv().await.is_some() {
+        match tls.reload() {
+            Ok(()) => tracing::info!("reloaded the TLS certificate and key"),
+            Err(e) => {
+                let error = format!("{e:#}");
+                tracing::error!(%error, "TLS reload failed; the previous certificate stays in use");
+            }
+        }
     }
 }
 
@@ -337,7 +377,7 @@ async fn bootstrap(store: &Store) -> anyhow::Result<Option<Bootstrap>> {
             Role::Admin.as_str(),
             None,
             now,
-            None,
+            Some(now.saturating_add(ADMIN_TOKEN_LIFETIME_MS)),
         )
         .await?;
     Ok(Some(Bootstrap { project_id, token }))

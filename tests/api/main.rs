@@ -6,13 +6,16 @@
 
 mod helpers;
 
+mod abuse;
 mod auth;
 mod binding;
 mod certificates;
 mod cli;
 mod credentials;
+mod cutoff;
 mod events;
 mod expiry;
+mod hardening;
 mod hosts;
 mod keystone;
 mod lifecycle;
@@ -25,3 +28,4 @@ mod revocation;
 mod rotation;
 mod storage;
 mod test_controls;
+mod tls;
