@@ -16,7 +16,9 @@ use crate::api::test_controls::TestControls;
 use crate::api::{self, AppState, ServiceSettings};
 use crate::auth::{ADMIN_TOKEN_LIFETIME_MS, Authenticator, Role};
 use crate::crypto::{MasterKey, Sealer, new_token, token_hash};
-use crate::domain::{Clock, ClockMove, Millis, ProjectId, SeededRandom, Thresholds, now_ms};
+use crate::domain::{
+    Clock, ClockMove, Contract, Millis, ProjectId, SeededRandom, Thresholds, now_ms,
+};
 use crate::listener::{self, ConnectionSettings, TlsFiles, TlsState};
 use crate::notify::{WebhookConfig, run_deliverer, run_scheduler};
 use crate::storage::{Backend, PoolSettings, Store};
@@ -40,6 +42,8 @@ pub struct ServeConfig {
     pub region: String,
     /// Public base URL; derived from `listen` when `None`.
     pub public_url: Option<String>,
+    /// Contract profile (where OTC and Huawei document different limits or codes).
+    pub contract: Contract,
     /// Database pool settings.
     pub pool: PoolSettings,
     /// Client connection limits (header-read timeout, open connections).
@@ -190,6 +194,7 @@ impl App {
                 certificate_quota: config.certificate_quota,
                 region: config.region.clone(),
                 public_url,
+                contract: config.contract,
                 request_timeout: config.request_timeout,
             }),
         };

@@ -12,6 +12,7 @@ mod keystone;
 pub mod metrics;
 pub mod operation;
 mod paging;
+mod policies;
 pub mod read_cache;
 pub mod test_controls;
 mod timeout;
@@ -32,7 +33,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::Authenticator;
 use crate::crypto::Sealer;
-use crate::domain::{Clock, SeededRandom};
+use crate::domain::{Clock, Contract, SeededRandom};
 use crate::storage::Store;
 use error::{ApiError, ErrorCause, ErrorCode};
 pub use timeout::DEFAULT_REQUEST_TIMEOUT_MS;
@@ -51,6 +52,8 @@ pub struct ServiceSettings {
     pub region: String,
     /// Base URL clients reach the server at (no trailing slash).
     pub public_url: String,
+    /// Which cloud's limits and codes apply where OTC and Huawei differ.
+    pub contract: Contract,
     /// How long a request may take before it is answered 503 (see [`timeout`]).
     pub request_timeout: Duration,
 }
@@ -84,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .merge(certificates::routes())
         .merge(hosts::routes())
         .merge(events::routes())
+        .merge(policies::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             authentication::authenticate,
@@ -113,6 +117,10 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            contract_codes,
+        ))
         .layer(middleware::from_fn_with_state(
             state.settings.request_timeout,
             timeout::limit,
@@ -163,6 +171,12 @@ impl MakeRequestId for RandomRequestId {
         let id = crate::domain::HostId::random();
         HeaderValue::from_str(id.as_str()).ok().map(RequestId::new)
     }
+}
+
+/// Rewrites error codes the contract profile words differently (see [`error::for_contract`]).
+async fn contract_codes(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    error::for_contract(response, state.settings.contract)
 }
 
 /// Longest client-sent `X-Request-Id` kept.
