@@ -48,17 +48,17 @@ async fn changes_are_logged_with_their_actor(db: Db) {
     let (s, b) = app
         .put(
             &host_path(&host_id),
-            &json!({"certificateid": "", "certificatename": ""}),
+            &json!({"certificateid": null, "certificatename": null}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    let (s, _) = app
+    let (s, b) = app
         .put(
             &format!("waf/certificate/{cert_id}"),
             &json!({"name": "second"}),
         )
         .await;
-    assert_eq!(s, StatusCode::OK);
+    assert_eq!(s, StatusCode::OK, "{b}");
     let (s, _) = app.delete(&host_path(&host_id)).await;
     assert_eq!(s, StatusCode::OK);
     let (s, _) = app.delete(&format!("waf/certificate/{cert_id}")).await;
