@@ -14,6 +14,7 @@ pub mod operation;
 mod paging;
 mod policies;
 pub mod read_cache;
+mod rotation;
 pub mod test_controls;
 mod timeout;
 
@@ -87,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .merge(certificates::routes())
         .merge(hosts::routes())
         .merge(events::routes())
+        .merge(rotation::routes())
         .merge(policies::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

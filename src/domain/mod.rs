@@ -7,11 +7,13 @@ mod binding;
 mod certificate;
 mod clock;
 mod contract;
+mod details;
 mod error;
 mod event;
 mod host;
 mod hostname;
 mod ids;
+mod inspect;
 mod iso8601;
 mod pem;
 mod policy;
@@ -23,6 +25,7 @@ pub use binding::{CertificateChange, check_bind, check_certificate_present, refu
 pub use certificate::{CertificateName, ExpiryStatus, ExpiryWindow, NameLimit};
 pub use clock::{Clock, ClockMove, ClockSetting};
 pub use contract::Contract;
+pub use details::{CertificateDetails, certificate_details};
 pub use error::DomainError;
 pub use event::{EXPIRED_STAGE, EventType, Thresholds, days_left};
 pub use host::{
@@ -30,6 +33,9 @@ pub use host::{
 };
 pub use hostname::Hostname;
 pub use ids::{CertificateId, EventId, HostId, PolicyId, ProjectId, UserId};
+pub use inspect::{
+    CheckContext, Finding, Inspection, OtherCertificate, Severity, inspect, san_covers,
+};
 pub use iso8601::{format_rfc3339, parse_duration, parse_rfc3339};
 pub use pem::{CertificatePair, KeyKind, parse_pair};
 pub use policy::{MAX_POLICY_NAME, PolicyName, PolicyPatch, PolicySettings, Rules};
