@@ -593,6 +593,7 @@ impl Store {
         old: &CertificateId,
         new: &Replacement<'_>,
         name: Option<&CertificateName>,
+        origin: Origin<'_>,
         check: impl FnOnce(&CertificateFacts, &[String]) -> Result<(), E>,
     ) -> Result<Rotated, WriteError<E>> {
         let (_turn, mut tx) = self.begin_write().await?;
@@ -637,7 +638,7 @@ impl Store {
             key_sha256: Some(new.key_sha256),
         };
         insert_row(&mut tx, &row).await?;
-        let record = CertificateRecord {
+        let stored = CertificateRecord {
             id: new.id.to_string(),
             name: name.as_str().to_owned(),
             content: new.content.to_owned(),
@@ -658,11 +659,29 @@ impl Store {
             .bind(project.as_str())
             .execute(&mut *tx)
             .await?;
-        // The event log's `rotated` event (old id, new id, moved hostnames) is written here,
-        // inside this transaction, so it exists exactly when the rotation does.
+        // One `rotated` event (old and new ids, the hosts moved), in this transaction, so it
+        // exists exactly when the rotation does.
+        let extra = json!({
+            "previous_certificate_id": old.as_str(),
+            "previous_name": facts.name,
+            "expire_time": new.expire_time,
+            "hostnames": moved,
+        });
+        let data = certificate_data(new.id.as_str(), name.as_str(), extra);
+        record(
+            &mut tx,
+            self.outbox,
+            origin,
+            project.as_str(),
+            EventType::CertificateRotated,
+            new.id.as_str(),
+            &data,
+        )
+        .await?;
         tx.commit().await?;
+        self.announce_commit();
         Ok(Rotated {
-            record,
+            record: stored,
             old_name: facts.name,
             moved,
         })
