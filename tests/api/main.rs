@@ -15,6 +15,8 @@ mod hosts;
 mod keystone;
 mod lifecycle;
 mod list;
+mod outage;
+mod pg_cluster;
 mod postgres;
 mod requests;
 mod revocation;

@@ -105,10 +105,10 @@ impl From<LoginError> for KeystoneError {
 impl From<StoreError> for KeystoneError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(cause) => Self {
+            e @ (StoreError::Unavailable(_) | StoreError::Full(_)) => Self {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 message: "The identity store is temporarily unavailable; retry shortly.".into(),
-                cause: Some(cause.to_string()),
+                cause: Some(e.to_string()),
             },
             other => Self::internal(other),
         }
