@@ -73,6 +73,14 @@ impl Replica {
     }
 }
 
+impl Replica {
+    /// Kills the process with SIGKILL (no shutdown, no flush) and waits for it to be gone.
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Replica {
     fn drop(&mut self) {
         let _ = self.child.kill();
