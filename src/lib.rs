@@ -7,7 +7,8 @@
 //! - [`storage`]: SQLite or PostgreSQL through one `sqlx::Any` pool and one set of SQL;
 //! - [`auth`]: who is calling (tokens, Keystone-style login, AK/SK signatures) and what they may do;
 //! - [`api`]: the HTTP routes, wire types and the one mapping of errors to the API's error body;
-//! - [`app`]: wiring, listening and graceful shutdown; [`cli`]: the `wafcert` command line;
+//! - [`app`]: wiring and graceful shutdown; [`listener`]: connections, timeouts and TLS;
+//!   [`cli`]: the `wafcert` command line;
 //! - [`client`]: a typed HTTP client of the certificate API (used by `wafcert cert ...`).
 
 pub mod api;
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod client;
 pub mod crypto;
 pub mod domain;
+pub mod listener;
 pub mod storage;
 pub mod tagged_cache;
 pub mod telemetry;

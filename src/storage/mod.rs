@@ -24,7 +24,7 @@ pub use certificates::{
     ReplacedPair,
 };
 pub use change_watch::{ChangeStamp, sqlite_path};
-pub use credentials::{AccessKeyRecord, TokenRecord, UserRecord};
+pub use credentials::{AccessKeyRecord, NewToken, TokenListing, TokenRecord, UserRecord};
 pub use hosts::{
     CertificateFacts, DeletedHost, HostChange, HostListFilter, HostRecord, HostState, NewHost,
     WriteError,
@@ -222,6 +222,12 @@ impl Store {
             Backend::Sqlite => take_max_page_count(&url)?,
             Backend::Postgres => (url, None),
         };
+        if backend == Backend::Sqlite
+            && url.contains("mode=rwc")
+            && let Some(path) = change_watch::sqlite_path(&url)
+        {
+            create_private_file(&path);
+        }
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| StoreError::Config(format!("bad database URL: {e}")))?
             .disable_statement_logging();
@@ -394,6 +400,18 @@ fn take_max_page_count(url: &str) -> Result<(String, Option<u32>), StoreError> {
         format!("{base}?{}", rest.join("&"))
     };
     Ok((url, pages))
+}
+
+/// Creates an empty database file readable by its owner only (0600), unless it exists. SQLite
+/// gives the `-wal` and `-shm` files the database file's mode, so they are private too; an
+/// empty file is a valid empty database. Failures are left for SQLite to report.
+fn create_private_file(path: &str) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
 }
 
 /// The SQL fragment `$n` for the n-th bind parameter (both dialects accept `$n` through Any).

@@ -6,12 +6,15 @@
 
 mod helpers;
 
+mod abuse;
 mod auth;
 mod binding;
 mod certificates;
 mod cli;
 mod crash;
 mod credentials;
+mod cutoff;
+mod hardening;
 mod hosts;
 mod keystone;
 mod lifecycle;
@@ -24,3 +27,4 @@ mod revocation;
 mod rotation;
 mod storage;
 mod test_controls;
+mod tls;
