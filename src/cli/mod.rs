@@ -4,6 +4,8 @@
 mod cert;
 mod controls;
 mod credentials;
+mod pair;
+mod renew;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -45,6 +47,9 @@ pub enum Command {
     /// Call the certificate API of a running server (list, create, show, rename, delete).
     #[command(subcommand)]
     Cert(cert::CertCommand),
+    /// Renew expiring certificates through an ACME CA and rotate them in (needs a running
+    /// server: WAFCERT_ENDPOINT, WAFCERT_PROJECT, WAFCERT_TOKEN).
+    Renew(renew::RenewArgs),
     /// Show or move the certificate clock of a server run with --test-controls.
     #[command(subcommand)]
     Clock(controls::ClockCommand),
@@ -282,6 +287,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Cert(command) => cert::run(command).await,
+        Command::Renew(args) => renew::run(args).await,
         Command::Clock(command) => controls::clock(command).await,
         Command::Reset(args) => controls::reset(args).await,
         Command::Token(command) => credentials::token(command).await,
