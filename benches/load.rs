@@ -36,6 +36,8 @@ use wafcert::crypto::{new_token, random_bytes, token_hash};
 use wafcert::domain::{CertificateId, CertificateName, HostId, NameLimit, ProjectId, now_ms};
 use wafcert::storage::{NewCertificate, NewHost, PoolSettings, Store};
 
+mod soak;
+
 /// The substring that ~1% of the seeded names contain.
 const NEEDLE: &str = "needle";
 /// Rows per seeding transaction.
@@ -81,6 +83,9 @@ struct Args {
     /// scripts; their names are printed.
     #[arg(long)]
     keep: bool,
+    /// Soak instead: a mixed load for this long (`30s`, `10m`), see benches/soak/mod.rs.
+    #[arg(long)]
+    soak: Option<String>,
     /// Run the baseline server on this port (internal: the benchmark re-executes itself).
     #[arg(long, hide = true)]
     baseline_server: Option<u16>,
@@ -289,6 +294,9 @@ async fn run(args: &Args) -> anyhow::Result<bool> {
         args.rsa_keys,
         started.elapsed().as_secs_f64()
     );
+    if let Some(length) = &args.soak {
+        return soak::run(args, &fixtures, soak::parse_duration(length)?).await;
+    }
 
     let mut reports = Vec::new();
     let mut all_ok = true;
