@@ -10,7 +10,9 @@ use super::{Store, StoreError, like_contains, placeholder};
 
 /// Certificate ids bound in one `IN (...)` list (SQLite allows 32,766 variables per statement).
 const IDS_PER_STATEMENT: usize = 1000;
-use crate::domain::{CertificateId, CertificateName, ExpiryWindow, Millis, ProjectId};
+use crate::domain::{
+    CertificateId, CertificateName, ExpiryStatus, ExpiryWindow, Millis, ProjectId,
+};
 
 /// A certificate to insert; the key is already sealed.
 #[derive(Debug)]
@@ -336,6 +338,27 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         Ok(Page { total, items })
+    }
+
+    /// The first instant after `now` at which the expiry status of one of the project's
+    /// certificates changes (`None`: never), in one statement of two index seeks on
+    /// `certificates_expiry`; what an `exp_status` page may be cached until.
+    pub async fn next_expiry_change(
+        &self,
+        project: &ProjectId,
+        now: Millis,
+    ) -> Result<Option<Millis>, StoreError> {
+        let (after_now, after_horizon): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT \
+             (SELECT MIN(expire_time_ms) FROM certificates WHERE project_id = $1 AND expire_time_ms > $2), \
+             (SELECT MIN(expire_time_ms) FROM certificates WHERE project_id = $1 AND expire_time_ms > $3)",
+        )
+        .bind(project.as_str())
+        .bind(now)
+        .bind(ExpiryStatus::soon_horizon(now))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(ExpiryStatus::next_change(now, after_now, after_horizon))
     }
 
     /// The hosts of the project bound to any of `ids`: one statement per [`IDS_PER_STATEMENT`]

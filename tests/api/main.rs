@@ -18,6 +18,7 @@ mod hosts;
 mod keystone;
 mod lifecycle;
 mod list;
+mod list_cache;
 mod postgres;
 mod requests;
 mod revocation;
