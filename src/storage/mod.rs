@@ -9,6 +9,7 @@ mod change_watch;
 mod credentials;
 mod host_settings;
 mod hosts;
+mod name_search;
 mod test_controls;
 
 use std::str::FromStr;
