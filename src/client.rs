@@ -26,6 +26,8 @@ pub enum ClientError {
 pub struct Client {
     http: reqwest::Client,
     base: String,
+    /// `/v1/{project}/wafcert/certificate`: wafcert's own extensions.
+    extensions: String,
     token: String,
 }
 
@@ -33,13 +35,11 @@ impl Client {
     /// A client for `endpoint` (e.g. `http://127.0.0.1:8080`) acting in `project`.
     pub fn new(endpoint: &str, project: &str, token: &str) -> Result<Self, ClientError> {
         let http = reqwest::Client::builder().build()?;
-        let base = format!(
-            "{}/v1/{project}/waf/certificate",
-            endpoint.trim_end_matches('/')
-        );
+        let endpoint = endpoint.trim_end_matches('/');
         Ok(Self {
             http,
-            base,
+            base: format!("{endpoint}/v1/{project}/waf/certificate"),
+            extensions: format!("{endpoint}/v1/{project}/wafcert/certificate"),
             token: token.to_owned(),
         })
     }
@@ -72,6 +72,28 @@ impl Client {
     pub async fn delete(&self, id: &str) -> Result<Value, ClientError> {
         self.send(self.http.delete(format!("{}/{id}", self.base)))
             .await
+    }
+
+    /// `POST .../wafcert/certificate/{id}/rotate`: replace the certificate on every host.
+    pub async fn rotate(
+        &self,
+        id: &str,
+        content: &str,
+        key: &str,
+        name: Option<&str>,
+    ) -> Result<Value, ClientError> {
+        let mut body = json!({"content": content, "key": key});
+        if let Some(name) = name {
+            body["name"] = json!(name);
+        }
+        let url = format!("{}/{id}/rotate", self.extensions);
+        self.send(self.http.post(url).json(&body)).await
+    }
+
+    /// `GET .../wafcert/certificate/{id}/details`: facts and findings.
+    pub async fn details(&self, id: &str) -> Result<Value, ClientError> {
+        let url = format!("{}/{id}/details", self.extensions);
+        self.send(self.http.get(url)).await
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, ClientError> {

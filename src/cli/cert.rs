@@ -1,11 +1,12 @@
-//! `wafcert cert ...`: the certificate API from the command line, printing the server's JSON.
+//! `wafcert cert ...`: the certificate API from the command line, printing the server's JSON,
+//! and `cert check`, which runs the server's certificate checks on local files.
 
-use std::path::PathBuf;
-
-use anyhow::Context;
+use anyhow::bail;
 use clap::{Args, Subcommand};
 
+use super::pair::PairArgs;
 use crate::client::Client;
+use crate::domain::{CheckContext, Severity, inspect, now_ms};
 
 /// Where the API is and who is calling.
 #[derive(Debug, Args)]
@@ -16,13 +17,13 @@ pub struct Endpoint {
         env = "WAFCERT_ENDPOINT",
         default_value = "http://127.0.0.1:8080"
     )]
-    endpoint: String,
+    pub endpoint: String,
     /// Project id (32 lowercase hex).
     #[arg(long, env = "WAFCERT_PROJECT")]
-    project_id: String,
+    pub project_id: String,
     /// Bearer token.
     #[arg(long, env = "WAFCERT_TOKEN", hide_env_values = true)]
-    token: String,
+    pub token: String,
 }
 
 /// `wafcert cert ...`.
@@ -57,12 +58,40 @@ pub enum CertCommand {
         /// Certificate name.
         #[arg(long)]
         name: String,
-        /// PEM file with the chain, leaf first.
+        /// The chain and key.
+        #[command(flatten)]
+        pair: PairArgs,
+    },
+    /// Replace a certificate on every host bound to it and delete it, in one step.
+    Rotate {
+        /// Connection settings.
+        #[command(flatten)]
+        endpoint: Endpoint,
+        /// Id of the certificate to replace.
+        id: String,
+        /// The new chain and key.
+        #[command(flatten)]
+        pair: PairArgs,
+        /// Name of the new certificate (default: the old one's).
         #[arg(long)]
-        cert: PathBuf,
-        /// PEM file with the private key.
-        #[arg(long)]
-        key: PathBuf,
+        name: Option<String>,
+    },
+    /// Show what a stored certificate says about itself and what is wrong with it.
+    Details {
+        /// Connection settings.
+        #[command(flatten)]
+        endpoint: Endpoint,
+        /// Certificate id.
+        id: String,
+    },
+    /// Check local files before uploading them: one line per finding, exit code 1 on errors.
+    Check {
+        /// The chain (and key, to check that it matches).
+        #[command(flatten)]
+        pair: PairArgs,
+        /// A hostname the certificate will serve (repeatable).
+        #[arg(long = "hostname")]
+        hostnames: Vec<String>,
     },
     /// Show one certificate.
     Show {
@@ -121,19 +150,58 @@ pub async fn run(command: CertCommand) -> anyhow::Result<()> {
         CertCommand::Create {
             endpoint,
             name,
-            cert,
-            key,
+            pair,
         } => {
-            let content = std::fs::read_to_string(&cert)
-                .with_context(|| format!("reading {}", cert.display()))?;
-            let key_pem = std::fs::read_to_string(&key)
-                .with_context(|| format!("reading {}", key.display()))?;
-            client(&endpoint)?.create(&name, &content, &key_pem).await?
+            let (content, key) = pair.read_with_key()?;
+            client(&endpoint)?.create(&name, &content, &key).await?
         }
+        CertCommand::Rotate {
+            endpoint,
+            id,
+            pair,
+            name,
+        } => {
+            let (content, key) = pair.read_with_key()?;
+            client(&endpoint)?
+                .rotate(&id, &content, &key, name.as_deref())
+                .await?
+        }
+        CertCommand::Details { endpoint, id } => client(&endpoint)?.details(&id).await?,
+        CertCommand::Check { pair, hostnames } => return check(&pair, &hostnames),
         CertCommand::Show { endpoint, id } => client(&endpoint)?.show(&id).await?,
         CertCommand::Rename { endpoint, id, name } => client(&endpoint)?.rename(&id, &name).await?,
         CertCommand::Delete { endpoint, id } => client(&endpoint)?.delete(&id).await?,
     };
     println!("{}", serde_json::to_string_pretty(&answer)?);
+    Ok(())
+}
+
+/// `wafcert cert check`: the server's checks (minus those needing the database) on local
+/// files, judged on this machine's clock.
+fn check(pair: &PairArgs, hostnames: &[String]) -> anyhow::Result<()> {
+    let files = pair.read()?;
+    let context = CheckContext {
+        key: files.key.as_deref(),
+        hostnames,
+        others: &[],
+        now: now_ms(),
+    };
+    let inspection = inspect(&files.content, &context)?;
+    for f in &inspection.findings {
+        println!(
+            "{} {} {}",
+            f.severity.as_str().to_uppercase(),
+            f.code,
+            f.message
+        );
+    }
+    let errors = inspection
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    if errors > 0 {
+        bail!("{errors} error finding(s)");
+    }
     Ok(())
 }

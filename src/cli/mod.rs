@@ -4,6 +4,8 @@
 mod cert;
 mod controls;
 mod credentials;
+mod pair;
+mod renew;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,7 +17,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::app::{App, MasterKeySource, ServeConfig, TestControlsConfig, open_sealer};
 use crate::auth::Role;
 use crate::crypto::random_bytes;
-use crate::domain::{Millis, ProjectId, UserId, now_ms, parse_rfc3339};
+use crate::domain::{Contract, Millis, ProjectId, UserId, now_ms, parse_rfc3339};
 use crate::listener::{ConnectionSettings, TlsFiles};
 use crate::storage::{PoolSettings, Store, UserRecord};
 
@@ -45,6 +47,9 @@ pub enum Command {
     /// Call the certificate API of a running server (list, create, show, rename, delete).
     #[command(subcommand)]
     Cert(cert::CertCommand),
+    /// Renew expiring certificates through an ACME CA and rotate them in (needs a running
+    /// server: WAFCERT_ENDPOINT, WAFCERT_PROJECT, WAFCERT_TOKEN).
+    Renew(renew::RenewArgs),
     /// Show or move the certificate clock of a server run with --test-controls.
     #[command(subcommand)]
     Clock(controls::ClockCommand),
@@ -112,6 +117,11 @@ pub struct ServeArgs {
     /// Base URL clients use to reach this server (default: http://<listen address>).
     #[arg(long, env = "WAFCERT_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Where OTC and Huawei document different limits or codes, follow `otc` (names up to 64
+    /// characters, unknown resources WAF.00014001) or `huawei` (names up to 256 characters);
+    /// `standard` keeps wafcert's defaults.
+    #[arg(long, env = "WAFCERT_CONTRACT", default_value = "standard")]
+    pub contract: Contract,
     /// Maximum database connections of this process.
     #[arg(long, env = "WAFCERT_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
@@ -277,6 +287,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Cert(command) => cert::run(command).await,
+        Command::Renew(args) => renew::run(args).await,
         Command::Clock(command) => controls::clock(command).await,
         Command::Reset(args) => controls::reset(args).await,
         Command::Token(command) => credentials::token(command).await,
@@ -374,6 +385,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         certificate_quota: args.certificate_quota.map(i64::from),
         region: args.region,
         public_url: args.public_url,
+        contract: args.contract,
         pool: PoolSettings {
             max_connections: args.db_max_connections.max(1),
             acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),

@@ -10,6 +10,7 @@ mod credentials;
 mod host_settings;
 mod hosts;
 mod name_search;
+mod policies;
 mod test_controls;
 
 use std::str::FromStr;
@@ -21,15 +22,16 @@ use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{AnyPool, ConnectOptions, Connection};
 
 pub use certificates::{
-    BoundHost, CertificateRecord, CertificateSummary, ListFilter, NewCertificate, Page,
-    ReplacedPair,
+    BoundHost, CertificateRecord, CertificateSummary, FingerprintRow, ListFilter, NewCertificate,
+    Page, ReplacedPair, Replacement, Rotated,
 };
 pub use change_watch::{ChangeStamp, sqlite_path};
 pub use credentials::{AccessKeyRecord, NewToken, TokenListing, TokenRecord, UserRecord};
 pub use hosts::{
-    CertificateFacts, DeletedHost, HostChange, HostListFilter, HostRecord, HostState, NewHost,
-    WriteError,
+    CertificateFacts, DeletedHost, HostChange, HostListFilter, HostPolicy, HostRecord, HostState,
+    NewHost, WriteError,
 };
+pub use policies::{NewPolicy, PolicyHost, PolicyListFilter, PolicyRecord};
 
 /// The embedded migrations, one folder per SQL dialect.
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -81,6 +83,12 @@ pub enum StoreError {
     /// The certificate is bound to these hostnames.
     #[error("in use by {0:?}")]
     InUse(Vec<String>),
+    /// The policy a write names does not exist in the project.
+    #[error("policy not found")]
+    PolicyNotFound,
+    /// The policy is used by these hostnames.
+    #[error("policy in use by {0:?}")]
+    PolicyInUse(Vec<String>),
     /// The project's certificate quota is used up.
     #[error("quota exceeded")]
     QuotaExceeded,

@@ -118,6 +118,8 @@ mod tests {
                 name: &name,
                 content: "-",
                 sealed_key: b"-",
+                leaf_sha256: None,
+                key_sha256: None,
                 expire_time: 0,
                 created_at: i64::try_from(i).unwrap(),
             };

@@ -19,11 +19,12 @@ use crate::domain::{
     CertificateId, CertificateName, CertificatePair, ExpiryStatus, HostId, Millis, NameLimit,
     ProjectId, parse_pair, refuse_expired,
 };
-use crate::storage::{CertificateRecord, NewCertificate, ReplacedPair, Store};
+use crate::storage::{BoundHost, CertificateRecord, NewCertificate, ReplacedPair, Store};
 use query::ListParams;
+pub(super) use wire::ShowResponse;
 use wire::{
     ApplyBody, ApplyResponse, BindHostBody, CertificateBody, CreateResponse, DeleteResponse,
-    ListItem, ListResponse, ShowResponse, UpdateResponse, group_by_certificate,
+    ListItem, ListResponse, UpdateResponse, group_by_certificate,
 };
 
 /// The certificate routes, all under `/v1/{project_id}/waf/certificate`.
@@ -150,7 +151,8 @@ async fn create(
     let name = required(body.name, "name")?;
     let content = required(body.content, "content")?;
     let key = required(body.key, "key")?;
-    let name = CertificateName::parse(&name, NameLimit::Create)?;
+    let name =
+        CertificateName::parse_max(&name, state.settings.contract.name_max(NameLimit::Create))?;
     let pair = check_pair(content, key).await?;
     let id = CertificateId::next(&state.ids);
     let sealed_key = state
@@ -166,6 +168,8 @@ async fn create(
         sealed_key: &sealed_key,
         expire_time: pair.expire_time,
         created_at: now,
+        leaf_sha256: Some(&pair.leaf_sha256),
+        key_sha256: Some(&pair.key_sha256),
     };
     state
         .store
@@ -213,8 +217,18 @@ async fn show(
             },
         )
         .await?;
-    let record = &entry.record;
-    let bind_host = entry.bound.iter().cloned().map(Into::into).collect();
+    show_body(&state, &caller, &entry.record, &entry.bound).map(Json)
+}
+
+/// The show answer for a record and its bound hosts (the key only for admins, unless the
+/// server withholds keys); rotation answers with it too.
+pub(super) fn show_body(
+    state: &AppState,
+    caller: &crate::auth::Principal,
+    record: &CertificateRecord,
+    bound: &[BoundHost],
+) -> ApiResult<ShowResponse> {
+    let bind_host = bound.iter().cloned().map(Into::into).collect();
     let reveal = caller.role == crate::auth::Role::Admin && !state.settings.withhold_private_keys;
     let key = if reveal {
         Some(
@@ -226,7 +240,7 @@ async fn show(
     } else {
         None
     };
-    Ok(Json(ShowResponse {
+    Ok(ShowResponse {
         exp_status: ExpiryStatus::at(record.expire_time, state.clock.now_ms()).code(),
         certificateid: record.id.clone(),
         certificatename: record.name.clone(),
@@ -237,7 +251,7 @@ async fn show(
         expire_time: record.expire_time,
         timestamp: record.created_at,
         bind_host,
-    }))
+    })
 }
 
 /// `PUT /v1/{project_id}/waf/certificate/{certificate_id}`: rename, optionally replacing the
@@ -250,7 +264,8 @@ async fn update(
 ) -> ApiResult<Json<UpdateResponse>> {
     caller.require_admin()?;
     let name = required(body.name, "name")?;
-    let name = CertificateName::parse(&name, NameLimit::Update)?;
+    let name =
+        CertificateName::parse_max(&name, state.settings.contract.name_max(NameLimit::Update))?;
     let pair = match (body.content, body.key) {
         (None, None) => None,
         (Some(content), Some(key)) => Some(check_pair(content, key).await?),
@@ -277,6 +292,8 @@ async fn update(
             content: &p.content,
             sealed_key,
             expire_time: p.expire_time,
+            leaf_sha256: &p.leaf_sha256,
+            key_sha256: &p.key_sha256,
         });
     let record = state
         .store
@@ -378,7 +395,7 @@ async fn bind_hosts_of(
 }
 
 /// A mandatory body field.
-fn required(value: Option<String>, field: &str) -> ApiResult<String> {
+pub(super) fn required(value: Option<String>, field: &str) -> ApiResult<String> {
     value.ok_or_else(|| {
         ApiError::new(
             ErrorCode::RequestBodyIllegal,
@@ -388,7 +405,7 @@ fn required(value: Option<String>, field: &str) -> ApiResult<String> {
 }
 
 /// Parses and checks a pair off the async workers (RSA key loading is CPU work).
-async fn check_pair(content: String, key: String) -> ApiResult<CertificatePair> {
+pub(super) async fn check_pair(content: String, key: String) -> ApiResult<CertificatePair> {
     tokio::task::spawn_blocking(move || parse_pair(&content, &key))
         .await
         .map_err(ApiError::internal)?

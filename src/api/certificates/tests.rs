@@ -70,6 +70,8 @@ async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                     name: &name,
                     content: "-",
                     sealed_key: b"-",
+                    leaf_sha256: None,
+                    key_sha256: None,
                     expire_time: START + hours * DAY / 24,
                     created_at: START + i64::from(n),
                 };
