@@ -8,10 +8,17 @@ use sqlx::{AnyConnection, AssertSqlSafe};
 
 use super::events::{Origin, certificate_data, record, record_many};
 use super::hosts::{CertificateFacts, WriteError};
-use super::{Store, StoreError, like_contains, placeholder};
+use super::name_search::name_condition;
+use super::{Store, StoreError, placeholder};
 use crate::domain::{
-    CertificateId, CertificateName, EventType, ExpiryWindow, Millis, NameLimit, ProjectId,
+    CertificateId, CertificateName, EventType, ExpiryStatus, ExpiryWindow, Millis, NameLimit,
+    ProjectId,
 };
+
+/// Matches up to which a name search's page is read through the trigram index (rows looked
+/// up by rowid and sorted); above it the page walks the newest-first index, where matches are
+/// dense enough to fill a page quickly.
+const PAGE_VIA_TRIGRAM_MAX: i64 = 1000;
 
 /// Certificate ids bound in one `IN (...)` list (SQLite allows 32,766 variables per statement).
 const IDS_PER_STATEMENT: usize = 1000;
@@ -277,44 +284,11 @@ impl Store {
         project: &ProjectId,
         filter: &ListFilter,
     ) -> Result<Page<CertificateSummary>, StoreError> {
-        let mut conditions = vec!["project_id = $1".to_owned()];
-        let mut binds: Vec<Bind> = vec![Bind::Text(project.as_str().to_owned())];
-        // The page query walks the newest-first listing index, which also holds the expiry, and
-        // stops after the page; `+expire_time_ms` keeps the planners (SQLite's above all) from
-        // preferring the expiry index there, which would mean sorting every match. The count
-        // uses the expiry index.
-        let mut page_conditions: Vec<String> = Vec::new();
-        if let Some(text) = &filter.name_contains {
-            binds.push(Bind::Text(like_contains(&text.to_ascii_lowercase())));
-            conditions.push(format!(
-                "name_lower LIKE {} ESCAPE '\\'",
-                placeholder(binds.len())
-            ));
-        }
-        if let Some(window) = filter.expiry {
-            if let Some(after) = window.after {
-                binds.push(Bind::Int(after));
-                let p = placeholder(binds.len());
-                conditions.push(format!("expire_time_ms > {p}"));
-                page_conditions.push(format!("+expire_time_ms > {p}"));
-            }
-            if let Some(up_to) = window.up_to {
-                binds.push(Bind::Int(up_to));
-                let p = placeholder(binds.len());
-                conditions.push(format!("expire_time_ms <= {p}"));
-                page_conditions.push(format!("+expire_time_ms <= {p}"));
-            }
-        }
-        let predicate = conditions.join(" AND ");
-        let page_predicate = conditions
-            .iter()
-            .filter(|c| !c.starts_with("expire_time_ms"))
-            .chain(page_conditions.iter())
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(" AND ");
-
-        let total: i64 = if binds.len() == 1 {
+        // The count goes through the trigram index (a search that is not frequent is cheap to
+        // count there); the page of a search matching few rows too, while a page of one
+        // matching many walks the newest-first index and stops after the page.
+        let (predicate, binds) = self.list_predicate(project, filter, true, false);
+        let total: i64 = if filter.name_contains.is_none() && filter.expiry.is_none() {
             // Unfiltered: the counter kept by insert/delete avoids counting every row.
             sqlx::query_scalar("SELECT certificate_count FROM projects WHERE id = $1")
                 .bind(project.as_str())
@@ -336,6 +310,8 @@ impl Store {
             });
         }
         let limit = filter.limit.unwrap_or(i64::MAX);
+        let (page_predicate, binds) =
+            self.list_predicate(project, filter, total <= PAGE_VIA_TRIGRAM_MAX, true);
         let sql = format!(
             "SELECT id, name, expire_time_ms, created_at_ms FROM certificates WHERE {page_predicate} \
              ORDER BY created_at_ms DESC, id DESC LIMIT {} OFFSET {}",
@@ -352,6 +328,66 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         Ok(Page { total, items })
+    }
+
+    /// The first instant after `now` at which the expiry status of one of the project's
+    /// certificates changes (`None`: never), in one statement of two index seeks on
+    /// `certificates_expiry`; what an `exp_status` page may be cached until.
+    pub async fn next_expiry_change(
+        &self,
+        project: &ProjectId,
+        now: Millis,
+    ) -> Result<Option<Millis>, StoreError> {
+        let (after_now, after_horizon): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT \
+             (SELECT MIN(expire_time_ms) FROM certificates WHERE project_id = $1 AND expire_time_ms > $2), \
+             (SELECT MIN(expire_time_ms) FROM certificates WHERE project_id = $1 AND expire_time_ms > $3)",
+        )
+        .bind(project.as_str())
+        .bind(now)
+        .bind(ExpiryStatus::soon_horizon(now))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(ExpiryStatus::next_change(now, after_now, after_horizon))
+    }
+
+    /// The `WHERE` clause of a list query and its values. `trigram`: search names through the
+    /// trigram index where the dialect and text allow ([`name_condition`]). `page`: the page
+    /// query, which walks the newest-first listing index (it also holds the expiry), and
+    /// stops after the page; `+expire_time_ms` keeps the planners (SQLite's above all) from
+    /// preferring the expiry index there, which would mean sorting every match. The count
+    /// uses the expiry index.
+    fn list_predicate(
+        &self,
+        project: &ProjectId,
+        filter: &ListFilter,
+        trigram: bool,
+        page: bool,
+    ) -> (String, Vec<Bind>) {
+        let mut conditions = vec!["project_id = $1".to_owned()];
+        let mut binds: Vec<Bind> = vec![Bind::Text(project.as_str().to_owned())];
+        if let Some(text) = &filter.name_contains {
+            let name = name_condition(self.backend, text, binds.len() + 1, trigram);
+            conditions[0] = format!("{} = $1", name.project_column);
+            conditions.push(name.sql);
+            binds.extend(name.binds.into_iter().map(Bind::Text));
+        }
+        let column = if page {
+            "+expire_time_ms"
+        } else {
+            "expire_time_ms"
+        };
+        if let Some(window) = filter.expiry {
+            if let Some(after) = window.after {
+                binds.push(Bind::Int(after));
+                conditions.push(format!("{column} > {}", placeholder(binds.len())));
+            }
+            if let Some(up_to) = window.up_to {
+                binds.push(Bind::Int(up_to));
+                conditions.push(format!("{column} <= {}", placeholder(binds.len())));
+            }
+        }
+        (conditions.join(" AND "), binds)
     }
 
     /// The hosts of the project bound to any of `ids`: one statement per [`IDS_PER_STATEMENT`]

@@ -11,6 +11,7 @@ mod events;
 mod expiry;
 mod host_settings;
 mod hosts;
+mod name_search;
 mod policies;
 mod test_controls;
 

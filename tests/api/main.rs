@@ -25,6 +25,7 @@ mod iam;
 mod keystone;
 mod lifecycle;
 mod list;
+mod list_cache;
 mod metrics;
 mod migration;
 mod outage;
