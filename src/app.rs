@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, AppState, ServiceSettings};
 use crate::auth::{Authenticator, Role};
+use crate::console;
 use crate::crypto::{MasterKey, Sealer, new_token, token_hash};
 use crate::domain::{Clock, ProjectId, now_ms};
 use crate::storage::{Backend, PoolSettings, Store};
@@ -143,7 +144,8 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let store = self.state.store.clone();
-        let router = api::router(self.state);
+        let api = api::router(self.state.clone());
+        let router = console::router(self.state, api.clone()).merge(api);
         axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await?;

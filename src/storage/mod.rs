@@ -6,6 +6,7 @@
 
 mod certificates;
 mod change_watch;
+mod console_sessions;
 mod credentials;
 mod host_settings;
 mod hosts;
@@ -23,6 +24,7 @@ pub use certificates::{
     ReplacedPair,
 };
 pub use change_watch::{ChangeStamp, sqlite_path};
+pub use console_sessions::{NewSession, SessionRecord};
 pub use credentials::{AccessKeyRecord, TokenRecord, UserRecord};
 pub use hosts::{
     CertificateFacts, DeletedHost, HostChange, HostListFilter, HostRecord, HostState, NewHost,
