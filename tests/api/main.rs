@@ -10,6 +10,7 @@ mod auth;
 mod binding;
 mod certificates;
 mod cli;
+mod console;
 mod credentials;
 mod hosts;
 mod keystone;

@@ -1,0 +1,425 @@
+//! The web console over HTTP: sign-in, cookies, CSRF, read-only refusals, sessions stored
+//! without secrets, sign-out. The browser test is in `console_browser`.
+
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use wafcert::auth::{Role, hash_password};
+use wafcert::domain::{ProjectId, UserId, now_ms};
+use wafcert::storage::UserRecord;
+
+use crate::helpers::*;
+use crate::hosts::create_host;
+
+crate::on_both_backends!(
+    token_sign_in_sets_a_strict_http_only_cookie_and_stores_no_secret,
+    forms_without_the_csrf_token_are_refused,
+    a_readonly_session_sees_no_write_controls_and_is_refused,
+    console_actions_go_through_the_api,
+    sign_out_revokes_only_a_token_the_console_bought,
+);
+
+/// A browser without JavaScript: keeps cookies, follows no redirect.
+pub(crate) struct Browser {
+    pub(crate) base: String,
+    http: reqwest::Client,
+    cookies: Vec<(String, String)>,
+}
+
+/// An answer: status, headers, body.
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
+}
+
+impl Page {
+    /// The first CSRF token of the page's forms.
+    pub(crate) fn csrf(&self) -> String {
+        let marker = "name=\"csrf\" value=\"";
+        let start = self.body.find(marker).expect("a form with a CSRF token") + marker.len();
+        self.body[start..start + 64].to_owned()
+    }
+
+    fn location(&self) -> &str {
+        self.headers
+            .get(LOCATION)
+            .map_or("", |v| v.to_str().unwrap())
+    }
+}
+
+impl Browser {
+    pub(crate) fn new(app: &TestApp) -> Self {
+        Self {
+            base: app.base.clone(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn keep_cookies(&mut self, headers: &HeaderMap) {
+        for value in headers.get_all(SET_COOKIE) {
+            let text = value.to_str().unwrap();
+            let pair = text.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn finish(&mut self, request: reqwest::RequestBuilder) -> Page {
+        let response = request
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        self.keep_cookies(&headers);
+        Page {
+            status,
+            headers,
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
+        let request = self.http.get(format!("{}{path}", self.base));
+        self.finish(request).await
+    }
+
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let request = self.http.post(format!("{}{path}", self.base)).form(form);
+        self.finish(request).await
+    }
+
+    /// Signs in with `token`; panics unless the console answers 303 to the certificates.
+    pub(crate) async fn sign_in(&mut self, token: &str) -> Page {
+        let csrf = self.get("/console/").await.csrf();
+        let page = self
+            .post("/console/", &[("csrf", &csrf), ("token", token)])
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+        assert_eq!(page.location(), "/console/certificates");
+        page
+    }
+}
+
+async fn token_sign_in_sets_a_strict_http_only_cookie_and_stores_no_secret(db: Db) {
+    let app = TestApp::spawn_on(db).await;
+    let expires = now_ms() + 3_600_000;
+    let token = app
+        .token_for(&app.project, Role::Admin, Some(expires))
+        .await;
+    let mut browser = Browser::new(&app);
+    let login = browser.get("/console/").await;
+    assert_eq!(login.status, StatusCode::OK);
+    let csp = login.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    for name in ["token", "username", "password"] {
+        assert!(login.body.contains(&format!("name=\"{name}\"")), "{name}");
+    }
+    assert!(login.body.contains("<button type=\"submit\">"));
+
+    // A wrong token is refused on the page, with no session.
+    let csrf = login.csrf();
+    let wrong = browser
+        .post("/console/", &[("csrf", &csrf), ("token", "wafcert_nope")])
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("not valid"));
+
+    let signed_in = browser.sign_in(&token).await;
+    for cookie in signed_in.headers.get_all(SET_COOKIE) {
+        let cookie = cookie.to_str().unwrap();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
+    }
+    let secret = browser
+        .cookies
+        .iter()
+        .find(|(n, _)| n == "wafcert_console")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    let page = browser.get("/console/certificates").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Sign out"));
+
+    // The stored row: neither the cookie's secret nor the token in clear; the session ends
+    // with the token.
+    let mut conn = sqlx_connect(&app.db.url).await;
+    let rows: Vec<(String, Vec<u8>, i64)> =
+        sqlx::query_as("SELECT id_hash, sealed_token, expires_at_ms FROM console_sessions")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), 1);
+    let (id_hash, sealed, session_expires) = &rows[0];
+    assert_ne!(id_hash, &secret);
+    let sealed = String::from_utf8_lossy(sealed);
+    assert!(!sealed.contains(&token) && !sealed.contains(&secret));
+    assert_eq!(*session_expires, expires);
+}
+
+async fn sqlx_connect(url: &str) -> sqlx::AnyConnection {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    sqlx::AnyConnection::connect(url).await.unwrap()
+}
+
+async fn forms_without_the_csrf_token_are_refused(db: Db) {
+    let app = TestApp::spawn_on(db).await;
+    let cert = app.create_cert("keep", &fixture(100)).await;
+    let id = cert["id"].as_str().unwrap();
+    let mut browser = Browser::new(&app);
+    // Sign-in itself needs the form's token.
+    let page = browser.post("/console/", &[("token", &app.token)]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    browser.sign_in(&app.token).await;
+    let rename = format!("/console/certificates/{id}/rename");
+    for csrf in [
+        "",
+        "0000000000000000000000000000000000000000000000000000000000000000",
+    ] {
+        let page = browser
+            .post(&rename, &[("csrf", csrf), ("name", "x")])
+            .await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{csrf}");
+        let page = browser
+            .post(
+                &format!("/console/certificates/{id}/delete"),
+                &[("csrf", csrf)],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN);
+        let page = browser.post("/console/signout", &[("csrf", csrf)]).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN);
+    }
+    assert_eq!(
+        app.get(&format!("waf/certificate/{id}")).await.1["name"],
+        "keep"
+    );
+    // Without a session, a post is refused too (no redirect).
+    let mut stranger = Browser::new(&app);
+    let page = stranger.post(&rename, &[("csrf", ""), ("name", "x")]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    let page = stranger.get("/console/certificates").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+}
+
+async fn a_readonly_session_sees_no_write_controls_and_is_refused(db: Db) {
+    let app = TestApp::spawn_on(db).await;
+    let cert = app.create_cert("look-only", &fixture(100)).await;
+    let id = cert["id"].as_str().unwrap();
+    let readonly = app.token_for(&app.project, Role::ReadOnly, None).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&readonly).await;
+    let list = browser.get("/console/certificates").await;
+    assert!(list.body.contains("look-only"));
+    let detail = browser.get(&format!("/console/certificates/{id}")).await;
+    assert_eq!(detail.status, StatusCode::OK);
+    for control in [">Upload<", ">Rename<", ">Delete<", ">Rotate<"] {
+        assert!(!list.body.contains(control), "{control}");
+        assert!(!detail.body.contains(control), "{control}");
+    }
+    let csrf = detail.csrf();
+    let page = browser
+        .post(
+            &format!("/console/certificates/{id}/rename"),
+            &[("csrf", &csrf), ("name", "x")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    let page = browser
+        .post(
+            &format!("/console/certificates/{id}/delete"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    let f = fixture(50);
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf.clone())
+        .text("name", "sneaky")
+        .text("content", f.cert_pem.clone())
+        .text("key", f.key_pem.clone());
+    let request = browser
+        .http
+        .post(format!("{}/console/certificates", browser.base))
+        .multipart(form);
+    let page = browser.finish(request).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.get("waf/certificate").await.1["total"], 1);
+}
+
+async fn console_actions_go_through_the_api(db: Db) {
+    let app = TestApp::spawn_on(db).await;
+    let used = app.create_cert("in-use", &fixture(200)).await;
+    let used_id = used["id"].as_str().unwrap();
+    create_host(&app, "shop.example.com", "HTTPS", Some((used_id, "in-use"))).await;
+    app.create_cert("soon", &fixture(10)).await;
+    app.create_cert("gone", &fixture(-3)).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&app.token).await;
+
+    let list = browser.get("/console/certificates").await;
+    for word in [
+        "Valid",
+        "Expiring",
+        "Expired",
+        "in-use",
+        "soon",
+        "gone",
+        "shop.example.com",
+    ] {
+        assert!(list.body.contains(word), "{word}");
+    }
+    assert!(list.body.contains("www.example.com"), "SANs are shown");
+    let expiring = browser.get("/console/certificates?status=expiring").await;
+    assert!(expiring.body.contains(">soon<") && !expiring.body.contains(">gone<"));
+    let named = browser.get("/console/certificates?name=GON").await;
+    assert!(named.body.contains(">gone<") && !named.body.contains(">soon<"));
+
+    // Upload (pasted PEM), rename, and a refused delete shown as a sentence naming the host.
+    let f = fixture(60);
+    let csrf = list.csrf();
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf.clone())
+        .text("name", "pasted")
+        .text("content", f.cert_pem.clone())
+        .text("key", f.key_pem.clone());
+    let request = browser
+        .http
+        .post(format!("{}/console/certificates", browser.base))
+        .multipart(form);
+    let page = browser.finish(request).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let detail_path = page.location().to_owned();
+    let new_id = detail_path.rsplit('/').next().unwrap().to_owned();
+    assert_eq!(
+        app.get(&format!("waf/certificate/{new_id}")).await.1["name"],
+        "pasted"
+    );
+
+    let page = browser
+        .post(
+            &format!("{detail_path}/rename"),
+            &[("csrf", &csrf), ("name", "in-use")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("WAF.00011016"), "duplicate name shown");
+    let page = browser
+        .post(
+            &format!("{detail_path}/rename"),
+            &[("csrf", &csrf), ("name", "renamed")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get(&format!("waf/certificate/{new_id}")).await.1["name"],
+        "renamed"
+    );
+
+    let page = browser
+        .post(
+            &format!("/console/certificates/{used_id}/delete"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("shop.example.com") && page.body.contains("WAF.00022003"));
+    let page = browser
+        .post(&format!("{detail_path}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get(&format!("waf/certificate/{new_id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    let hosts = browser.get("/console/hosts").await;
+    assert!(hosts.body.contains("shop.example.com"));
+    assert!(
+        hosts
+            .body
+            .contains(&format!("/console/certificates/{used_id}"))
+    );
+    let missing = browser.get("/console/certificates/nope").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+const PASSWORD: &str = "console password 1";
+
+async fn sign_out_revokes_only_a_token_the_console_bought(db: Db) {
+    let app = TestApp::spawn_on(db).await;
+    // A pasted token survives sign-out.
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&app.token).await;
+    let csrf = browser.get("/console/certificates").await.csrf();
+    let out = browser.post("/console/signout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        browser.get("/console/certificates").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(app.get("waf/certificate").await.0, StatusCode::OK);
+
+    // A password sign-in buys a token; sign-out revokes it.
+    let project = ProjectId::parse(&app.project).unwrap();
+    let user = UserRecord {
+        id: UserId::random().to_string(),
+        name: "ops".to_owned(),
+        domain: "Default".to_owned(),
+        project_id: project.to_string(),
+        role: Role::Admin.as_str().to_owned(),
+        password_hash: hash_password(PASSWORD).unwrap(),
+    };
+    app.store.insert_user(&user, now_ms()).await.unwrap();
+    let mut browser = Browser::new(&app);
+    let csrf = browser.get("/console/").await.csrf();
+    let wrong = browser
+        .post(
+            "/console/",
+            &[("csrf", &csrf), ("username", "ops"), ("password", "nope")],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let page = browser
+        .post(
+            "/console/",
+            &[("csrf", &csrf), ("username", "ops"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let mut conn = sqlx_connect(&app.db.url).await;
+    let live = "SELECT COUNT(*) FROM tokens WHERE user_id IS NOT NULL AND revoked = 0";
+    let count: i64 = sqlx::query_scalar(live).fetch_one(&mut conn).await.unwrap();
+    assert_eq!(count, 1);
+    let csrf = browser.get("/console/certificates").await.csrf();
+    browser.post("/console/signout", &[("csrf", &csrf)]).await;
+    let count: i64 = sqlx::query_scalar(live).fetch_one(&mut conn).await.unwrap();
+    assert_eq!(count, 0);
+    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM console_sessions")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0);
+}
