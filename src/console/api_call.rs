@@ -26,7 +26,14 @@ impl ApiFailure {
     /// The message as shown: the API's sentence and its code.
     pub(super) fn sentence(&self) -> String {
         let message = self.message.trim_end_matches('.');
-        format!("{message}. ({})", self.code)
+        let mut chars = message.chars();
+        let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
+        format!(
+            "{}{}. ({})",
+            first.unwrap_or_default(),
+            chars.as_str(),
+            self.code
+        )
     }
 }
 

@@ -21,9 +21,9 @@ pub(super) fn date_time(ms: Millis) -> String {
     )
 }
 
-/// Whole days from `now` until `expire` (negative once expired).
+/// Days from `now` until `expire`, a started day counting as one (0 or less once expired).
 pub(super) fn days_left(expire: Millis, now: Millis) -> i64 {
-    (expire - now).div_euclid(DAY_MS)
+    (expire - now).saturating_add(DAY_MS - 1).div_euclid(DAY_MS)
 }
 
 /// The status word of a certificate expiring at `expire`.
@@ -52,8 +52,10 @@ mod tests {
     fn dates_and_days() {
         assert_eq!(date(0), "1970-01-01");
         assert_eq!(date_time(DAY_MS + 61_000), "1970-01-02 00:01 UTC");
-        assert_eq!(days_left(10 * DAY_MS + 5, 0), 10);
-        assert_eq!(days_left(0, 1), -1);
+        assert_eq!(days_left(10 * DAY_MS + 5, 0), 11);
+        assert_eq!(days_left(10 * DAY_MS, 0), 10);
+        assert_eq!(days_left(0, 1), 0);
+        assert_eq!(days_left(0, DAY_MS + 1), -1);
         assert_eq!(status_word(100 * DAY_MS, 0), "Valid");
         assert_eq!(status_word(3 * DAY_MS, 0), "Expiring");
         assert_eq!(status_word(0, 0), "Expired");

@@ -11,6 +11,7 @@ mod binding;
 mod certificates;
 mod cli;
 mod console;
+mod console_browser;
 mod credentials;
 mod hosts;
 mod keystone;
