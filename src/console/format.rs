@@ -1,16 +1,8 @@
 //! How the console writes times and states for people: UTC dates, days left, and the status
-//! words `Valid`, `Expiring`, `Expired` (readable without colour).
+//! words `Valid`, `Expiring`, `Expired` (readable without colour; the class only adds it).
 
+pub(super) use crate::domain::{DAY_MS, days_until as days_left, format_date as date};
 use crate::domain::{ExpiryStatus, Millis, UtcDateTime};
-
-/// Milliseconds of a day.
-pub(super) const DAY_MS: Millis = 86_400_000;
-
-/// `YYYY-MM-DD` (UTC).
-pub(super) fn date(ms: Millis) -> String {
-    let t = UtcDateTime::from_millis(ms);
-    format!("{:04}-{:02}-{:02}", t.year, t.month, t.day)
-}
 
 /// `YYYY-MM-DD HH:MM UTC`.
 pub(super) fn date_time(ms: Millis) -> String {
@@ -21,18 +13,9 @@ pub(super) fn date_time(ms: Millis) -> String {
     )
 }
 
-/// Days from `now` until `expire`, a started day counting as one (0 or less once expired).
-pub(super) fn days_left(expire: Millis, now: Millis) -> i64 {
-    (expire - now).saturating_add(DAY_MS - 1).div_euclid(DAY_MS)
-}
-
 /// The status word of a certificate expiring at `expire`.
 pub(super) fn status_word(expire: Millis, now: Millis) -> &'static str {
-    match ExpiryStatus::at(expire, now) {
-        ExpiryStatus::Valid => "Valid",
-        ExpiryStatus::ExpiringSoon => "Expiring",
-        ExpiryStatus::Expired => "Expired",
-    }
+    ExpiryStatus::at(expire, now).word()
 }
 
 /// The CSS class of a status word.
