@@ -25,6 +25,4 @@ pub use hostname::Hostname;
 pub use ids::{CertificateId, HostId, ProjectId, UserId};
 pub use pem::{CertificatePair, KeyKind, parse_pair};
 pub use server::{AddressKind, MAX_SERVERS, Protocol, Server, ServerFields, parse_servers};
-pub use time::{
-    DAY_MS, Millis, UtcDateTime, days_until, format_date, format_iso8601, now_ms,
-};
+pub use time::{DAY_MS, Millis, UtcDateTime, days_until, format_date, format_iso8601, now_ms};
