@@ -39,6 +39,8 @@ pub struct ServeConfig {
     pub public_url: Option<String>,
     /// Database pool settings.
     pub pool: PoolSettings,
+    /// How long a request may run before it is answered 503.
+    pub request_timeout: std::time::Duration,
 }
 
 /// Where to find the master key that seals private keys.
@@ -114,6 +116,7 @@ impl App {
                 certificate_quota: config.certificate_quota,
                 region: config.region.clone(),
                 public_url,
+                request_timeout: config.request_timeout,
             }),
         };
         Ok(Self {

@@ -142,6 +142,19 @@ impl ApiError {
         }
     }
 
+    /// A 503 for a request that ran past the server's deadline; the cause is logged.
+    pub fn timed_out(limit: std::time::Duration) -> Self {
+        Self {
+            code: ErrorCode::Unavailable,
+            msg: format!(
+                "the request did not complete within {} ms and was abandoned; retry later",
+                limit.as_millis()
+            )
+            .into(),
+            cause: Some("request timeout".to_owned()),
+        }
+    }
+
     /// The error code.
     pub fn code(&self) -> ErrorCode {
         self.code

@@ -1,14 +1,15 @@
-//! Extractors that answer in the API's error shape: the authenticated caller, JSON bodies and
-//! query pairs. Plain axum extractors would reply in plain text.
+//! Extractors that answer in the API's error shape: the authenticated caller, JSON bodies,
+//! query pairs and ids in the path. Plain axum extractors would reply in plain text.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, ErrorCode};
 use crate::auth::Principal;
+use crate::domain::{CertificateId, HostId};
 
 /// The authenticated caller, put into the request by the authentication middleware.
 #[derive(Debug, Clone)]
@@ -128,5 +129,53 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
                 ApiError::new(ErrorCode::UrlParamIllegal, "the query string is malformed")
             })?;
         Ok(Self(pairs))
+    }
+}
+
+/// An id the routes take from the path: which parameter holds it, what it names in a 404, and
+/// how it is checked.
+pub trait PathId: Sized {
+    /// The route parameter, as in `{certificate_id}`.
+    const PARAM: &'static str;
+    /// The resource a malformed or unknown id is reported as missing.
+    const KIND: &'static str;
+    /// The checked id; `None` when malformed.
+    fn from_path(text: &str) -> Option<Self>;
+}
+
+impl PathId for CertificateId {
+    const PARAM: &'static str = "certificate_id";
+    const KIND: &'static str = "certificate";
+    fn from_path(text: &str) -> Option<Self> {
+        Self::parse(text)
+    }
+}
+
+impl PathId for HostId {
+    const PARAM: &'static str = "host_id";
+    const KIND: &'static str = "host";
+    fn from_path(text: &str) -> Option<Self> {
+        Self::parse(text)
+    }
+}
+
+/// The id in the path, checked: a malformed one (not UTF-8 once percent-decoded, or not of
+/// the id's form) is as unknown as a missing one, 404 `WAF.00022001`, never axum's plain text.
+#[derive(Debug)]
+pub struct IdInPath<T>(pub T);
+
+impl<S: Send + Sync, T: PathId> FromRequestParts<S> for IdInPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found(T::KIND))?;
+        params
+            .iter()
+            .find(|(k, _)| k == T::PARAM)
+            .and_then(|(_, v)| T::from_path(v))
+            .map(Self)
+            .ok_or_else(|| ApiError::not_found(T::KIND))
     }
 }

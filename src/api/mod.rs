@@ -2,21 +2,22 @@
 //! ids, tracing, error logging, body limit). Handlers live with their wire types in one module
 //! per resource.
 
+mod authentication;
 mod certificates;
 pub mod error;
 mod extract;
 mod hosts;
 mod keystone;
-mod list_params;
 mod paging;
 pub mod read_cache;
+mod timeout;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, RawPathParams, Request, State};
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -25,11 +26,12 @@ use tower_http::request_id::{
 };
 use tower_http::trace::TraceLayer;
 
-use crate::auth::{AuthError, Authenticator, Principal, SignedRequest};
+use crate::auth::Authenticator;
 use crate::crypto::Sealer;
-use crate::domain::{Clock, now_ms};
+use crate::domain::Clock;
 use crate::storage::Store;
 use error::{ApiError, ErrorCause, ErrorCode};
+pub use timeout::DEFAULT_REQUEST_TIMEOUT_MS;
 
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -45,6 +47,8 @@ pub struct ServiceSettings {
     pub region: String,
     /// Base URL clients reach the server at (no trailing slash).
     pub public_url: String,
+    /// How long a request may take before it is answered 503 (see [`timeout`]).
+    pub request_timeout: Duration,
 }
 
 /// What every handler can reach.
@@ -69,7 +73,10 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .merge(certificates::routes())
         .merge(hosts::routes())
-        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            authentication::authenticate,
+        ));
 
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
@@ -84,6 +91,10 @@ pub fn router(state: AppState) -> Router {
             ApiError::new(ErrorCode::MethodNotAllowed, "this method is not allowed on this URL")
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            state.settings.request_timeout,
+            timeout::limit,
+        ))
         .layer(middleware::from_fn(log_server_errors))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req
@@ -136,62 +147,4 @@ async fn log_server_errors(req: Request, next: Next) -> Response {
         );
     }
     response
-}
-
-/// Authenticates every `/v1/{project_id}/...` request and checks the project: an
-/// `X-Auth-Token`, or an AK/SK signature (which covers the body, so the body is read first).
-async fn authenticate(
-    State(state): State<AppState>,
-    params: RawPathParams,
-    req: Request,
-    next: Next,
-) -> Response {
-    let project = params
-        .iter()
-        .find(|(k, _)| *k == "project_id")
-        .map(|(_, v)| v.to_owned());
-    match authenticated(&state, req).await {
-        Ok((principal, mut req)) => {
-            if let Err(e) = principal.require_project(project.as_deref().unwrap_or_default()) {
-                return ApiError::from(e).into_response();
-            }
-            req.extensions_mut().insert(principal);
-            next.run(req).await
-        }
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn authenticated(state: &AppState, req: Request) -> Result<(Principal, Request), ApiError> {
-    let now = now_ms();
-    if let Some(token) = req.headers().get("x-auth-token") {
-        let token = token.to_str().map_err(|_| AuthError::Unknown)?;
-        let principal = state.auth.token(token.trim(), now).await?;
-        return Ok((principal, req));
-    }
-    let Some(authorization) = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return Err(AuthError::Missing.into());
-    };
-    let authorization = authorization.to_owned();
-    let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {
-        ApiError::new(
-            ErrorCode::RequestBodyTooLarge,
-            "the request body is larger than 1 MiB",
-        )
-    })?;
-    let signed = SignedRequest {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query().unwrap_or_default(),
-        headers: &parts.headers,
-        body: &bytes,
-        authorization: &authorization,
-    };
-    let principal = state.auth.signature(&signed, &state.sealer, now).await?;
-    Ok((principal, Request::from_parts(parts, Body::from(bytes))))
 }

@@ -8,6 +8,7 @@
 //! Entries hold stored values only; anything that depends on the clock (`exp_status`) is
 //! computed when the answer is rendered, and queries filtered by expiry are never cached.
 
+use std::hash::Hash;
 use std::sync::Arc;
 
 use crate::storage::{BoundHost, CertificateRecord, CertificateSummary};
@@ -48,39 +49,63 @@ pub struct CachedCertificate {
     pub bound: Vec<BoundHost>,
 }
 
+/// The key of a cached certificate: its project and id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CertificateKey {
+    /// The project.
+    pub project: String,
+    /// The certificate id.
+    pub id: String,
+}
+
+/// A kind of value the cache holds, and the map that holds it; lets [`ReadCache::read_through`]
+/// serve every kind with one piece of logic.
+pub trait Cached: Sized {
+    /// What an entry is looked up by.
+    type Key: Eq + Hash;
+    /// The map of this kind.
+    fn map(cache: &ReadCache) -> &TaggedCache<Self::Key, i64, Self>;
+}
+
+impl Cached for CachedPage {
+    type Key = PageKey;
+    fn map(cache: &ReadCache) -> &TaggedCache<PageKey, i64, Self> {
+        &cache.pages
+    }
+}
+
+impl Cached for CachedCertificate {
+    type Key = CertificateKey;
+    fn map(cache: &ReadCache) -> &TaggedCache<CertificateKey, i64, Self> {
+        &cache.certificates
+    }
+}
+
 /// The cache shared by a server's request handlers.
 #[derive(Debug, Default)]
 pub struct ReadCache {
     pages: TaggedCache<PageKey, i64, CachedPage>,
-    certificates: TaggedCache<(String, String), i64, CachedCertificate>,
+    certificates: TaggedCache<CertificateKey, i64, CachedCertificate>,
 }
 
 impl ReadCache {
-    /// The page read at `version`, if cached.
-    pub fn page(&self, key: &PageKey, version: i64) -> Option<Arc<CachedPage>> {
-        self.pages.get(key, &version)
-    }
-
-    /// Remembers a page read after the credential check saw `version`.
-    pub fn put_page(&self, key: PageKey, version: i64, page: Arc<CachedPage>) {
-        self.pages.put(key, version, page);
-    }
-
-    /// The certificate read at `version`, if cached.
-    pub fn certificate(
+    /// The value cached under `key` for the project `version` the caller's credential check
+    /// saw; otherwise `read` runs and its value is remembered under that version. A `None` key
+    /// (an answer that depends on more than the stored data) always reads and is never kept.
+    pub async fn read_through<V: Cached, E>(
         &self,
-        project: &str,
-        id: &str,
+        key: Option<V::Key>,
         version: i64,
-    ) -> Option<Arc<CachedCertificate>> {
-        self.certificates
-            .get(&(project.to_owned(), id.to_owned()), &version)
-    }
-
-    /// Remembers a certificate read after the credential check saw `version`.
-    pub fn put_certificate(&self, project: &str, version: i64, value: Arc<CachedCertificate>) {
-        let key = (project.to_owned(), value.record.id.clone());
-        self.certificates.put(key, version, value);
+        read: impl Future<Output = Result<V, E>>,
+    ) -> Result<Arc<V>, E> {
+        if let Some(hit) = key.as_ref().and_then(|k| V::map(self).get(k, &version)) {
+            return Ok(hit);
+        }
+        let value = Arc::new(read.await?);
+        if let Some(k) = key {
+            V::map(self).put(k, version, Arc::clone(&value));
+        }
+        Ok(value)
     }
 }
 
@@ -98,31 +123,56 @@ mod tests {
         }
     }
 
-    fn page(total: i64) -> Arc<CachedPage> {
-        Arc::new(CachedPage {
+    fn page(total: i64) -> CachedPage {
+        CachedPage {
             total,
             items: Vec::new(),
             bound: Vec::new(),
-        })
+        }
+    }
+
+    /// Reads through the cache; `Err(())` marks a read of the store.
+    fn read(cache: &ReadCache, key: Option<PageKey>, version: i64, total: i64) -> Result<i64, ()> {
+        let mut read = false;
+        let got = block_on(cache.read_through(key, version, async {
+            read = true;
+            Ok::<_, ()>(page(total))
+        }))?;
+        if read { Err(()) } else { Ok(got.total) }
+    }
+
+    /// Polls a future that never waits (the reads above are ready at once).
+    fn block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
     }
 
     #[test]
     fn entries_serve_only_their_version() {
         let cache = ReadCache::default();
-        cache.put_page(key(0), 7, page(3));
-        assert_eq!(cache.page(&key(0), 7).map(|p| p.total), Some(3));
-        assert!(
-            cache.page(&key(0), 8).is_none(),
+        assert_eq!(
+            read(&cache, Some(key(0)), 7, 3),
+            Err(()),
+            "first read goes to the store"
+        );
+        assert_eq!(read(&cache, Some(key(0)), 7, 99), Ok(3));
+        assert_eq!(
+            read(&cache, Some(key(0)), 8, 4),
+            Err(()),
             "a newer version makes it stale"
         );
-        assert!(cache.page(&key(10), 7).is_none());
+        assert_eq!(read(&cache, Some(key(10)), 8, 5), Err(()));
+        assert_eq!(read(&cache, None, 8, 5), Err(()), "no key: never cached");
+        assert_eq!(read(&cache, None, 8, 5), Err(()));
     }
 
     #[test]
     fn capacity_is_bounded() {
         let cache = ReadCache::default();
         for i in 0..5000 {
-            cache.put_page(key(i), 1, page(i));
+            let _ = read(&cache, Some(key(i)), 1, i);
         }
         let len = cache.pages.len();
         assert!(len <= 4096);

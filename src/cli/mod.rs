@@ -134,6 +134,12 @@ pub struct ServeArgs {
     /// Milliseconds a request waits for a database connection before answering 503.
     #[arg(long, env = "WAFCERT_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 1000)]
     pub db_acquire_timeout_ms: u64,
+    /// Milliseconds a database connection may stay unused before it is closed.
+    #[arg(long, env = "WAFCERT_DB_IDLE_TIMEOUT_MS", default_value_t = 600_000)]
+    pub db_idle_timeout_ms: u64,
+    /// Milliseconds a request may take before it is abandoned and answered 503.
+    #[arg(long, env = "WAFCERT_REQUEST_TIMEOUT_MS", default_value_t = crate::api::DEFAULT_REQUEST_TIMEOUT_MS)]
+    pub request_timeout_ms: u64,
 }
 
 /// `wafcert token ...`.
@@ -351,7 +357,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         pool: PoolSettings {
             max_connections: args.db_max_connections.max(1),
             acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
+            idle_timeout: Duration::from_millis(args.db_idle_timeout_ms.max(1)),
         },
+        request_timeout: Duration::from_millis(args.request_timeout_ms.max(1)),
     };
     let mut app = App::build(&config).await?;
     let addr = app.local_addr()?;

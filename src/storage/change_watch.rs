@@ -6,9 +6,17 @@
 //!
 //! Callers use the header as a stamp: a value cached together with the stamp read *before* the
 //! value was read from the database is current as long as the stamp has not changed.
+//!
+//! The stamp is only meaningful while the file read is the live `-shm` of the database. SQLite
+//! deletes that file when the last connection holding the WAL open closes (and a later one
+//! creates a new file, which an old handle would never see). So the watch keeps a connection
+//! that has run a read: it holds the WAL open and a shared lock on the database file, and no
+//! connection of any process can then delete `-shm`. Each stamp also checks that the handle is
+//! still the file at the path (link count and inode); if not, there is no stamp, and callers
+//! verify against the database every time.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::PathBuf;
 
 /// Size of one copy of the wal-index header.
@@ -21,29 +29,64 @@ pub type ChangeStamp = [u8; STAMP_LEN];
 #[derive(Debug)]
 pub struct ChangeWatch {
     shm: File,
-    /// SQLite deletes the `-shm` file when the last connection to the database closes, and a
-    /// later connection creates a new one, which this handle would not see. This connection is
-    /// never used; it only stays open so the file lives as long as the watch.
-    /// (In a mutex only to make the watch shareable between threads.)
+    path: PathBuf,
+    /// Device and inode of `shm` when opened, to notice that the path now names another file.
+    identity: (u64, u64),
+    /// A connection that has read from the database, so it holds the WAL and `-shm` open and
+    /// keeps them from being deleted. Never used again; in a mutex only to make the watch
+    /// shareable between threads.
     _keeper: std::sync::Mutex<sqlx::AnyConnection>,
 }
 
 impl ChangeWatch {
-    /// Opens the `-shm` file of a WAL-mode database at `db_path`, holding `keeper` open; `None`
+    /// Makes `keeper` (a connection to the WAL-mode database at `db_path`, after migrations)
+    /// read from the database so it holds the WAL open, then opens the `-shm` file. `None`
     /// when there is no such file (in-memory databases, or a database not in WAL mode).
-    pub fn open(db_path: &str, keeper: sqlx::AnyConnection) -> Option<Self> {
+    pub async fn open(
+        db_path: &str,
+        mut keeper: sqlx::AnyConnection,
+    ) -> Result<Option<Self>, sqlx::Error> {
+        sqlx::query("SELECT COUNT(*) FROM sqlite_master")
+            .execute(&mut keeper)
+            .await?;
         let path = PathBuf::from(format!("{db_path}-shm"));
-        File::open(path).ok().map(|shm| Self {
+        let Ok(shm) = File::open(&path) else {
+            return Ok(None);
+        };
+        let Ok(meta) = shm.metadata() else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
             shm,
+            path,
+            identity: (meta.dev(), meta.ino()),
             _keeper: std::sync::Mutex::new(keeper),
-        })
+        }))
     }
 
-    /// The current header; `None` when it cannot be read (callers then skip their caches).
+    /// The current header; `None` when it cannot be read or the file read is no longer the
+    /// database's live `-shm` (callers then skip their caches).
     pub fn stamp(&self) -> Option<ChangeStamp> {
+        if !self.is_live() {
+            return None;
+        }
         let mut header = [0u8; STAMP_LEN];
         self.shm.read_exact_at(&mut header, 0).ok()?;
         Some(header)
+    }
+
+    /// Whether the open handle is still the file at the `-shm` path: not unlinked, not replaced.
+    fn is_live(&self) -> bool {
+        let open = self.shm.metadata().ok();
+        let at_path = std::fs::metadata(&self.path).ok();
+        match (open, at_path) {
+            (Some(open), Some(at_path)) => {
+                open.nlink() > 0
+                    && (open.dev(), open.ino()) == self.identity
+                    && (at_path.dev(), at_path.ino()) == self.identity
+            }
+            _ => false,
+        }
     }
 }
 
@@ -74,20 +117,28 @@ mod tests {
         assert_eq!(sqlite_path("postgres://x/y"), None);
     }
 
+    async fn keeper(url: &str) -> sqlx::AnyConnection {
+        use sqlx::Connection;
+        sqlx::AnyConnection::connect(&format!("{url}?mode=rw"))
+            .await
+            .unwrap()
+    }
+
+    async fn open_store(url: &str) -> crate::storage::Store {
+        crate::storage::Store::open(url, crate::storage::PoolSettings::default())
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn every_commit_changes_the_stamp_and_reads_do_not() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/w.db", dir.path().display());
-        let store = crate::storage::Store::open(&url, crate::storage::PoolSettings::default())
+        let store = open_store(&url).await;
+        let watch = ChangeWatch::open(&sqlite_path(&url).unwrap(), keeper(&url).await)
             .await
+            .unwrap()
             .unwrap();
-        let keeper = {
-            use sqlx::Connection;
-            sqlx::AnyConnection::connect(&format!("{url}?mode=rw"))
-                .await
-                .unwrap()
-        };
-        let watch = ChangeWatch::open(&sqlite_path(&url).unwrap(), keeper).unwrap();
         let before = watch.stamp().unwrap();
         store.project_count().await.unwrap();
         assert_eq!(watch.stamp().unwrap(), before, "a read changes nothing");
@@ -96,14 +147,53 @@ mod tests {
         let after = watch.stamp().unwrap();
         assert_ne!(after, before, "a commit changes the stamp");
         // A commit by another process (here: another pool, as the admin commands use).
-        let other = crate::storage::Store::open(&url, crate::storage::PoolSettings::default())
-            .await
-            .unwrap();
+        let other = open_store(&url).await;
         other.revoke_token("no-such-hash").await.unwrap();
         other
             .ensure_project(&crate::domain::ProjectId::random(), None, 0)
             .await
             .unwrap();
         assert_ne!(watch.stamp().unwrap(), after);
+    }
+
+    #[tokio::test]
+    async fn a_brand_new_database_is_watched() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/new.db", dir.path().display());
+        let store = open_store(&url).await;
+        assert!(store.change_stamp().is_some());
+    }
+
+    #[tokio::test]
+    async fn closing_every_pool_connection_keeps_the_watched_file_live() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/c.db", dir.path().display());
+        let store = open_store(&url).await;
+        let before = store.change_stamp().unwrap();
+        // The last pool connection closes: SQLite would delete `-shm` if nothing held the WAL.
+        store.close().await;
+        let other = open_store(&url).await;
+        other
+            .ensure_project(&crate::domain::ProjectId::random(), None, 0)
+            .await
+            .unwrap();
+        let after = store.change_stamp();
+        assert!(
+            after.is_some_and(|a| a != before),
+            "a commit after every pool connection closed must change the stamp"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_replaced_or_deleted_file_gives_no_stamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/d.db", dir.path().display());
+        let store = open_store(&url).await;
+        assert!(store.change_stamp().is_some());
+        let shm = format!("{}-shm", sqlite_path(&url).unwrap());
+        std::fs::remove_file(&shm).unwrap();
+        assert!(store.change_stamp().is_none(), "unlinked");
+        std::fs::write(&shm, [0u8; 4096]).unwrap();
+        assert!(store.change_stamp().is_none(), "another file at the path");
     }
 }

@@ -118,6 +118,8 @@ pub struct PoolSettings {
     pub max_connections: u32,
     /// How long a request waits for a connection before failing with 503.
     pub acquire_timeout: Duration,
+    /// How long a connection may sit unused in the pool before it is closed.
+    pub idle_timeout: Duration,
 }
 
 impl Default for PoolSettings {
@@ -125,6 +127,7 @@ impl Default for PoolSettings {
         Self {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(3),
+            idle_timeout: Duration::from_secs(600),
         }
     }
 }
@@ -171,6 +174,7 @@ impl Store {
         let pool = pool_options
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
+            .idle_timeout(settings.idle_timeout)
             // No ping before every use: a broken connection fails its query (a 503 for that
             // request) and is replaced, which costs less than a round trip on every request.
             .test_before_acquire(false)
@@ -183,20 +187,21 @@ impl Store {
                 .await?;
         }
         let writer = (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
-        let changes = match change_watch::sqlite_path(&url) {
-            Some(path) if backend == Backend::Sqlite => {
-                let keeper = sqlx::AnyConnection::connect_with(&keeper_options).await?;
-                change_watch::ChangeWatch::open(&path, keeper).map(Arc::new)
-            }
-            _ => None,
-        };
-        let store = Self {
+        let mut store = Self {
             pool,
             backend,
             writer,
-            changes,
+            changes: None,
         };
         store.migrate().await?;
+        // After the migrations, so the database is in WAL mode and its `-shm` exists even on
+        // the first start.
+        if let Some(path) = change_watch::sqlite_path(&url).filter(|_| backend == Backend::Sqlite) {
+            let keeper = sqlx::AnyConnection::connect_with(&keeper_options).await?;
+            store.changes = change_watch::ChangeWatch::open(&path, keeper)
+                .await?
+                .map(Arc::new);
+        }
         Ok(store)
     }
 

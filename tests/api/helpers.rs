@@ -151,6 +151,7 @@ pub fn config_for(url: &str) -> ServeConfig {
         region: "eu-de".to_owned(),
         public_url: None,
         pool: PoolSettings::default(),
+        request_timeout: Duration::from_millis(wafcert::api::DEFAULT_REQUEST_TIMEOUT_MS),
     }
 }
 

@@ -18,5 +18,7 @@ mod keystone;
 mod lifecycle;
 mod list;
 mod postgres;
+mod requests;
+mod revocation;
 mod rotation;
 mod storage;

@@ -6,13 +6,13 @@
 mod query;
 mod wire;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode, from_write};
-use super::extract::{Caller, JsonBody, QueryPairs};
+use super::extract::{Caller, IdInPath, JsonBody, QueryPairs};
 use crate::domain::{
     CertificateChange, HostId, HostSettings, check_bind, check_certificate_present,
 };
@@ -114,9 +114,8 @@ async fn list(
 async fn show(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path((_, host_id)): Path<(String, String)>,
+    IdInPath(id): IdInPath<HostId>,
 ) -> ApiResult<Json<HostResponse>> {
-    let id = host_id_of(&host_id)?;
     let record = state
         .store
         .host(&caller.project, &id)
@@ -130,11 +129,10 @@ async fn show(
 async fn update(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path((_, host_id)): Path<(String, String)>,
+    IdInPath(id): IdInPath<HostId>,
     JsonBody(body): JsonBody<HostRequest>,
 ) -> ApiResult<Json<HostResponse>> {
     caller.require_admin()?;
-    let id = host_id_of(&host_id)?;
     let request = body.parse()?;
     let lock = match &request.certificate {
         CertificateChange::Bind { id, .. } => Some(id.clone()),
@@ -198,10 +196,9 @@ fn decide(
 async fn delete(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path((_, host_id)): Path<(String, String)>,
+    IdInPath(id): IdInPath<HostId>,
 ) -> ApiResult<Json<DeleteResponse>> {
     caller.require_admin()?;
-    let id = host_id_of(&host_id)?;
     let deleted = state
         .store
         .delete_host(&caller.project, &id)
@@ -217,11 +214,6 @@ fn required(field: &str) -> ApiError {
         ErrorCode::RequestBodyIllegal,
         format!("{field} is required"),
     )
-}
-
-/// A host id from the path; a malformed one is as unknown as a missing one.
-fn host_id_of(text: &str) -> ApiResult<HostId> {
-    HostId::parse(text).ok_or_else(|| ApiError::not_found("host"))
 }
 
 /// Names the host in a store's not-found.

@@ -1,30 +1,30 @@
 //! The query of the certificate list, checked exactly as the contract states: `page`,
 //! `pagesize`, `name`, `host`, `exp_status`; anything else is ignored.
 
-use super::error::{ApiError, ErrorCode};
-use super::extract::QueryPairs;
-use super::paging::Paging;
+use crate::api::error::{ApiError, ErrorCode};
+use crate::api::extract::QueryPairs;
+use crate::api::paging::Paging;
 use crate::domain::{ExpiryStatus, Millis};
 use crate::storage::ListFilter;
 
 /// A checked list query.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListParams {
+pub(super) struct ListParams {
     /// 1-based page.
-    pub page: i64,
+    pub(super) page: i64,
     /// Page size; `None` is all (absent or -1).
-    pub pagesize: Option<i64>,
+    pub(super) pagesize: Option<i64>,
     /// Case-insensitive name substring.
-    pub name: Option<String>,
+    pub(super) name: Option<String>,
     /// Whether items carry `expire_time`, `exp_status` and `bind_host`.
-    pub host: bool,
+    pub(super) host: bool,
     /// Only certificates in this state.
-    pub exp_status: Option<ExpiryStatus>,
+    pub(super) exp_status: Option<ExpiryStatus>,
 }
 
 impl ListParams {
     /// Checks every documented parameter.
-    pub fn parse(query: &QueryPairs) -> Result<Self, ApiError> {
+    pub(super) fn parse(query: &QueryPairs) -> Result<Self, ApiError> {
         let Paging { page, pagesize } = Paging::parse(query, None)?;
         let name = query
             .get("name")
@@ -62,7 +62,7 @@ impl ListParams {
     }
 
     /// The storage filter for this query at time `now`.
-    pub fn to_filter(&self, now: Millis) -> ListFilter {
+    pub(super) fn to_filter(&self, now: Millis) -> ListFilter {
         let offset = Paging {
             page: self.page,
             pagesize: self.pagesize,

@@ -1,24 +1,28 @@
-//! The certificate endpoints under `/v1/{project_id}/waf/certificate` and their wire types,
-//! named and shaped byte for byte as the API documents them.
+//! The certificate endpoints under `/v1/{project_id}/waf/certificate`: upload, list, show,
+//! rename or replace, delete, and binding to hosts from the certificate side. Wire types live
+//! in `wire`, the list query in `query`.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+mod query;
+mod wire;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode, from_write};
-use super::extract::{Caller, JsonBody, QueryPairs};
-use super::list_params::ListParams;
-use super::read_cache::{CachedCertificate, CachedPage, PageKey};
+use super::extract::{Caller, IdInPath, JsonBody, QueryPairs};
+use super::read_cache::{CachedCertificate, CachedPage, CertificateKey, PageKey};
 use crate::domain::{
     CertificateId, CertificateName, CertificatePair, ExpiryStatus, HostId, NameLimit, ProjectId,
     parse_pair, refuse_expired,
 };
-use crate::storage::{BoundHost, CertificateRecord, NewCertificate, ReplacedPair};
+use crate::storage::{CertificateRecord, NewCertificate, ReplacedPair};
+use query::ListParams;
+use wire::{
+    ApplyBody, ApplyResponse, BindHostBody, CertificateBody, CreateResponse, DeleteResponse,
+    ListItem, ListResponse, ShowResponse, UpdateResponse, group_by_certificate,
+};
 
 /// The certificate routes, all under `/v1/{project_id}/waf/certificate`.
 pub(super) fn routes() -> Router<AppState> {
@@ -33,50 +37,6 @@ pub(super) fn routes() -> Router<AppState> {
             &format!("{base}/{{certificate_id}}/apply-to-hosts"),
             post(apply_to_hosts),
         )
-}
-
-/// A host using a certificate, as listed in `bind_host`.
-#[derive(Debug, Serialize)]
-pub struct BindHostBody {
-    id: String,
-    hostname: String,
-    waf_type: &'static str,
-    mode: &'static str,
-}
-
-impl From<BoundHost> for BindHostBody {
-    fn from(h: BoundHost) -> Self {
-        Self {
-            id: h.id,
-            hostname: h.hostname,
-            waf_type: "premium",
-            mode: "premium",
-        }
-    }
-}
-
-/// One item of the list response.
-#[derive(Debug, Serialize)]
-struct ListItem {
-    id: String,
-    name: String,
-    timestamp: i64,
-    certificateid: String,
-    certificatename: String,
-    enterprise_project_id: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expire_time: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    exp_status: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    bind_host: Option<Vec<BindHostBody>>,
-}
-
-/// The list response.
-#[derive(Debug, Serialize)]
-struct ListResponse {
-    total: i64,
-    items: Vec<ListItem>,
 }
 
 /// `GET /v1/{project_id}/waf/certificate`: a page of certificates, newest first.
@@ -99,12 +59,9 @@ async fn list(
         offset: filter.offset,
         with_hosts: params.host,
     });
-    let cached = key
-        .as_ref()
-        .and_then(|k| state.cache.page(k, caller.project_version));
-    let page = match cached {
-        Some(page) => page,
-        None => {
+    let page = state
+        .cache
+        .read_through(key, caller.project_version, async {
             let found = state
                 .store
                 .list_certificates(&caller.project, &filter)
@@ -115,19 +72,13 @@ async fn list(
             } else {
                 Vec::new()
             };
-            let page = Arc::new(CachedPage {
+            Ok::<_, ApiError>(CachedPage {
                 total: found.total,
                 items: found.items,
                 bound,
-            });
-            if let Some(k) = key {
-                state
-                    .cache
-                    .put_page(k, caller.project_version, Arc::clone(&page));
-            }
-            page
-        }
-    };
+            })
+        })
+        .await?;
     let mut bound = group_by_certificate(&page.bound);
     let items = page
         .items
@@ -157,36 +108,6 @@ async fn list(
         total: page.total,
         items,
     }))
-}
-
-fn group_by_certificate(hosts: &[BoundHost]) -> HashMap<&str, Vec<BindHostBody>> {
-    let mut map: HashMap<&str, Vec<BindHostBody>> = HashMap::new();
-    for h in hosts {
-        map.entry(h.certificate_id.as_str())
-            .or_default()
-            .push(h.clone().into());
-    }
-    map
-}
-
-/// Body of create and update; every field optional here so that a missing one gets a clear
-/// message instead of a parser error.
-#[derive(Debug, Deserialize)]
-struct CertificateBody {
-    name: Option<String>,
-    content: Option<String>,
-    key: Option<String>,
-}
-
-/// Response of create.
-#[derive(Debug, Serialize)]
-struct CreateResponse {
-    id: String,
-    name: String,
-    expire_time: i64,
-    exp_status: i32,
-    timestamp: i64,
-    bind_host: Vec<BindHostBody>,
 }
 
 /// `POST /v1/{project_id}/waf/certificate`: upload a certificate chain and its private key.
@@ -231,37 +152,20 @@ async fn create(
     }))
 }
 
-/// Response of show.
-#[derive(Debug, Serialize)]
-struct ShowResponse {
-    id: String,
-    name: String,
-    content: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    key: Option<String>,
-    expire_time: i64,
-    exp_status: i32,
-    timestamp: i64,
-    bind_host: Vec<BindHostBody>,
-    certificateid: String,
-    certificatename: String,
-}
-
 /// `GET /v1/{project_id}/waf/certificate/{certificate_id}`: one certificate, with its key for
 /// admins (unless the server withholds keys) and the hosts using it.
 async fn show(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path((_, certificate_id)): Path<(String, String)>,
+    IdInPath(id): IdInPath<CertificateId>,
 ) -> ApiResult<Json<ShowResponse>> {
-    let id = certificate_id_of(&certificate_id)?;
-    let project = caller.project.as_str();
-    let cached = state
+    let key = CertificateKey {
+        project: caller.project.to_string(),
+        id: id.to_string(),
+    };
+    let entry = state
         .cache
-        .certificate(project, id.as_str(), caller.project_version);
-    let entry = match cached {
-        Some(entry) => entry,
-        None => {
+        .read_through(Some(key), caller.project_version, async {
             let record = state
                 .store
                 .certificate(&caller.project, &id)
@@ -271,13 +175,9 @@ async fn show(
                 .store
                 .bound_hosts(&caller.project, &[record.id.as_str()])
                 .await?;
-            let entry = Arc::new(CachedCertificate { record, bound });
-            state
-                .cache
-                .put_certificate(project, caller.project_version, Arc::clone(&entry));
-            entry
-        }
-    };
+            Ok::<_, ApiError>(CachedCertificate { record, bound })
+        })
+        .await?;
     let record = &entry.record;
     let bind_host = entry.bound.iter().cloned().map(Into::into).collect();
     let reveal = caller.role == crate::auth::Role::Admin && !state.settings.withhold_private_keys;
@@ -305,26 +205,15 @@ async fn show(
     }))
 }
 
-/// Response of update.
-#[derive(Debug, Serialize)]
-struct UpdateResponse {
-    id: String,
-    name: String,
-    expire_time: i64,
-    exp_status: i32,
-    timestamp: i64,
-}
-
 /// `PUT /v1/{project_id}/waf/certificate/{certificate_id}`: rename, optionally replacing the
 /// chain and key; refused while a host uses the certificate.
 async fn update(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path((_, certificate_id)): Path<(String, String)>,
+    IdInPath(id): IdInPath<CertificateId>,
     JsonBody(body): JsonBody<CertificateBody>,
 ) -> ApiResult<Json<UpdateResponse>> {
     caller.require_admin()?;
-    let id = certificate_id_of(&certificate_id)?;
     let name = required(body.name, "name")?;
     let name = CertificateName::parse(&name, NameLimit::Update)?;
     let pair = match (body.content, body.key) {
@@ -368,23 +257,13 @@ async fn update(
     }))
 }
 
-/// Response of delete.
-#[derive(Debug, Serialize)]
-struct DeleteResponse {
-    id: String,
-    name: String,
-    expire_time: i64,
-    timestamp: i64,
-}
-
 /// `DELETE /v1/{project_id}/waf/certificate/{certificate_id}`: refused while a host uses it.
 async fn delete(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path((_, certificate_id)): Path<(String, String)>,
+    IdInPath(id): IdInPath<CertificateId>,
 ) -> ApiResult<Json<DeleteResponse>> {
     caller.require_admin()?;
-    let id = certificate_id_of(&certificate_id)?;
     let record: CertificateRecord = state
         .store
         .delete_certificate(&caller.project, &id)
@@ -399,33 +278,15 @@ async fn delete(
     }))
 }
 
-/// Body of apply-to-hosts.
-#[derive(Debug, Deserialize)]
-struct ApplyBody {
-    premium_host_ids: Option<Vec<String>>,
-    cloud_host_ids: Option<Vec<String>>,
-}
-
-/// Response of apply-to-hosts.
-#[derive(Debug, Serialize)]
-struct ApplyResponse {
-    id: String,
-    name: String,
-    timestamp: i64,
-    expire_time: i64,
-    bind_host: Vec<BindHostBody>,
-}
-
 /// `POST /v1/{project_id}/waf/certificate/{certificate_id}/apply-to-hosts`: bind the
 /// certificate to every listed dedicated-mode host, all or nothing.
 async fn apply_to_hosts(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path((_, certificate_id)): Path<(String, String)>,
+    IdInPath(id): IdInPath<CertificateId>,
     JsonBody(body): JsonBody<ApplyBody>,
 ) -> ApiResult<Json<ApplyResponse>> {
     caller.require_admin()?;
-    let id = certificate_id_of(&certificate_id)?;
     if body.cloud_host_ids.as_ref().is_some_and(|c| !c.is_empty()) {
         return Err(ApiError::new(
             ErrorCode::RequestBodyIllegal,
@@ -497,11 +358,6 @@ async fn check_pair(content: String, key: String) -> ApiResult<CertificatePair> 
         .await
         .map_err(ApiError::internal)?
         .map_err(Into::into)
-}
-
-/// A certificate id from the path; a malformed one is as unknown as a missing one.
-pub(super) fn certificate_id_of(text: &str) -> ApiResult<CertificateId> {
-    CertificateId::parse(text).ok_or_else(|| ApiError::not_found("certificate"))
 }
 
 /// Names the certificate in a store's not-found.
