@@ -423,3 +423,79 @@ async fn sign_out_revokes_only_a_token_the_console_bought(db: Db) {
         .unwrap();
     assert_eq!(sessions, 0);
 }
+
+/// The table stays quick with 100,000 certificates: every page reads one page of rows and
+/// counts, never all rows (SQLite; the figures are printed). Seeding takes ~25 s in a debug
+/// build, so it runs from `scripts/console-tests` (`--include-ignored`), not in every `cargo test`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "seeds 100,000 certificates; scripts/console-tests runs it"]
+async fn pages_stay_fast_at_100k_certificates() {
+    use std::time::{Duration, Instant};
+    use wafcert::app::MasterKeySource;
+    use wafcert::crypto::{MasterKey, Sealer};
+    use wafcert::domain::{CertificateId, CertificateName, NameLimit};
+    use wafcert::storage::NewCertificate;
+
+    const N: usize = 100_000;
+    const BATCH: usize = 5_000;
+    let app = TestApp::spawn().await;
+    let MasterKeySource::Hex(hex) = &app.config.master_key else {
+        panic!("tests use a hex master key");
+    };
+    let sealer = Sealer::new(&MasterKey::from_hex(hex).unwrap()).unwrap();
+    let project = ProjectId::parse(&app.project).unwrap();
+    let f = fixture(365);
+    let now = now_ms();
+    let started = Instant::now();
+    for chunk in 0..N / BATCH {
+        let rows: Vec<(CertificateId, CertificateName, Vec<u8>, i64)> = (0..BATCH)
+            .map(|k| {
+                let i = chunk * BATCH + k;
+                let id = CertificateId::random();
+                let name =
+                    CertificateName::parse(&format!("bulk-{i:06}"), NameLimit::Create).unwrap();
+                let sealed = sealer.seal(f.key_pem.as_bytes(), id.as_str()).unwrap();
+                let days = i64::try_from(i % 400).unwrap() - 20;
+                (id, name, sealed, now + days_ms(days))
+            })
+            .collect();
+        let batch: Vec<NewCertificate<'_>> = rows
+            .iter()
+            .enumerate()
+            .map(|(k, (id, name, sealed, expire))| NewCertificate {
+                id,
+                project: &project,
+                name,
+                content: &f.cert_pem,
+                sealed_key: sealed,
+                expire_time: *expire,
+                created_at: now - i64::try_from(chunk * BATCH + k).unwrap(),
+            })
+            .collect();
+        app.store.insert_certificates(&batch, None).await.unwrap();
+    }
+    eprintln!("seeded {N} certificates in {:?}", started.elapsed());
+
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&app.token).await;
+    for path in [
+        "/console/certificates",
+        "/console/certificates?page=2000",
+        "/console/certificates?status=expiring",
+        "/console/certificates?name=bulk-0999",
+        "/console/hosts",
+    ] {
+        let mut best = Duration::MAX;
+        for _ in 0..3 {
+            let t = Instant::now();
+            let page = browser.get(path).await;
+            best = best.min(t.elapsed());
+            assert_eq!(page.status, StatusCode::OK, "{path}");
+        }
+        eprintln!("{path}: {best:?} (best of 3)");
+        assert!(best < Duration::from_secs(3), "{path} took {best:?}");
+    }
+    let first = browser.get("/console/certificates").await;
+    assert!(first.body.contains("Page 1 of 4000"));
+    assert!(first.body.contains("bulk-000000"));
+}
