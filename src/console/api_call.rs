@@ -8,7 +8,7 @@ use tower::ServiceExt;
 
 use super::ConsoleState;
 use super::error::ConsoleError;
-use super::session::Session;
+use super::session::{self, Session};
 use crate::api::BODY_LIMIT;
 
 /// The API's answer to a refused call: shown next to the form that caused it.
@@ -139,6 +139,7 @@ pub(super) async fn send(
     };
     if failure.code == "WAF.00012001" {
         // The token expired or was revoked: the session it backs is over.
+        session::forget(state, session).await?;
         let read = call.method == Method::GET;
         return Err(CallError::Fatal(ConsoleError::SignedOut { read }));
     }

@@ -206,6 +206,18 @@ pub(super) async fn end(state: &ConsoleState, session: &Session) -> Result<Strin
     Ok(set_cookie(state, SESSION_COOKIE, "", 0))
 }
 
+/// Forgets `session` after the API stopped accepting its token (expired or revoked), so the
+/// sign-in page does not send the browser back to a page that cannot load.
+pub(super) async fn forget(state: &ConsoleState, session: &Session) -> Result<(), ConsoleError> {
+    state
+        .app
+        .store
+        .delete_session(&session.id_hash)
+        .await
+        .map_err(ConsoleError::internal)?;
+    Ok(())
+}
+
 /// The sign-in form's CSRF token and, when the browser has no sign-in cookie yet, the
 /// `Set-Cookie` value that gives it one.
 pub(super) fn login_csrf(

@@ -16,6 +16,7 @@ crate::on_both_backends!(
     a_readonly_session_sees_no_write_controls_and_is_refused,
     console_actions_go_through_the_api,
     sign_out_revokes_only_a_token_the_console_bought,
+    a_revoked_token_ends_its_session,
 );
 
 /// A browser without JavaScript: keeps cookies, follows no redirect.
@@ -498,4 +499,26 @@ async fn pages_stay_fast_at_100k_certificates() {
     let first = browser.get("/console/certificates").await;
     assert!(first.body.contains("Page 1 of 4000"));
     assert!(first.body.contains("bulk-000000"));
+}
+
+async fn a_revoked_token_ends_its_session(db: Db) {
+    let app = TestApp::spawn_on(db).await;
+    let token = app.token_for(&app.project, Role::Admin, None).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&token).await;
+    assert_eq!(
+        browser.get("/console/certificates").await.status,
+        StatusCode::OK
+    );
+    assert!(
+        app.store
+            .revoke_token(&wafcert::crypto::token_hash(&token))
+            .await
+            .unwrap()
+    );
+    let page = browser.get("/console/certificates").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location(), "/console/");
+    // The sign-in page shows (no redirect loop back to the table).
+    assert_eq!(browser.get("/console/").await.status, StatusCode::OK);
 }
