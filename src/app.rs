@@ -11,11 +11,12 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 
+use crate::api::test_controls::TestControls;
 use crate::api::{self, AppState, ServiceSettings};
 use crate::auth::{Authenticator, Role};
 use crate::console;
 use crate::crypto::{MasterKey, Sealer, new_token, token_hash};
-use crate::domain::{Clock, ProjectId, now_ms};
+use crate::domain::{Clock, ClockMove, Millis, ProjectId, SeededRandom, now_ms};
 use crate::storage::{Backend, PoolSettings, Store};
 
 /// Everything `serve` needs, already resolved from flags and environment.
@@ -41,7 +42,24 @@ pub struct ServeConfig {
     pub pool: PoolSettings,
     /// How long a request may run before it is answered 503.
     pub request_timeout: std::time::Duration,
+    /// Test controls (`--test-controls`); `None` in production.
+    pub test_controls: Option<TestControlsConfig>,
 }
+
+/// How a server with test controls starts.
+#[derive(Debug, Clone, Default)]
+pub struct TestControlsConfig {
+    /// Move the shared certificate clock to this instant at start (`--clock-start`).
+    pub clock_start: Option<Millis>,
+    /// Freeze the certificate clock at start (`--clock-frozen`).
+    pub clock_frozen: bool,
+    /// Draw ids from this seed from the start (`--id-seed`).
+    pub id_seed: Option<u64>,
+}
+
+/// How often a server with test controls rereads the shared clock, so a move made on another
+/// replica reaches time-driven work here even while no request arrives.
+const CLOCK_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Where to find the master key that seals private keys.
 #[derive(Clone)]
@@ -105,9 +123,26 @@ impl App {
             .unwrap_or_else(|| format!("http://{local}"))
             .trim_end_matches('/')
             .to_owned();
+        let clock = Arc::new(Clock::real());
+        let ids = Arc::new(SeededRandom::default());
+        let (store, controls) = match &config.test_controls {
+            Some(tc) => {
+                tracing::warn!(
+                    "test controls are on: /_wafcert/... moves the clock, resets data and injects \
+                     faults without credentials; use this server for tests only"
+                );
+                let store = store.with_shared_clock();
+                start_clock(&store, &clock, tc).await?;
+                let controls = TestControls::new(&ids, tc.id_seed);
+                (store, Some(Arc::new(controls)))
+            }
+            None => (store, None),
+        };
         let state = AppState {
             cache: Arc::default(),
-            clock: Arc::new(Clock::real()),
+            clock,
+            ids,
+            controls,
             auth: Authenticator::new(store.clone()),
             store,
             sealer: Arc::new(sealer),
@@ -147,14 +182,54 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let store = self.state.store.clone();
+        let poll = self.state.controls.is_some().then(|| {
+            let (store, clock) = (store.clone(), Arc::clone(&self.state.clock));
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(CLOCK_POLL);
+                loop {
+                    tick.tick().await;
+                    if let Ok(setting) = store.clock_setting().await {
+                        clock.apply(setting);
+                    }
+                }
+            })
+        });
         let api = api::router(self.state.clone());
         let router = console::router(self.state, api.clone()).merge(api);
-        axum::serve(self.listener, router)
+        let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
-            .await?;
+            .await;
+        if let Some(poll) = poll {
+            poll.abort();
+        }
+        served?;
         store.close().await;
         Ok(())
     }
+}
+
+/// Takes the shared clock from the database, first moving it as `--clock-start` and
+/// `--clock-frozen` ask.
+async fn start_clock(
+    store: &Store,
+    clock: &Clock,
+    config: &TestControlsConfig,
+) -> anyhow::Result<()> {
+    let mut setting = store.clock_setting().await?;
+    let moves = [
+        config.clock_start.map(ClockMove::Set),
+        config.clock_frozen.then_some(ClockMove::Freeze(true)),
+    ];
+    if moves.iter().any(Option::is_some) {
+        let real = now_ms();
+        setting = moves
+            .into_iter()
+            .flatten()
+            .fold(setting, |s, step| s.moved(step, real));
+        store.store_clock_setting(setting).await?;
+    }
+    clock.apply(setting);
+    Ok(())
 }
 
 /// Loads the master key and proves it is the one the database was sealed with.

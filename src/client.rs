@@ -138,7 +138,42 @@ impl Client {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, ClientError> {
-        let response = request.header("X-Auth-Token", &self.token).send().await?;
+        answer(request.header("X-Auth-Token", &self.token)).await
+    }
+}
+
+/// A client of the test controls (`/_wafcert/...`) of a server run with `--test-controls`;
+/// they take no credential.
+#[derive(Debug, Clone)]
+pub struct ControlClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl ControlClient {
+    /// A client for `endpoint` (e.g. `http://127.0.0.1:8080`).
+    pub fn new(endpoint: &str) -> Result<Self, ClientError> {
+        Ok(Self {
+            http: reqwest::Client::builder().build()?,
+            base: format!("{}/_wafcert", endpoint.trim_end_matches('/')),
+        })
+    }
+
+    /// `GET /_wafcert/{path}`.
+    pub async fn get(&self, path: &str) -> Result<Value, ClientError> {
+        answer(self.http.get(format!("{}/{path}", self.base))).await
+    }
+
+    /// `POST /_wafcert/{path}` with a JSON body.
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
+        answer(self.http.post(format!("{}/{path}", self.base)).json(body)).await
+    }
+}
+
+/// Sends a request and returns its JSON body, or the API's error.
+async fn answer(request: reqwest::RequestBuilder) -> Result<Value, ClientError> {
+    {
+        let response = request.send().await?;
         let status = response.status();
         let body: Value = response.json().await?;
         if status.is_success() {

@@ -39,6 +39,10 @@ pub(super) async fn authenticate(
             if let Err(e) = principal.require_project(&project) {
                 return ApiError::from(e).into_response();
             }
+            if let Some(setting) = principal.clock {
+                // Another replica may have moved the shared clock.
+                state.clock.apply(setting);
+            }
             req.extensions_mut().insert(principal);
             next.run(req).await
         }

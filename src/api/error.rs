@@ -168,17 +168,37 @@ struct ErrorBody<'a> {
     error_msg: &'a str,
 }
 
+/// The `error_code` of a WAF-shaped error answer, carried in response extensions so the
+/// request journal can record it without reading the body.
+#[derive(Debug, Clone)]
+pub struct WireErrorCode(pub Arc<str>);
+
+/// An error answer in the WAF shape with any status and code: what a test's injected fault
+/// asks for (the code need not be one this service produces itself).
+pub fn injected_error(status: StatusCode, code: &str, msg: &str) -> Response {
+    waf_error(status, code, msg)
+}
+
+/// The one builder of the `{"error_code", "error_msg"}` answer.
+fn waf_error(status: StatusCode, code: &str, msg: &str) -> Response {
+    let body = ErrorBody {
+        error_code: code,
+        error_msg: msg,
+    };
+    let mut response = (status, Json(body)).into_response();
+    response
+        .extensions_mut()
+        .insert(WireErrorCode(Arc::from(code)));
+    response
+}
+
 /// The hidden cause of a 5xx, carried in response extensions to the logging middleware.
 #[derive(Debug, Clone)]
 pub struct ErrorCause(pub Arc<String>);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error_code: self.code.as_str(),
-            error_msg: &self.msg,
-        };
-        let mut response = (self.code.status(), Json(body)).into_response();
+        let mut response = waf_error(self.code.status(), self.code.as_str(), &self.msg);
         if let Some(cause) = self.cause {
             response
                 .extensions_mut()
@@ -201,7 +221,9 @@ impl From<DomainError> for ApiError {
             | DomainError::InvalidKey(_)
             | DomainError::EncryptedKey
             | DomainError::UnsupportedKey(_)
-            | DomainError::KeyMismatch => ErrorCode::RequestBodyIllegal,
+            | DomainError::KeyMismatch
+            | DomainError::InvalidTime(_)
+            | DomainError::InvalidDuration(_) => ErrorCode::RequestBodyIllegal,
         };
         Self::new(code, e.to_string())
     }

@@ -8,8 +8,10 @@ pub mod error;
 mod extract;
 mod hosts;
 mod keystone;
+pub mod operation;
 mod paging;
 pub mod read_cache;
+pub mod test_controls;
 mod timeout;
 
 use std::sync::Arc;
@@ -28,7 +30,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::Authenticator;
 use crate::crypto::Sealer;
-use crate::domain::Clock;
+use crate::domain::{Clock, SeededRandom};
 use crate::storage::Store;
 use error::{ApiError, ErrorCause, ErrorCode};
 pub use timeout::DEFAULT_REQUEST_TIMEOUT_MS;
@@ -66,6 +68,10 @@ pub struct AppState {
     pub cache: Arc<read_cache::ReadCache>,
     /// Certificate time (expiry status, timestamps, the expired-binding refusal).
     pub clock: Arc<Clock>,
+    /// Where ids of new certificates and hosts come from (random unless a test seeded it).
+    pub ids: Arc<SeededRandom>,
+    /// Test controls (`/_wafcert/...`, journal, faults), when the server runs with them.
+    pub controls: Option<Arc<test_controls::TestControls>>,
 }
 
 /// The whole HTTP application.
@@ -79,23 +85,41 @@ pub fn router(state: AppState) -> Router {
         ));
 
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
+    let mut app = Router::new()
         .merge(protected)
         .merge(keystone::routes(state.clone()))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
+        .route("/readyz", get(ready));
+    if let Some(controls) = &state.controls {
+        app = app.merge(test_controls::routes(state.clone(), Arc::clone(controls)));
+    }
+    let mut app = app
         .fallback(|| async {
-            ApiError::new(ErrorCode::ApiNotFound, "no such API: check the method and the URL path")
+            ApiError::new(
+                ErrorCode::ApiNotFound,
+                "no such API: check the method and the URL path",
+            )
         })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(ErrorCode::MethodNotAllowed, "this method is not allowed on this URL")
+            ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                "this method is not allowed on this URL",
+            )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(
             state.settings.request_timeout,
             timeout::limit,
-        ))
-        .layer(middleware::from_fn(log_server_errors))
+        ));
+    if let Some(controls) = &state.controls {
+        // Outside the deadline: an injected latency is what the test asked for, and the
+        // journal sees a timeout's 503.
+        app = app.layer(middleware::from_fn_with_state(
+            Arc::clone(controls),
+            test_controls::observe,
+        ));
+    }
+    app.layer(middleware::from_fn(log_server_errors))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req
                 .extensions()
@@ -111,10 +135,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// `GET /readyz`: 200 when the database answers, 503 otherwise.
+/// `GET /readyz`: 200 `{"status":"ready"}` when the database answers (migrations ran before
+/// the listener opened), 503 in the WAF error shape otherwise.
 async fn ready(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => "ready".into_response(),
+        Ok(()) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 use crate::crypto::{Sealer, token_hash};
-use crate::domain::{Millis, ProjectId};
+use crate::domain::{ClockSetting, Millis, ProjectId};
 use crate::storage::{Store, StoreError, TokenRecord};
 
 pub use identity::{
@@ -24,7 +24,7 @@ pub use identity::{
 };
 pub use login::{LoginError, TOKEN_LIFETIME_MS};
 pub use password::{hash_password, verify_password};
-pub use signature::{SignedRequest, format_basic_date, sign_request};
+pub use signature::{SignedRequest, access_key_of, format_basic_date, sign_request};
 
 /// What a credential may do within its project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +70,9 @@ pub struct Principal {
     /// The project's change counter when the credential was checked: cached reads tagged with
     /// the same version are current.
     pub project_version: i64,
+    /// The shared test-controls clock, when the credential lookup read it (servers with test
+    /// controls only); the API applies it so a move on another replica takes effect here.
+    pub clock: Option<ClockSetting>,
 }
 
 impl Principal {
@@ -158,7 +161,8 @@ impl Authenticator {
             return Ok(p);
         }
         let record = self.record_by_hash(&hash, now).await?;
-        let p = principal(&record.project_id, &record.role, record.project_version)?;
+        let mut p = principal(&record.project_id, &record.role, record.project_version)?;
+        p.clock = record.clock();
         if let Some(stamp) = stamp {
             self.verified
                 .put(hash, stamp, p.clone(), record.expires_at_ms);
@@ -209,7 +213,9 @@ impl Authenticator {
         {
             return Err(AuthError::WrongProject);
         }
-        principal(&record.project_id, &record.role, record.project_version)
+        let mut p = principal(&record.project_id, &record.role, record.project_version)?;
+        p.clock = record.clock();
+        Ok(p)
     }
 }
 
@@ -223,5 +229,6 @@ fn principal(project: &str, role: &str, project_version: i64) -> Result<Principa
         project,
         role,
         project_version,
+        clock: None,
     })
 }

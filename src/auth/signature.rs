@@ -47,6 +47,14 @@ pub(super) struct Authorization<'a> {
     signature: &'a str,
 }
 
+/// The access key id named by an `Authorization` header, if it is a well-formed signature
+/// header (the key id is public: journals name the caller by it).
+pub fn access_key_of(authorization: &str) -> Option<&str> {
+    parse_authorization(authorization)
+        .ok()
+        .map(|a| a.access_key)
+}
+
 /// Splits `SDK-HMAC-SHA256 Access=..., SignedHeaders=..., Signature=...`.
 pub(super) fn parse_authorization(value: &str) -> Result<Authorization<'_>, AuthError> {
     let rest = value

@@ -63,6 +63,7 @@ mod tests {
             project: ProjectId::random(),
             role: Role::Admin,
             project_version: 3,
+            clock: None,
         }
     }
 

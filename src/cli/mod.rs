@@ -3,6 +3,7 @@
 //! commands for people (`cert`, `host`, `login`, `completions`) that call a running server.
 
 mod cert;
+mod controls;
 mod host;
 mod output;
 mod profile;
@@ -14,10 +15,10 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
-use crate::app::{App, MasterKeySource, ServeConfig, open_sealer};
+use crate::app::{App, MasterKeySource, ServeConfig, TestControlsConfig, open_sealer};
 use crate::auth::Role;
 use crate::crypto::{new_token, random_bytes, token_hash};
-use crate::domain::{ProjectId, UserId, now_ms};
+use crate::domain::{Millis, ProjectId, UserId, now_ms, parse_rfc3339};
 use crate::storage::{PoolSettings, Store, UserRecord};
 
 /// Self-hostable WAF certificate service, wire-compatible with the OTC / Huawei Cloud WAF API.
@@ -57,6 +58,12 @@ pub enum Command {
         #[arg(value_enum)]
         shell: CompletionShell,
     },
+    /// Show or move the certificate clock of a server run with --test-controls.
+    #[command(subcommand)]
+    Clock(controls::ClockCommand),
+    /// Delete every certificate and host (of one project or all) on a server run with
+    /// --test-controls; credentials stay.
+    Reset(controls::ResetArgs),
 }
 
 /// Shells `wafcert completions` writes for.
@@ -140,6 +147,19 @@ pub struct ServeArgs {
     /// Milliseconds a request may take before it is abandoned and answered 503.
     #[arg(long, env = "WAFCERT_REQUEST_TIMEOUT_MS", default_value_t = crate::api::DEFAULT_REQUEST_TIMEOUT_MS)]
     pub request_timeout_ms: u64,
+    /// FOR TEST AND CI SERVERS ONLY: turn on /_wafcert/... (movable certificate clock, reset,
+    /// repeatable ids, request journal, injected faults). These routes take NO credential.
+    #[arg(long, env = "WAFCERT_TEST_CONTROLS", value_parser = clap::builder::BoolishValueParser::new())]
+    pub test_controls: bool,
+    /// Start the certificate clock at this instant (RFC 3339); needs --test-controls.
+    #[arg(long, requires = "test_controls", value_parser = time_arg)]
+    pub clock_start: Option<Millis>,
+    /// Start with the certificate clock frozen; needs --test-controls.
+    #[arg(long, requires = "test_controls")]
+    pub clock_frozen: bool,
+    /// Draw ids of new resources from this seed (repeatable ids); needs --test-controls.
+    #[arg(long, requires = "test_controls")]
+    pub id_seed: Option<u64>,
 }
 
 /// `wafcert token ...`.
@@ -236,6 +256,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 _ => Ok(()),
             }
         }
+        Command::Clock(command) => controls::clock(command).await,
+        Command::Reset(args) => controls::reset(args).await,
         Command::Token(TokenCommand::Create {
             database,
             project_id: project,
@@ -360,6 +382,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             idle_timeout: Duration::from_millis(args.db_idle_timeout_ms.max(1)),
         },
         request_timeout: Duration::from_millis(args.request_timeout_ms.max(1)),
+        test_controls: args.test_controls.then_some(TestControlsConfig {
+            clock_start: args.clock_start,
+            clock_frozen: args.clock_frozen,
+            id_seed: args.id_seed,
+        }),
     };
     let mut app = App::build(&config).await?;
     let addr = app.local_addr()?;
@@ -416,6 +443,11 @@ const SECRET_KEY_ALPHABET: &[u8] =
 /// Parses `--project-id` while clap reads the command line.
 fn project_arg(text: &str) -> Result<ProjectId, String> {
     ProjectId::parse(text).ok_or_else(|| "must be 32 lowercase hex characters".to_owned())
+}
+
+/// Parses `--clock-start` while clap reads the command line.
+fn time_arg(text: &str) -> Result<Millis, String> {
+    parse_rfc3339(text).map_err(|e| e.to_string())
 }
 
 /// Parses `--role` while clap reads the command line.

@@ -49,4 +49,10 @@ pub enum DomainError {
     /// The private key does not belong to the leaf certificate.
     #[error("private key does not match the certificate (the first certificate in content)")]
     KeyMismatch,
+    /// A time is not RFC 3339.
+    #[error("{0}")]
+    InvalidTime(String),
+    /// A duration is not an ISO 8601 duration of fixed length.
+    #[error("duration: {0}")]
+    InvalidDuration(String),
 }

@@ -40,6 +40,11 @@ macro_rules! id_type {
                 Self(random_id())
             }
 
+            /// A fresh id from `source` (random, or repeatable once a test seeded it).
+            pub fn next(source: &super::seeded::SeededRandom) -> Self {
+                Self(source.next_id_hex())
+            }
+
             /// The id as text.
             pub fn as_str(&self) -> &str {
                 &self.0

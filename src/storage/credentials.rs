@@ -2,7 +2,7 @@
 //! (argon2 password hashes) and access keys (secret sealed under the master key).
 
 use super::{Store, StoreError};
-use crate::domain::{Millis, ProjectId};
+use crate::domain::{ClockSetting, Millis, ProjectId};
 
 /// A stored bearer token, looked up by its hash.
 #[derive(Debug, sqlx::FromRow)]
@@ -21,6 +21,13 @@ pub struct TokenRecord {
     pub revoked: i64,
     /// The project's change counter, read in the same statement (see [`crate::api`]'s cache).
     pub project_version: i64,
+    /// The shared test-controls clock offset, read in the same statement when the store shares
+    /// the clock ([`Store::with_shared_clock`]).
+    #[sqlx(default)]
+    pub clock_offset_ms: Option<i64>,
+    /// The shared clock's frozen instant, read with [`Self::clock_offset_ms`].
+    #[sqlx(default)]
+    pub clock_frozen_at_ms: Option<i64>,
 }
 
 /// A stored user (for the Keystone-style password login).
@@ -51,6 +58,35 @@ pub struct AccessKeyRecord {
     pub sealed_secret: Vec<u8>,
     /// The project's change counter, read in the same statement.
     pub project_version: i64,
+    /// The shared test-controls clock offset, read in the same statement when the store shares
+    /// the clock ([`Store::with_shared_clock`]).
+    #[sqlx(default)]
+    pub clock_offset_ms: Option<i64>,
+    /// The shared clock's frozen instant, read with [`Self::clock_offset_ms`].
+    #[sqlx(default)]
+    pub clock_frozen_at_ms: Option<i64>,
+}
+
+/// The shared clock setting read with a credential, if the statement read it.
+fn clock_of(offset_ms: Option<i64>, frozen_at: Option<i64>) -> Option<ClockSetting> {
+    offset_ms.map(|offset_ms| ClockSetting {
+        offset_ms,
+        frozen_at,
+    })
+}
+
+impl TokenRecord {
+    /// The shared clock setting read with this token, when the store shares the clock.
+    pub fn clock(&self) -> Option<ClockSetting> {
+        clock_of(self.clock_offset_ms, self.clock_frozen_at_ms)
+    }
+}
+
+impl AccessKeyRecord {
+    /// The shared clock setting read with this key, when the store shares the clock.
+    pub fn clock(&self) -> Option<ClockSetting> {
+        clock_of(self.clock_offset_ms, self.clock_frozen_at_ms)
+    }
 }
 
 impl Store {
@@ -159,11 +195,12 @@ impl Store {
 
     /// The token with this hash, if any (expired and revoked ones too: the caller decides).
     pub async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        Ok(sqlx::query_as(
+        let (columns, join) = self.clock_sql();
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT t.project_id, t.role, t.user_id, t.created_at_ms, t.expires_at_ms, t.revoked, \
-             p.version AS project_version \
-             FROM tokens t JOIN projects p ON p.id = t.project_id WHERE t.token_hash = $1",
-        )
+             p.version AS project_version{columns} \
+             FROM tokens t JOIN projects p ON p.id = t.project_id{join} WHERE t.token_hash = $1",
+        )))
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await?)
@@ -254,10 +291,12 @@ impl Store {
         &self,
         access_key: &str,
     ) -> Result<Option<AccessKeyRecord>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT a.project_id, a.role, a.sealed_secret, p.version AS project_version \
-             FROM access_keys a JOIN projects p ON p.id = a.project_id WHERE a.access_key = $1",
-        )
+        let (columns, join) = self.clock_sql();
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT a.project_id, a.role, a.sealed_secret, p.version AS project_version{columns} \
+             FROM access_keys a JOIN projects p ON p.id = a.project_id{join} \
+             WHERE a.access_key = $1",
+        )))
         .bind(access_key)
         .fetch_optional(&self.pool)
         .await?)

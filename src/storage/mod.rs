@@ -10,6 +10,7 @@ mod console_sessions;
 mod credentials;
 mod host_settings;
 mod hosts;
+mod test_controls;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -143,6 +144,8 @@ pub struct Store {
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
     /// Commit detector of an SQLite file database (see [`change_watch`]); `None` otherwise.
     changes: Option<Arc<change_watch::ChangeWatch>>,
+    /// Credential lookups also read the test-controls clock (see [`Store::with_shared_clock`]).
+    shared_clock: bool,
 }
 
 impl Store {
@@ -192,6 +195,7 @@ impl Store {
             backend,
             writer,
             changes: None,
+            shared_clock: false,
         };
         store.migrate().await?;
         // After the migrations, so the database is in WAL mode and its `-shm` exists even on

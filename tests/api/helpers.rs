@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use wafcert::app::{App, MasterKeySource, ServeConfig};
+use wafcert::app::{App, MasterKeySource, ServeConfig, TestControlsConfig};
 use wafcert::auth::Role;
 use wafcert::crypto::{new_token, token_hash};
 use wafcert::domain::{ProjectId, now_ms};
@@ -152,6 +152,7 @@ pub fn config_for(url: &str) -> ServeConfig {
         public_url: None,
         pool: PoolSettings::default(),
         request_timeout: Duration::from_millis(wafcert::api::DEFAULT_REQUEST_TIMEOUT_MS),
+        test_controls: None,
     }
 }
 
@@ -249,6 +250,36 @@ impl TestApp {
             .await
             .unwrap();
         token
+    }
+
+    /// A server with test controls on (`--test-controls`).
+    pub async fn spawn_with_controls(db: Db) -> Self {
+        Self::spawn_with(db, |c| {
+            c.test_controls = Some(TestControlsConfig::default());
+        })
+        .await
+    }
+
+    /// `GET {base}/_wafcert/{path}`.
+    pub async fn control_get(&self, path: &str) -> (StatusCode, Value) {
+        self.send(self.client.get(format!("{}/_wafcert/{path}", self.base)))
+            .await
+    }
+
+    /// `POST {base}/_wafcert/{path}` with a JSON body.
+    pub async fn control_post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.send(
+            self.client
+                .post(format!("{}/_wafcert/{path}", self.base))
+                .json(body),
+        )
+        .await
+    }
+
+    /// `DELETE {base}/_wafcert/{path}`.
+    pub async fn control_delete(&self, path: &str) -> (StatusCode, Value) {
+        self.send(self.client.delete(format!("{}/_wafcert/{path}", self.base)))
+            .await
     }
 
     /// `{base}/v1/{project}/{path}`.

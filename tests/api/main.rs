@@ -22,3 +22,4 @@ mod requests;
 mod revocation;
 mod rotation;
 mod storage;
+mod test_controls;

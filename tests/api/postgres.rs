@@ -16,13 +16,18 @@ use crate::helpers::*;
 const BIN: &str = env!("CARGO_BIN_EXE_wafcert");
 
 /// A `wafcert serve` child process.
-struct Replica {
+pub(crate) struct Replica {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Replica {
     fn start(url: &str, master_key: &str) -> Self {
+        Self::start_with(url, master_key, &[])
+    }
+
+    /// A replica with extra `serve` flags.
+    pub(crate) fn start_with(url: &str, master_key: &str, flags: &[&str]) -> Self {
         let mut child = Command::new(BIN)
             .args([
                 "serve",
@@ -32,6 +37,7 @@ impl Replica {
                 "--database",
                 url,
             ])
+            .args(flags)
             .env("WAFCERT_MASTER_KEY", master_key)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -586,6 +592,8 @@ async fn database_outage_is_503_and_recovers() {
         503,
         "WAF.00010002",
     );
+    let readyz = || app.send(app.client.get(format!("{}/readyz", app.base)));
+    assert_error(&readyz().await, 503, "WAF.00010002");
 
     relay.restore();
     let mut recovered = false;
@@ -597,6 +605,7 @@ async fn database_outage_is_503_and_recovers() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(recovered, "the server recovers by itself");
+    assert_eq!(readyz().await.1, json!({"status": "ready"}));
     assert_eq!(
         app.create_cert("after-outage", &fixture(10)).await["name"],
         json!("after-outage")

@@ -125,3 +125,41 @@ def certificates():
 def prefix():
     """A run-unique name prefix, so reruns on one database never collide."""
     return "ct" + uuid.uuid4().hex[:8]
+
+
+class Controls:
+    """The server's test controls (`serve --test-controls`, no credential needed)."""
+
+    def __init__(self, url):
+        self.url = url + "/_wafcert/"
+
+    def call(self, method, path, body=None):
+        import json
+        import urllib.request
+
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)
+
+    def clock(self, **moves):
+        """Moves the certificate clock: set=, advance=, freeze=, reset=."""
+        return self.call("POST", "clock", moves)
+
+    def fault(self, **fault):
+        """Injects a fault (operation=, status=, count=, ...)."""
+        return self.call("POST", "faults", fault)
+
+
+@pytest.fixture
+def controls(settings):
+    """Test controls; the clock and the faults are back to normal after the test."""
+    c = Controls(settings.url)
+    yield c
+    c.clock(reset=True)
+    c.call("DELETE", "faults")

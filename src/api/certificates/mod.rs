@@ -122,7 +122,7 @@ async fn create(
     let key = required(body.key, "key")?;
     let name = CertificateName::parse(&name, NameLimit::Create)?;
     let pair = check_pair(content, key).await?;
-    let id = CertificateId::random();
+    let id = CertificateId::next(&state.ids);
     let sealed_key = state
         .sealer
         .seal(pair.key.as_bytes(), id.as_str())

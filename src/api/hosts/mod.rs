@@ -52,7 +52,7 @@ async fn create(
         CertificateChange::Keep | CertificateChange::Unbind => None,
     };
     check_certificate_present(&settings, certificate.is_some())?;
-    let id = HostId::random();
+    let id = HostId::next(&state.ids);
     let now = state.clock.now_ms();
     let new = NewHost {
         id: &id,
