@@ -108,6 +108,39 @@ async fn button(client: &Client, label: &str) -> fantoccini::elements::Element {
     client.find(Locator::XPath(&xpath)).await.unwrap()
 }
 
+/// Waits (10 s at most) until the page's path satisfies `ok`: a click returns before the
+/// navigation it starts has finished.
+async fn wait_for_path(client: &Client, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let url = client.current_url().await.unwrap();
+        let ready = client
+            .execute("return document.readyState", vec![])
+            .await
+            .unwrap();
+        if ok(url.path()) && ready == json!("complete") {
+            return url.path().to_owned();
+        }
+        assert!(Instant::now() < deadline, "still at {url}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits (10 s at most) for an element matching `css` whose text contains `text`.
+async fn wait_for_text(client: &Client, css: &str, text: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(element) = client.find(Locator::Css(css)).await
+            && let Ok(found) = element.text().await
+            && found.contains(text)
+        {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "no {css} with {text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn sign_in(client: &Client, base: &str, token: &str) {
     client.goto(&format!("{base}/console/")).await.unwrap();
     let field = client
@@ -125,10 +158,7 @@ async fn sign_in(client: &Client, base: &str, token: &str) {
         .click()
         .await
         .unwrap();
-    assert_eq!(
-        client.current_url().await.unwrap().path(),
-        "/console/certificates"
-    );
+    wait_for_path(client, |p| p == "/console/certificates").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,8 +229,7 @@ async fn console_in_a_real_browser() {
         .await
         .unwrap();
     button(&client, "Upload").await.click().await.unwrap();
-    let url = client.current_url().await.unwrap();
-    assert!(url.path().starts_with("/console/certificates/"), "{url}");
+    wait_for_path(&client, |p| p.starts_with("/console/certificates/")).await;
     assert!(
         client
             .source()
@@ -214,8 +243,7 @@ async fn console_in_a_real_browser() {
     name.clear().await.unwrap();
     name.send_keys("renamed-in-browser").await.unwrap();
     button(&client, "Rename").await.click().await.unwrap();
-    let h1 = find("h1").await.unwrap().text().await.unwrap();
-    assert!(h1.contains("renamed-in-browser"), "{h1}");
+    wait_for_text(&client, "h1", "renamed-in-browser").await;
     screenshot(&client, "detail").await;
 
     // Deleting a certificate in use shows the API's sentence naming the host.
@@ -224,11 +252,8 @@ async fn console_in_a_real_browser() {
         .await
         .unwrap();
     button(&client, "Delete").await.click().await.unwrap();
-    let alert = find(".error").await.unwrap().text().await.unwrap();
-    assert!(
-        alert.contains("shop.example.com") && alert.contains("WAF.00022003"),
-        "{alert}"
-    );
+    let alert = wait_for_text(&client, ".error", "WAF.00022003").await;
+    assert!(alert.contains("shop.example.com"), "{alert}");
     screenshot(&client, "delete-in-use").await;
 
     client.goto(&format!("{base}/console/hosts")).await.unwrap();
@@ -237,7 +262,7 @@ async fn console_in_a_real_browser() {
 
     // Sign out: back to the sign-in page, and the table is gone.
     button(&client, "Sign out").await.click().await.unwrap();
-    assert_eq!(client.current_url().await.unwrap().path(), "/console/");
+    wait_for_path(&client, |p| p == "/console/").await;
     client
         .goto(&format!("{base}/console/certificates"))
         .await
