@@ -522,3 +522,23 @@ async fn a_revoked_token_ends_its_session(db: Db) {
     // The sign-in page shows (no redirect loop back to the table).
     assert_eq!(browser.get("/console/").await.status, StatusCode::OK);
 }
+
+/// The session table is the same in both dialects (only the binary type's name differs).
+#[test]
+fn session_migrations_agree() {
+    let read = |dialect: &str| {
+        let path = format!(
+            "{}/migrations/{dialect}/0005_console_sessions.sql",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .replace("BYTEA", "BLOB")
+    };
+    assert_eq!(read("sqlite"), read("postgres"));
+    assert!(read("sqlite").contains("CREATE TABLE console_sessions"));
+}
