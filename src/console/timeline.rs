@@ -73,7 +73,8 @@ pub(super) fn render(bars: &[Bar], now: Millis) -> Markup {
             h2 { "Next 90 days" }
             p {
                 (total) " certificate(s) expire between " (date(now)) " and "
-                (date(now.saturating_add(DAYS * DAY_MS))) "."
+                (date(now.saturating_add(DAYS * DAY_MS))) ". "
+                a href="/console/certificates?status=expiring" { "Show those expiring within 30 days" }
             }
             svg viewBox={ "0 0 " (WIDTH) " " (HEIGHT + 30) } role="img" aria-label="Certificates expiring per week" {
                 line.axis x1="0" y1=(HEIGHT) x2=(WIDTH) y2=(HEIGHT) {}
