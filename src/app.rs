@@ -13,10 +13,11 @@ use tokio::net::TcpListener;
 
 use crate::api::test_controls::TestControls;
 use crate::api::{self, AppState, ServiceSettings};
-use crate::auth::{Authenticator, Role};
+use crate::auth::{ADMIN_TOKEN_LIFETIME_MS, Authenticator, Role};
 use crate::console;
 use crate::crypto::{MasterKey, Sealer, new_token, token_hash};
 use crate::domain::{Clock, ClockMove, Millis, ProjectId, SeededRandom, now_ms};
+use crate::listener::{self, ConnectionSettings, TlsFiles, TlsState};
 use crate::storage::{Backend, PoolSettings, Store};
 
 /// Everything `serve` needs, already resolved from flags and environment.
@@ -40,6 +41,10 @@ pub struct ServeConfig {
     pub public_url: Option<String>,
     /// Database pool settings.
     pub pool: PoolSettings,
+    /// Client connection limits (header-read timeout, open connections).
+    pub connections: ConnectionSettings,
+    /// Serve HTTPS with these files (reloaded on SIGHUP); plain HTTP when `None`.
+    pub tls: Option<TlsFiles>,
     /// How long a request may run before it is answered 503.
     pub request_timeout: std::time::Duration,
     /// Test controls (`--test-controls`); `None` in production.
@@ -87,7 +92,7 @@ impl std::fmt::Debug for MasterKeySource {
 pub struct Bootstrap {
     /// The new project's id.
     pub project_id: ProjectId,
-    /// The admin token (shown once, stored hashed).
+    /// The admin token (shown once, stored hashed; expires after 30 days).
     pub token: String,
 }
 
@@ -97,6 +102,11 @@ pub struct App {
     listener: TcpListener,
     state: AppState,
     bootstrap: Option<Bootstrap>,
+    connections: ConnectionSettings,
+    tls: Option<Arc<TlsState>>,
+    /// SIGHUP, registered at build so a signal sent once the server is up reloads TLS rather
+    /// than killing the process.
+    hangup: Option<tokio::signal::unix::Signal>,
 }
 
 impl App {
@@ -113,14 +123,28 @@ impl App {
         } else {
             None
         };
+        let tls = config
+            .tls
+            .clone()
+            .map(TlsState::new)
+            .transpose()?
+            .map(Arc::new);
+        let hangup = match &tls {
+            Some(_) => Some(
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                    .context("installing the SIGHUP handler")?,
+            ),
+            None => None,
+        };
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listening on {}", config.listen))?;
         let local = listener.local_addr()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let public_url = config
             .public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{local}"))
+            .unwrap_or_else(|| format!("{scheme}://{local}"))
             .trim_end_matches('/')
             .to_owned();
         let clock = Arc::new(Clock::real());
@@ -158,6 +182,9 @@ impl App {
             listener,
             state,
             bootstrap,
+            connections: config.connections,
+            tls,
+            hangup,
         })
     }
 
@@ -196,15 +223,34 @@ impl App {
         });
         let api = api::router(self.state.clone());
         let router = console::router(self.state, api.clone()).merge(api);
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let reloader = match (self.hangup, &self.tls) {
+            (Some(hangup), Some(tls)) => {
+                Some(tokio::spawn(reload_on_hangup(hangup, Arc::clone(tls))))
+            }
+            _ => None,
+        };
+        listener::serve(self.listener, router, self.connections, self.tls, shutdown).await;
+        if let Some(task) = reloader {
+            task.abort();
+        }
         if let Some(poll) = poll {
             poll.abort();
         }
-        served?;
         store.close().await;
         Ok(())
+    }
+}
+
+/// Reads the TLS files again on every SIGHUP; a failed reload keeps the certificate in use.
+async fn reload_on_hangup(mut hangup: tokio::signal::unix::Signal, tls: Arc<TlsState>) {
+    while hangup.recv().await.is_some() {
+        match tls.reload() {
+            Ok(()) => tracing::info!("reloaded the TLS certificate and key"),
+            Err(e) => {
+                let error = format!("{e:#}");
+                tracing::error!(%error, "TLS reload failed; the previous certificate stays in use");
+            }
+        }
     }
 }
 
@@ -306,7 +352,7 @@ async fn bootstrap(store: &Store) -> anyhow::Result<Option<Bootstrap>> {
             Role::Admin.as_str(),
             None,
             now,
-            None,
+            Some(now.saturating_add(ADMIN_TOKEN_LIFETIME_MS)),
         )
         .await?;
     Ok(Some(Bootstrap { project_id, token }))

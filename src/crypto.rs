@@ -173,17 +173,31 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(digest::digest(&digest::SHA256, token.as_bytes()))
 }
 
+/// Hex characters of a token id.
+pub const TOKEN_ID_LEN: usize = 16;
+
 /// The public id of a bearer token: the first 16 hex characters of its SHA-256 (a prefix of
-/// [`token_hash`]). Journals, listings and metrics name a token by it; it reveals nothing usable.
+/// [`token_hash`]). Journals, listings and metrics name a token by it, and it can be revoked
+/// by it; it reveals nothing usable.
 pub fn token_id(token: &str) -> String {
-    let mut id = token_hash(token);
-    id.truncate(16);
-    id
+    token_id_of_hash(&token_hash(token)).to_owned()
+}
+
+/// The id of a token from its stored hash (see [`token_id`]).
+pub fn token_id_of_hash(hash_hex: &str) -> &str {
+    hash_hex.get(..TOKEN_ID_LEN).unwrap_or(hash_hex)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_ids_are_the_hash_prefix() {
+        let id = token_id("wafcert_x");
+        assert_eq!(id.len(), TOKEN_ID_LEN);
+        assert!(token_hash("wafcert_x").starts_with(&id));
+    }
 
     #[test]
     fn seal_round_trips_and_binds_context() {

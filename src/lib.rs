@@ -8,7 +8,8 @@
 //! - [`auth`]: who is calling (tokens, Keystone-style login, AK/SK signatures) and what they may do;
 //! - [`api`]: the HTTP routes, wire types and the one mapping of errors to the API's error body;
 //! - [`console`]: the web console at `/console/`, acting through the API;
-//! - [`app`]: wiring, listening and graceful shutdown; [`cli`]: the `wafcert` command line;
+//! - [`app`]: wiring and graceful shutdown; [`listener`]: connections, timeouts and TLS;
+//!   [`cli`]: the `wafcert` command line;
 //! - [`client`]: a typed HTTP client of the certificate API (used by `wafcert cert ...`).
 
 pub mod api;
@@ -19,6 +20,7 @@ pub mod client;
 pub mod console;
 pub mod crypto;
 pub mod domain;
+pub mod listener;
 pub mod storage;
 pub mod tagged_cache;
 pub mod telemetry;

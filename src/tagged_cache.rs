@@ -1,26 +1,55 @@
 //! A bounded in-process map whose entries are valid only under the tag they were stored with
 //! (a project version, a database change stamp). Both read caches of the server use it; losing
-//! it costs only a database read.
+//! it costs only a database read. It is bounded by entries and by bytes (as estimated by the
+//! caller), since one entry may be a page of thousands of certificates.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
-/// Entries kept before the map starts over (bounds memory).
+/// Entries kept before the map starts over.
 const CAPACITY: usize = 4096;
+
+/// Default byte budget of a map.
+const DEFAULT_MAX_BYTES: usize = 16 * 1024 * 1024;
+
+/// The map and the bytes its entries were estimated at.
+#[derive(Debug)]
+struct Entries<K, T, V> {
+    map: HashMap<K, (T, Arc<V>, usize)>,
+    bytes: usize,
+}
 
 /// Values by key, each with the tag it is valid under.
 #[derive(Debug)]
 pub struct TaggedCache<K, T, V> {
-    entries: Mutex<HashMap<K, (T, Arc<V>)>>,
+    entries: Mutex<Entries<K, T, V>>,
+    max_bytes: usize,
 }
 
 impl<K, T, V> Default for TaggedCache<K, T, V> {
     fn default() -> Self {
+        Self::with_max_bytes(DEFAULT_MAX_BYTES)
+    }
+}
+
+impl<K, T, V> TaggedCache<K, T, V> {
+    /// An empty map holding at most `max_bytes` of entries; an entry larger than an eighth of
+    /// that is never kept.
+    pub fn with_max_bytes(max_bytes: usize) -> Self {
         Self {
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Entries {
+                map: HashMap::new(),
+                bytes: 0,
+            }),
+            max_bytes,
         }
+    }
+
+    /// The largest entry kept, in bytes.
+    pub fn max_entry_bytes(&self) -> usize {
+        self.max_bytes / 8
     }
 }
 
@@ -33,24 +62,38 @@ impl<K: Eq + Hash, T: Eq, V> TaggedCache<K, T, V> {
     {
         let entries = self.entries.lock().ok()?;
         entries
+            .map
             .get(key)
-            .filter(|(t, _)| t == tag)
-            .map(|(_, value)| Arc::clone(value))
+            .filter(|(t, _, _)| t == tag)
+            .map(|(_, value, _)| Arc::clone(value))
     }
 
-    /// Stores `value` under `tag`; a full map is emptied first.
-    pub fn put(&self, key: K, tag: T, value: Arc<V>) {
+    /// Stores `value`, estimated at `bytes`, under `tag`; a map that would grow past its bounds
+    /// is emptied first, and a value over [`Self::max_entry_bytes`] is not stored.
+    pub fn put(&self, key: K, tag: T, value: Arc<V>, bytes: usize) {
+        if bytes > self.max_entry_bytes() {
+            return;
+        }
         if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= CAPACITY {
-                entries.clear();
+            if entries.map.len() >= CAPACITY || entries.bytes + bytes > self.max_bytes {
+                entries.map.clear();
+                entries.bytes = 0;
             }
-            entries.insert(key, (tag, value));
+            if let Some((_, _, old)) = entries.map.insert(key, (tag, value, bytes)) {
+                entries.bytes -= old;
+            }
+            entries.bytes += bytes;
         }
     }
 
     /// Number of entries (for tests of the bound).
     pub fn len(&self) -> usize {
-        self.entries.lock().map_or(0, |e| e.len())
+        self.entries.lock().map_or(0, |e| e.map.len())
+    }
+
+    /// Bytes the entries were estimated at (for tests of the bound).
+    pub fn bytes(&self) -> usize {
+        self.entries.lock().map_or(0, |e| e.bytes)
     }
 
     /// Whether the map is empty.
@@ -66,13 +109,26 @@ mod tests {
     #[test]
     fn entries_serve_only_their_tag_and_the_size_is_bounded() {
         let cache: TaggedCache<i64, u8, i64> = TaggedCache::default();
-        cache.put(1, 7, Arc::new(10));
+        cache.put(1, 7, Arc::new(10), 8);
         assert_eq!(cache.get(&1, &7).as_deref(), Some(&10));
         assert!(cache.get(&1, &8).is_none(), "another tag makes it stale");
         assert!(cache.get(&2, &7).is_none());
         for i in 0..5000 {
-            cache.put(i, 1, Arc::new(i));
+            cache.put(i, 1, Arc::new(i), 8);
         }
         assert!(cache.len() <= CAPACITY);
+    }
+
+    #[test]
+    fn bytes_are_bounded_and_large_entries_not_kept() {
+        let cache: TaggedCache<i64, u8, i64> = TaggedCache::with_max_bytes(8000);
+        cache.put(1, 1, Arc::new(1), 1001);
+        assert!(cache.get(&1, &1).is_none(), "over an eighth of the budget");
+        for i in 0..100 {
+            cache.put(i, 1, Arc::new(i), 1000);
+            assert!(cache.bytes() <= 8000);
+        }
+        cache.put(99, 1, Arc::new(0), 10);
+        assert!(cache.bytes() <= 8000 && cache.get(&99, &1).is_some());
     }
 }

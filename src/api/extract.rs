@@ -46,6 +46,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 
 /// Parses a JSON body into `T`, describing the problem without echoing the body.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if json_has_nul(bytes) {
+        return Err(ApiError::new(
+            ErrorCode::RequestBodyIllegal,
+            "invalid request body: a string contains a NUL character (\\u0000)",
+        ));
+    }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::new(
             ErrorCode::RequestBodyIllegal,
@@ -75,6 +81,26 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// Whether a JSON text holds a NUL character in a string (`\u0000`; a raw NUL byte is not
+/// valid JSON anyway). PostgreSQL cannot store NUL in text, and no field has a use for it.
+pub fn json_has_nul(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            0 => return true,
+            b'\\' => {
+                if bytes.get(i + 1) == Some(&b'u') && bytes.get(i + 2..i + 6) == Some(b"0000") {
+                    return true;
+                }
+                // Skip the escaped character, so `\\u0000` (a backslash, then text) is no NUL.
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+    false
+}
+
 /// Maps a body read failure: too large is 413, anything else 400.
 pub fn body_rejection(e: BytesRejection) -> ApiError {
     if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
@@ -90,7 +116,11 @@ pub fn body_rejection(e: BytesRejection) -> ApiError {
     }
 }
 
-/// The query string as ordered pairs; a malformed one is `WAF.00011002`.
+/// Longest accepted `name` or `hostname` filter, in bytes.
+pub const MAX_FILTER_LEN: usize = 256;
+
+/// The query string as ordered pairs; a malformed one, or one with a NUL character, is
+/// `WAF.00011002`.
 #[derive(Debug)]
 pub struct QueryPairs(pub Vec<(String, String)>);
 
@@ -107,6 +137,18 @@ impl QueryPairs {
             })
             .collect();
         Self(pairs)
+    }
+
+    /// The last non-empty value of a text filter (`name`, `hostname`), refused with
+    /// `WAF.00011002` beyond [`MAX_FILTER_LEN`] bytes: longer patterns only cost the database.
+    pub fn filter(&self, key: &str) -> Result<Option<&str>, ApiError> {
+        match self.get(key).filter(|v| !v.is_empty()) {
+            Some(v) if v.len() > MAX_FILTER_LEN => Err(ApiError::new(
+                ErrorCode::UrlParamIllegal,
+                format!("{key} must be at most {MAX_FILTER_LEN} bytes"),
+            )),
+            other => Ok(other),
+        }
     }
 
     /// The last value given for `key` (later occurrences win).
@@ -128,6 +170,15 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
             .map_err(|_| {
                 ApiError::new(ErrorCode::UrlParamIllegal, "the query string is malformed")
             })?;
+        if pairs
+            .iter()
+            .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(ApiError::new(
+                ErrorCode::UrlParamIllegal,
+                "the query string contains a NUL character",
+            ));
+        }
         Ok(Self(pairs))
     }
 }
@@ -177,5 +228,36 @@ impl<S: Send + Sync, T: PathId> FromRequestParts<S> for IdInPath<T> {
             .and_then(|(_, v)| T::from_path(v))
             .map(Self)
             .ok_or_else(|| ApiError::not_found(T::KIND))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_characters_in_json_strings_are_found() {
+        assert!(json_has_nul(br#"{"a":"x\u0000"}"#));
+        assert!(json_has_nul(b"{\"a\":\"x\0\"}"));
+        assert!(
+            !json_has_nul(br#"{"a":"x\\u0000"}"#),
+            "an escaped backslash"
+        );
+        assert!(!json_has_nul(br#"{"a":"\u0001"}"#));
+    }
+
+    #[test]
+    fn long_filters_are_refused() {
+        let ok = QueryPairs::from_query(&format!("name={}", "a".repeat(MAX_FILTER_LEN)));
+        assert!(ok.filter("name").unwrap().is_some());
+        let long = QueryPairs::from_query(&format!("name={}", "a".repeat(MAX_FILTER_LEN + 1)));
+        assert_eq!(
+            long.filter("name").unwrap_err().code(),
+            ErrorCode::UrlParamIllegal
+        );
+        assert_eq!(
+            QueryPairs::from_query("name=").filter("name").unwrap(),
+            None
+        );
     }
 }

@@ -132,6 +132,8 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, RandomRequestId))
+        .layer(middleware::map_request(drop_unsafe_request_id))
+        .layer(middleware::map_response(no_store))
         .with_state(state)
 }
 
@@ -153,6 +155,35 @@ impl MakeRequestId for RandomRequestId {
         let id = crate::domain::HostId::random();
         HeaderValue::from_str(id.as_str()).ok().map(RequestId::new)
     }
+}
+
+/// Longest client-sent `X-Request-Id` kept.
+const MAX_REQUEST_ID_LEN: usize = 64;
+
+/// Removes a client's `X-Request-Id` unless it is a plain token (1 to 64 of `[A-Za-z0-9-]`),
+/// so a fresh one is made: the id is logged, and `abc status=200 cause=forged` would forge
+/// log fields.
+async fn drop_unsafe_request_id(mut req: Request) -> Request {
+    let plain = |v: &HeaderValue| {
+        let b = v.as_bytes();
+        !b.is_empty()
+            && b.len() <= MAX_REQUEST_ID_LEN
+            && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+    };
+    if !req.headers().get_all("x-request-id").iter().all(plain) {
+        req.headers_mut().remove("x-request-id");
+    }
+    req
+}
+
+/// `Cache-Control: no-store` on every answer: answers carry private keys, tokens and
+/// certificate data that no proxy or browser cache should keep.
+async fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .entry(axum::http::header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
 }
 
 /// Logs the hidden cause of 5xx answers inside the request's span.

@@ -7,6 +7,9 @@
 //!
 //! Entries hold stored values only; anything that depends on the clock (`exp_status`) is
 //! computed when the answer is rendered, and queries filtered by expiry are never cached.
+//!
+//! The cache is bounded by bytes (an estimate of each entry's heap use), and a page too large
+//! to be worth keeping, such as an unpaged list of thousands of certificates, is not kept.
 
 use std::hash::Hash;
 use std::sync::Arc;
@@ -65,12 +68,33 @@ pub trait Cached: Sized {
     type Key: Eq + Hash;
     /// The map of this kind.
     fn map(cache: &ReadCache) -> &TaggedCache<Self::Key, i64, Self>;
+    /// Estimated heap bytes of the value.
+    fn weight(&self) -> usize;
+}
+
+/// Bytes of cached pages, and separately of cached certificates, one server keeps.
+const MAX_BYTES: usize = 16 * 1024 * 1024;
+
+/// Rough heap bytes of an entry besides its text (struct, allocation and map overhead).
+const OVERHEAD: usize = 96;
+
+fn host_weight(h: &BoundHost) -> usize {
+    OVERHEAD + h.certificate_id.len() + h.id.len() + h.hostname.len()
 }
 
 impl Cached for CachedPage {
     type Key = PageKey;
     fn map(cache: &ReadCache) -> &TaggedCache<PageKey, i64, Self> {
         &cache.pages
+    }
+    fn weight(&self) -> usize {
+        let items: usize = self
+            .items
+            .iter()
+            .map(|c| OVERHEAD + c.id.len() + c.name.len())
+            .sum();
+        let bound: usize = self.bound.iter().map(host_weight).sum();
+        OVERHEAD + items + bound
     }
 }
 
@@ -79,13 +103,27 @@ impl Cached for CachedCertificate {
     fn map(cache: &ReadCache) -> &TaggedCache<CertificateKey, i64, Self> {
         &cache.certificates
     }
+    fn weight(&self) -> usize {
+        let r = &self.record;
+        let bound: usize = self.bound.iter().map(host_weight).sum();
+        OVERHEAD + r.id.len() + r.name.len() + r.content.len() + r.sealed_key.len() + bound
+    }
 }
 
 /// The cache shared by a server's request handlers.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ReadCache {
     pages: TaggedCache<PageKey, i64, CachedPage>,
     certificates: TaggedCache<CertificateKey, i64, CachedCertificate>,
+}
+
+impl Default for ReadCache {
+    fn default() -> Self {
+        Self {
+            pages: TaggedCache::with_max_bytes(MAX_BYTES),
+            certificates: TaggedCache::with_max_bytes(MAX_BYTES),
+        }
+    }
 }
 
 impl ReadCache {
@@ -103,7 +141,8 @@ impl ReadCache {
         }
         let value = Arc::new(read.await?);
         if let Some(k) = key {
-            V::map(self).put(k, version, Arc::clone(&value));
+            let bytes = value.weight();
+            V::map(self).put(k, version, Arc::clone(&value), bytes);
         }
         Ok(value)
     }
@@ -166,6 +205,39 @@ mod tests {
         assert_eq!(read(&cache, Some(key(10)), 8, 5), Err(()));
         assert_eq!(read(&cache, None, 8, 5), Err(()), "no key: never cached");
         assert_eq!(read(&cache, None, 8, 5), Err(()));
+    }
+
+    #[test]
+    fn large_pages_are_not_kept_and_bytes_are_bounded() {
+        let cache = ReadCache::default();
+        let summary = |i: usize| CertificateSummary {
+            id: format!("{i:032x}"),
+            name: format!("certificate-{i}"),
+            expire_time: 0,
+            created_at: 0,
+        };
+        let put = |k: PageKey, n: usize| {
+            let items = (0..n).map(summary).collect();
+            let read = async {
+                Ok::<_, ()>(CachedPage {
+                    total: 1,
+                    items,
+                    bound: Vec::new(),
+                })
+            };
+            block_on(cache.read_through(Some(k), 1, read)).unwrap();
+        };
+        put(key(0), 33_000);
+        assert_eq!(
+            read(&cache, Some(key(0)), 1, 0),
+            Err(()),
+            "an unpaged list of 33,000"
+        );
+        for i in 1..200 {
+            put(key(i), 5_000);
+            assert!(cache.pages.bytes() <= MAX_BYTES);
+        }
+        assert_eq!(read(&cache, Some(key(199)), 1, 0), Ok(1));
     }
 
     #[test]

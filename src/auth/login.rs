@@ -6,15 +6,16 @@
 //! wrong or the project someone else's, and an unknown user costs the same argon2 run as a
 //! known one: the answer tells an attacker nothing.
 
+use std::net::IpAddr;
 use std::sync::OnceLock;
 
 use super::identity::{
     IssuedToken, LoginMethod, ProjectInfo, ProjectRef, TokenInfo, UserInfo, UserRef,
 };
-use super::{AuthError, Authenticator, Role, hash_password, verify_password};
+use super::{AuthError, Authenticator, Role, hash_password};
 use crate::crypto::{new_token, token_hash};
 use crate::domain::{Millis, ProjectId};
-use crate::storage::{StoreError, TokenRecord, UserRecord};
+use crate::storage::{NewToken, StoreError, TokenRecord, UserRecord};
 
 /// Lifetime of a token issued by the login: 24 hours, as Keystone's default.
 pub const TOKEN_LIFETIME_MS: Millis = 24 * 60 * 60 * 1000;
@@ -37,6 +38,12 @@ pub enum LoginError {
     /// The credential store failed.
     #[error("credential lookup failed")]
     Store(#[from] StoreError),
+    /// Too many failed logins for this user from this address: wait this many seconds.
+    #[error("too many failed logins for this user from this address; retry later")]
+    Throttled(u64),
+    /// Too many password checks are already waiting for a turn.
+    #[error("the server is busy checking passwords; retry shortly")]
+    Busy,
     /// Hashing failed (the system RNG or the password hasher).
     #[error("internal error")]
     Internal(String),
@@ -53,23 +60,31 @@ impl From<AuthError> for LoginError {
 
 impl Authenticator {
     /// Issues a token for `method`, scoped to `scope` (the user's own project when `None`).
+    /// `client` is the caller's address, for login throttling.
     pub async fn login(
         &self,
         method: LoginMethod,
         scope: Option<&ProjectRef>,
         now: Millis,
+        client: IpAddr,
     ) -> Result<IssuedToken, LoginError> {
         let method_name = method.name();
-        let (user, expires_at) = match method {
+        let (user, expires_at, parent) = match method {
             LoginMethod::Password { user, password } => (
-                self.password_user(&user, password).await?,
+                self.password_user(&user, password, now, client).await?,
                 now.saturating_add(TOKEN_LIFETIME_MS),
+                None,
             ),
             LoginMethod::Token { token } => {
                 let (user, old) = self.token_user(&token, now).await?;
-                // A token bought with a token never outlives the first one (as Keystone).
+                // A token bought with a token never outlives the first one (as Keystone), and
+                // is revoked with it.
                 let limit = now.saturating_add(TOKEN_LIFETIME_MS);
-                (user, old.expires_at_ms.map_or(limit, |at| at.min(limit)))
+                (
+                    user,
+                    old.expires_at_ms.map_or(limit, |at| at.min(limit)),
+                    Some(token_hash(&token)),
+                )
             }
         };
         // The user's role now, not the old token's: a downgrade takes effect at once.
@@ -79,14 +94,15 @@ impl Authenticator {
         let token = new_token().map_err(|e| LoginError::Internal(e.to_string()))?;
         let hash = token_hash(&token);
         self.store
-            .insert_token(
-                &hash,
-                &project.id,
-                role.as_str(),
-                Some(&user.id),
-                now,
-                Some(expires_at),
-            )
+            .insert_token_record(&NewToken {
+                token_hash: &hash,
+                project: &project.id,
+                role: role.as_str(),
+                user_id: Some(&user.id),
+                parent_hash: parent.as_deref(),
+                created_at: now,
+                expires_at: Some(expires_at),
+            })
             .await?;
         Ok(IssuedToken {
             token,
@@ -136,11 +152,15 @@ impl Authenticator {
         }
     }
 
-    /// The user whose password this is.
+    /// The user whose password this is; refused while the user and address are throttled,
+    /// and counting failures. An existing user is throttled by its id, however it is named
+    /// (by id, or by name in a domain given by name or id); an unknown one by the name given.
     async fn password_user(
         &self,
         user: &UserRef,
         password: String,
+        now: Millis,
+        client: IpAddr,
     ) -> Result<UserRecord, LoginError> {
         let record = match user {
             UserRef::Id(id) => self.store.user(Some(id), None).await?,
@@ -148,22 +168,30 @@ impl Authenticator {
                 self.store.user(None, Some((domain.name(), name))).await?
             }
         };
+        let key = match (&record, user) {
+            (Some(r), _) => format!("id:{}", r.id),
+            (None, UserRef::Id(id)) => format!("id:{id}"),
+            (None, UserRef::Name { name, domain }) => format!("name:{}/{name}", domain.name()),
+        };
+        self.throttle
+            .check(&key, client, now)
+            .map_err(LoginError::Throttled)?;
         // An unknown user still costs one argon2 verification, so timing does not tell.
         let stored = record.as_ref().map(|r| r.password_hash.clone());
-        let _slot = self
-            .password_slots
-            .acquire()
+        let matches = self
+            .password_checkers
+            .verify(password, stored, dummy_hash)
             .await
-            .map_err(|e| LoginError::Internal(e.to_string()))?;
-        let matches = tokio::task::spawn_blocking(move || match stored.as_deref() {
-            Some(hash) => verify_password(&password, hash),
-            None => dummy_hash().is_some_and(|hash| verify_password(&password, hash)),
-        })
-        .await
-        .map_err(|e| LoginError::Internal(e.to_string()))?;
+            .map_err(|_| LoginError::Busy)?;
         match record {
-            Some(record) if matches => Ok(record),
-            _ => Err(LoginError::Unauthorized),
+            Some(record) if matches => {
+                self.throttle.succeeded(&key, client);
+                Ok(record)
+            }
+            _ => {
+                self.throttle.failed(&key, client, now);
+                Err(LoginError::Unauthorized)
+            }
         }
     }
 

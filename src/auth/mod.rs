@@ -3,16 +3,16 @@
 //! signature (`Authorization: SDK-HMAC-SHA256 ...`). Either resolves to a [`Principal`]: a
 //! project and a role.
 
+mod checkers;
 mod identity;
 mod login;
 mod password;
 mod signature;
+mod throttle;
 mod verified;
 
 use std::fmt;
 use std::sync::Arc;
-
-use tokio::sync::Semaphore;
 
 use crate::crypto::{Sealer, token_hash};
 use crate::domain::{ClockSetting, Millis, ProjectId};
@@ -23,8 +23,16 @@ pub use identity::{
     ProjectRef, TokenInfo, UserInfo, UserRef, domain_id,
 };
 pub use login::{LoginError, TOKEN_LIFETIME_MS};
-pub use password::{hash_password, verify_password};
+pub use password::hash_password;
 pub use signature::{SignedRequest, access_key_of, format_basic_date, sign_request};
+
+/// Logins that may wait per password-checking thread (a login waits at most about this many
+/// argon2 runs).
+const PASSWORD_QUEUE_PER_THREAD: usize = 8;
+
+/// Default lifetime of tokens made by the admin commands and the bootstrap: 30 days
+/// (`--ttl never` opts out explicitly).
+pub const ADMIN_TOKEN_LIFETIME_MS: Millis = 30 * 24 * 60 * 60 * 1000;
 
 /// What a credential may do within its project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,9 +138,11 @@ pub enum AuthError {
 #[derive(Debug, Clone)]
 pub struct Authenticator {
     store: Store,
-    /// Bounds concurrent password verifications: each argon2 run takes ~19 MiB and a core, so
-    /// a flood of logins queues here instead of exhausting memory.
-    password_slots: Arc<Semaphore>,
+    /// Verifies passwords on a few threads: each argon2 run takes ~19 MiB and a core, so a
+    /// flood of logins queues there (boundedly; beyond it 503) instead of exhausting memory.
+    password_checkers: Arc<checkers::PasswordCheckers>,
+    /// Failed logins by user and address.
+    throttle: Arc<throttle::LoginThrottle>,
     /// Tokens verified since the database last changed (SQLite only, where a commit by any
     /// process is detectable without a query).
     verified: Arc<verified::VerifiedTokens>,
@@ -142,9 +152,14 @@ impl Authenticator {
     /// An authenticator over `store`.
     pub fn new(store: Store) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        let threads = cores.max(2);
         Self {
             store,
-            password_slots: Arc::new(Semaphore::new(cores.max(2))),
+            password_checkers: Arc::new(checkers::PasswordCheckers::start(
+                threads,
+                threads * PASSWORD_QUEUE_PER_THREAD,
+            )),
+            throttle: Arc::default(),
             verified: Arc::default(),
         }
     }

@@ -108,6 +108,22 @@ pub(super) fn verify(
             "X-Sdk-Date must be a signed header",
         ));
     }
+    // Unsigned, the Host header would let a signature made for one server work at another.
+    if !auth.signed_headers.contains(&"host") {
+        return Err(AuthError::BadSignature("Host must be a signed header"));
+    }
+    // The server reads the last of repeated parameters, the signature covers them sorted: the
+    // same signature would cover `name=a&name=b` and `name=b&name=a`.
+    let mut keys: Vec<String> = query_pairs(request.query)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    keys.sort();
+    if keys.windows(2).any(|w| w[0] == w[1]) {
+        return Err(AuthError::BadSignature(
+            "a query parameter appears more than once in a signed request",
+        ));
+    }
     // The SDKs sign a declared body hash when they send one (`UNSIGNED-PAYLOAD` for uploads);
     // trusting it unchecked would leave the body outside the signature.
     if !request.body.is_empty()
@@ -206,16 +222,21 @@ fn canonical_uri(path: &str) -> String {
     out
 }
 
-/// Query pairs decoded, sorted, re-encoded and joined with `&`.
-fn canonical_query(query: &str) -> String {
-    let mut pairs: Vec<(String, String)> = query
+/// Query pairs decoded exactly as the server's query parser reads them (`+` is a space).
+fn query_pairs(query: &str) -> Vec<(String, String)> {
+    query
         .split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
+            (decode(&k.replace('+', " ")), decode(&v.replace('+', " ")))
         })
-        .collect();
+        .collect()
+}
+
+/// Query pairs decoded, sorted, re-encoded and joined with `&`.
+fn canonical_query(query: &str) -> String {
+    let mut pairs = query_pairs(query);
     pairs.sort();
     pairs
         .iter()
@@ -356,6 +377,50 @@ mod tests {
             ..signed
         };
         assert!(verify(&tampered, &parsed, b"SK", now).is_err());
+    }
+
+    /// Signs a GET of `query` with the given extra headers, then verifies it.
+    fn signed_get(query: &str, with_host: bool) -> Result<(), AuthError> {
+        let mut headers = HeaderMap::new();
+        if with_host {
+            headers.insert("host", "h".parse().unwrap());
+        }
+        let now = 1_767_268_800_000;
+        headers.insert("x-sdk-date", format_basic_date(now).parse().unwrap());
+        let unsigned = SignedRequest {
+            method: "GET",
+            path: "/v1/p/waf/certificate",
+            query,
+            headers: &headers,
+            body: b"",
+            authorization: "",
+        };
+        let auth = sign_request(&unsigned, "AK", b"SK").unwrap();
+        let signed = SignedRequest {
+            authorization: &auth,
+            ..unsigned
+        };
+        verify(&signed, &parse_authorization(&auth).unwrap(), b"SK", now)
+    }
+
+    #[test]
+    fn host_must_be_signed_and_parameters_unique() {
+        assert!(signed_get("name=a", true).is_ok());
+        assert!(matches!(
+            signed_get("name=a", false),
+            Err(AuthError::BadSignature(m)) if m.contains("Host")
+        ));
+        assert!(matches!(
+            signed_get("name=a&name=b", true),
+            Err(AuthError::BadSignature(m)) if m.contains("more than once")
+        ));
+    }
+
+    #[test]
+    fn the_canonical_query_is_what_the_server_reads() {
+        // The server reads `+` as a space, so `a+b` and `a%2Bb` are different filters.
+        assert_eq!(canonical_query("name=a+b"), canonical_query("name=a%20b"));
+        assert_ne!(canonical_query("name=a+b"), canonical_query("name=a%2Bb"));
     }
 
     #[test]

@@ -41,6 +41,8 @@ impl VerifiedTokens {
         principal: Principal,
         expires_at: Option<Millis>,
     ) {
+        // The hash, the principal's project id and the map's own overhead.
+        let bytes = 2 * hash.len() + 128;
         self.entries.put(
             hash,
             stamp,
@@ -48,6 +50,7 @@ impl VerifiedTokens {
                 principal,
                 expires_at,
             }),
+            bytes,
         );
     }
 }

@@ -4,6 +4,7 @@
 
 mod cert;
 mod controls;
+mod credentials;
 mod host;
 mod output;
 mod profile;
@@ -17,8 +18,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::app::{App, MasterKeySource, ServeConfig, TestControlsConfig, open_sealer};
 use crate::auth::Role;
-use crate::crypto::{new_token, random_bytes, token_hash};
+use crate::crypto::random_bytes;
 use crate::domain::{Millis, ProjectId, UserId, now_ms, parse_rfc3339};
+use crate::listener::{ConnectionSettings, TlsFiles};
 use crate::storage::{PoolSettings, Store, UserRecord};
 
 /// Self-hostable WAF certificate service, wire-compatible with the OTC / Huawei Cloud WAF API.
@@ -84,6 +86,7 @@ pub struct DatabaseArgs {
     #[arg(
         long = "database",
         env = "WAFCERT_DATABASE_URL",
+        hide_env_values = true,
         default_value = "sqlite://wafcert.db"
     )]
     pub database_url: String,
@@ -144,6 +147,18 @@ pub struct ServeArgs {
     /// Milliseconds a database connection may stay unused before it is closed.
     #[arg(long, env = "WAFCERT_DB_IDLE_TIMEOUT_MS", default_value_t = 600_000)]
     pub db_idle_timeout_ms: u64,
+    /// Milliseconds a client has for the TLS handshake and for sending each request's headers.
+    #[arg(long, env = "WAFCERT_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_read_timeout_ms: u64,
+    /// Client connections open at once; more wait until one closes.
+    #[arg(long, env = "WAFCERT_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key; both reloaded on SIGHUP).
+    #[arg(long, env = "WAFCERT_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "WAFCERT_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// Milliseconds a request may take before it is abandoned and answered 503.
     #[arg(long, env = "WAFCERT_REQUEST_TIMEOUT_MS", default_value_t = crate::api::DEFAULT_REQUEST_TIMEOUT_MS)]
     pub request_timeout_ms: u64,
@@ -176,17 +191,28 @@ pub enum TokenCommand {
         /// `admin` or `readonly`.
         #[arg(long, default_value = "admin", value_parser = role_arg)]
         role: Role,
-        /// Lifetime such as `24h`, `30m`, `7d` or `3600s` (never expires when absent).
-        #[arg(long)]
-        ttl: Option<String>,
+        /// Lifetime such as `24h`, `30m`, `7d` or `3600s`, or `never`.
+        #[arg(long, default_value = "30d")]
+        ttl: String,
     },
-    /// Revoke a token.
+    /// Revoke a token, given by its id (from `token list`) or the token itself; tokens bought
+    /// with it through the Keystone `token` method are revoked too.
     Revoke {
         /// Database location and master key.
         #[command(flatten)]
         database: DatabaseArgs,
-        /// The token to revoke.
+        /// The token's id (16 hex characters) or the token.
         token: String,
+    },
+    /// List a project's valid tokens: id, role and expiry (RFC 3339 UTC or `never`), one per
+    /// line. Never the secret.
+    List {
+        /// Database location and master key.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The project (32 lowercase hex).
+        #[arg(long, value_parser = project_arg)]
+        project_id: ProjectId,
     },
 }
 
@@ -215,6 +241,36 @@ pub enum UserCommand {
         #[arg(long, default_value = "Default")]
         domain: String,
     },
+    /// Disable a user: no more logins, and every token issued to it is revoked.
+    Disable {
+        /// Database location and master key.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The user.
+        #[command(flatten)]
+        user: UserName,
+    },
+    /// Set a user's password (from `WAFCERT_PASSWORD` or stdin) and revoke every token issued
+    /// to it.
+    SetPassword {
+        /// Database location and master key.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The user.
+        #[command(flatten)]
+        user: UserName,
+    },
+}
+
+/// A user by login name within a domain.
+#[derive(Debug, Args)]
+pub struct UserName {
+    /// Login name.
+    #[arg(long)]
+    name: String,
+    /// Keystone domain name.
+    #[arg(long, default_value = "Default")]
+    domain: String,
 }
 
 /// `wafcert access-key ...`.
@@ -231,6 +287,14 @@ pub enum AccessKeyCommand {
         /// `admin` or `readonly`.
         #[arg(long, default_value = "admin", value_parser = role_arg)]
         role: Role,
+    },
+    /// Revoke an access key: requests signed with it are refused from the next one on.
+    Revoke {
+        /// Database location and master key.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The access key (the first word `access-key create` printed).
+        access_key: String,
     },
 }
 
@@ -258,40 +322,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Clock(command) => controls::clock(command).await,
         Command::Reset(args) => controls::reset(args).await,
-        Command::Token(TokenCommand::Create {
+        Command::Token(command) => credentials::token(command).await,
+        Command::User(UserCommand::Disable { database, user }) => {
+            credentials::disable_user(&database, &user).await
+        }
+        Command::User(UserCommand::SetPassword { database, user }) => {
+            credentials::set_password(&database, &user).await
+        }
+        Command::AccessKey(AccessKeyCommand::Revoke {
             database,
-            project_id: project,
-            role,
-            ttl,
-        }) => {
-            let ttl = ttl.as_deref().map(parse_ttl).transpose()?;
-            let store = database.open().await?;
-            let now = now_ms();
-            store.ensure_project(&project, None, now).await?;
-            let token = new_token()?;
-            let expires =
-                ttl.map(|d| now.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)));
-            store
-                .insert_token(
-                    &token_hash(&token),
-                    &project,
-                    role.as_str(),
-                    None,
-                    now,
-                    expires,
-                )
-                .await?;
-            println!("{token}");
-            Ok(())
-        }
-        Command::Token(TokenCommand::Revoke { database, token }) => {
-            let store = database.open().await?;
-            if !store.revoke_token(&token_hash(token.trim())).await? {
-                bail!("no such token");
-            }
-            println!("revoked");
-            Ok(())
-        }
+            access_key,
+        }) => credentials::revoke_access_key(&database, &access_key).await,
         Command::User(UserCommand::Create {
             database,
             name,
@@ -381,6 +422,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
             idle_timeout: Duration::from_millis(args.db_idle_timeout_ms.max(1)),
         },
+        connections: ConnectionSettings {
+            header_read_timeout: Duration::from_millis(args.header_read_timeout_ms.max(1)),
+            max_connections: args.max_connections.max(1),
+        },
+        tls: match (args.tls_cert, args.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => bail!("--tls-cert and --tls-key go together"),
+        },
         request_timeout: Duration::from_millis(args.request_timeout_ms.max(1)),
         test_controls: args.test_controls.then_some(TestControlsConfig {
             clock_start: args.clock_start,
@@ -392,7 +442,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = app.local_addr()?;
     if let Some(first) = app.take_bootstrap() {
         println!(
-            "Created project {} with an admin token (shown only now):",
+            "Created project {} with an admin token (shown only now, valid 30 days):",
             first.project_id
         );
         println!("  export WAFCERT_PROJECT={}", first.project_id);
@@ -455,29 +505,6 @@ fn role_arg(text: &str) -> Result<Role, String> {
     Role::parse(text).ok_or_else(|| "must be admin or readonly".to_owned())
 }
 
-/// `30s`, `15m`, `24h`, `7d`, or plain seconds.
-fn parse_ttl(text: &str) -> anyhow::Result<Duration> {
-    let text = text.trim();
-    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => text.split_at(i),
-        None => (text, "s"),
-    };
-    let n: u64 = digits
-        .parse()
-        .context("--ttl must look like 30m, 24h or 7d")?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n.saturating_mul(60),
-        "h" => n.saturating_mul(3600),
-        "d" => n.saturating_mul(86_400),
-        _ => bail!("--ttl unit must be s, m, h or d"),
-    };
-    if secs == 0 {
-        bail!("--ttl must be positive");
-    }
-    Ok(Duration::from_secs(secs))
-}
-
 /// The password from `WAFCERT_PASSWORD`, or the first line of stdin (without its line end).
 fn read_password() -> anyhow::Result<String> {
     if let Ok(p) = std::env::var("WAFCERT_PASSWORD")
@@ -531,16 +558,5 @@ mod tests {
         let keys = random_text(20, ACCESS_KEY_ALPHABET).unwrap();
         assert!(keys.bytes().all(|b| ACCESS_KEY_ALPHABET.contains(&b)));
         assert!(random_text(1, b"").is_err());
-    }
-
-    #[test]
-    fn ttl_units() {
-        assert_eq!(parse_ttl("24h").unwrap(), Duration::from_secs(86_400));
-        assert_eq!(parse_ttl("30m").unwrap(), Duration::from_secs(1800));
-        assert_eq!(parse_ttl("7d").unwrap(), Duration::from_secs(604_800));
-        assert_eq!(parse_ttl("90").unwrap(), Duration::from_secs(90));
-        assert!(parse_ttl("0s").is_err());
-        assert!(parse_ttl("1w").is_err());
-        assert!(parse_ttl("h").is_err());
     }
 }

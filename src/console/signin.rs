@@ -1,9 +1,11 @@
 //! Signing in (an API token, or a Keystone user's name and password) and out.
 
-use axum::Form;
-use axum::extract::State;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
 use maud::html;
 use serde::Deserialize;
 
@@ -11,7 +13,7 @@ use super::ConsoleState;
 use super::error::ConsoleError;
 use super::layout;
 use super::session::{self, Grant, Session};
-use crate::auth::{DEFAULT_DOMAIN_NAME, DomainRef, LoginMethod, Role, UserRef};
+use crate::auth::{DEFAULT_DOMAIN_NAME, DomainRef, LoginError, LoginMethod, Role, UserRef};
 use crate::domain::now_ms;
 
 /// `GET /console/`: the sign-in page, or the certificates when already signed in.
@@ -82,6 +84,7 @@ pub(super) struct SignInForm {
 /// `POST /console/`: checks the credential and starts a session (303 to the certificates).
 pub(super) async fn submit(
     State(state): State<ConsoleState>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, ConsoleError> {
@@ -119,13 +122,32 @@ pub(super) async fn submit(
             },
             password: form.password,
         };
-        let Ok(issued) = state.app.auth.login(method, None, now).await else {
-            return render(
-                &state,
-                &headers,
-                StatusCode::UNAUTHORIZED,
-                Some("The user name or password is wrong."),
-            );
+        // The caller's address feeds the login throttling, as for the Keystone API.
+        let address = client.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.0.ip());
+        let refused = |status, message: &str| render(&state, &headers, status, Some(message));
+        let issued = match state.app.auth.login(method, None, now, address).await {
+            Ok(issued) => issued,
+            Err(LoginError::Throttled(seconds)) => {
+                let message = format!(
+                    "Too many failed sign-ins for this user; try again in {seconds} seconds."
+                );
+                return refused(StatusCode::TOO_MANY_REQUESTS, &message);
+            }
+            Err(LoginError::Busy) => {
+                return refused(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The server is busy checking passwords; try again shortly.",
+                );
+            }
+            Err(e @ (LoginError::Store(_) | LoginError::Internal(_))) => {
+                return Err(ConsoleError::internal(e));
+            }
+            Err(_) => {
+                return refused(
+                    StatusCode::UNAUTHORIZED,
+                    "The user name or password is wrong.",
+                );
+            }
         };
         let grant = Grant {
             token: &issued.token,

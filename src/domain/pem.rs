@@ -80,6 +80,14 @@ fn read_chain(content: &str) -> Result<Vec<CertificateDer<'static>>, DomainError
                 .to_owned(),
         ));
     }
+    // `content` is stored in clear and shown to read-only callers: a private key pasted into
+    // it (a cert+key bundle) must not be stored there.
+    if let Some(label) = pem_labels(content).find(|l| *l != "CERTIFICATE") {
+        return Err(invalid(format!(
+            "content may hold only CERTIFICATE PEM blocks, not {label}: send the private key \
+             as key"
+        )));
+    }
     let chain = CertificateDer::pem_slice_iter(content.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| invalid(pem_problem(&e)))?;
@@ -95,6 +103,14 @@ fn read_chain(content: &str) -> Result<Vec<CertificateDer<'static>>, DomainError
         })?;
     }
     Ok(chain)
+}
+
+/// The labels of the PEM blocks in `text` (`CERTIFICATE`, `PRIVATE KEY`, ...).
+fn pem_labels(text: &str) -> impl Iterator<Item = &str> {
+    text.split("-----BEGIN ").skip(1).map(|rest| {
+        let end = rest.find("-----").unwrap_or(rest.len()).min(40);
+        rest.get(..end).unwrap_or("an unknown").trim()
+    })
 }
 
 /// The leaf's expiry and key kind; refuses key types and sizes outside the supported set.
@@ -248,6 +264,20 @@ mod tests {
         let pair = parse_pair(cert, key).unwrap();
         assert_eq!(pair.kind, KeyKind::EcP256);
         assert!(format!("{pair:?}").contains("redacted"));
+    }
+
+    #[test]
+    fn a_private_key_in_content_is_refused() {
+        let (cert, key) = sample();
+        for content in [format!("{cert}\n{key}"), format!("{key}\n{cert}")] {
+            let err = parse_pair(&content, key).unwrap_err().to_string();
+            assert!(
+                err.contains("PRIVATE KEY") && err.contains("as key"),
+                "{err}"
+            );
+        }
+        let ec = "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n";
+        assert!(parse_pair(&format!("{cert}{ec}"), key).is_err());
     }
 
     proptest! {

@@ -7,6 +7,9 @@ use sqlx::{AnyConnection, AssertSqlSafe};
 
 use super::hosts::CertificateFacts;
 use super::{Store, StoreError, like_contains, placeholder};
+
+/// Certificate ids bound in one `IN (...)` list (SQLite allows 32,766 variables per statement).
+const IDS_PER_STATEMENT: usize = 1000;
 use crate::domain::{CertificateId, CertificateName, ExpiryWindow, Millis, ProjectId};
 
 /// A certificate to insert; the key is already sealed.
@@ -335,28 +338,30 @@ impl Store {
         Ok(Page { total, items })
     }
 
-    /// The hosts of the project bound to any of `ids`, in one statement.
+    /// The hosts of the project bound to any of `ids`: one statement per [`IDS_PER_STATEMENT`]
+    /// ids, so an unpaged list of any length stays within SQLite's limit of bound variables.
     pub async fn bound_hosts(
         &self,
         project: &ProjectId,
         ids: &[&str],
     ) -> Result<Vec<BoundHost>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
+        let mut found = Vec::new();
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
+            let list = (0..chunk.len())
+                .map(|i| placeholder(i + 2))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT certificate_id, id, hostname FROM hosts \
+                 WHERE project_id = $1 AND certificate_id IN ({list}) ORDER BY hostname, id"
+            );
+            let mut q = sqlx::query_as(AssertSqlSafe(sql)).bind(project.as_str());
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            found.extend(q.fetch_all(&self.pool).await?);
         }
-        let list = (0..ids.len())
-            .map(|i| placeholder(i + 2))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "SELECT certificate_id, id, hostname FROM hosts \
-             WHERE project_id = $1 AND certificate_id IN ({list}) ORDER BY hostname, id"
-        );
-        let mut q = sqlx::query_as(AssertSqlSafe(sql)).bind(project.as_str());
-        for id in ids {
-            q = q.bind(*id);
-        }
-        Ok(q.fetch_all(&self.pool).await?)
+        Ok(found)
     }
 
     /// Renames a certificate and optionally replaces its chain and key, unless a host uses it.

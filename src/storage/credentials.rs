@@ -30,6 +30,37 @@ pub struct TokenRecord {
     pub clock_frozen_at_ms: Option<i64>,
 }
 
+/// A token to store.
+#[derive(Debug)]
+pub struct NewToken<'a> {
+    /// Hex SHA-256 of the secret.
+    pub token_hash: &'a str,
+    /// The project it acts in.
+    pub project: &'a ProjectId,
+    /// `admin` or `readonly`.
+    pub role: &'a str,
+    /// The user it is issued to (Keystone tokens).
+    pub user_id: Option<&'a str>,
+    /// The hash of the token it was bought with (the Keystone `token` method): revoked with it.
+    pub parent_hash: Option<&'a str>,
+    /// Issue time, epoch ms.
+    pub created_at: Millis,
+    /// Expiry, epoch ms; `None` never expires.
+    pub expires_at: Option<Millis>,
+}
+
+/// A token as listed by the admin command: never the secret, only its hash.
+#[derive(Debug, sqlx::FromRow)]
+pub struct TokenListing {
+    /// Hex SHA-256 of the secret.
+    pub token_hash: String,
+    /// `admin` or `readonly`.
+    pub role: String,
+    /// Expiry, epoch ms; `None` never expires.
+    #[sqlx(rename = "expires_at_ms")]
+    pub expires_at: Option<i64>,
+}
+
 /// A stored user (for the Keystone-style password login).
 #[derive(Debug, sqlx::FromRow)]
 pub struct UserRecord {
@@ -178,19 +209,65 @@ impl Store {
         created_at: Millis,
         expires_at: Option<Millis>,
     ) -> Result<(), StoreError> {
+        let token = NewToken {
+            token_hash,
+            project,
+            role,
+            user_id,
+            parent_hash: None,
+            created_at,
+            expires_at,
+        };
+        self.insert_token_record(&token).await
+    }
+
+    /// Stores a token by its hash, with the token it was bought with, if any.
+    pub async fn insert_token_record(&self, token: &NewToken<'_>) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO tokens (token_hash, project_id, role, user_id, created_at_ms, expires_at_ms, revoked) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0)",
+            "INSERT INTO tokens (token_hash, project_id, role, user_id, parent_hash, \
+             created_at_ms, expires_at_ms, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, 0)",
         )
-        .bind(token_hash)
-        .bind(project.as_str())
-        .bind(role)
-        .bind(user_id)
-        .bind(created_at)
-        .bind(expires_at)
+        .bind(token.token_hash)
+        .bind(token.project.as_str())
+        .bind(token.role)
+        .bind(token.user_id)
+        .bind(token.parent_hash)
+        .bind(token.created_at)
+        .bind(token.expires_at)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// The project's tokens that are neither revoked nor expired at `now`, oldest first.
+    pub async fn live_tokens(
+        &self,
+        project: &ProjectId,
+        now: Millis,
+    ) -> Result<Vec<TokenListing>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT token_hash, role, expires_at_ms FROM tokens \
+             WHERE project_id = $1 AND revoked = 0 AND (expires_at_ms IS NULL OR expires_at_ms > $2) \
+             ORDER BY created_at_ms, token_hash",
+        )
+        .bind(project.as_str())
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The stored hashes of the tokens whose hash starts with `prefix` (a token id: hex, so
+    /// no `LIKE` wildcard).
+    pub async fn token_hashes_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        if !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(Vec::new());
+        }
+        Ok(
+            sqlx::query_scalar("SELECT token_hash FROM tokens WHERE token_hash LIKE $1")
+                .bind(format!("{}%", prefix.to_ascii_lowercase()))
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// The token with this hash, if any (expired and revoked ones too: the caller decides).
@@ -206,13 +283,86 @@ impl Store {
         .await?)
     }
 
-    /// Marks a token revoked; returns whether it existed.
+    /// Marks a token revoked, with every token bought with it (and so on, recursively);
+    /// returns whether it existed.
     pub async fn revoke_token(&self, token_hash: &str) -> Result<bool, StoreError> {
+        let (_turn, mut tx) = self.begin_write().await?;
         let done = sqlx::query("UPDATE tokens SET revoked = 1 WHERE token_hash = $1")
             .bind(token_hash)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        sqlx::query(
+            "UPDATE tokens SET revoked = 1 WHERE revoked = 0 AND token_hash IN ( \
+             WITH RECURSIVE tree(h) AS ( \
+               SELECT token_hash FROM tokens WHERE parent_hash = $1 \
+               UNION SELECT t.token_hash FROM tokens t JOIN tree ON t.parent_hash = tree.h) \
+             SELECT h FROM tree)",
+        )
+        .bind(token_hash)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// The id of the user named `name` in `domain`, disabled or not.
+    pub async fn user_id_by_name(
+        &self,
+        domain: &str,
+        name: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM users WHERE domain = $1 AND name = $2")
+                .bind(domain)
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Disables a user (no more logins) and revokes every token issued to it.
+    pub async fn disable_user(&self, user_id: &str) -> Result<(), StoreError> {
+        self.change_user(user_id, "UPDATE users SET disabled = 1 WHERE id = $1", None)
+            .await
+    }
+
+    /// Replaces a user's password hash and revokes every token issued to it.
+    pub async fn set_user_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
+        self.change_user(
+            user_id,
+            "UPDATE users SET password_hash = $2 WHERE id = $1",
+            Some(password_hash),
+        )
+        .await
+    }
+
+    /// Runs `update` on the user (with `$2` bound to `value` when given) and revokes the
+    /// user's tokens, in one transaction.
+    async fn change_user(
+        &self,
+        user_id: &str,
+        update: &'static str,
+        value: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let (_turn, mut tx) = self.begin_write().await?;
+        let mut q = sqlx::query(update).bind(user_id);
+        if let Some(v) = value {
+            q = q.bind(v);
+        }
+        if q.execute(&mut *tx).await?.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        // Tokens bought with a user's token are the same user's, so this reaches them too.
+        sqlx::query("UPDATE tokens SET revoked = 1 WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Stores a user; a taken `(domain, name)` is [`StoreError::NameTaken`].
@@ -233,33 +383,32 @@ impl Store {
         Ok(())
     }
 
-    /// A user by id, or by name within a domain.
+    /// An enabled user by id, or by name within a domain (a disabled user is not found).
     pub async fn user(
         &self,
         id: Option<&str>,
         domain_and_name: Option<(&str, &str)>,
     ) -> Result<Option<UserRecord>, StoreError> {
         const COLUMNS: &str = "id, name, domain, project_id, role, password_hash";
-        let row = match (id, domain_and_name) {
-            (Some(id), _) => {
-                sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT {COLUMNS} FROM users WHERE id = $1"
-                )))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?
-            }
-            (None, Some((domain, name))) => {
-                sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT {COLUMNS} FROM users WHERE domain = $1 AND name = $2"
+        let row =
+            match (id, domain_and_name) {
+                (Some(id), _) => {
+                    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        "SELECT {COLUMNS} FROM users WHERE id = $1 AND disabled = 0"
+                    )))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                }
+                (None, Some((domain, name))) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {COLUMNS} FROM users WHERE domain = $1 AND name = $2 AND disabled = 0"
                 )))
                 .bind(domain)
                 .bind(name)
                 .fetch_optional(&self.pool)
-                .await?
-            }
-            (None, None) => None,
-        };
+                .await?,
+                (None, None) => None,
+            };
         Ok(row)
     }
 
@@ -284,6 +433,16 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Deletes an access key, so requests signed with it fail at once; returns whether it
+    /// existed.
+    pub async fn delete_access_key(&self, access_key: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM access_keys WHERE access_key = $1")
+            .bind(access_key)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// An access key by its public id.

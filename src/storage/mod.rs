@@ -26,7 +26,7 @@ pub use certificates::{
 };
 pub use change_watch::{ChangeStamp, sqlite_path};
 pub use console_sessions::{NewSession, SessionRecord};
-pub use credentials::{AccessKeyRecord, TokenRecord, UserRecord};
+pub use credentials::{AccessKeyRecord, NewToken, TokenListing, TokenRecord, UserRecord};
 pub use hosts::{
     CertificateFacts, DeletedHost, HostChange, HostListFilter, HostRecord, HostState, NewHost,
     WriteError,
@@ -156,6 +156,12 @@ impl Store {
         let backend = Backend::from_url(url)?;
         sqlx::any::install_default_drivers();
         let url = normalise_url(url, backend);
+        if backend == Backend::Sqlite
+            && url.contains("mode=rwc")
+            && let Some(path) = change_watch::sqlite_path(&url)
+        {
+            create_private_file(&path);
+        }
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| StoreError::Config(format!("bad database URL: {e}")))?
             .disable_statement_logging();
@@ -293,6 +299,18 @@ fn normalise_url(url: &str, backend: Backend) -> String {
     } else {
         url.to_owned()
     }
+}
+
+/// Creates an empty database file readable by its owner only (0600), unless it exists. SQLite
+/// gives the `-wal` and `-shm` files the database file's mode, so they are private too; an
+/// empty file is a valid empty database. Failures are left for SQLite to report.
+fn create_private_file(path: &str) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
 }
 
 /// The SQL fragment `$n` for the n-th bind parameter (both dialects accept `$n` through Any).

@@ -151,6 +151,8 @@ pub fn config_for(url: &str) -> ServeConfig {
         region: "eu-de".to_owned(),
         public_url: None,
         pool: PoolSettings::default(),
+        connections: Default::default(),
+        tls: None,
         request_timeout: Duration::from_millis(wafcert::api::DEFAULT_REQUEST_TIMEOUT_MS),
         test_controls: None,
     }

@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod abuse;
 mod auth;
 mod binding;
 mod certificates;
@@ -13,6 +14,8 @@ mod cli;
 mod console;
 mod console_browser;
 mod credentials;
+mod cutoff;
+mod hardening;
 mod hosts;
 mod keystone;
 mod lifecycle;
@@ -23,3 +26,4 @@ mod revocation;
 mod rotation;
 mod storage;
 mod test_controls;
+mod tls;

@@ -26,10 +26,7 @@ impl ListParams {
     /// Checks every documented parameter.
     pub(super) fn parse(query: &QueryPairs) -> Result<Self, ApiError> {
         let Paging { page, pagesize } = Paging::parse(query, None)?;
-        let name = query
-            .get("name")
-            .filter(|n| !n.is_empty())
-            .map(str::to_owned);
+        let name = query.filter("name")?.map(str::to_owned);
         let host = match query.get("host") {
             None => false,
             Some(v) if v.eq_ignore_ascii_case("true") => true,

@@ -24,10 +24,7 @@ impl HostListParams {
     /// Checks every documented parameter; bad paging is `WAF.00011011`.
     pub(super) fn parse(query: &QueryPairs) -> Result<Self, ApiError> {
         let Paging { page, pagesize } = Paging::parse(query, Some(DEFAULT_PAGESIZE))?;
-        let hostname = query
-            .get("hostname")
-            .filter(|h| !h.is_empty())
-            .map(str::to_owned);
+        let hostname = query.filter("hostname")?.map(str::to_owned);
         Ok(Self {
             page,
             pagesize,

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -21,6 +21,8 @@ pub(crate) struct KeystoneError {
     status: StatusCode,
     message: Cow<'static, str>,
     cause: Option<String>,
+    /// Seconds for `Retry-After` (429 and 503 answers).
+    retry_after: Option<u64>,
 }
 
 impl KeystoneError {
@@ -30,6 +32,15 @@ impl KeystoneError {
             status,
             message: message.into(),
             cause: None,
+            retry_after: None,
+        }
+    }
+
+    /// An error the caller may retry after `seconds` (sent as `Retry-After`).
+    fn retry_after(status: StatusCode, message: String, seconds: u64) -> Self {
+        Self {
+            retry_after: Some(seconds),
+            ..Self::new(status, message)
         }
     }
 
@@ -53,6 +64,7 @@ impl KeystoneError {
             message: "An unexpected error prevented the server from fulfilling your request."
                 .into(),
             cause: Some(cause.to_string()),
+            retry_after: None,
         }
     }
 }
@@ -79,6 +91,11 @@ impl IntoResponse for KeystoneError {
             },
         };
         let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if let Some(cause) = self.cause {
             response
                 .extensions_mut()
@@ -96,6 +113,12 @@ impl From<LoginError> for KeystoneError {
                 Self::new(StatusCode::UNAUTHORIZED, e.to_string())
             }
             LoginError::TokenNotFound => Self::new(StatusCode::NOT_FOUND, "Could not find token."),
+            LoginError::Throttled(seconds) => {
+                Self::retry_after(StatusCode::TOO_MANY_REQUESTS, e.to_string(), seconds)
+            }
+            LoginError::Busy => {
+                Self::retry_after(StatusCode::SERVICE_UNAVAILABLE, e.to_string(), 1)
+            }
             LoginError::Store(inner) => inner.into(),
             LoginError::Internal(cause) => Self::internal(cause),
         }
@@ -109,6 +132,7 @@ impl From<StoreError> for KeystoneError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 message: "The identity store is temporarily unavailable; retry shortly.".into(),
                 cause: Some(cause.to_string()),
+                retry_after: None,
             },
             other => Self::internal(other),
         }

@@ -7,10 +7,12 @@ mod error;
 mod request;
 mod response;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{RawQuery, Request, State};
+use axum::{Extension, Router};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Json, Response};
@@ -40,7 +42,11 @@ pub(super) fn routes(state: AppState) -> Router<AppState> {
         )
         .route("/v3/{*rest}", any(not_found))
         .route_layer(middleware::from_fn_with_state(state, challenge))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
+
+/// Largest `/v3` request body: a token request is a few hundred bytes.
+const BODY_LIMIT: usize = 16 * 1024;
 
 /// `GET /`: the identity versions, as Keystone's root answers (300 Multiple Choices).
 async fn versions(State(state): State<AppState>) -> Response {
@@ -59,6 +65,7 @@ async fn version(State(state): State<AppState>) -> Response {
 /// `POST /v3/auth/tokens`: 201 with the token in `X-Subject-Token` and its description.
 async fn issue(
     State(state): State<AppState>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
     RawQuery(query): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, KeystoneError> {
@@ -75,7 +82,12 @@ async fn issue(
     let request = request::parse(&body)?;
     let issued = state
         .auth
-        .login(request.method, request.scope.as_ref(), now_ms())
+        .login(
+            request.method,
+            request.scope.as_ref(),
+            now_ms(),
+            client.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.0.ip()),
+        )
         .await?;
     tracing::info!(
         user = %issued.info.user.id,

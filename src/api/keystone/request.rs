@@ -64,6 +64,9 @@ struct DomainBody {
     name: Option<String>,
 }
 
+/// Longest accepted password, in bytes: longer ones only cost hashing time and memory.
+pub(super) const MAX_PASSWORD_LEN: usize = 1024;
+
 /// A parsed token request.
 #[derive(Debug)]
 pub(super) struct TokenRequest {
@@ -75,6 +78,11 @@ pub(super) struct TokenRequest {
 
 /// Parses the request body.
 pub(super) fn parse(bytes: &[u8]) -> Result<TokenRequest, KeystoneError> {
+    if crate::api::extract::json_has_nul(bytes) {
+        return Err(KeystoneError::bad_request(
+            "The request body is not valid: a string contains a NUL character.",
+        ));
+    }
     let envelope: Envelope = serde_json::from_slice(bytes).map_err(|e| {
         KeystoneError::bad_request(format!(
             "The request body is not valid: {} (line {}, column {}).",
@@ -120,6 +128,11 @@ fn method(identity: IdentityBody) -> Result<LoginMethod, KeystoneError> {
             .user
             .ok_or_else(|| expecting("user", "password"))?;
         let password = user.password.ok_or_else(|| expecting("password", "user"))?;
+        if password.len() > MAX_PASSWORD_LEN {
+            return Err(KeystoneError::bad_request(
+                "The password is longer than 1024 bytes.",
+            ));
+        }
         let user = match (user.id, user.name) {
             (Some(id), _) => UserRef::Id(id),
             (None, Some(name)) => UserRef::Name {
