@@ -792,6 +792,12 @@ async fn seed(
     for position in (5..2_000.min(n)).step_by(20) {
         let id = HostId::random();
         let hostname = wafcert::domain::Hostname::parse(&format!("www-{position}.bench.example"))?;
+        let policy_id = wafcert::domain::PolicyId::random();
+        let policy = wafcert::storage::NewPolicy {
+            name: wafcert::domain::PolicyName::automatic(policy_id.as_str()),
+            id: policy_id,
+            settings: wafcert::domain::PolicySettings::default(),
+        };
         store
             .insert_host(
                 &NewHost {
@@ -800,6 +806,7 @@ async fn seed(
                     hostname: &hostname,
                     certificate_id: Some(&all_ids[n - 1 - position]),
                     settings: &settings,
+                    policy: wafcert::storage::HostPolicy::Create(&policy),
                     created_at: now,
                 },
                 |_| Ok::<(), std::convert::Infallible>(()),

@@ -16,7 +16,7 @@ use crate::api::{self, AppState, ServiceSettings};
 use crate::auth::{ADMIN_TOKEN_LIFETIME_MS, Authenticator, Role};
 use crate::console;
 use crate::crypto::{MasterKey, Sealer, new_token, token_hash};
-use crate::domain::{Clock, ClockMove, Millis, ProjectId, SeededRandom, now_ms};
+use crate::domain::{Clock, ClockMove, Contract, Millis, ProjectId, SeededRandom, now_ms};
 use crate::listener::{self, ConnectionSettings, TlsFiles, TlsState};
 use crate::storage::{Backend, PoolSettings, Store};
 
@@ -39,6 +39,8 @@ pub struct ServeConfig {
     pub region: String,
     /// Public base URL; derived from `listen` when `None`.
     pub public_url: Option<String>,
+    /// Contract profile (where OTC and Huawei document different limits or codes).
+    pub contract: Contract,
     /// Database pool settings.
     pub pool: PoolSettings,
     /// Client connection limits (header-read timeout, open connections).
@@ -175,6 +177,7 @@ impl App {
                 certificate_quota: config.certificate_quota,
                 region: config.region.clone(),
                 public_url,
+                contract: config.contract,
                 request_timeout: config.request_timeout,
             }),
         };

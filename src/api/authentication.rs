@@ -52,7 +52,10 @@ pub(super) async fn authenticate(
 
 /// The principal of the request's credential, and the request (its body read back in when a
 /// signature covered it).
-async fn authenticated(state: &AppState, req: Request) -> Result<(Principal, Request), ApiError> {
+pub(super) async fn authenticated(
+    state: &AppState,
+    req: Request,
+) -> Result<(Principal, Request), ApiError> {
     let now = now_ms();
     if let Some(token) = req.headers().get("x-auth-token") {
         let token = token.to_str().map_err(|_| AuthError::Unknown)?;

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::auth::AuthError;
-use crate::domain::DomainError;
+use crate::domain::{Contract, DomainError};
 use crate::storage::{StoreError, WriteError};
 
 /// The WAF error codes this service answers with, each with its HTTP status.
@@ -46,6 +46,8 @@ pub enum ErrorCode {
     CertificateExpired,
     /// 404 `WAF.00022001`: no such resource in the project.
     ResourceNotFound,
+    /// 404 `WAF.00014001`: no such resource, as OTC's error table names it (`--contract otc`).
+    ResourceNotFoundOtc,
     /// 400 `WAF.00022003`: the resource is in use.
     ResourceInUse,
     /// 403 `WAF.00022005`: quota exhausted.
@@ -73,6 +75,7 @@ impl ErrorCode {
             Self::ApiNotFound => "WAF.00014009",
             Self::CertificateExpired => "WAF.00021013",
             Self::ResourceNotFound => "WAF.00022001",
+            Self::ResourceNotFoundOtc => "WAF.00014001",
             Self::ResourceInUse => "WAF.00022003",
             Self::InsufficientQuota => "WAF.00022005",
             Self::Internal => "WAF.00010001",
@@ -88,7 +91,9 @@ impl ErrorCode {
             Self::InvalidToken | Self::InvalidProject | Self::PermissionDenied => {
                 StatusCode::UNAUTHORIZED
             }
-            Self::ApiNotFound | Self::ResourceNotFound => StatusCode::NOT_FOUND,
+            Self::ApiNotFound | Self::ResourceNotFound | Self::ResourceNotFoundOtc => {
+                StatusCode::NOT_FOUND
+            }
             Self::InsufficientQuota => StatusCode::FORBIDDEN,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -199,12 +204,36 @@ pub struct ErrorCause(pub Arc<String>);
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = waf_error(self.code.status(), self.code.as_str(), &self.msg);
+        if self.code == ErrorCode::ResourceNotFound {
+            response
+                .extensions_mut()
+                .insert(NotFoundMessage(Arc::new(self.msg.into_owned())));
+        }
         if let Some(cause) = self.cause {
             response
                 .extensions_mut()
                 .insert(ErrorCause(Arc::new(cause)));
         }
         response
+    }
+}
+
+/// The message of a `WAF.00022001` answer, kept so a contract profile can reword its code.
+#[derive(Debug, Clone)]
+struct NotFoundMessage(Arc<String>);
+
+/// The answer as the contract profile words it: under `--contract otc` an unknown resource
+/// is `WAF.00014001` (OTC's error table) with the same message; the status stays 404 because
+/// every OTC client (Terraform, gophertelekomcloud, otcextensions) detects deletion by 404.
+pub fn for_contract(response: Response, contract: Contract) -> Response {
+    if !contract.otc_not_found() {
+        return response;
+    }
+    match response.extensions().get::<NotFoundMessage>() {
+        Some(NotFoundMessage(msg)) => {
+            ApiError::new(ErrorCode::ResourceNotFoundOtc, msg.as_str().to_owned()).into_response()
+        }
+        None => response,
     }
 }
 
@@ -215,6 +244,7 @@ impl From<DomainError> for ApiError {
             DomainError::InvalidHostname(_) => ErrorCode::HostIllegal,
             DomainError::CertificateExpired => ErrorCode::CertificateExpired,
             DomainError::InvalidHostSetting(_)
+            | DomainError::InvalidPolicySetting(_)
             | DomainError::CertificateNameMismatch
             | DomainError::CertificateRequired
             | DomainError::InvalidCertificate(_)
@@ -234,6 +264,15 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => Self::not_found("resource"),
             StoreError::CertificateNotFound => Self::not_found("certificate"),
+            StoreError::PolicyNotFound => Self::not_found("policy"),
+            StoreError::PolicyInUse(hosts) => Self::new(
+                ErrorCode::ResourceInUse,
+                format!(
+                    "the policy is used by host(s) {}; move those hosts to another policy \
+                     (PUT .../waf/policy/{{policy_id}}?hosts=...) or delete them first",
+                    hosts.join(", ")
+                ),
+            ),
             StoreError::NameTaken => Self::new(
                 ErrorCode::NameDuplicate,
                 "the name is already used in this project; choose another name",
@@ -310,6 +349,7 @@ mod tests {
             (ErrorCode::ApiNotFound, "WAF.00014009", 404),
             (ErrorCode::CertificateExpired, "WAF.00021013", 400),
             (ErrorCode::ResourceNotFound, "WAF.00022001", 404),
+            (ErrorCode::ResourceNotFoundOtc, "WAF.00014001", 404),
             (ErrorCode::ResourceInUse, "WAF.00022003", 400),
             (ErrorCode::InsufficientQuota, "WAF.00022005", 403),
             (ErrorCode::Internal, "WAF.00010001", 500),

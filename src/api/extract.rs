@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, ErrorCode};
 use crate::auth::Principal;
-use crate::domain::{CertificateId, HostId};
+use crate::domain::{CertificateId, HostId, PolicyId};
 
 /// The authenticated caller, put into the request by the authentication middleware.
 #[derive(Debug, Clone)]
@@ -205,6 +205,14 @@ impl PathId for CertificateId {
 impl PathId for HostId {
     const PARAM: &'static str = "host_id";
     const KIND: &'static str = "host";
+    fn from_path(text: &str) -> Option<Self> {
+        Self::parse(text)
+    }
+}
+
+impl PathId for PolicyId {
+    const PARAM: &'static str = "policy_id";
+    const KIND: &'static str = "policy";
     fn from_path(text: &str) -> Option<Self> {
         Self::parse(text)
     }

@@ -10,6 +10,7 @@ mod hosts;
 mod keystone;
 pub mod operation;
 mod paging;
+mod policies;
 pub mod read_cache;
 pub mod test_controls;
 mod timeout;
@@ -30,7 +31,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::Authenticator;
 use crate::crypto::Sealer;
-use crate::domain::{Clock, SeededRandom};
+use crate::domain::{Clock, Contract, SeededRandom};
 use crate::storage::Store;
 use error::{ApiError, ErrorCause, ErrorCode};
 pub use timeout::DEFAULT_REQUEST_TIMEOUT_MS;
@@ -49,6 +50,8 @@ pub struct ServiceSettings {
     pub region: String,
     /// Base URL clients reach the server at (no trailing slash).
     pub public_url: String,
+    /// Which cloud's limits and codes apply where OTC and Huawei differ.
+    pub contract: Contract,
     /// How long a request may take before it is answered 503 (see [`timeout`]).
     pub request_timeout: Duration,
 }
@@ -79,6 +82,7 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .merge(certificates::routes())
         .merge(hosts::routes())
+        .merge(policies::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             authentication::authenticate,
@@ -107,6 +111,10 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            contract_codes,
+        ))
         .layer(middleware::from_fn_with_state(
             state.settings.request_timeout,
             timeout::limit,
@@ -155,6 +163,12 @@ impl MakeRequestId for RandomRequestId {
         let id = crate::domain::HostId::random();
         HeaderValue::from_str(id.as_str()).ok().map(RequestId::new)
     }
+}
+
+/// Rewrites error codes the contract profile words differently (see [`error::for_contract`]).
+async fn contract_codes(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    error::for_contract(response, state.settings.contract)
 }
 
 /// Longest client-sent `X-Request-Id` kept.

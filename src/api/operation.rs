@@ -18,12 +18,22 @@ pub const OPERATIONS: &[&str] = &[
     "ShowPremiumHost",
     "UpdatePremiumHost",
     "DeletePremiumHost",
+    "UpdatePremiumHostProtectStatus",
+    "ListPolicy",
+    "CreatePolicy",
+    "ShowPolicy",
+    "UpdatePolicy",
+    "DeletePolicy",
     "KeystoneListVersions",
     "KeystoneShowVersion",
     "KeystoneCreateToken",
     "KeystoneValidateToken",
     "KeystoneCheckToken",
     "KeystoneRevokeToken",
+    "KeystoneListProjects",
+    "KeystoneShowProject",
+    "KeystoneListAuthProjects",
+    "KeystoneListAuthDomains",
 ];
 
 /// The operation a request calls, or `None` for paths that are not API operations.
@@ -42,12 +52,34 @@ pub fn operation(method: &Method, path: &str) -> Option<&'static str> {
         (["v1", _, "premium-waf", "host", _], "GET") => "ShowPremiumHost",
         (["v1", _, "premium-waf", "host", _], "PUT") => "UpdatePremiumHost",
         (["v1", _, "premium-waf", "host", _], "DELETE") => "DeletePremiumHost",
+        // gophertelekomcloud spells the last segment with an underscore.
+        (
+            [
+                "v1",
+                _,
+                "premium-waf",
+                "host",
+                _,
+                "protect-status" | "protect_status",
+            ],
+            "PUT",
+        ) => "UpdatePremiumHostProtectStatus",
+        (["v1", _, "waf", "policy"], "GET") => "ListPolicy",
+        (["v1", _, "waf", "policy"], "POST") => "CreatePolicy",
+        (["v1", _, "waf", "policy", _], "GET") => "ShowPolicy",
+        // `?hosts=` (UpdatePolicyProtectHost) is the same path; operations read no query.
+        (["v1", _, "waf", "policy", _], "PUT") => "UpdatePolicy",
+        (["v1", _, "waf", "policy", _], "DELETE") => "DeletePolicy",
         ([""], "GET") => "KeystoneListVersions",
         (["v3"] | ["v3", ""], "GET") => "KeystoneShowVersion",
         (["v3", "auth", "tokens"], "POST") => "KeystoneCreateToken",
         (["v3", "auth", "tokens"], "GET") => "KeystoneValidateToken",
         (["v3", "auth", "tokens"], "HEAD") => "KeystoneCheckToken",
         (["v3", "auth", "tokens"], "DELETE") => "KeystoneRevokeToken",
+        (["v3", "projects"], "GET") => "KeystoneListProjects",
+        (["v3", "projects", _], "GET") => "KeystoneShowProject",
+        (["v3", "auth", "projects"], "GET") => "KeystoneListAuthProjects",
+        (["v3", "auth", "domains"], "GET") => "KeystoneListAuthDomains",
         _ => return None,
     };
     Some(name)
@@ -153,6 +185,41 @@ mod tests {
                 "/v3/auth/tokens".to_owned(),
                 "KeystoneRevokeToken",
             ),
+            (
+                Method::PUT,
+                format!("{P}/premium-waf/host/h/protect-status"),
+                "UpdatePremiumHostProtectStatus",
+            ),
+            (
+                Method::PUT,
+                format!("{P}/premium-waf/host/h/protect_status"),
+                "UpdatePremiumHostProtectStatus",
+            ),
+            (Method::GET, format!("{P}/waf/policy"), "ListPolicy"),
+            (Method::POST, format!("{P}/waf/policy"), "CreatePolicy"),
+            (Method::GET, format!("{P}/waf/policy/p"), "ShowPolicy"),
+            (Method::PUT, format!("{P}/waf/policy/p"), "UpdatePolicy"),
+            (Method::DELETE, format!("{P}/waf/policy/p"), "DeletePolicy"),
+            (
+                Method::GET,
+                "/v3/projects".to_owned(),
+                "KeystoneListProjects",
+            ),
+            (
+                Method::GET,
+                "/v3/projects/p".to_owned(),
+                "KeystoneShowProject",
+            ),
+            (
+                Method::GET,
+                "/v3/auth/projects".to_owned(),
+                "KeystoneListAuthProjects",
+            ),
+            (
+                Method::GET,
+                "/v3/auth/domains".to_owned(),
+                "KeystoneListAuthDomains",
+            ),
         ];
         for (method, path, name) in &cases {
             assert_eq!(operation(method, path), Some(*name), "{method} {path}");
@@ -160,6 +227,7 @@ mod tests {
         }
         let mut named: Vec<&str> = cases.iter().map(|(_, _, n)| *n).collect();
         named.sort_unstable();
+        named.dedup();
         let mut all = OPERATIONS.to_vec();
         all.sort_unstable();
         assert_eq!(

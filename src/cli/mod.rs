@@ -19,7 +19,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::app::{App, MasterKeySource, ServeConfig, TestControlsConfig, open_sealer};
 use crate::auth::Role;
 use crate::crypto::random_bytes;
-use crate::domain::{Millis, ProjectId, UserId, now_ms, parse_rfc3339};
+use crate::domain::{Contract, Millis, ProjectId, UserId, now_ms, parse_rfc3339};
 use crate::listener::{ConnectionSettings, TlsFiles};
 use crate::storage::{PoolSettings, Store, UserRecord};
 
@@ -138,6 +138,11 @@ pub struct ServeArgs {
     /// Base URL clients use to reach this server (default: http://<listen address>).
     #[arg(long, env = "WAFCERT_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Where OTC and Huawei document different limits or codes, follow `otc` (names up to 64
+    /// characters, unknown resources WAF.00014001) or `huawei` (names up to 256 characters);
+    /// `standard` keeps wafcert's defaults.
+    #[arg(long, env = "WAFCERT_CONTRACT", default_value = "standard")]
+    pub contract: Contract,
     /// Maximum database connections of this process.
     #[arg(long, env = "WAFCERT_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
@@ -417,6 +422,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         certificate_quota: args.certificate_quota.map(i64::from),
         region: args.region,
         public_url: args.public_url,
+        contract: args.contract,
         pool: PoolSettings {
             max_connections: args.db_max_connections.max(1),
             acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),

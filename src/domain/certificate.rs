@@ -31,14 +31,16 @@ pub struct CertificateName(String);
 impl CertificateName {
     /// Checks `s` against the naming rule for the given operation.
     pub fn parse(s: &str, limit: NameLimit) -> Result<Self, DomainError> {
-        let ok = !s.is_empty()
-            && s.len() <= limit.max()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-        if ok {
+        Self::parse_max(s, limit.max())
+    }
+
+    /// Checks `s` against the naming rule with an explicit length limit (a contract profile
+    /// may set one, see [`super::Contract`]).
+    pub fn parse_max(s: &str, max: usize) -> Result<Self, DomainError> {
+        if is_name(s, max) {
             Ok(Self(s.to_owned()))
         } else {
-            Err(DomainError::InvalidName { max: limit.max() })
+            Err(DomainError::InvalidName { max })
         }
     }
 
@@ -51,6 +53,14 @@ impl CertificateName {
     pub fn to_search_key(&self) -> String {
         self.0.to_ascii_lowercase()
     }
+}
+
+/// True when `s` is 1 to `max` of `[A-Za-z0-9._-]` (the rule of certificate and policy names).
+pub(super) fn is_name(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// The `exp_status` of the API, computed at read time from `expire_time`.

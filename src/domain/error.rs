@@ -31,6 +31,9 @@ pub enum DomainError {
     /// A setting of a protected domain (servers, TLS, cipher, status, description) is invalid.
     #[error("{0}")]
     InvalidHostSetting(String),
+    /// A field of a protection policy is invalid.
+    #[error("{0}")]
+    InvalidPolicySetting(String),
     /// `certificatename` is not the name of the certificate `certificateid` names.
     #[error(
         "certificateid and certificatename name different certificates; give the id and the current name of one certificate"

@@ -147,6 +147,18 @@ pub struct HostSettings {
     pub tls: TlsVersion,
     /// Cipher suite set.
     pub cipher: Cipher,
+    /// Compliance checks switched on (`flag`); recorded and returned, not enforced.
+    pub compliance: Compliance,
+}
+
+/// The host's `flag`: PCI 3DS and PCI DSS compliance checks, which the cloud offers with
+/// `TLS v1.2` and `cipher_2`. wafcert records them so clients read back what they set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Compliance {
+    /// PCI 3DS.
+    pub pci_3ds: bool,
+    /// PCI DSS.
+    pub pci_dss: bool,
 }
 
 impl HostSettings {
@@ -159,6 +171,7 @@ impl HostSettings {
             protect_status: ProtectStatus::default(),
             tls: TlsVersion::default(),
             cipher: Cipher::default(),
+            compliance: Compliance::default(),
         }
     }
 

@@ -78,6 +78,10 @@ id_type!(
     HostId
 );
 id_type!(
+    /// A protection policy, used by hosts.
+    PolicyId
+);
+id_type!(
     /// A user of the Keystone-style login.
     UserId
 );

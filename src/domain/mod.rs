@@ -6,12 +6,14 @@
 mod binding;
 mod certificate;
 mod clock;
+mod contract;
 mod error;
 mod host;
 mod hostname;
 mod ids;
 mod iso8601;
 mod pem;
+mod policy;
 mod seeded;
 mod server;
 mod time;
@@ -19,14 +21,16 @@ mod time;
 pub use binding::{CertificateChange, check_bind, check_certificate_present, refuse_expired};
 pub use certificate::{CertificateName, ExpiryStatus, ExpiryWindow, NameLimit};
 pub use clock::{Clock, ClockMove, ClockSetting};
+pub use contract::Contract;
 pub use error::DomainError;
 pub use host::{
-    Cipher, HostSettings, MAX_DESCRIPTION, ProtectStatus, TlsVersion, parse_description,
+    Cipher, Compliance, HostSettings, MAX_DESCRIPTION, ProtectStatus, TlsVersion, parse_description,
 };
 pub use hostname::Hostname;
-pub use ids::{CertificateId, HostId, ProjectId, UserId};
+pub use ids::{CertificateId, HostId, PolicyId, ProjectId, UserId};
 pub use iso8601::{format_rfc3339, parse_duration, parse_rfc3339};
 pub use pem::{CertificatePair, KeyKind, parse_pair};
+pub use policy::{MAX_POLICY_NAME, PolicyName, PolicyPatch, PolicySettings, Rules};
 pub use seeded::SeededRandom;
 pub use server::{AddressKind, MAX_SERVERS, Protocol, Server, ServerFields, parse_servers};
 pub use time::{DAY_MS, Millis, UtcDateTime, days_until, format_date, format_iso8601, now_ms};

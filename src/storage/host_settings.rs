@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 use crate::domain::{
-    AddressKind, Cipher, HostSettings, ProtectStatus, Protocol, Server, TlsVersion,
+    AddressKind, Cipher, Compliance, HostSettings, ProtectStatus, Protocol, Server, TlsVersion,
 };
 
 /// The stored form of [`HostSettings`].
@@ -17,6 +17,11 @@ struct SettingsJson {
     protect_status: i64,
     tls: String,
     cipher: String,
+    /// Absent in rows written before compliance flags were recorded.
+    #[serde(default)]
+    pci_3ds: bool,
+    #[serde(default)]
+    pci_dss: bool,
 }
 
 /// The stored form of [`Server`].
@@ -51,6 +56,8 @@ pub(super) fn encode(settings: &HostSettings) -> Result<String, StoreError> {
         protect_status: i64::from(settings.protect_status.code()),
         tls: settings.tls.as_str().to_owned(),
         cipher: settings.cipher.as_str().to_owned(),
+        pci_3ds: settings.compliance.pci_3ds,
+        pci_dss: settings.compliance.pci_dss,
     };
     serde_json::to_string(&json).map_err(|e| corrupt(&e))
 }
@@ -82,6 +89,10 @@ pub(super) fn decode(text: &str) -> Result<HostSettings, StoreError> {
         protect_status: ProtectStatus::from_code(json.protect_status).map_err(|e| corrupt(&e))?,
         tls: TlsVersion::parse(&json.tls).map_err(|e| corrupt(&e))?,
         cipher: Cipher::parse(&json.cipher).map_err(|e| corrupt(&e))?,
+        compliance: Compliance {
+            pci_3ds: json.pci_3ds,
+            pci_dss: json.pci_dss,
+        },
     })
 }
 
@@ -121,6 +132,7 @@ mod tests {
         settings.protect_status = ProtectStatus::Bypass;
         settings.tls = TlsVersion::V1_3;
         settings.cipher = Cipher::parse("cipher_2").unwrap();
+        settings.compliance.pci_dss = true;
         let text = encode(&settings).unwrap();
         assert_eq!(decode(&text).unwrap(), settings);
         assert!(matches!(decode("{}"), Err(StoreError::Schema(_))));

@@ -13,8 +13,20 @@
 use sqlx::AssertSqlSafe;
 
 use super::certificates::{Page, lock_certificate};
+use super::policies::{NewPolicy, delete_if_unused, insert_policy, lock_policy};
 use super::{Store, StoreError, host_settings, like_contains, placeholder};
-use crate::domain::{CertificateId, HostId, HostSettings, Hostname, Millis, ProjectId};
+use crate::domain::{CertificateId, HostId, HostSettings, Hostname, Millis, PolicyId, ProjectId};
+
+/// The policy a new host uses.
+#[derive(Debug, Clone, Copy)]
+pub enum HostPolicy<'a> {
+    /// An existing policy of the project (locked before the insert; missing is
+    /// [`StoreError::PolicyNotFound`]).
+    Existing(&'a PolicyId),
+    /// A policy created with the host, in the same transaction (what the cloud does for a host
+    /// created without `policyid`).
+    Create(&'a NewPolicy),
+}
 
 /// A host to insert.
 #[derive(Debug)]
@@ -29,6 +41,8 @@ pub struct NewHost<'a> {
     pub certificate_id: Option<&'a CertificateId>,
     /// Servers, TLS and the other settings.
     pub settings: &'a HostSettings,
+    /// The protection policy.
+    pub policy: HostPolicy<'a>,
     /// Creation time.
     pub created_at: Millis,
 }
@@ -77,6 +91,8 @@ pub struct HostRecord {
     pub certificate_id: Option<String>,
     /// Bound certificate name.
     pub certificate_name: Option<String>,
+    /// The policy the host uses (`None` for hosts created before policies existed).
+    pub policy_id: Option<String>,
     /// Settings.
     pub settings: HostSettings,
     /// Creation time, epoch ms.
@@ -118,6 +134,10 @@ impl<E> From<sqlx::Error> for WriteError<E> {
 pub struct HostListFilter {
     /// Case-insensitive hostname substring.
     pub hostname_contains: Option<String>,
+    /// Only hosts in this protection status (-1, 0 or 1).
+    pub protect_status: Option<i64>,
+    /// Case-insensitive substring of the name of the host's policy.
+    pub policy_name_contains: Option<String>,
     /// Page size; `None` means all.
     pub limit: Option<i64>,
     /// Rows to skip.
@@ -130,6 +150,7 @@ struct HostRow {
     hostname: String,
     certificate_id: Option<String>,
     certificate_name: Option<String>,
+    policy_id: Option<String>,
     settings: String,
     created_at_ms: i64,
 }
@@ -144,6 +165,7 @@ impl TryFrom<HostRow> for HostRecord {
             hostname: row.hostname,
             certificate_id: row.certificate_id,
             certificate_name: row.certificate_name,
+            policy_id: row.policy_id,
             created_at: row.created_at_ms,
         })
     }
@@ -157,8 +179,14 @@ struct StateRow {
 }
 
 const HOST_SELECT: &str = "SELECT h.id, h.hostname, h.certificate_id, c.name AS certificate_name, \
-     h.settings, h.created_at_ms \
+     h.policy_id, h.settings, h.created_at_ms \
      FROM hosts h LEFT JOIN certificates c ON c.id = h.certificate_id";
+
+/// A bind parameter of a dynamically built list query.
+enum Arg {
+    Text(String),
+    Int(i64),
+}
 
 impl Store {
     /// Inserts a host. With a certificate, `check` sees it under lock first and may refuse. A
@@ -176,9 +204,19 @@ impl Store {
             let facts = certificate_to_bind(&mut tx, new.project, certificate).await?;
             check(&facts).map_err(WriteError::Refused)?;
         }
+        let policy_id = match new.policy {
+            HostPolicy::Existing(id) => {
+                lock_policy(&mut tx, new.project, id).await?;
+                id.as_str()
+            }
+            HostPolicy::Create(policy) => {
+                insert_policy(&mut tx, new.project, policy, new.created_at).await?;
+                policy.id.as_str()
+            }
+        };
         sqlx::query(
-            "INSERT INTO hosts (id, project_id, hostname, certificate_id, settings, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO hosts (id, project_id, hostname, certificate_id, settings, created_at_ms, \
+             policy_id, protect_status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(new.id.as_str())
         .bind(new.project.as_str())
@@ -186,6 +224,8 @@ impl Store {
         .bind(new.certificate_id.map(CertificateId::as_str))
         .bind(settings)
         .bind(new.created_at)
+        .bind(policy_id)
+        .bind(i64::from(new.settings.protect_status.code()))
         .execute(&mut *tx)
         .await
         .map_err(fk_to_not_found)?;
@@ -214,18 +254,38 @@ impl Store {
     ) -> Result<Page<HostRecord>, StoreError> {
         // Hostnames are stored lowercase, so a lowercase pattern matches case-insensitively on
         // both engines.
-        let pattern = filter
-            .hostname_contains
-            .as_deref()
-            .map(|t| like_contains(&t.to_ascii_lowercase()));
+        let mut args = vec![Arg::Text(project.as_str().to_owned())];
         let mut predicate = "h.project_id = $1".to_owned();
-        if pattern.is_some() {
-            predicate.push_str(" AND h.hostname LIKE $2 ESCAPE '\\'");
+        let mut join = "";
+        if let Some(t) = &filter.hostname_contains {
+            args.push(Arg::Text(like_contains(&t.to_ascii_lowercase())));
+            predicate.push_str(&format!(
+                " AND h.hostname LIKE {} ESCAPE '\\'",
+                placeholder(args.len())
+            ));
         }
-        let count_sql = format!("SELECT COUNT(*) FROM hosts h WHERE {predicate}");
-        let mut count = sqlx::query_scalar(AssertSqlSafe(count_sql)).bind(project.as_str());
-        if let Some(p) = &pattern {
-            count = count.bind(p.clone());
+        if let Some(status) = filter.protect_status {
+            args.push(Arg::Int(status));
+            predicate.push_str(&format!(
+                " AND h.protect_status = {}",
+                placeholder(args.len())
+            ));
+        }
+        if let Some(t) = &filter.policy_name_contains {
+            join = " JOIN policies p ON p.id = h.policy_id";
+            args.push(Arg::Text(like_contains(&t.to_lowercase())));
+            predicate.push_str(&format!(
+                " AND LOWER(p.name) LIKE {} ESCAPE '\\'",
+                placeholder(args.len())
+            ));
+        }
+        let count_sql = format!("SELECT COUNT(*) FROM hosts h{join} WHERE {predicate}");
+        let mut count = sqlx::query_scalar(AssertSqlSafe(count_sql));
+        for a in &args {
+            count = match a {
+                Arg::Text(t) => count.bind(t.clone()),
+                Arg::Int(i) => count.bind(*i),
+            };
         }
         let total: i64 = count.fetch_one(&self.pool).await?;
         if total <= filter.offset {
@@ -234,16 +294,19 @@ impl Store {
                 items: Vec::new(),
             });
         }
-        let n = if pattern.is_some() { 3 } else { 2 };
+        let n = args.len() + 1;
         let sql = format!(
-            "{HOST_SELECT} WHERE {predicate} ORDER BY h.created_at_ms DESC, h.id DESC \
+            "{HOST_SELECT}{join} WHERE {predicate} ORDER BY h.created_at_ms DESC, h.id DESC \
              LIMIT {} OFFSET {}",
             placeholder(n),
             placeholder(n + 1)
         );
-        let mut q = sqlx::query_as(AssertSqlSafe(sql)).bind(project.as_str());
-        if let Some(p) = pattern {
-            q = q.bind(p);
+        let mut q = sqlx::query_as(AssertSqlSafe(sql));
+        for a in args {
+            q = match a {
+                Arg::Text(t) => q.bind(t),
+                Arg::Int(i) => q.bind(i),
+            };
         }
         let rows: Vec<HostRow> = q
             .bind(filter.limit.unwrap_or(i64::MAX))
@@ -297,12 +360,14 @@ impl Store {
         }
         let settings = host_settings::encode(&change.settings)?;
         sqlx::query(
-            "UPDATE hosts SET certificate_id = $3, settings = $4 WHERE id = $1 AND project_id = $2",
+            "UPDATE hosts SET certificate_id = $3, settings = $4, protect_status = $5 \
+             WHERE id = $1 AND project_id = $2",
         )
         .bind(id.as_str())
         .bind(project.as_str())
         .bind(change.certificate_id.as_deref())
         .bind(settings)
+        .bind(i64::from(change.settings.protect_status.code()))
         .execute(&mut *tx)
         .await
         .map_err(fk_to_not_found)?;
@@ -310,21 +375,52 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes a host, freeing its certificate.
+    /// Deletes a host, freeing its certificate; without `keep_policy` its policy goes too,
+    /// unless another host uses it.
     #[tracing::instrument(skip_all, fields(project = %project, host = %id))]
     pub async fn delete_host(
         &self,
         project: &ProjectId,
         id: &HostId,
+        keep_policy: bool,
     ) -> Result<DeletedHost, StoreError> {
-        let row = sqlx::query_as(
-            "DELETE FROM hosts WHERE id = $1 AND project_id = $2 RETURNING id, hostname",
+        let (_turn, mut tx) = self.begin_write().await?;
+        // Policy before host (the lock order): lock the policy the host uses now; should a
+        // concurrent move have changed it by the time the host row is deleted, that other
+        // policy is kept.
+        let locked = if keep_policy {
+            None
+        } else {
+            let current: Option<Option<String>> =
+                sqlx::query_scalar("SELECT policy_id FROM hosts WHERE id = $1 AND project_id = $2")
+                    .bind(id.as_str())
+                    .bind(project.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match current.flatten().as_deref().and_then(PolicyId::parse) {
+                Some(policy) => match lock_policy(&mut tx, project, &policy).await {
+                    Ok(()) => Some(policy),
+                    Err(StoreError::PolicyNotFound) => None,
+                    Err(e) => return Err(e),
+                },
+                None => None,
+            }
+        };
+        let row: Option<(String, String, Option<String>)> = sqlx::query_as(
+            "DELETE FROM hosts WHERE id = $1 AND project_id = $2 RETURNING id, hostname, policy_id",
         )
         .bind(id.as_str())
         .bind(project.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        row.ok_or(StoreError::NotFound)
+        let (id, hostname, policy) = row.ok_or(StoreError::NotFound)?;
+        if let Some(locked) = locked
+            && policy.as_deref() == Some(locked.as_str())
+        {
+            delete_if_unused(&mut tx, project, locked.as_str()).await?;
+        }
+        tx.commit().await?;
+        Ok(DeletedHost { id, hostname })
     }
 
     /// Points every listed host of the project at `certificate`, all or nothing, after `check`

@@ -10,6 +10,7 @@ mod console_sessions;
 mod credentials;
 mod host_settings;
 mod hosts;
+mod policies;
 mod test_controls;
 
 use std::str::FromStr;
@@ -28,9 +29,10 @@ pub use change_watch::{ChangeStamp, sqlite_path};
 pub use console_sessions::{NewSession, SessionRecord};
 pub use credentials::{AccessKeyRecord, NewToken, TokenListing, TokenRecord, UserRecord};
 pub use hosts::{
-    CertificateFacts, DeletedHost, HostChange, HostListFilter, HostRecord, HostState, NewHost,
-    WriteError,
+    CertificateFacts, DeletedHost, HostChange, HostListFilter, HostPolicy, HostRecord, HostState,
+    NewHost, WriteError,
 };
+pub use policies::{NewPolicy, PolicyHost, PolicyListFilter, PolicyRecord};
 
 /// The embedded migrations, one folder per SQL dialect.
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -82,6 +84,12 @@ pub enum StoreError {
     /// The certificate is bound to these hostnames.
     #[error("in use by {0:?}")]
     InUse(Vec<String>),
+    /// The policy a write names does not exist in the project.
+    #[error("policy not found")]
+    PolicyNotFound,
+    /// The policy is used by these hostnames.
+    #[error("policy in use by {0:?}")]
+    PolicyInUse(Vec<String>),
     /// The project's certificate quota is used up.
     #[error("quota exceeded")]
     QuotaExceeded,

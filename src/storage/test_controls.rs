@@ -8,7 +8,7 @@ use crate::domain::{ClockSetting, ProjectId};
 /// Tables a reset empties, children before parents (a row may only reference rows of tables
 /// later in the list). Each has a `project_id` column. A feature adding per-project state that
 /// tests must be able to wipe (events, webhook deliveries, policies) adds its table here.
-const RESET_TABLES: &[&str] = &["hosts", "certificates"];
+const RESET_TABLES: &[&str] = &["hosts", "policies", "certificates"];
 
 /// Columns the credential statements add to read the shared clock in the same round trip.
 pub(super) const CLOCK_COLUMNS: &str =

@@ -51,7 +51,7 @@ async fn https_needs_a_certificate(db: Db) {
         "{}",
         answer.1
     );
-    let unbind = json!({"certificateid": "", "certificatename": ""});
+    let unbind = json!({"certificateid": null, "certificatename": null});
     assert_error(
         &app.post(HOSTS, &{
             let mut b = host_body("secure.example.com", "HTTPS", None);

@@ -549,11 +549,18 @@ async fn list_pages_and_filters(db: Db) {
         );
     }
     assert_eq!(
-        app.get(&format!(
-            "{HOSTS}?enterprise_project_id=0&policyname=x&pageSize=1"
-        ))
-        .await
-        .1["total"],
+        app.get(&format!("{HOSTS}?enterprise_project_id=0&pageSize=1"))
+            .await
+            .1["total"],
         13
+    );
+    // Every host got a policy of its own, named `policy_...` (policies.rs tests the filter).
+    assert_eq!(
+        app.get(&format!("{HOSTS}?policyname=POLICY_")).await.1["total"],
+        13
+    );
+    assert_eq!(
+        app.get(&format!("{HOSTS}?policyname=x")).await.1["total"],
+        0
     );
 }

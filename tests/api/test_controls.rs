@@ -235,7 +235,8 @@ async fn reset_empties_projects_and_keeps_credentials(db: Db) {
         .control_post("reset", &json!({"project_id": project_a}))
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(answer["deleted"], 2);
+    // A's certificate, host and the policy the host got.
+    assert_eq!(answer["deleted"], 3);
     assert_eq!(app.control_get("faults").await.1, json!({"items": []}));
     assert_eq!(app.get("waf/certificate").await.1["total"], 1);
     assert_eq!(app.get("premium-waf/host").await.1["total"], 1);
@@ -261,7 +262,7 @@ async fn reset_empties_projects_and_keeps_credentials(db: Db) {
 
     // Everything.
     let (_, answer) = app.control_post("reset", &json!({})).await;
-    assert_eq!(answer["deleted"], 3);
+    assert_eq!(answer["deleted"], 4);
     assert_eq!(app.get("waf/certificate").await.1["total"], 0);
     app.project = project_b;
     app.token = token_b;
@@ -272,6 +273,11 @@ async fn reset_empties_projects_and_keeps_credentials(db: Db) {
         journal["items"].as_array().unwrap().len(),
         3,
         "only the calls since"
+    );
+    assert_eq!(
+        app.get("waf/policy").await.1["total"],
+        0,
+        "policies went too"
     );
 }
 

@@ -120,7 +120,8 @@ async fn create(
     let name = required(body.name, "name")?;
     let content = required(body.content, "content")?;
     let key = required(body.key, "key")?;
-    let name = CertificateName::parse(&name, NameLimit::Create)?;
+    let name =
+        CertificateName::parse_max(&name, state.settings.contract.name_max(NameLimit::Create))?;
     let pair = check_pair(content, key).await?;
     let id = CertificateId::next(&state.ids);
     let sealed_key = state
@@ -215,7 +216,8 @@ async fn update(
 ) -> ApiResult<Json<UpdateResponse>> {
     caller.require_admin()?;
     let name = required(body.name, "name")?;
-    let name = CertificateName::parse(&name, NameLimit::Update)?;
+    let name =
+        CertificateName::parse_max(&name, state.settings.contract.name_max(NameLimit::Update))?;
     let pair = match (body.content, body.key) {
         (None, None) => None,
         (Some(content), Some(key)) => Some(check_pair(content, key).await?),

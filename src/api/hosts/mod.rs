@@ -7,28 +7,44 @@ mod query;
 mod wire;
 
 use axum::extract::State;
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::{Json, Router};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode, from_write};
 use super::extract::{Caller, IdInPath, JsonBody, QueryPairs};
 use crate::domain::{
-    CertificateChange, HostId, HostSettings, check_bind, check_certificate_present,
+    CertificateChange, HostId, HostSettings, PolicyId, PolicyName, PolicySettings, ProtectStatus,
+    check_bind, check_certificate_present,
 };
 use crate::storage::{
-    CertificateFacts, HostChange, HostRecord, HostState, NewHost, StoreError, WriteError,
+    CertificateFacts, HostChange, HostPolicy, HostRecord, HostState, NewHost, NewPolicy,
+    StoreError, WriteError,
 };
 use query::HostListParams;
-use wire::{DeleteResponse, HostRequest, HostResponse, ListResponse, ParsedRequest};
+use wire::{
+    DeleteResponse, HostRequest, HostResponse, ListResponse, ParsedRequest, ProtectStatusBody,
+};
 
 /// The host routes, all under `/v1/{project_id}/premium-waf/host`.
 pub(super) fn routes() -> Router<AppState> {
     let base = "/v1/{project_id}/premium-waf/host";
-    Router::new().route(base, get(list).post(create)).route(
-        &format!("{base}/{{host_id}}"),
-        get(show).put(update).delete(delete),
-    )
+    Router::new()
+        .route(base, get(list).post(create))
+        .route(
+            &format!("{base}/{{host_id}}"),
+            get(show).put(update).delete(delete),
+        )
+        // Huawei's SDK and Terraform provider send the hyphen, gophertelekomcloud (OTC's
+        // provider) the underscore.
+        .route(
+            &format!("{base}/{{host_id}}/protect-status"),
+            put(protect_status),
+        )
+        .route(
+            &format!("{base}/{{host_id}}/protect_status"),
+            put(protect_status),
+        )
 }
 
 /// `POST /v1/{project_id}/premium-waf/host`: protect a domain, optionally binding a
@@ -54,12 +70,27 @@ async fn create(
     check_certificate_present(&settings, certificate.is_some())?;
     let id = HostId::next(&state.ids);
     let now = state.clock.now_ms();
+    // Without `policyid` the host gets a policy of its own, as on the cloud.
+    let automatic = {
+        let id = PolicyId::next(&state.ids);
+        NewPolicy {
+            name: PolicyName::automatic(id.as_str()),
+            id,
+            settings: PolicySettings::default(),
+        }
+    };
+    let policy = request
+        .policy
+        .as_ref()
+        .map_or(HostPolicy::Create(&automatic), HostPolicy::Existing);
+    let policy_id = request.policy.as_ref().unwrap_or(&automatic.id).to_string();
     let new = NewHost {
         id: &id,
         project: &caller.project,
         hostname: &hostname,
         certificate_id: certificate.as_ref().map(|(c, _)| c),
         settings: &settings,
+        policy,
         created_at: now,
     };
     let given_name = certificate
@@ -88,6 +119,7 @@ async fn create(
         hostname: hostname.as_str().to_owned(),
         certificate_id: certificate.as_ref().map(|(c, _)| c.to_string()),
         certificate_name: certificate.map(|(_, n)| n),
+        policy_id: Some(policy_id),
         settings,
         created_at: now,
     })))
@@ -191,17 +223,61 @@ fn decide(
     })
 }
 
-/// `DELETE /v1/{project_id}/premium-waf/host/{host_id}`: stop protecting a domain, freeing
-/// its certificate.
+/// `PUT /v1/{project_id}/premium-waf/host/{host_id}/protect-status`: bypass (-1), pause (0)
+/// or resume (1) protection; answers `{"protect_status"}`.
+async fn protect_status(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    IdInPath(id): IdInPath<HostId>,
+    JsonBody(body): JsonBody<ProtectStatusBody>,
+) -> ApiResult<Json<ProtectStatusBody>> {
+    caller.require_admin()?;
+    let status = ProtectStatus::from_code(
+        body.protect_status
+            .ok_or_else(|| required("protect_status"))?,
+    )?;
+    state
+        .store
+        .update_host(&caller.project, &id, None, |current, _| {
+            let mut settings = current.settings.clone();
+            settings.protect_status = status;
+            Ok::<_, ApiError>(HostChange {
+                certificate_id: current.certificate_id.clone(),
+                settings,
+            })
+        })
+        .await
+        .map_err(|e| from_write(e, "host"))?;
+    tracing::info!(host = %id, project = %caller.project, status = status.code(), "host protect status changed");
+    Ok(Json(ProtectStatusBody {
+        protect_status: Some(i64::from(status.code())),
+    }))
+}
+
+/// `DELETE /v1/{project_id}/premium-waf/host/{host_id}[?keepPolicy=false]`: stop protecting a
+/// domain, freeing its certificate; `keepPolicy=false` also deletes its policy when no other
+/// host uses it.
 async fn delete(
     State(state): State<AppState>,
     Caller(caller): Caller,
     IdInPath(id): IdInPath<HostId>,
+    query: QueryPairs,
 ) -> ApiResult<Json<DeleteResponse>> {
     caller.require_admin()?;
+    let keep_policy = match query.get("keepPolicy") {
+        None | Some("") => true,
+        Some(v) if v.eq_ignore_ascii_case("true") => true,
+        Some(v) if v.eq_ignore_ascii_case("false") => false,
+        Some(_) => {
+            return Err(ApiError::new(
+                ErrorCode::UrlParamIllegal,
+                "keepPolicy must be true or false",
+            ));
+        }
+    };
     let deleted = state
         .store
-        .delete_host(&caller.project, &id)
+        .delete_host(&caller.project, &id, keep_policy)
         .await
         .map_err(not_found_as_host)?;
     tracing::info!(host = %id, project = %caller.project, "host deleted");

@@ -1,7 +1,8 @@
-//! The query of the host list: `page`, `pagesize` (default 10, at most 100, -1 for all) and
-//! `hostname` (a case-insensitive substring); anything else is ignored.
+//! The query of the host list: `page`, `pagesize` (default 10, at most 100, -1 for all),
+//! `hostname` and `policyname` (case-insensitive substrings) and `protect_status` (-1, 0 or 1);
+//! anything else is ignored.
 
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::QueryPairs;
 use crate::api::paging::Paging;
 use crate::storage::HostListFilter;
@@ -18,6 +19,10 @@ pub(super) struct HostListParams {
     pagesize: Option<i64>,
     /// Case-insensitive hostname substring.
     hostname: Option<String>,
+    /// Protection status.
+    protect_status: Option<i64>,
+    /// Case-insensitive substring of the policy name.
+    policyname: Option<String>,
 }
 
 impl HostListParams {
@@ -25,10 +30,27 @@ impl HostListParams {
     pub(super) fn parse(query: &QueryPairs) -> Result<Self, ApiError> {
         let Paging { page, pagesize } = Paging::parse(query, Some(DEFAULT_PAGESIZE))?;
         let hostname = query.filter("hostname")?.map(str::to_owned);
+        let protect_status = match query.get("protect_status") {
+            None | Some("") => None,
+            Some(text) => Some(
+                text.parse::<i64>()
+                    .ok()
+                    .filter(|s| (-1..=1).contains(s))
+                    .ok_or_else(|| {
+                        ApiError::new(
+                            ErrorCode::UrlParamIllegal,
+                            "protect_status must be -1 (bypass), 0 (paused) or 1 (protected)",
+                        )
+                    })?,
+            ),
+        };
+        let policyname = query.filter("policyname")?.map(str::to_owned);
         Ok(Self {
             page,
             pagesize,
             hostname,
+            protect_status,
+            policyname,
         })
     }
 
@@ -41,6 +63,8 @@ impl HostListParams {
         .offset();
         HostListFilter {
             hostname_contains: self.hostname.clone(),
+            protect_status: self.protect_status,
+            policy_name_contains: self.policyname.clone(),
             limit: self.pagesize,
             offset,
         }
@@ -50,7 +74,6 @@ impl HostListParams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::error::ErrorCode;
 
     fn parse(q: &str) -> Result<HostListParams, ErrorCode> {
         HostListParams::parse(&QueryPairs::from_query(q)).map_err(|e| e.code())
@@ -95,7 +118,23 @@ mod tests {
     }
 
     #[test]
+    fn status_and_policy_filters_are_read() {
+        let f = parse("policyname=Pol&protect_status=-1")
+            .unwrap()
+            .to_filter();
+        assert_eq!(
+            (f.protect_status, f.policy_name_contains.as_deref()),
+            (Some(-1), Some("Pol"))
+        );
+        let f = parse("policyname=&protect_status=").unwrap().to_filter();
+        assert_eq!((f.protect_status, f.policy_name_contains), (None, None));
+        for bad in ["protect_status=2", "protect_status=x", "protect_status=-2"] {
+            assert_eq!(parse(bad), Err(ErrorCode::UrlParamIllegal), "{bad}");
+        }
+    }
+
+    #[test]
     fn unknown_parameters_are_ignored() {
-        assert!(parse("policyname=x&protect_status=1&enterprise_project_id=0&pageSize=7").is_ok());
+        assert!(parse("enterprise_project_id=0&pageSize=7&instance=x").is_ok());
     }
 }

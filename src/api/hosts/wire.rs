@@ -5,8 +5,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::api::error::{ApiError, ApiResult, ErrorCode};
 use crate::domain::{
-    CertificateChange, CertificateId, Cipher, HostSettings, Hostname, ProtectStatus, Server,
-    ServerFields, TlsVersion, parse_description, parse_servers,
+    CertificateChange, CertificateId, Cipher, HostSettings, Hostname, PolicyId, ProtectStatus,
+    Server, ServerFields, TlsVersion, parse_description, parse_servers,
 };
 use crate::storage::{DeletedHost, HostRecord};
 
@@ -25,6 +25,30 @@ pub(super) struct HostRequest {
     certificateid: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     certificatename: Option<Option<String>>,
+    policyid: Option<String>,
+    flag: Option<FlagBody>,
+}
+
+/// `flag` as sent: the SDKs send `"true"`/`"false"` strings; booleans are accepted too.
+#[derive(Debug, Deserialize)]
+struct FlagBody {
+    pci_3ds: Option<serde_json::Value>,
+    pci_dss: Option<serde_json::Value>,
+}
+
+/// One switch of `flag`: `true`, `false`, `"true"` or `"false"`; absent or `null` keeps it.
+fn flag_switch(field: &str, value: Option<&serde_json::Value>) -> ApiResult<Option<bool>> {
+    use serde_json::Value;
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(_) => Err(ApiError::new(
+            ErrorCode::RequestBodyIllegal,
+            format!("flag.{field} must be \"true\" or \"false\""),
+        )),
+    }
 }
 
 /// One origin server as sent (`PremiumWafServer`); `weight` is accepted and ignored.
@@ -54,6 +78,8 @@ pub(super) struct SettingsPatch {
     protect_status: Option<ProtectStatus>,
     tls: Option<TlsVersion>,
     cipher: Option<Cipher>,
+    pci_3ds: Option<bool>,
+    pci_dss: Option<bool>,
 }
 
 impl SettingsPatch {
@@ -77,6 +103,12 @@ impl SettingsPatch {
         if let Some(cipher) = self.cipher {
             base.cipher = cipher;
         }
+        if let Some(on) = self.pci_3ds {
+            base.compliance.pci_3ds = on;
+        }
+        if let Some(on) = self.pci_dss {
+            base.compliance.pci_dss = on;
+        }
         base
     }
 }
@@ -90,6 +122,8 @@ pub(super) struct ParsedRequest {
     pub(super) patch: SettingsPatch,
     /// What to do with the certificate.
     pub(super) certificate: CertificateChange,
+    /// The policy named by `policyid` (create only); `None` when absent or empty.
+    pub(super) policy: Option<PolicyId>,
 }
 
 impl HostRequest {
@@ -118,12 +152,25 @@ impl HostRequest {
                 .transpose()?,
             tls: self.tls.as_deref().map(TlsVersion::parse).transpose()?,
             cipher: self.cipher.as_deref().map(Cipher::parse).transpose()?,
+            pci_3ds: flag_switch(
+                "pci_3ds",
+                self.flag.as_ref().and_then(|f| f.pci_3ds.as_ref()),
+            )?,
+            pci_dss: flag_switch(
+                "pci_dss",
+                self.flag.as_ref().and_then(|f| f.pci_dss.as_ref()),
+            )?,
         };
         let certificate = certificate_change(self.certificateid, self.certificatename)?;
+        let policy = match self.policyid.as_deref() {
+            None | Some("") => None,
+            Some(id) => Some(PolicyId::parse(id).ok_or_else(|| ApiError::not_found("policy"))?),
+        };
         Ok(ParsedRequest {
             hostname,
             patch,
             certificate,
+            policy,
         })
     }
 }
@@ -149,19 +196,22 @@ enum Given {
 }
 
 impl From<Option<Option<String>>> for Given {
+    /// `""` counts as absent: gophertelekomcloud's `hosts.UpdateOpts` has no `omitempty`, so
+    /// the OTC Terraform provider sends `"certificateid": "", "certificatename": ""` with every
+    /// update that is not about the certificate (a TLS change on an HTTPS host must keep it).
     fn from(field: Option<Option<String>>) -> Self {
         match field {
             None => Self::Absent,
             Some(None) => Self::Cleared,
-            Some(Some(s)) if s.is_empty() => Self::Cleared,
+            Some(Some(s)) if s.is_empty() => Self::Absent,
             Some(Some(s)) => Self::Value(s),
         }
     }
 }
 
-/// Reads `certificateid` and `certificatename`: both given binds, both absent keeps, `""` or
-/// `null` (for either, the other absent or cleared too) unbinds, one without the other is an
-/// error.
+/// Reads `certificateid` and `certificatename`: both given binds, both absent (or `""`)
+/// keeps, `null` (for either, the other absent or `null` too) unbinds, one without the other
+/// is an error.
 fn certificate_change(
     id: Option<Option<String>>,
     name: Option<Option<String>>,
@@ -197,7 +247,22 @@ pub(super) struct HostResponse {
     certificateid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     certificatename: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policyid: Option<String>,
+    flag: FlagResponse,
     enterprise_project_id: &'static str,
+}
+
+/// `flag` as the cloud answers it (string values; the OTC provider reads it unguarded, so it
+/// is always present).
+#[derive(Debug, Serialize)]
+struct FlagResponse {
+    pci_3ds: &'static str,
+    pci_dss: &'static str,
+}
+
+const fn bool_text(b: bool) -> &'static str {
+    if b { "true" } else { "false" }
 }
 
 /// One origin server in a response.
@@ -235,11 +300,16 @@ impl From<HostRecord> for HostResponse {
             protect_status: settings.protect_status.code(),
             tls: settings.tls.as_str(),
             cipher: settings.cipher.as_str(),
+            flag: FlagResponse {
+                pci_3ds: bool_text(settings.compliance.pci_3ds),
+                pci_dss: bool_text(settings.compliance.pci_dss),
+            },
             id: h.id,
             hostname: h.hostname,
             timestamp: h.created_at,
             certificateid: h.certificate_id,
             certificatename: h.certificate_name,
+            policyid: h.policy_id,
             enterprise_project_id: "0",
         }
     }
@@ -252,6 +322,13 @@ pub(super) struct ListResponse {
     pub(super) total: i64,
     /// This page.
     pub(super) items: Vec<HostResponse>,
+}
+
+/// Body and response of `PUT .../protect-status`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct ProtectStatusBody {
+    /// -1 (bypass), 0 (paused) or 1 (protected).
+    pub(super) protect_status: Option<i64>,
 }
 
 /// Response of delete.
@@ -280,6 +357,31 @@ mod tests {
     }
 
     #[test]
+    fn flag_switches_take_strings_or_booleans() {
+        let patch = |body: &str| {
+            let request: HostRequest = serde_json::from_str(body).unwrap();
+            request
+                .parse()
+                .map(|p| (p.patch.pci_3ds, p.patch.pci_dss))
+                .map_err(|e| e.code())
+        };
+        assert_eq!(patch("{}"), Ok((None, None)));
+        assert_eq!(patch(r#"{"flag": null}"#), Ok((None, None)));
+        assert_eq!(
+            patch(r#"{"flag": {"pci_3ds": "false", "pci_dss": "TRUE"}}"#),
+            Ok((Some(false), Some(true)))
+        );
+        assert_eq!(
+            patch(r#"{"flag": {"pci_dss": true}}"#),
+            Ok((None, Some(true)))
+        );
+        assert_eq!(
+            patch(r#"{"flag": {"pci_dss": "yes"}}"#),
+            Err(ErrorCode::RequestBodyIllegal)
+        );
+    }
+
+    #[test]
     fn certificate_fields_come_together() {
         let id = "0123456789abcdef0123456789abcdef";
         assert_eq!(change("{}"), Ok(CertificateChange::Keep));
@@ -293,12 +395,17 @@ mod tests {
             })
         );
         for unbind in [
-            r#"{"certificateid":"","certificatename":""}"#,
             r#"{"certificateid":null,"certificatename":null}"#,
             r#"{"certificateid":null}"#,
-            r#"{"certificatename":""}"#,
+            r#"{"certificateid":null,"certificatename":""}"#,
         ] {
             assert_eq!(change(unbind), Ok(CertificateChange::Unbind), "{unbind}");
+        }
+        for keep in [
+            r#"{"certificateid":"","certificatename":""}"#,
+            r#"{"certificatename":""}"#,
+        ] {
+            assert_eq!(change(keep), Ok(CertificateChange::Keep), "{keep}");
         }
         for half in [
             format!(r#"{{"certificateid":"{id}"}}"#),

@@ -1,5 +1,5 @@
 //! Keystone's own error shape, `{"error": {"code", "title", "message"}}`, for the `/v3`
-//! identity routes. The WAF API's errors go through [`ApiError`](crate::api::error::ApiError);
+//! identity routes. The WAF API's errors go through [`ApiError`];
 //! identity clients (keystoneauth, gophercloud) expect this one instead.
 
 use std::borrow::Cow;
@@ -10,6 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::api::error::ApiError;
 use crate::api::error::ErrorCause;
 use crate::auth::LoginError;
 use crate::storage::StoreError;
@@ -121,6 +122,22 @@ impl From<LoginError> for KeystoneError {
             }
             LoginError::Store(inner) => inner.into(),
             LoginError::Internal(cause) => Self::internal(cause),
+        }
+    }
+}
+
+/// A WAF-side failure of the shared credential check, told in Keystone's shape.
+impl From<ApiError> for KeystoneError {
+    fn from(e: ApiError) -> Self {
+        let status = e.code().status();
+        if status == StatusCode::UNAUTHORIZED {
+            Self::unauthorized()
+        } else if status.is_server_error() {
+            let mut k = Self::internal(format!("{e:?}"));
+            k.status = status;
+            k
+        } else {
+            Self::new(status, "The request could not be read.")
         }
     }
 }

@@ -1,9 +1,12 @@
 //! Identity, Keystone v3 style, enough for openstacksdk/otcextensions and gophertelekomcloud:
 //! `GET /v3` (version), `POST /v3/auth/tokens` (password or token method, project scope),
-//! `GET`/`HEAD`/`DELETE /v3/auth/tokens` with `X-Subject-Token` (validate, revoke). These
+//! `GET`/`HEAD`/`DELETE /v3/auth/tokens` with `X-Subject-Token` (validate, revoke), and the
+//! project and domain lookups of huaweicloudsdkcore (`GET /v3/projects`, `/v3/projects/{id}`,
+//! `/v3/auth/projects`, `/v3/auth/domains`, see `projects`). These
 //! routes sit outside the WAF authentication layer and answer errors in Keystone's shape.
 
 mod error;
+mod projects;
 mod request;
 mod response;
 
@@ -39,6 +42,22 @@ pub(super) fn routes(state: AppState) -> Router<AppState> {
                 .post(issue)
                 .delete(revoke)
                 .fallback(method_not_allowed),
+        )
+        .route(
+            "/v3/projects",
+            get(projects::list).fallback(method_not_allowed),
+        )
+        .route(
+            "/v3/projects/{project_id}",
+            get(projects::show).fallback(method_not_allowed),
+        )
+        .route(
+            "/v3/auth/projects",
+            get(projects::auth_projects).fallback(method_not_allowed),
+        )
+        .route(
+            "/v3/auth/domains",
+            get(projects::auth_domains).fallback(method_not_allowed),
         )
         .route("/v3/{*rest}", any(not_found))
         .route_layer(middleware::from_fn_with_state(state, challenge))
@@ -196,7 +215,8 @@ async fn method_not_allowed() -> KeystoneError {
 async fn not_found() -> KeystoneError {
     KeystoneError::new(
         StatusCode::NOT_FOUND,
-        "The resource could not be found: this server implements only /v3 and /v3/auth/tokens.",
+        "The resource could not be found: this server implements only /v3, /v3/auth/tokens, \
+         /v3/projects, /v3/auth/projects and /v3/auth/domains.",
     )
 }
 

@@ -194,6 +194,7 @@ mod tests {
             certificate_quota: None,
             region: "eu-ch2".to_owned(),
             public_url: "https://waf.example.com".to_owned(),
+            contract: crate::domain::Contract::default(),
             request_timeout: std::time::Duration::from_secs(30),
         }
     }

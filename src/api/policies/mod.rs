@@ -1,0 +1,140 @@
+//! The protection-policy endpoints under `/v1/{project_id}/waf/policy`, as far as hosts need
+//! them: create, list, show, update (including `?hosts=` to move hosts onto a policy) and
+//! delete. The rules a policy carries are stored and returned, never enforced.
+
+mod wire;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use super::AppState;
+use super::error::{ApiError, ApiResult, ErrorCode, from_write};
+use super::extract::{Caller, IdInPath, JsonBody, QueryPairs, body_rejection, parse_json};
+use super::paging::Paging;
+use crate::domain::{HostId, PolicyId, PolicySettings};
+use crate::storage::{NewPolicy, PolicyListFilter};
+use wire::{ListResponse, PolicyRequest, PolicyResponse};
+
+/// Page size of the policy list when `pagesize` is absent (the cloud's default).
+const DEFAULT_PAGESIZE: i64 = 10;
+
+/// The policy routes, all under `/v1/{project_id}/waf/policy`.
+pub(super) fn routes() -> Router<AppState> {
+    let base = "/v1/{project_id}/waf/policy";
+    Router::new().route(base, get(list).post(create)).route(
+        &format!("{base}/{{policy_id}}"),
+        get(show).put(update).delete(delete),
+    )
+}
+
+/// `POST /v1/{project_id}/waf/policy`: a new policy with the given name and settings (the
+/// rest at the defaults a new cloud policy has).
+async fn create(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(body): JsonBody<PolicyRequest>,
+) -> ApiResult<Json<PolicyResponse>> {
+    caller.require_admin()?;
+    let parsed = body.parse()?;
+    let name = parsed
+        .name
+        .ok_or_else(|| ApiError::new(ErrorCode::RequestBodyIllegal, "name is required"))?;
+    let policy = NewPolicy {
+        id: PolicyId::next(&state.ids),
+        name,
+        settings: parsed.patch.apply(PolicySettings::default()),
+    };
+    state
+        .store
+        .insert_policy(&caller.project, &policy, state.clock.now_ms())
+        .await?;
+    tracing::info!(policy = %policy.id, project = %caller.project, "policy created");
+    let record = state.store.policy(&caller.project, &policy.id).await?;
+    Ok(Json(record.into()))
+}
+
+/// `GET /v1/{project_id}/waf/policy`: a page of policies (`page`, `pagesize` default 10,
+/// `name` a case-insensitive substring), newest first.
+async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    query: QueryPairs,
+) -> ApiResult<Json<ListResponse>> {
+    let paging = Paging::parse(&query, Some(DEFAULT_PAGESIZE))?;
+    let filter = PolicyListFilter {
+        name_contains: query.filter("name")?.map(str::to_owned),
+        limit: paging.pagesize,
+        offset: paging.offset(),
+    };
+    let page = state.store.list_policies(&caller.project, &filter).await?;
+    Ok(Json(ListResponse {
+        total: page.total,
+        items: page.items.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// `GET /v1/{project_id}/waf/policy/{policy_id}`: one policy with its hosts.
+async fn show(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    IdInPath(id): IdInPath<PolicyId>,
+) -> ApiResult<Json<PolicyResponse>> {
+    Ok(Json(state.store.policy(&caller.project, &id).await?.into()))
+}
+
+/// `PUT /v1/{project_id}/waf/policy/{policy_id}[?hosts=id,...]`: moves the listed hosts onto
+/// the policy and applies the body's fields, if any, in one transaction (all or nothing; an
+/// unknown host is 404); answers the policy.
+async fn update(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    IdInPath(id): IdInPath<PolicyId>,
+    query: QueryPairs,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<PolicyResponse>> {
+    caller.require_admin()?;
+    let body = body.map_err(body_rejection)?;
+    let parsed = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        Some(parse_json::<PolicyRequest>(&body)?.parse()?)
+    };
+    let hosts = query
+        .get("hosts")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(|h| HostId::parse(h).ok_or_else(|| ApiError::not_found("host")))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let record = state
+        .store
+        .update_policy(&caller.project, &id, &hosts, |current| {
+            Ok::<_, ApiError>(parsed.map(|parsed| {
+                let name = parsed
+                    .name
+                    .map_or_else(|| current.name.clone(), |n| n.as_str().to_owned());
+                (name, parsed.patch.apply(current.settings.clone()))
+            }))
+        })
+        .await
+        .map_err(|e| from_write(e, "host"))?;
+    tracing::info!(policy = %id, project = %caller.project, hosts = hosts.len(), "policy updated");
+    Ok(Json(record.into()))
+}
+
+/// `DELETE /v1/{project_id}/waf/policy/{policy_id}`: a policy no host uses; one in use is
+/// 400 `WAF.00022003`.
+async fn delete(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    IdInPath(id): IdInPath<PolicyId>,
+) -> ApiResult<Json<PolicyResponse>> {
+    caller.require_admin()?;
+    let record = state.store.delete_policy(&caller.project, &id).await?;
+    tracing::info!(policy = %id, project = %caller.project, "policy deleted");
+    Ok(Json(record.into()))
+}
