@@ -773,6 +773,8 @@ async fn seed(
                 sealed_key: &sealed[k],
                 expire_time: pairs[k].not_after_ms,
                 created_at: created_at(start + k),
+                leaf_sha256: None,
+                key_sha256: None,
             })
             .collect();
         store.insert_certificates(&batch, None).await?;

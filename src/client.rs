@@ -69,6 +69,11 @@ impl Client {
         format!("{}/waf/certificate", self.root)
     }
 
+    /// `/v1/{project}/wafcert/certificate`: wafcert's own extensions.
+    fn extensions(&self) -> String {
+        format!("{}/wafcert/certificate", self.root)
+    }
+
     fn hosts(&self) -> String {
         format!("{}/premium-waf/host", self.root)
     }
@@ -135,6 +140,28 @@ impl Client {
     pub async fn host_delete(&self, id: &str) -> Result<Value, ClientError> {
         self.send(self.http.delete(format!("{}/{id}", self.hosts())))
             .await
+    }
+
+    /// `POST .../wafcert/certificate/{id}/rotate`: replace the certificate on every host.
+    pub async fn rotate(
+        &self,
+        id: &str,
+        content: &str,
+        key: &str,
+        name: Option<&str>,
+    ) -> Result<Value, ClientError> {
+        let mut body = json!({"content": content, "key": key});
+        if let Some(name) = name {
+            body["name"] = json!(name);
+        }
+        let url = format!("{}/{id}/rotate", self.extensions());
+        self.send(self.http.post(url).json(&body)).await
+    }
+
+    /// `GET .../wafcert/certificate/{id}/details`: facts and findings.
+    pub async fn details(&self, id: &str) -> Result<Value, ClientError> {
+        let url = format!("{}/{id}/details", self.extensions());
+        self.send(self.http.get(url)).await
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, ClientError> {

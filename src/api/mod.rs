@@ -12,6 +12,7 @@ pub mod operation;
 mod paging;
 mod policies;
 pub mod read_cache;
+mod rotation;
 pub mod test_controls;
 mod timeout;
 
@@ -82,6 +83,7 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .merge(certificates::routes())
         .merge(hosts::routes())
+        .merge(rotation::routes())
         .merge(policies::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -13,6 +13,8 @@ pub const OPERATIONS: &[&str] = &[
     "UpdateCertificate",
     "DeleteCertificate",
     "ApplyCertificateToHost",
+    "RotateCertificate",
+    "ShowCertificateDetails",
     "ListPremiumHost",
     "CreatePremiumHost",
     "ShowPremiumHost",
@@ -47,6 +49,9 @@ pub fn operation(method: &Method, path: &str) -> Option<&'static str> {
         (["v1", _, "waf", "certificate", _], "PUT") => "UpdateCertificate",
         (["v1", _, "waf", "certificate", _], "DELETE") => "DeleteCertificate",
         (["v1", _, "waf", "certificate", _, "apply-to-hosts"], "POST") => "ApplyCertificateToHost",
+        // wafcert's extensions, named in the same style.
+        (["v1", _, "wafcert", "certificate", _, "rotate"], "POST") => "RotateCertificate",
+        (["v1", _, "wafcert", "certificate", _, "details"], "GET") => "ShowCertificateDetails",
         (["v1", _, "premium-waf", "host"], "GET") => "ListPremiumHost",
         (["v1", _, "premium-waf", "host"], "POST") => "CreatePremiumHost",
         (["v1", _, "premium-waf", "host", _], "GET") => "ShowPremiumHost",
@@ -137,6 +142,16 @@ mod tests {
                 Method::POST,
                 format!("{P}/waf/certificate/x/apply-to-hosts"),
                 "ApplyCertificateToHost",
+            ),
+            (
+                Method::POST,
+                format!("{P}/wafcert/certificate/x/rotate"),
+                "RotateCertificate",
+            ),
+            (
+                Method::GET,
+                format!("{P}/wafcert/certificate/x/details"),
+                "ShowCertificateDetails",
             ),
             (
                 Method::GET,

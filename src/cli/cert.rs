@@ -1,15 +1,15 @@
 //! `wafcert cert ...`: the certificate API from the command line. `list` and `show` print a
-//! table at a terminal and JSON otherwise; the other commands print the server's JSON.
+//! table at a terminal and JSON otherwise; the other commands print the server's JSON, and
+//! `cert check` runs the server's certificate checks on local files.
 
-use std::path::PathBuf;
-
-use anyhow::Context;
+use anyhow::bail;
 use clap::Subcommand;
 use serde_json::Value;
 
 use super::output::{self, Format, OutputArgs, human_expiry, print_json, status_word, text};
+use super::pair::PairArgs;
 use super::profile::Endpoint;
-use crate::domain::{days_until, now_ms};
+use crate::domain::{CheckContext, Severity, days_until, inspect, now_ms};
 
 /// `wafcert cert ...`.
 #[derive(Debug, Subcommand)]
@@ -46,12 +46,40 @@ pub enum CertCommand {
         /// Certificate name.
         #[arg(long)]
         name: String,
-        /// PEM file with the chain, leaf first.
+        /// The chain and key.
+        #[command(flatten)]
+        pair: PairArgs,
+    },
+    /// Replace a certificate on every host bound to it and delete it, in one step.
+    Rotate {
+        /// Connection settings.
+        #[command(flatten)]
+        endpoint: Endpoint,
+        /// Id of the certificate to replace.
+        id: String,
+        /// The new chain and key.
+        #[command(flatten)]
+        pair: PairArgs,
+        /// Name of the new certificate (default: the old one's).
         #[arg(long)]
-        cert: PathBuf,
-        /// PEM file with the private key.
-        #[arg(long)]
-        key: PathBuf,
+        name: Option<String>,
+    },
+    /// Show what a stored certificate says about itself and what is wrong with it.
+    Details {
+        /// Connection settings.
+        #[command(flatten)]
+        endpoint: Endpoint,
+        /// Certificate id.
+        id: String,
+    },
+    /// Check local files before uploading them: one line per finding, exit code 1 on errors.
+    Check {
+        /// The chain (and key, to check that it matches).
+        #[command(flatten)]
+        pair: PairArgs,
+        /// A hostname the certificate will serve (repeatable).
+        #[arg(long = "hostname")]
+        hostnames: Vec<String>,
     },
     /// Show one certificate.
     Show {
@@ -121,15 +149,25 @@ pub async fn run(command: CertCommand) -> anyhow::Result<()> {
         CertCommand::Create {
             endpoint,
             name,
-            cert,
-            key,
+            pair,
         } => {
-            let content = std::fs::read_to_string(&cert)
-                .with_context(|| format!("reading {}", cert.display()))?;
-            let key_pem = std::fs::read_to_string(&key)
-                .with_context(|| format!("reading {}", key.display()))?;
-            endpoint.client()?.create(&name, &content, &key_pem).await?
+            let (content, key) = pair.read_with_key()?;
+            endpoint.client()?.create(&name, &content, &key).await?
         }
+        CertCommand::Rotate {
+            endpoint,
+            id,
+            pair,
+            name,
+        } => {
+            let (content, key) = pair.read_with_key()?;
+            endpoint
+                .client()?
+                .rotate(&id, &content, &key, name.as_deref())
+                .await?
+        }
+        CertCommand::Details { endpoint, id } => endpoint.client()?.details(&id).await?,
+        CertCommand::Check { pair, hostnames } => return check(&pair, &hostnames),
         CertCommand::Show {
             endpoint,
             id,
@@ -179,4 +217,34 @@ fn certificate_table(items: &[Value]) -> String {
         &["NAME", "ID", "EXPIRES", "DAYS LEFT", "STATUS", "HOSTS"],
         &rows,
     )
+}
+
+/// `wafcert cert check`: the server's checks (minus those needing the database) on local
+/// files, judged on this machine's clock.
+fn check(pair: &PairArgs, hostnames: &[String]) -> anyhow::Result<()> {
+    let files = pair.read()?;
+    let context = CheckContext {
+        key: files.key.as_deref(),
+        hostnames,
+        others: &[],
+        now: now_ms(),
+    };
+    let inspection = inspect(&files.content, &context)?;
+    for f in &inspection.findings {
+        println!(
+            "{} {} {}",
+            f.severity.as_str().to_uppercase(),
+            f.code,
+            f.message
+        );
+    }
+    let errors = inspection
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    if errors > 0 {
+        bail!("{errors} error finding(s)");
+    }
+    Ok(())
 }

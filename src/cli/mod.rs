@@ -7,7 +7,9 @@ mod controls;
 mod credentials;
 mod host;
 mod output;
+mod pair;
 mod profile;
+mod renew;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -60,6 +62,9 @@ pub enum Command {
         #[arg(value_enum)]
         shell: CompletionShell,
     },
+    /// Renew expiring certificates through an ACME CA and rotate them in (needs a running
+    /// server: WAFCERT_ENDPOINT, WAFCERT_PROJECT, WAFCERT_TOKEN).
+    Renew(renew::RenewArgs),
     /// Show or move the certificate clock of a server run with --test-controls.
     #[command(subcommand)]
     Clock(controls::ClockCommand),
@@ -325,6 +330,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 _ => Ok(()),
             }
         }
+        Command::Renew(args) => renew::run(args).await,
         Command::Clock(command) => controls::clock(command).await,
         Command::Reset(args) => controls::reset(args).await,
         Command::Token(command) => credentials::token(command).await,

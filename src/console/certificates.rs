@@ -1,5 +1,5 @@
 //! The certificate pages: the table (paged, filtered, with a 90-day timeline), the detail page,
-//! and the upload, rename and delete forms. Every read and write goes through the API.
+//! and the upload, rename, rotate and delete forms. Every read and write goes through the API.
 
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
@@ -24,6 +24,8 @@ use crate::domain::CertificateId;
 pub(super) const PAGE_SIZE: i64 = 25;
 /// The API's certificate collection, below `/v1/{project_id}/`.
 const CERTIFICATES: &str = "waf/certificate";
+/// wafcert's certificate extensions (rotate), below `/v1/{project_id}/`.
+const EXTENSIONS: &str = "wafcert/certificate";
 
 /// The table's query: page and the API's filters.
 #[derive(Debug, Default, Deserialize)]
@@ -280,6 +282,7 @@ pub(super) async fn upload(
 #[derive(Debug, Default)]
 struct FormErrors {
     rename: Option<ApiFailure>,
+    rotate: Option<ApiFailure>,
     delete: Option<ApiFailure>,
 }
 
@@ -287,6 +290,7 @@ impl FormErrors {
     fn status(&self) -> StatusCode {
         self.rename
             .as_ref()
+            .or(self.rotate.as_ref())
             .or(self.delete.as_ref())
             .map_or(StatusCode::OK, |f| f.status)
     }
@@ -357,6 +361,23 @@ async fn detail_page(
                     input #new-name type="text" name="name" value=(name) required;
                     button type="submit" { "Rename" }
                 }
+                form method="post" action={ "/console/certificates/" (id) "/rotate" } enctype="multipart/form-data" {
+                    h2 { "Rotate" }
+                    (form_error(errors.rotate.as_ref().map(ApiFailure::sentence).as_deref()))
+                    (csrf_field(session))
+                    p { "Upload the renewal: every bound host moves to it and this certificate is deleted, in one step." }
+                    label for="rotate-name" { "New name (empty: keep this one)" }
+                    input #rotate-name type="text" name="name";
+                    label for="rotate-content-file" { "Certificate chain (PEM file)" }
+                    input #rotate-content-file type="file" name="content_file" accept=".pem,.crt,.cer";
+                    label for="rotate-content" { "…or paste it" }
+                    textarea #rotate-content name="content" rows="4" placeholder="-----BEGIN CERTIFICATE-----" {}
+                    label for="rotate-key-file" { "Private key (PEM file)" }
+                    input #rotate-key-file type="file" name="key_file" accept=".pem,.key";
+                    label for="rotate-key" { "…or paste it" }
+                    textarea #rotate-key name="key" rows="4" placeholder="-----BEGIN PRIVATE KEY-----" {}
+                    button type="submit" { "Rotate" }
+                }
                 form method="post" action={ "/console/certificates/" (id) "/delete" } {
                     h2 { "Delete" }
                     (form_error(errors.delete.as_ref().map(ApiFailure::sentence).as_deref()))
@@ -396,6 +417,45 @@ pub(super) async fn rename(
         Err(CallError::Api(f)) => {
             let errors = FormErrors {
                 rename: Some(f),
+                ..FormErrors::default()
+            };
+            detail_page(&state, &session, &id, errors).await
+        }
+        Err(CallError::Fatal(e)) => Err(e),
+    }
+}
+
+/// `POST /console/certificates/{id}/rotate`: replaces the certificate on its hosts with the
+/// uploaded renewal through the API's rotate extension, then shows the new certificate.
+pub(super) async fn rotate(
+    State(state): State<ConsoleState>,
+    session: Session,
+    Path(id): Path<String>,
+    multipart: Multipart,
+) -> Result<Response, ConsoleError> {
+    let form = read_upload(multipart).await?;
+    session.check_write(&form.csrf)?;
+    let cid = certificate_id(&id)?;
+    let path = format!("{EXTENSIONS}/{cid}/rotate");
+    let mut body = json!({"content": form.content, "key": form.key});
+    let name = form.name.trim();
+    if !name.is_empty() {
+        body["name"] = json!(name);
+    }
+    match send(
+        &state,
+        &session,
+        Call::with_body(Method::POST, &path, Some(body)),
+    )
+    .await
+    {
+        Ok(rotated) => Ok(
+            Redirect::to(&format!("/console/certificates/{}", text(&rotated, "id")))
+                .into_response(),
+        ),
+        Err(CallError::Api(f)) => {
+            let errors = FormErrors {
+                rotate: Some(f),
                 ..FormErrors::default()
             };
             detail_page(&state, &session, &id, errors).await

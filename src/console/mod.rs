@@ -52,6 +52,10 @@ pub fn router(app: AppState, api: Router) -> Router {
             post(certificates::rename),
         )
         .route(
+            "/console/certificates/{id}/rotate",
+            post(certificates::rotate),
+        )
+        .route(
             "/console/certificates/{id}/delete",
             post(certificates::delete),
         )

@@ -7,10 +7,12 @@ mod binding;
 mod certificate;
 mod clock;
 mod contract;
+mod details;
 mod error;
 mod host;
 mod hostname;
 mod ids;
+mod inspect;
 mod iso8601;
 mod pem;
 mod policy;
@@ -22,12 +24,16 @@ pub use binding::{CertificateChange, check_bind, check_certificate_present, refu
 pub use certificate::{CertificateName, ExpiryStatus, ExpiryWindow, NameLimit};
 pub use clock::{Clock, ClockMove, ClockSetting};
 pub use contract::Contract;
+pub use details::{CertificateDetails, certificate_details};
 pub use error::DomainError;
 pub use host::{
     Cipher, Compliance, HostSettings, MAX_DESCRIPTION, ProtectStatus, TlsVersion, parse_description,
 };
 pub use hostname::Hostname;
 pub use ids::{CertificateId, HostId, PolicyId, ProjectId, UserId};
+pub use inspect::{
+    CheckContext, Finding, Inspection, OtherCertificate, Severity, inspect, san_covers,
+};
 pub use iso8601::{format_rfc3339, parse_duration, parse_rfc3339};
 pub use pem::{CertificatePair, KeyKind, parse_pair};
 pub use policy::{MAX_POLICY_NAME, PolicyName, PolicyPatch, PolicySettings, Rules};

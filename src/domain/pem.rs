@@ -7,10 +7,6 @@ use rustls::crypto::CryptoProvider;
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use x509_parser::oid_registry::{
-    OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_PKCS1_RSAENCRYPTION,
-    OID_SIG_ED25519,
-};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::{DomainError, Millis};
@@ -42,6 +38,10 @@ pub struct CertificatePair {
     pub expire_time: Millis,
     /// The leaf's key algorithm.
     pub kind: KeyKind,
+    /// SHA-256 of the leaf's DER, lowercase hex (finds the same certificate stored twice).
+    pub leaf_sha256: String,
+    /// SHA-256 of the leaf's SubjectPublicKeyInfo, lowercase hex (finds the same key reused).
+    pub key_sha256: String,
 }
 
 impl std::fmt::Debug for CertificatePair {
@@ -60,14 +60,17 @@ pub fn parse_pair(content: &str, key: &str) -> Result<CertificatePair, DomainErr
     let content = content.trim();
     let key = key.trim();
     let chain = read_chain(content)?;
-    let (expire_time, kind) = read_leaf(&chain)?;
+    let details = super::details::certificate_details(content)?;
+    let kind = supported_kind(details.key_type, details.key_bits)?;
     let key_der = read_key(key)?;
     check_match(chain, key_der)?;
     Ok(CertificatePair {
         content: content.to_owned(),
         key: key.to_owned(),
-        expire_time,
+        expire_time: details.not_after,
         kind,
+        leaf_sha256: details.fingerprint_sha256,
+        key_sha256: details.key_sha256,
     })
 }
 
@@ -113,49 +116,26 @@ fn pem_labels(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// The leaf's expiry and key kind; refuses key types and sizes outside the supported set.
-fn read_leaf(chain: &[CertificateDer<'static>]) -> Result<(Millis, KeyKind), DomainError> {
-    let leaf = chain
-        .first()
-        .ok_or_else(|| DomainError::InvalidCertificate("no PEM certificate found".to_owned()))?;
-    let (_, cert) = X509Certificate::from_der(leaf).map_err(|_| {
-        DomainError::InvalidCertificate("the leaf certificate is not valid X.509".to_owned())
-    })?;
-    let expire_time = cert.validity().not_after.timestamp().saturating_mul(1000);
-    let spki = cert.public_key();
-    let alg = &spki.algorithm.algorithm;
-    let kind = if *alg == OID_PKCS1_RSAENCRYPTION {
-        let bits = spki.parsed().map(|k| k.key_size()).unwrap_or(0);
-        if !RSA_BITS.contains(&bits) {
-            return Err(DomainError::UnsupportedKey(format!(
-                "RSA keys must be 2048 to 8192 bits; the certificate has a {bits}-bit key"
-            )));
-        }
-        KeyKind::Rsa(bits)
-    } else if *alg == OID_KEY_TYPE_EC_PUBLIC_KEY {
-        let curve = spki
-            .algorithm
-            .parameters
-            .as_ref()
-            .and_then(|p| p.as_oid().ok());
-        match curve {
-            Some(c) if c == OID_EC_P256 => KeyKind::EcP256,
-            Some(c) if c == OID_NIST_EC_P384 => KeyKind::EcP384,
-            _ => {
-                return Err(DomainError::UnsupportedKey(
-                    "EC keys must use the P-256 or P-384 curve".to_owned(),
-                ));
-            }
-        }
-    } else if *alg == OID_SIG_ED25519 {
-        KeyKind::Ed25519
-    } else {
-        return Err(DomainError::UnsupportedKey(
+/// The key kind of a leaf whose key is `key_type` of `bits` bits; refuses key types and sizes
+/// outside the supported set.
+fn supported_kind(key_type: &str, bits: u32) -> Result<KeyKind, DomainError> {
+    let bits = usize::try_from(bits).unwrap_or(0);
+    match (key_type, bits) {
+        ("RSA", bits) if RSA_BITS.contains(&bits) => Ok(KeyKind::Rsa(bits)),
+        ("RSA", bits) => Err(DomainError::UnsupportedKey(format!(
+            "RSA keys must be 2048 to 8192 bits; the certificate has a {bits}-bit key"
+        ))),
+        ("EC", 256) => Ok(KeyKind::EcP256),
+        ("EC", 384) => Ok(KeyKind::EcP384),
+        ("EC", _) => Err(DomainError::UnsupportedKey(
+            "EC keys must use the P-256 or P-384 curve".to_owned(),
+        )),
+        ("Ed25519", _) => Ok(KeyKind::Ed25519),
+        _ => Err(DomainError::UnsupportedKey(
             "unsupported key algorithm; use RSA (2048-8192 bits), EC P-256/P-384 or Ed25519"
                 .to_owned(),
-        ));
-    };
-    Ok((expire_time, kind))
+        )),
+    }
 }
 
 /// The DER private key of a PEM key; refuses encrypted keys with a message saying so.

@@ -5,12 +5,12 @@ use sqlx::any::AnyArguments;
 use sqlx::query::QueryAs;
 use sqlx::{AnyConnection, AssertSqlSafe};
 
-use super::hosts::CertificateFacts;
+use super::hosts::{CertificateFacts, WriteError};
 use super::{Store, StoreError, like_contains, placeholder};
+use crate::domain::{CertificateId, CertificateName, ExpiryWindow, Millis, NameLimit, ProjectId};
 
 /// Certificate ids bound in one `IN (...)` list (SQLite allows 32,766 variables per statement).
 const IDS_PER_STATEMENT: usize = 1000;
-use crate::domain::{CertificateId, CertificateName, ExpiryWindow, Millis, ProjectId};
 
 /// A certificate to insert; the key is already sealed.
 #[derive(Debug)]
@@ -29,6 +29,10 @@ pub struct NewCertificate<'a> {
     pub expire_time: Millis,
     /// Upload time.
     pub created_at: Millis,
+    /// SHA-256 of the leaf DER (hex); `None` leaves it to be computed when needed.
+    pub leaf_sha256: Option<&'a str>,
+    /// SHA-256 of the leaf's public key info (hex); `None` as above.
+    pub key_sha256: Option<&'a str>,
 }
 
 /// A new chain and key replacing the stored ones on update.
@@ -40,6 +44,10 @@ pub struct ReplacedPair<'a> {
     pub sealed_key: &'a [u8],
     /// Leaf notAfter.
     pub expire_time: Millis,
+    /// SHA-256 of the leaf DER (hex).
+    pub leaf_sha256: &'a str,
+    /// SHA-256 of the leaf's public key info (hex).
+    pub key_sha256: &'a str,
 }
 
 /// A whole stored certificate.
@@ -112,9 +120,13 @@ pub struct Page<T> {
 const RECORD_COLUMNS: &str = "id, name, content, sealed_key, expire_time_ms, created_at_ms";
 
 /// Columns bound per row by [`Store::insert_certificates`].
-const INSERT_COLUMNS: usize = 8;
+const INSERT_COLUMNS: usize = 10;
 
-/// Rows per multi-row `INSERT`: 4,000 bind parameters, well under SQLite's (32,766) and
+/// The column list of every certificate insert, in bind order.
+const INSERT_COLUMN_LIST: &str = "id, project_id, name, name_lower, content, sealed_key, \
+     expire_time_ms, created_at_ms, leaf_sha256, key_sha256";
+
+/// Rows per multi-row `INSERT`: 5,000 bind parameters, well under SQLite's (32,766) and
 /// PostgreSQL's (65,535) limits.
 const INSERT_CHUNK_ROWS: usize = 500;
 
@@ -139,21 +151,7 @@ impl Store {
         if counted.rows_affected() != 1 {
             return Err(StoreError::QuotaExceeded);
         }
-        sqlx::query(
-            "INSERT INTO certificates \
-             (id, project_id, name, name_lower, content, sealed_key, expire_time_ms, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(new.id.as_str())
-        .bind(new.project.as_str())
-        .bind(new.name.as_str())
-        .bind(new.name.to_search_key())
-        .bind(new.content)
-        .bind(new.sealed_key.to_vec())
-        .bind(new.expire_time)
-        .bind(new.created_at)
-        .execute(&mut *tx)
-        .await?;
+        insert_row(&mut tx, new).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -201,36 +199,15 @@ impl Store {
             let values = (0..chunk.len())
                 .map(|row| {
                     let p = |col: usize| placeholder(row * INSERT_COLUMNS + col + 1);
-                    format!(
-                        "({}, {}, {}, {}, {}, {}, {}, {})",
-                        p(0),
-                        p(1),
-                        p(2),
-                        p(3),
-                        p(4),
-                        p(5),
-                        p(6),
-                        p(7)
-                    )
+                    let cols = (0..INSERT_COLUMNS).map(p).collect::<Vec<_>>();
+                    format!("({})", cols.join(", "))
                 })
                 .collect::<Vec<_>>()
                 .join(", ");
-            let sql = format!(
-                "INSERT INTO certificates \
-                 (id, project_id, name, name_lower, content, sealed_key, expire_time_ms, created_at_ms) \
-                 VALUES {values}"
-            );
+            let sql = format!("INSERT INTO certificates ({INSERT_COLUMN_LIST}) VALUES {values}");
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for new in chunk {
-                q = q
-                    .bind(new.id.as_str())
-                    .bind(new.project.as_str())
-                    .bind(new.name.as_str())
-                    .bind(new.name.to_search_key())
-                    .bind(new.content)
-                    .bind(new.sealed_key.to_vec())
-                    .bind(new.expire_time)
-                    .bind(new.created_at);
+                q = bind_new(q, new);
             }
             q.execute(&mut *tx).await?;
         }
@@ -384,7 +361,8 @@ impl Store {
             return Err(StoreError::InUse(hosts));
         }
         let set = if replaced.is_some() {
-            "name = $3, name_lower = $4, content = $5, sealed_key = $6, expire_time_ms = $7"
+            "name = $3, name_lower = $4, content = $5, sealed_key = $6, expire_time_ms = $7, \
+             leaf_sha256 = $8, key_sha256 = $9"
         } else {
             "name = $3, name_lower = $4"
         };
@@ -401,7 +379,9 @@ impl Store {
             q = q
                 .bind(pair.content)
                 .bind(pair.sealed_key.to_vec())
-                .bind(pair.expire_time);
+                .bind(pair.expire_time)
+                .bind(pair.leaf_sha256)
+                .bind(pair.key_sha256);
         }
         let row = q.fetch_one(&mut *tx).await?;
         tx.commit().await?;
@@ -459,6 +439,192 @@ impl Store {
             Err(e) => e.into(),
         }
     }
+}
+
+/// The certificate a rotation stores in place of the old one; the key is already sealed.
+#[derive(Debug)]
+pub struct Replacement<'a> {
+    /// Fresh id (also the sealing context of the key).
+    pub id: &'a CertificateId,
+    /// PEM chain.
+    pub content: &'a str,
+    /// Sealed PEM key.
+    pub sealed_key: &'a [u8],
+    /// Leaf notAfter.
+    pub expire_time: Millis,
+    /// Upload time.
+    pub created_at: Millis,
+    /// SHA-256 of the leaf DER (hex).
+    pub leaf_sha256: &'a str,
+    /// SHA-256 of the leaf's public key info (hex).
+    pub key_sha256: &'a str,
+}
+
+/// The outcome of [`Store::rotate_certificate`].
+#[derive(Debug, Clone)]
+pub struct Rotated {
+    /// The new certificate as stored.
+    pub record: CertificateRecord,
+    /// The name the old certificate had.
+    pub old_name: String,
+    /// The hostnames moved from the old certificate to the new one, sorted.
+    pub moved: Vec<String>,
+}
+
+/// A stored certificate that may share the leaf or the key of another, for the duplicate
+/// checks; the hashes are `None` on rows stored before they were recorded.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FingerprintRow {
+    /// Name.
+    pub name: String,
+    /// PEM chain (to compute missing hashes).
+    pub content: String,
+    /// SHA-256 of the leaf DER (hex).
+    pub leaf_sha256: Option<String>,
+    /// SHA-256 of the leaf's public key info (hex).
+    pub key_sha256: Option<String>,
+}
+
+impl Store {
+    /// Rotates a certificate in one transaction: locks `old` (certificate first, then hosts, the
+    /// order every binding write follows), hands it and the hostnames bound to it to `check`,
+    /// stores `new` (named `name`, or the old certificate's name when `None`), moves every host
+    /// from the old certificate to the new one and deletes the old one. Any failure changes
+    /// nothing: a missing `old` is [`StoreError::NotFound`], a taken name
+    /// [`StoreError::NameTaken`].
+    #[tracing::instrument(skip_all, fields(project = %project, certificate = %old))]
+    pub async fn rotate_certificate<E>(
+        &self,
+        project: &ProjectId,
+        old: &CertificateId,
+        new: &Replacement<'_>,
+        name: Option<&CertificateName>,
+        check: impl FnOnce(&CertificateFacts, &[String]) -> Result<(), E>,
+    ) -> Result<Rotated, WriteError<E>> {
+        let (_turn, mut tx) = self.begin_write().await?;
+        let facts = lock_certificate(&mut tx, project, old)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let moved = hostnames_using(&mut tx, project, old).await?;
+        check(&facts, &moved).map_err(WriteError::Refused)?;
+        let kept;
+        let name = match name {
+            Some(n) => n,
+            None => {
+                kept = CertificateName::parse(&facts.name, NameLimit::Create).map_err(|_| {
+                    StoreError::Schema(format!(
+                        "stored certificate name {:?} is invalid",
+                        facts.name
+                    ))
+                })?;
+                &kept
+            }
+        };
+        // Free the name for the new row: the old row is deleted below, in this transaction. The
+        // placeholder has a space, which no valid name has, so it never clashes.
+        let placeholder_name = format!("rotating {old}");
+        sqlx::query(
+            "UPDATE certificates SET name = $3, name_lower = $3 WHERE id = $1 AND project_id = $2",
+        )
+        .bind(old.as_str())
+        .bind(project.as_str())
+        .bind(&placeholder_name)
+        .execute(&mut *tx)
+        .await?;
+        let row = NewCertificate {
+            id: new.id,
+            project,
+            name,
+            content: new.content,
+            sealed_key: new.sealed_key,
+            expire_time: new.expire_time,
+            created_at: new.created_at,
+            leaf_sha256: Some(new.leaf_sha256),
+            key_sha256: Some(new.key_sha256),
+        };
+        insert_row(&mut tx, &row).await?;
+        let record = CertificateRecord {
+            id: new.id.to_string(),
+            name: name.as_str().to_owned(),
+            content: new.content.to_owned(),
+            sealed_key: new.sealed_key.to_vec(),
+            expire_time: new.expire_time,
+            created_at: new.created_at,
+        };
+        sqlx::query(
+            "UPDATE hosts SET certificate_id = $1 WHERE project_id = $2 AND certificate_id = $3",
+        )
+        .bind(new.id.as_str())
+        .bind(project.as_str())
+        .bind(old.as_str())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM certificates WHERE id = $1 AND project_id = $2")
+            .bind(old.as_str())
+            .bind(project.as_str())
+            .execute(&mut *tx)
+            .await?;
+        // The event log's `rotated` event (old id, new id, moved hostnames) is written here,
+        // inside this transaction, so it exists exactly when the rotation does.
+        tx.commit().await?;
+        Ok(Rotated {
+            record,
+            old_name: facts.name,
+            moved,
+        })
+    }
+
+    /// The project's other certificates that have the leaf `leaf_sha256` or the key
+    /// `key_sha256`, plus those whose hashes were never recorded (the caller compares those
+    /// itself), by name.
+    pub async fn certificates_sharing(
+        &self,
+        project: &ProjectId,
+        except: &CertificateId,
+        leaf_sha256: &str,
+        key_sha256: &str,
+    ) -> Result<Vec<FingerprintRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT name, content, leaf_sha256, key_sha256 FROM certificates \
+             WHERE project_id = $1 AND id <> $2 AND (leaf_sha256 = $3 OR key_sha256 = $4 \
+             OR leaf_sha256 IS NULL OR key_sha256 IS NULL) ORDER BY name",
+        )
+        .bind(project.as_str())
+        .bind(except.as_str())
+        .bind(leaf_sha256)
+        .bind(key_sha256)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+/// Inserts one certificate row.
+async fn insert_row(conn: &mut AnyConnection, new: &NewCertificate<'_>) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO certificates ({INSERT_COLUMN_LIST}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    );
+    bind_new(sqlx::query(AssertSqlSafe(sql)), new)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Binds a new row's values in [`INSERT_COLUMN_LIST`] order.
+fn bind_new<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, AnyArguments>,
+    new: &NewCertificate<'q>,
+) -> sqlx::query::Query<'q, sqlx::Any, AnyArguments> {
+    q.bind(new.id.as_str())
+        .bind(new.project.as_str())
+        .bind(new.name.as_str())
+        .bind(new.name.to_search_key())
+        .bind(new.content)
+        .bind(new.sealed_key.to_vec())
+        .bind(new.expire_time)
+        .bind(new.created_at)
+        .bind(new.leaf_sha256)
+        .bind(new.key_sha256)
 }
 
 /// Locks a certificate's row until the transaction ends and reads what binding checks need;

@@ -22,8 +22,8 @@ use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{AnyPool, ConnectOptions, Connection};
 
 pub use certificates::{
-    BoundHost, CertificateRecord, CertificateSummary, ListFilter, NewCertificate, Page,
-    ReplacedPair,
+    BoundHost, CertificateRecord, CertificateSummary, FingerprintRow, ListFilter, NewCertificate,
+    Page, ReplacedPair, Replacement, Rotated,
 };
 pub use change_watch::{ChangeStamp, sqlite_path};
 pub use console_sessions::{NewSession, SessionRecord};

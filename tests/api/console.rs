@@ -8,13 +8,14 @@ use wafcert::domain::{ProjectId, UserId, now_ms};
 use wafcert::storage::UserRecord;
 
 use crate::helpers::*;
-use crate::hosts::create_host;
+use crate::hosts::{HOSTS, create_host, host_path, id_of};
 
 crate::on_both_backends!(
     token_sign_in_sets_a_strict_http_only_cookie_and_stores_no_secret,
     forms_without_the_csrf_token_are_refused,
     a_readonly_session_sees_no_write_controls_and_is_refused,
     console_actions_go_through_the_api,
+    console_rotate_moves_the_hosts_and_shows_refusals,
     sign_out_revokes_only_a_token_the_console_bought,
     a_revoked_token_ends_its_session,
 );
@@ -367,6 +368,86 @@ async fn console_actions_go_through_the_api(db: Db) {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
 
+/// Posts the console's multipart Rotate form for certificate `id`.
+async fn rotate_form(browser: &mut Browser, id: &str, csrf: &str, cert: &str, key: &str) -> Page {
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", csrf.to_owned())
+        .text("name", "")
+        .text("content_file", cert.to_owned())
+        .text("key_file", key.to_owned());
+    let request = browser
+        .http
+        .post(format!("{}/console/certificates/{id}/rotate", browser.base))
+        .multipart(form);
+    browser.finish(request).await
+}
+
+async fn console_rotate_moves_the_hosts_and_shows_refusals(db: Db) {
+    let app = TestApp::spawn_on(db).await;
+    let old = app.create_cert("shop", &fixture(10)).await;
+    let old_id = old["id"].as_str().unwrap().to_owned();
+    let host = create_host(&app, "shop.example.com", "HTTPS", Some((&old_id, "shop"))).await;
+    let host_id = id_of(&host);
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&app.token).await;
+    let detail = browser
+        .get(&format!("/console/certificates/{old_id}"))
+        .await;
+    assert!(
+        detail
+            .body
+            .contains(&format!("action=\"/console/certificates/{old_id}/rotate\""))
+    );
+    assert!(detail.body.contains(">Rotate</button>"), "{}", detail.body);
+    let csrf = detail.csrf();
+
+    // A key that does not match: refused, shown next to the form, nothing changed.
+    let renewal = fixture(200);
+    let other = fixture(200);
+    let page = rotate_form(
+        &mut browser,
+        &old_id,
+        &csrf,
+        &renewal.cert_pem,
+        &other.key_pem,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("WAF.00011003"), "{}", page.body);
+    assert_eq!(
+        app.get(&host_path(&host_id)).await.1["certificateid"],
+        old_id.as_str()
+    );
+
+    let page = rotate_form(
+        &mut browser,
+        &old_id,
+        &csrf,
+        &renewal.cert_pem,
+        &renewal.key_pem,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let new_id = page.location().rsplit('/').next().unwrap().to_owned();
+    assert_ne!(new_id, old_id);
+    let (_, new) = app.get(&format!("waf/certificate/{new_id}")).await;
+    assert_eq!(new["name"], "shop", "keeps the old name");
+    assert_eq!(
+        app.get(&host_path(&host_id)).await.1["certificateid"],
+        new_id.as_str()
+    );
+    assert_eq!(
+        app.get(&format!("waf/certificate/{old_id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, hosts) = app.get(&format!("{HOSTS}?pagesize=-1")).await;
+    assert_eq!(hosts["items"][0]["certificatename"], "shop");
+    let shown = browser
+        .get(&format!("/console/certificates/{new_id}"))
+        .await;
+    assert!(shown.body.contains("shop.example.com"));
+}
+
 const PASSWORD: &str = "console password 1";
 
 async fn sign_out_revokes_only_a_token_the_console_bought(db: Db) {
@@ -471,6 +552,8 @@ async fn pages_stay_fast_at_100k_certificates() {
                 sealed_key: sealed,
                 expire_time: *expire,
                 created_at: now - i64::try_from(chunk * BATCH + k).unwrap(),
+                leaf_sha256: None,
+                key_sha256: None,
             })
             .collect();
         app.store.insert_certificates(&batch, None).await.unwrap();

@@ -7,9 +7,11 @@
 mod helpers;
 
 mod abuse;
+mod acme;
 mod auth;
 mod binding;
 mod certificates;
+mod checks;
 mod cli;
 mod console;
 mod console_browser;
@@ -28,7 +30,9 @@ mod postgres;
 mod replays;
 mod requests;
 mod revocation;
+mod rotate;
 mod rotation;
+mod schema;
 mod storage;
 mod test_controls;
 mod tls;

@@ -60,6 +60,8 @@ impl Rows {
                 sealed_key: &self.sealed[i],
                 expire_time: self.fixture.not_after_ms,
                 created_at: self.created_at + i64::try_from(i).unwrap(),
+                leaf_sha256: None,
+                key_sha256: None,
             })
             .collect()
     }

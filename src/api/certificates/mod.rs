@@ -17,11 +17,12 @@ use crate::domain::{
     CertificateId, CertificateName, CertificatePair, ExpiryStatus, HostId, NameLimit, ProjectId,
     parse_pair, refuse_expired,
 };
-use crate::storage::{CertificateRecord, NewCertificate, ReplacedPair};
+use crate::storage::{BoundHost, CertificateRecord, NewCertificate, ReplacedPair};
 use query::ListParams;
+pub(super) use wire::ShowResponse;
 use wire::{
     ApplyBody, ApplyResponse, BindHostBody, CertificateBody, CreateResponse, DeleteResponse,
-    ListItem, ListResponse, ShowResponse, UpdateResponse, group_by_certificate,
+    ListItem, ListResponse, UpdateResponse, group_by_certificate,
 };
 
 /// The certificate routes, all under `/v1/{project_id}/waf/certificate`.
@@ -137,6 +138,8 @@ async fn create(
         sealed_key: &sealed_key,
         expire_time: pair.expire_time,
         created_at: now,
+        leaf_sha256: Some(&pair.leaf_sha256),
+        key_sha256: Some(&pair.key_sha256),
     };
     state
         .store
@@ -179,8 +182,18 @@ async fn show(
             Ok::<_, ApiError>(CachedCertificate { record, bound })
         })
         .await?;
-    let record = &entry.record;
-    let bind_host = entry.bound.iter().cloned().map(Into::into).collect();
+    show_body(&state, &caller, &entry.record, &entry.bound).map(Json)
+}
+
+/// The show answer for a record and its bound hosts (the key only for admins, unless the
+/// server withholds keys); rotation answers with it too.
+pub(super) fn show_body(
+    state: &AppState,
+    caller: &crate::auth::Principal,
+    record: &CertificateRecord,
+    bound: &[BoundHost],
+) -> ApiResult<ShowResponse> {
+    let bind_host = bound.iter().cloned().map(Into::into).collect();
     let reveal = caller.role == crate::auth::Role::Admin && !state.settings.withhold_private_keys;
     let key = if reveal {
         Some(
@@ -192,7 +205,7 @@ async fn show(
     } else {
         None
     };
-    Ok(Json(ShowResponse {
+    Ok(ShowResponse {
         exp_status: ExpiryStatus::at(record.expire_time, state.clock.now_ms()).code(),
         certificateid: record.id.clone(),
         certificatename: record.name.clone(),
@@ -203,7 +216,7 @@ async fn show(
         expire_time: record.expire_time,
         timestamp: record.created_at,
         bind_host,
-    }))
+    })
 }
 
 /// `PUT /v1/{project_id}/waf/certificate/{certificate_id}`: rename, optionally replacing the
@@ -244,6 +257,8 @@ async fn update(
             content: &p.content,
             sealed_key,
             expire_time: p.expire_time,
+            leaf_sha256: &p.leaf_sha256,
+            key_sha256: &p.key_sha256,
         });
     let record = state
         .store
@@ -345,7 +360,7 @@ async fn bind_hosts_of(
 }
 
 /// A mandatory body field.
-fn required(value: Option<String>, field: &str) -> ApiResult<String> {
+pub(super) fn required(value: Option<String>, field: &str) -> ApiResult<String> {
     value.ok_or_else(|| {
         ApiError::new(
             ErrorCode::RequestBodyIllegal,
@@ -355,7 +370,7 @@ fn required(value: Option<String>, field: &str) -> ApiResult<String> {
 }
 
 /// Parses and checks a pair off the async workers (RSA key loading is CPU work).
-async fn check_pair(content: String, key: String) -> ApiResult<CertificatePair> {
+pub(super) async fn check_pair(content: String, key: String) -> ApiResult<CertificatePair> {
     tokio::task::spawn_blocking(move || parse_pair(&content, &key))
         .await
         .map_err(ApiError::internal)?

@@ -84,7 +84,7 @@ pub(super) struct CreateResponse {
 
 /// Response of show.
 #[derive(Debug, Serialize)]
-pub(super) struct ShowResponse {
+pub(in crate::api) struct ShowResponse {
     pub(super) id: String,
     pub(super) name: String,
     pub(super) content: String,
