@@ -7,6 +7,8 @@
 //! 2. starts the real `wafcert serve` binary on 127.0.0.1 and drives it with `wrk` at each
 //!    `--connections` count: list pages (default page with `host=true`, name substring,
 //!    `exp_status=2`, `pagesize=100`), show by id, and create with EC P-256 and RSA-2048 pairs;
+//!    It also times `/metrics` scrapes (all certificate series come from the database) and
+//!    runs the list page while `/metrics` is scraped every second (`list_scraped`);
 //! 3. runs the same load against a bare axum server (this binary re-executed with
 //!    `--baseline-server`) that answers a fixed body as large as the 10-item page;
 //! 4. prints a table, the server's peak RSS, the targets met or missed, and a last line
@@ -33,6 +35,8 @@ use wafcert::auth::Role;
 use wafcert::crypto::{new_token, random_bytes, token_hash};
 use wafcert::domain::{CertificateId, CertificateName, HostId, NameLimit, ProjectId, now_ms};
 use wafcert::storage::{NewCertificate, NewHost, PoolSettings, Store};
+
+mod soak;
 
 /// The substring that ~1% of the seeded names contain.
 const NEEDLE: &str = "needle";
@@ -79,6 +83,9 @@ struct Args {
     /// scripts; their names are printed.
     #[arg(long)]
     keep: bool,
+    /// Soak instead: a mixed load for this long (`30s`, `10m`), see benches/soak/mod.rs.
+    #[arg(long)]
+    soak: Option<String>,
     /// Run the baseline server on this port (internal: the benchmark re-executes itself).
     #[arg(long, hide = true)]
     baseline_server: Option<u16>,
@@ -170,6 +177,8 @@ enum Target {
 enum Load {
     /// The same GET every time (path and query under the project's certificate URL).
     Get(&'static str),
+    /// As `Get`, while another client scrapes `/metrics` once a second.
+    GetWhileScraped(&'static str),
     /// GET of one certificate, cycling through seeded ids.
     Show,
     /// POST of a fresh name with this pair.
@@ -210,6 +219,8 @@ struct BackendReport {
     rows: Vec<Row>,
     rss: Vec<(&'static str, u64)>,
     seed_secs: f64,
+    /// `/metrics` scrape times, ms: median and slowest of a few.
+    scrape_ms: (f64, f64),
     total_after: i64,
     created: u64,
 }
@@ -227,6 +238,11 @@ fn cases(pairs: &[CreatePair]) -> Vec<Case> {
             name: "list_page",
             target: Target::Wafcert,
             load: Load::Get(LIST_PAGE),
+        },
+        Case {
+            name: "list_scraped",
+            target: Target::Wafcert,
+            load: Load::GetWhileScraped(LIST_PAGE),
         },
         Case {
             name: "list_name",
@@ -278,6 +294,9 @@ async fn run(args: &Args) -> anyhow::Result<bool> {
         args.rsa_keys,
         started.elapsed().as_secs_f64()
     );
+    if let Some(length) = &args.soak {
+        return soak::run(args, &fixtures, soak::parse_duration(length)?).await;
+    }
 
     let mut reports = Vec::new();
     let mut all_ok = true;
@@ -399,9 +418,22 @@ async fn run_backend(
     );
     wait_ready(&client, &format!("{baseline_api}{LIST_PAGE}"), &baseline).await?;
 
-    // Warm up the server's caches and connections for a moment, unrecorded.
+    // The expiry events of the seeded certificates (their backlog at first start), then the
+    // server's caches and connections warmed for a moment, unrecorded.
+    let backlog = Instant::now();
+    let events =
+        wait_expiry_backlog(&client, &base, seeded.project.as_str(), &seeded.token).await?;
+    println!(
+        "expiry backlog: {events} events emitted within {:.1} s of the start",
+        backlog.elapsed().as_secs_f64()
+    );
     let warm = script_get(&dir.join("warm.lua"), &seeded.token)?;
     run_wrk(args, &format!("{api}{LIST_PAGE}"), &warm, 4, 2)?;
+    let scrape_ms = time_scrapes(&client, &base, 5).await?;
+    println!(
+        "/metrics scrape: median {:.1} ms, slowest {:.1} ms",
+        scrape_ms.0, scrape_ms.1
+    );
 
     let mut rows = Vec::new();
     let mut ok = true;
@@ -422,7 +454,7 @@ async fn run_backend(
         };
         let script = dir.join(format!("{}.lua", case.name));
         let (url, body_bytes) = match &case.load {
-            Load::Get(query) => {
+            Load::Get(query) | Load::GetWhileScraped(query) => {
                 let url = format!("{root}{query}");
                 let body = probe_get(&client, &url, &seeded.token).await?;
                 script_get(&script, &seeded.token)?;
@@ -473,8 +505,14 @@ async fn run_backend(
         for &connections in &args.connections {
             let db_before = (backend == "postgres").then(postgres_cpu_ticks);
             let cpu_before = loaded.cpu_secs();
+            let scraper = matches!(case.load, Load::GetWhileScraped(_))
+                .then(|| tokio::spawn(scrape_every_second(client.clone(), base.clone())));
             let r = run_wrk(args, &url, &script, connections, args.seconds)
-                .with_context(|| format!("{} at {connections} connections", case.name))?;
+                .with_context(|| format!("{} at {connections} connections", case.name));
+            if let Some(scraper) = scraper {
+                scraper.abort();
+            }
+            let r = r?;
             let cpu = loaded.cpu_secs() - cpu_before;
             let db_cpu = db_before.map(|before| postgres_cpu_since(&before));
             let per_request = |secs: f64| {
@@ -548,6 +586,7 @@ async fn run_backend(
             rows,
             rss,
             seed_secs,
+            scrape_ms,
             total_after,
             created,
         },
@@ -557,7 +596,7 @@ async fn run_backend(
 
 /// Seconds a child may live at most: every case at every connection count, with margin.
 fn budget_secs(args: &Args) -> u64 {
-    let runs = 8 * u64::try_from(args.connections.len()).unwrap_or(8);
+    let runs = 9 * u64::try_from(args.connections.len()).unwrap_or(8);
     runs * (args.seconds + 30) + 600
 }
 
@@ -811,6 +850,7 @@ async fn seed(
                     policy: wafcert::storage::HostPolicy::Create(&policy),
                     created_at: now,
                 },
+                "bench",
                 |_| Ok::<(), std::convert::Infallible>(()),
             )
             .await
@@ -1218,6 +1258,66 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// Waits until the server's expiry scheduler has worked through the seeded certificates (the
+/// number of `expiring`/`expired` events stops growing); returns that number.
+async fn wait_expiry_backlog(
+    client: &reqwest::Client,
+    base: &str,
+    project: &str,
+    token: &str,
+) -> anyhow::Result<i64> {
+    let count = |kind: &'static str| {
+        let url = format!(
+            "{base}/v1/{project}/wafcert/events?pagesize=1&type=wafcert.certificate.{kind}"
+        );
+        async move {
+            let body = probe_get(client, &url, token).await?;
+            serde_json::from_slice::<serde_json::Value>(&body)?["total"]
+                .as_i64()
+                .context("events total missing")
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut last = -1;
+    loop {
+        let now = count("expiring").await? + count("expired").await?;
+        if (now == last && now > 0) || Instant::now() > deadline {
+            return Ok(now);
+        }
+        last = now;
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+    }
+}
+
+/// Scrapes `/metrics` `n` times in a row: the median and the slowest time, ms.
+async fn time_scrapes(
+    client: &reqwest::Client,
+    base: &str,
+    n: usize,
+) -> anyhow::Result<(f64, f64)> {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        let answer = client.get(format!("{base}/metrics")).send().await?;
+        let status = answer.status();
+        let body = answer.bytes().await?;
+        if !status.is_success() || !body.starts_with(b"# HELP") {
+            bail!("GET /metrics: {status}");
+        }
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok((times[n / 2], times[n - 1]))
+}
+
+/// Scrapes `/metrics` once a second until aborted (a Prometheus at 15x its usual pace).
+async fn scrape_every_second(client: reqwest::Client, base: String) {
+    loop {
+        let _ = client.get(format!("{base}/metrics")).send().await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
 async fn wait_ready(client: &reqwest::Client, url: &str, child: &Bounded) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -1434,6 +1534,18 @@ fn summarise(args: &Args, reports: &[BackendReport]) -> String {
                     rps >= limit,
                 ));
             }
+        }
+        targets.push((
+            format!("/metrics scrape < 1 s (N={}, slowest of 5)", args.n),
+            format!("{:.0} ms", r.scrape_ms.1),
+            r.scrape_ms.1 < 1_000.0,
+        ));
+        if let (Some(plain), Some(scraped)) = (find("list_page", c0), find("list_scraped", c0)) {
+            targets.push((
+                format!("list_page p99 while scraped every 1 s < 5 ms ({c0} conns)"),
+                format!("{:.2} ms (vs {:.2})", scraped.p99_ms, plain.p99_ms),
+                scraped.p99_ms < 5.0,
+            ));
         }
         if let Some((_, kb)) = r.rss.iter().find(|(w, _)| *w == "peak (VmHWM)") {
             let mb = *kb as f64 / 1024.0;

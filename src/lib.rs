@@ -21,6 +21,7 @@ pub mod console;
 pub mod crypto;
 pub mod domain;
 pub mod listener;
+pub mod notify;
 pub mod storage;
 pub mod tagged_cache;
 pub mod telemetry;

@@ -71,13 +71,20 @@ async fn rotate(
     };
     let rotated = state
         .store
-        .rotate_certificate(&caller.project, &old, &new, name.as_ref(), |_, bound| {
-            if bound.is_empty() {
-                Ok(())
-            } else {
-                refuse_expired(pair.expire_time, now)
-            }
-        })
+        .rotate_certificate(
+            &caller.project,
+            &old,
+            &new,
+            name.as_ref(),
+            caller.origin(now),
+            |_, bound| {
+                if bound.is_empty() {
+                    Ok(())
+                } else {
+                    refuse_expired(pair.expire_time, now)
+                }
+            },
+        )
         .await
         .map_err(|e| from_write(e, "certificate"))?;
     tracing::info!(

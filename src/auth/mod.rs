@@ -14,9 +14,9 @@ mod verified;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::crypto::{Sealer, token_hash};
+use crate::crypto::{Sealer, token_hash, token_id_of_hash};
 use crate::domain::{ClockSetting, Millis, ProjectId};
-use crate::storage::{Store, StoreError, TokenRecord};
+use crate::storage::{Origin, Store, StoreError, TokenRecord};
 
 pub use identity::{
     DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME, DomainRef, IssuedToken, LoginMethod, ProjectInfo,
@@ -78,6 +78,9 @@ pub struct Principal {
     /// The project's change counter when the credential was checked: cached reads tagged with
     /// the same version are current.
     pub project_version: i64,
+    /// The credential's non-secret id, the `actor` of the events it causes: a token's
+    /// [`token_id`](crate::crypto::token_id), or the access key id.
+    pub credential: String,
     /// The shared test-controls clock, when the credential lookup read it (servers with test
     /// controls only); the API applies it so a move on another replica takes effect here.
     pub clock: Option<ClockSetting>,
@@ -90,6 +93,14 @@ impl Principal {
             Ok(())
         } else {
             Err(AuthError::WrongProject)
+        }
+    }
+
+    /// Who caused a change at certificate time `time`, for the event log.
+    pub fn origin(&self, time: Millis) -> Origin<'_> {
+        Origin {
+            actor: &self.credential,
+            time,
         }
     }
 
@@ -176,7 +187,12 @@ impl Authenticator {
             return Ok(p);
         }
         let record = self.record_by_hash(&hash, now).await?;
-        let mut p = principal(&record.project_id, &record.role, record.project_version)?;
+        let mut p = principal(
+            &record.project_id,
+            &record.role,
+            record.project_version,
+            token_id_of_hash(&hash).to_owned(),
+        )?;
         p.clock = record.clock();
         if let Some(stamp) = stamp {
             self.verified
@@ -228,14 +244,24 @@ impl Authenticator {
         {
             return Err(AuthError::WrongProject);
         }
-        let mut p = principal(&record.project_id, &record.role, record.project_version)?;
+        let mut p = principal(
+            &record.project_id,
+            &record.role,
+            record.project_version,
+            parsed.access_key.to_owned(),
+        )?;
         p.clock = record.clock();
         Ok(p)
     }
 }
 
 /// A principal from stored columns (a corrupt row is a store error, not a 401).
-fn principal(project: &str, role: &str, project_version: i64) -> Result<Principal, AuthError> {
+fn principal(
+    project: &str,
+    role: &str,
+    project_version: i64,
+    credential: String,
+) -> Result<Principal, AuthError> {
     let project = ProjectId::parse(project)
         .ok_or_else(|| StoreError::Schema("stored project id is malformed".to_owned()))?;
     let role =
@@ -244,6 +270,7 @@ fn principal(project: &str, role: &str, project_version: i64) -> Result<Principa
         project,
         role,
         project_version,
+        credential,
         clock: None,
     })
 }

@@ -5,6 +5,7 @@
 mod cert;
 mod controls;
 mod credentials;
+mod events;
 mod host;
 mod output;
 mod pair;
@@ -38,7 +39,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP service.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create or revoke API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -71,6 +72,9 @@ pub enum Command {
     /// Delete every certificate and host (of one project or all) on a server run with
     /// --test-controls; credentials stay.
     Reset(controls::ResetArgs),
+    /// Print a new webhook signing secret (`whsec_...`) for `serve --webhook-secret`.
+    #[command(name = "webhook-secret")]
+    WebhookSecret,
 }
 
 /// Shells `wafcert completions` writes for.
@@ -185,6 +189,8 @@ pub struct ServeArgs {
     /// Draw ids of new resources from this seed (repeatable ids); needs --test-controls.
     #[arg(long, requires = "test_controls")]
     pub id_seed: Option<u64>,
+    #[command(flatten)]
+    events: events::EventArgs,
 }
 
 /// `wafcert token ...`.
@@ -311,7 +317,7 @@ pub enum AccessKeyCommand {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Cert(command) => cert::run(command).await,
         Command::Host(command) => host::run(command).await,
         Command::Login(args) => profile::login(args).await,
@@ -333,6 +339,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Renew(args) => renew::run(args).await,
         Command::Clock(command) => controls::clock(command).await,
         Command::Reset(args) => controls::reset(args).await,
+        Command::WebhookSecret => events::print_webhook_secret(),
         Command::Token(command) => credentials::token(command).await,
         Command::User(UserCommand::Disable { database, user }) => {
             credentials::disable_user(&database, &user).await
@@ -419,6 +426,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let (events, metrics) = args.events.into_config()?;
     let config = ServeConfig {
         listen: args.listen,
         master_key: args.database.master_key_source(),
@@ -444,6 +452,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             _ => bail!("--tls-cert and --tls-key go together"),
         },
         request_timeout: Duration::from_millis(args.request_timeout_ms.max(1)),
+        events,
+        metrics,
         test_controls: args.test_controls.then_some(TestControlsConfig {
             clock_start: args.clock_start,
             clock_frozen: args.clock_frozen,

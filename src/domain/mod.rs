@@ -9,6 +9,7 @@ mod clock;
 mod contract;
 mod details;
 mod error;
+mod event;
 mod host;
 mod hostname;
 mod ids;
@@ -26,11 +27,12 @@ pub use clock::{Clock, ClockMove, ClockSetting};
 pub use contract::Contract;
 pub use details::{CertificateDetails, certificate_details};
 pub use error::DomainError;
+pub use event::{EXPIRED_STAGE, EventType, Thresholds, days_left};
 pub use host::{
     Cipher, Compliance, HostSettings, MAX_DESCRIPTION, ProtectStatus, TlsVersion, parse_description,
 };
 pub use hostname::Hostname;
-pub use ids::{CertificateId, HostId, PolicyId, ProjectId, UserId};
+pub use ids::{CertificateId, EventId, HostId, PolicyId, ProjectId, UserId};
 pub use inspect::{
     CheckContext, Finding, Inspection, OtherCertificate, Severity, inspect, san_covers,
 };

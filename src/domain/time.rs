@@ -127,4 +127,16 @@ mod tests {
             "2026-01-01T12:00:00.042000Z"
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Calendar fields convert back to the same instant, and a Keystone time parses back
+        /// (through the RFC 3339 parser) to the millisecond it was printed from.
+        #[test]
+        fn keystone_times_parse_back(ms in 0i64..253_402_300_799_999) {
+            proptest::prop_assert_eq!(UtcDateTime::from_millis(ms).to_millis(), ms);
+            proptest::prop_assert_eq!(crate::domain::parse_rfc3339(&format_iso8601(ms)), Ok(ms));
+        }
+    }
 }

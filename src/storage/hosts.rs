@@ -10,12 +10,16 @@
 //! a certificate takes the same lock first, so it is ordered wholly before or after a bind and
 //! the caller's checks hold at commit. Locks are always taken certificate first, then host.
 
-use sqlx::AssertSqlSafe;
+use serde_json::json;
+use sqlx::{AnyConnection, AssertSqlSafe};
 
 use super::certificates::{Page, lock_certificate};
+use super::events::{Origin, certificate_data, host_data, record};
 use super::policies::{NewPolicy, delete_if_unused, insert_policy, lock_policy};
 use super::{Store, StoreError, host_settings, like_contains, placeholder};
-use crate::domain::{CertificateId, HostId, HostSettings, Hostname, Millis, PolicyId, ProjectId};
+use crate::domain::{
+    CertificateId, EventType, HostId, HostSettings, Hostname, Millis, PolicyId, ProjectId,
+};
 
 /// The policy a new host uses.
 #[derive(Debug, Clone, Copy)]
@@ -196,13 +200,16 @@ impl Store {
     pub async fn insert_host<E>(
         &self,
         new: &NewHost<'_>,
+        actor: &str,
         check: impl FnOnce(&CertificateFacts) -> Result<(), E>,
     ) -> Result<(), WriteError<E>> {
         let settings = host_settings::encode(new.settings)?;
         let (_turn, mut tx) = self.begin_write().await?;
+        let mut bound = None;
         if let Some(certificate) = new.certificate_id {
             let facts = certificate_to_bind(&mut tx, new.project, certificate).await?;
             check(&facts).map_err(WriteError::Refused)?;
+            bound = Some(facts);
         }
         let policy_id = match new.policy {
             HostPolicy::Existing(id) => {
@@ -229,7 +236,45 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(fk_to_not_found)?;
+        let origin = Origin {
+            actor,
+            time: new.created_at,
+        };
+        let host = HostRef {
+            id: new.id.as_str(),
+            hostname: new.hostname.as_str(),
+        };
+        let certificate_id = new.certificate_id.map(CertificateId::as_str);
+        let data = host_data(
+            host.id,
+            host.hostname,
+            json!({"certificate_id": certificate_id}),
+        );
+        let project = new.project.as_str();
+        record(
+            &mut tx,
+            self.outbox,
+            origin,
+            project,
+            EventType::HostCreated,
+            host.id,
+            &data,
+        )
+        .await?;
+        if let Some(facts) = bound {
+            binding_event(
+                &mut tx,
+                self.outbox,
+                origin,
+                project,
+                EventType::CertificateBound,
+                (&facts.id, &facts.name),
+                host,
+            )
+            .await?;
+        }
         tx.commit().await?;
+        self.announce_commit();
         Ok(())
     }
 
@@ -329,6 +374,7 @@ impl Store {
         project: &ProjectId,
         id: &HostId,
         certificate: Option<&CertificateId>,
+        origin: Origin<'_>,
         decide: impl FnOnce(&HostState, Option<&CertificateFacts>) -> Result<HostChange, E>,
     ) -> Result<(), WriteError<E>> {
         let (_turn, mut tx) = self.begin_write().await?;
@@ -371,7 +417,55 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(fk_to_not_found)?;
+        let host = HostRef {
+            id: id.as_str(),
+            hostname: &state.hostname,
+        };
+        let project_id = project.as_str();
+        let data = host_data(
+            host.id,
+            host.hostname,
+            json!({"certificate_id": change.certificate_id}),
+        );
+        record(
+            &mut tx,
+            self.outbox,
+            origin,
+            project_id,
+            EventType::HostUpdated,
+            host.id,
+            &data,
+        )
+        .await?;
+        if change.certificate_id != state.certificate_id {
+            if let Some(old) = &state.certificate_id {
+                let name = certificate_name(&mut tx, old).await?;
+                binding_event(
+                    &mut tx,
+                    self.outbox,
+                    origin,
+                    project_id,
+                    EventType::CertificateUnbound,
+                    (old, &name),
+                    host,
+                )
+                .await?;
+            }
+            if let Some(facts) = &facts {
+                binding_event(
+                    &mut tx,
+                    self.outbox,
+                    origin,
+                    project_id,
+                    EventType::CertificateBound,
+                    (&facts.id, &facts.name),
+                    host,
+                )
+                .await?;
+            }
+        }
         tx.commit().await?;
+        self.announce_commit();
         Ok(())
     }
 
@@ -383,6 +477,7 @@ impl Store {
         project: &ProjectId,
         id: &HostId,
         keep_policy: bool,
+        origin: Origin<'_>,
     ) -> Result<DeletedHost, StoreError> {
         let (_turn, mut tx) = self.begin_write().await?;
         // Policy before host (the lock order): lock the policy the host uses now; should a
@@ -406,20 +501,51 @@ impl Store {
                 None => None,
             }
         };
-        let row: Option<(String, String, Option<String>)> = sqlx::query_as(
-            "DELETE FROM hosts WHERE id = $1 AND project_id = $2 RETURNING id, hostname, policy_id",
+        let row: Option<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
+            "DELETE FROM hosts WHERE id = $1 AND project_id = $2 \
+             RETURNING id, hostname, policy_id, certificate_id",
         )
         .bind(id.as_str())
         .bind(project.as_str())
         .fetch_optional(&mut *tx)
         .await?;
-        let (id, hostname, policy) = row.ok_or(StoreError::NotFound)?;
+        let (id, hostname, policy, certificate_id) = row.ok_or(StoreError::NotFound)?;
         if let Some(locked) = locked
             && policy.as_deref() == Some(locked.as_str())
         {
             delete_if_unused(&mut tx, project, locked.as_str()).await?;
         }
+        let host = HostRef {
+            id: &id,
+            hostname: &hostname,
+        };
+        let project_id = project.as_str();
+        let data = host_data(&id, &hostname, json!({"certificate_id": certificate_id}));
+        record(
+            &mut tx,
+            self.outbox,
+            origin,
+            project_id,
+            EventType::HostDeleted,
+            &id,
+            &data,
+        )
+        .await?;
+        if let Some(old) = &certificate_id {
+            let name = certificate_name(&mut tx, old).await?;
+            binding_event(
+                &mut tx,
+                self.outbox,
+                origin,
+                project_id,
+                EventType::CertificateUnbound,
+                (old, &name),
+                host,
+            )
+            .await?;
+        }
         tx.commit().await?;
+        self.announce_commit();
         Ok(DeletedHost { id, hostname })
     }
 
@@ -432,6 +558,7 @@ impl Store {
         project: &ProjectId,
         certificate: &CertificateId,
         hosts: &[HostId],
+        origin: Origin<'_>,
         check: impl FnOnce(&CertificateFacts) -> Result<(), E>,
     ) -> Result<(), WriteError<E>> {
         let mut hosts: Vec<&HostId> = hosts.iter().collect();
@@ -445,6 +572,23 @@ impl Store {
                 .map(|i| placeholder(i + 3))
                 .collect::<Vec<_>>()
                 .join(", ");
+            // What each host used before, for the bound/unbound events (read under the
+            // certificate's lock; the update below locks the hosts).
+            let read_list = (0..hosts.len())
+                .map(|i| placeholder(i + 2))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT h.id, h.hostname, h.certificate_id, c.name FROM hosts h \
+                 LEFT JOIN certificates c ON c.id = h.certificate_id \
+                 WHERE h.project_id = $1 AND h.id IN ({read_list})"
+            );
+            let mut q = sqlx::query_as(AssertSqlSafe(sql)).bind(project.as_str());
+            for h in &hosts {
+                q = q.bind(h.as_str());
+            }
+            let before: Vec<(String, String, Option<String>, Option<String>)> =
+                q.fetch_all(&mut *tx).await?;
             let sql = format!(
                 "UPDATE hosts SET certificate_id = $1 WHERE project_id = $2 AND id IN ({list})"
             );
@@ -458,10 +602,79 @@ impl Store {
             if usize::try_from(done.rows_affected()).ok() != Some(hosts.len()) {
                 return Err(StoreError::NotFound.into());
             }
+            let project_id = project.as_str();
+            for (host_id, hostname, old, old_name) in &before {
+                if old.as_deref() == Some(certificate.as_str()) {
+                    continue;
+                }
+                let host = HostRef {
+                    id: host_id,
+                    hostname,
+                };
+                if let Some(old) = old {
+                    let name = old_name.as_deref().unwrap_or_default();
+                    binding_event(
+                        &mut tx,
+                        self.outbox,
+                        origin,
+                        project_id,
+                        EventType::CertificateUnbound,
+                        (old, name),
+                        host,
+                    )
+                    .await?;
+                }
+                binding_event(
+                    &mut tx,
+                    self.outbox,
+                    origin,
+                    project_id,
+                    EventType::CertificateBound,
+                    (&facts.id, &facts.name),
+                    host,
+                )
+                .await?;
+            }
         }
         tx.commit().await?;
+        self.announce_commit();
         Ok(())
     }
+}
+
+/// A host as binding events name it.
+#[derive(Debug, Clone, Copy)]
+struct HostRef<'a> {
+    id: &'a str,
+    hostname: &'a str,
+}
+
+/// Records that `host` started (`bound`) or stopped (`unbound`) using a certificate, given as
+/// `(id, name)`.
+async fn binding_event(
+    conn: &mut AnyConnection,
+    outbox: bool,
+    origin: Origin<'_>,
+    project: &str,
+    kind: EventType,
+    certificate: (&str, &str),
+    host: HostRef<'_>,
+) -> Result<(), sqlx::Error> {
+    let data = certificate_data(
+        certificate.0,
+        certificate.1,
+        json!({"host_id": host.id, "hostname": host.hostname}),
+    );
+    record(conn, outbox, origin, project, kind, certificate.0, &data).await
+}
+
+/// The name of a certificate (empty if it vanished meanwhile, which its foreign key forbids).
+async fn certificate_name(conn: &mut AnyConnection, id: &str) -> Result<String, sqlx::Error> {
+    let name: Option<String> = sqlx::query_scalar("SELECT name FROM certificates WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(name.unwrap_or_default())
 }
 
 /// Locks the certificate a write binds; missing is [`StoreError::CertificateNotFound`].

@@ -13,12 +13,14 @@ use wafcert::app::{App, MasterKeySource};
 
 use crate::helpers::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_wafcert");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_wafcert");
 
 /// A `wafcert serve` child process.
 pub(crate) struct Replica {
     child: Child,
     pub(crate) base: String,
+    /// The child's log lines so far.
+    pub(crate) logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Replica {
@@ -56,11 +58,26 @@ impl Replica {
             }
         };
         // Keep draining the log so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = logs.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
         Self {
             child,
             base: format!("http://{addr}"),
+            logs,
         }
+    }
+}
+
+impl Replica {
+    /// Kills the process with SIGKILL (no shutdown, no flush) and waits for it to be gone.
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -470,9 +487,12 @@ async fn list_queries_use_their_indexes() {
         "SELECT COUNT(*) FROM certificates WHERE project_id = '{p}' AND expire_time_ms > 1700000000000 AND expire_time_ms <= 1700060000000"
     ))
     .await;
+    // Either expiry index serves the range: the per-project one, or the cross-project one the
+    // expiry scheduler and /metrics read (migration 0007), which the planner may prefer when the
+    // project holds a large share of all certificates, as here (half).
     assert!(
-        expiry.contains("certificates_expiry"),
-        "exp_status ranges use the expiry index:\n{expiry}"
+        expiry.contains("certificates_expiry") || expiry.contains("certificates_expire_time"),
+        "exp_status ranges use an expiry index:\n{expiry}"
     );
     println!("page plan:\n{page}\nname plan:\n{name}\nexpiry plan:\n{expiry}");
 }

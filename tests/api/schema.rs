@@ -17,7 +17,8 @@ async fn columns(db: Db) -> BTreeSet<String> {
     let sql = match db {
         Db::Sqlite => {
             "SELECT m.name || '.' || p.name FROM sqlite_master m, pragma_table_info(m.name) p \
-             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%'"
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%' \
+             AND m.name NOT LIKE 'certificates_name_fts%'"
         }
         Db::Postgres => {
             "SELECT CAST(table_name || '.' || column_name AS TEXT) FROM information_schema.columns \

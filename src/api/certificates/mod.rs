@@ -3,6 +3,8 @@
 //! in `wire`, the list query in `query`.
 
 mod query;
+#[cfg(test)]
+mod tests;
 mod wire;
 
 use axum::extract::State;
@@ -12,12 +14,12 @@ use axum::{Json, Router};
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode, from_write};
 use super::extract::{Caller, IdInPath, JsonBody, QueryPairs};
-use super::read_cache::{CachedCertificate, CachedPage, CertificateKey, PageKey};
+use super::read_cache::{CachedCertificate, CachedPage, CertificateKey, PageKey, ReadCache};
 use crate::domain::{
-    CertificateId, CertificateName, CertificatePair, ExpiryStatus, HostId, NameLimit, ProjectId,
-    parse_pair, refuse_expired,
+    CertificateId, CertificateName, CertificatePair, ExpiryStatus, HostId, Millis, NameLimit,
+    ProjectId, parse_pair, refuse_expired,
 };
-use crate::storage::{BoundHost, CertificateRecord, NewCertificate, ReplacedPair};
+use crate::storage::{BoundHost, CertificateRecord, NewCertificate, ReplacedPair, Store};
 use query::ListParams;
 pub(super) use wire::ShowResponse;
 use wire::{
@@ -48,38 +50,15 @@ async fn list(
 ) -> ApiResult<Json<ListResponse>> {
     let params = ListParams::parse(&query)?;
     let now = state.clock.now_ms();
-    let filter = params.to_filter(now);
-    // Pages filtered by expiry depend on the clock, not only on the data: never cached.
-    let key = filter.expiry.is_none().then(|| PageKey {
-        project: caller.project.to_string(),
-        name: filter
-            .name_contains
-            .as_ref()
-            .map(|n| n.to_ascii_lowercase()),
-        limit: filter.limit,
-        offset: filter.offset,
-        with_hosts: params.host,
-    });
-    let page = state
-        .cache
-        .read_through(key, caller.project_version, async {
-            let found = state
-                .store
-                .list_certificates(&caller.project, &filter)
-                .await?;
-            let bound = if params.host {
-                let ids: Vec<&str> = found.items.iter().map(|c| c.id.as_str()).collect();
-                state.store.bound_hosts(&caller.project, &ids).await?
-            } else {
-                Vec::new()
-            };
-            Ok::<_, ApiError>(CachedPage {
-                total: found.total,
-                items: found.items,
-                bound,
-            })
-        })
-        .await?;
+    let page = read_page(
+        &state.cache,
+        &state.store,
+        &caller.project,
+        caller.project_version,
+        &params,
+        now,
+    )
+    .await?;
     let mut bound = group_by_certificate(&page.bound);
     let items = page
         .items
@@ -109,6 +88,57 @@ async fn list(
         total: page.total,
         items,
     }))
+}
+
+/// A list page through the read cache: a page of stored data is valid while the project's
+/// version stays; an `exp_status` page also only until the project's next expiry change on the
+/// certificate clock (read in the same miss, as of the same `now` as the filter).
+async fn read_page(
+    cache: &ReadCache,
+    store: &Store,
+    project: &ProjectId,
+    version: i64,
+    params: &ListParams,
+    now: Millis,
+) -> ApiResult<std::sync::Arc<CachedPage>> {
+    let filter = params.to_filter(now);
+    let key = PageKey {
+        project: project.to_string(),
+        name: filter
+            .name_contains
+            .as_ref()
+            .map(|n| n.to_ascii_lowercase()),
+        limit: filter.limit,
+        offset: filter.offset,
+        with_hosts: params.host,
+        exp_status: params.exp_status.map(ExpiryStatus::code),
+    };
+    cache
+        .read_through(Some(key), version, now, async {
+            let changes_at = match filter.expiry {
+                Some(_) => Some(
+                    store
+                        .next_expiry_change(project, now)
+                        .await?
+                        .unwrap_or(Millis::MAX),
+                ),
+                None => None,
+            };
+            let found = store.list_certificates(project, &filter).await?;
+            let bound = if params.host {
+                let ids: Vec<&str> = found.items.iter().map(|c| c.id.as_str()).collect();
+                store.bound_hosts(project, &ids).await?
+            } else {
+                Vec::new()
+            };
+            Ok::<_, ApiError>(CachedPage {
+                total: found.total,
+                items: found.items,
+                bound,
+                changes_at,
+            })
+        })
+        .await
 }
 
 /// `POST /v1/{project_id}/waf/certificate`: upload a certificate chain and its private key.
@@ -143,7 +173,7 @@ async fn create(
     };
     state
         .store
-        .insert_certificate(&new, state.settings.certificate_quota)
+        .insert_certificate(&new, state.settings.certificate_quota, &caller.credential)
         .await?;
     tracing::info!(certificate = %id, project = %caller.project, "certificate created");
     Ok(Json(CreateResponse {
@@ -169,18 +199,23 @@ async fn show(
     };
     let entry = state
         .cache
-        .read_through(Some(key), caller.project_version, async {
-            let record = state
-                .store
-                .certificate(&caller.project, &id)
-                .await
-                .map_err(not_found_as_certificate)?;
-            let bound = state
-                .store
-                .bound_hosts(&caller.project, &[record.id.as_str()])
-                .await?;
-            Ok::<_, ApiError>(CachedCertificate { record, bound })
-        })
+        .read_through(
+            Some(key),
+            caller.project_version,
+            state.clock.now_ms(),
+            async {
+                let record = state
+                    .store
+                    .certificate(&caller.project, &id)
+                    .await
+                    .map_err(not_found_as_certificate)?;
+                let bound = state
+                    .store
+                    .bound_hosts(&caller.project, &[record.id.as_str()])
+                    .await?;
+                Ok::<_, ApiError>(CachedCertificate { record, bound })
+            },
+        )
         .await?;
     show_body(&state, &caller, &entry.record, &entry.bound).map(Json)
 }
@@ -262,7 +297,13 @@ async fn update(
         });
     let record = state
         .store
-        .update_certificate(&caller.project, &id, &name, replaced.as_ref())
+        .update_certificate(
+            &caller.project,
+            &id,
+            &name,
+            replaced.as_ref(),
+            caller.origin(state.clock.now_ms()),
+        )
         .await
         .map_err(not_found_as_certificate)?;
     Ok(Json(UpdateResponse {
@@ -283,7 +324,7 @@ async fn delete(
     caller.require_admin()?;
     let record: CertificateRecord = state
         .store
-        .delete_certificate(&caller.project, &id)
+        .delete_certificate(&caller.project, &id, caller.origin(state.clock.now_ms()))
         .await
         .map_err(not_found_as_certificate)?;
     tracing::info!(certificate = %id, project = %caller.project, "certificate deleted");
@@ -324,7 +365,7 @@ async fn apply_to_hosts(
     let now = state.clock.now_ms();
     state
         .store
-        .bind_hosts(&caller.project, &id, &hosts, |facts| {
+        .bind_hosts(&caller.project, &id, &hosts, caller.origin(now), |facts| {
             refuse_expired(facts.expire_time, now)
         })
         .await

@@ -99,7 +99,7 @@ async fn create(
         .unwrap_or_default();
     state
         .store
-        .insert_host(&new, |facts| {
+        .insert_host(&new, &caller.credential, |facts| {
             check_bind(given_name, &facts.name, facts.expire_time, true, now)
         })
         .await
@@ -173,9 +173,13 @@ async fn update(
     let now = state.clock.now_ms();
     state
         .store
-        .update_host(&caller.project, &id, lock.as_ref(), |current, facts| {
-            decide(current, facts, &request, now)
-        })
+        .update_host(
+            &caller.project,
+            &id,
+            lock.as_ref(),
+            caller.origin(now),
+            |current, facts| decide(current, facts, &request, now),
+        )
         .await
         .map_err(|e| from_write(e, "host"))?;
     tracing::info!(host = %id, project = %caller.project, "host updated");
@@ -238,14 +242,20 @@ async fn protect_status(
     )?;
     state
         .store
-        .update_host(&caller.project, &id, None, |current, _| {
-            let mut settings = current.settings.clone();
-            settings.protect_status = status;
-            Ok::<_, ApiError>(HostChange {
-                certificate_id: current.certificate_id.clone(),
-                settings,
-            })
-        })
+        .update_host(
+            &caller.project,
+            &id,
+            None,
+            caller.origin(state.clock.now_ms()),
+            |current, _| {
+                let mut settings = current.settings.clone();
+                settings.protect_status = status;
+                Ok::<_, ApiError>(HostChange {
+                    certificate_id: current.certificate_id.clone(),
+                    settings,
+                })
+            },
+        )
         .await
         .map_err(|e| from_write(e, "host"))?;
     tracing::info!(host = %id, project = %caller.project, status = status.code(), "host protect status changed");
@@ -277,7 +287,12 @@ async fn delete(
     };
     let deleted = state
         .store
-        .delete_host(&caller.project, &id, keep_policy)
+        .delete_host(
+            &caller.project,
+            &id,
+            keep_policy,
+            caller.origin(state.clock.now_ms()),
+        )
         .await
         .map_err(not_found_as_host)?;
     tracing::info!(host = %id, project = %caller.project, "host deleted");
