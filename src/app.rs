@@ -15,6 +15,7 @@ use crate::api::metrics::{Metrics, MetricsSettings};
 use crate::api::test_controls::TestControls;
 use crate::api::{self, AppState, ServiceSettings};
 use crate::auth::{ADMIN_TOKEN_LIFETIME_MS, Authenticator, Role};
+use crate::console;
 use crate::crypto::{MasterKey, Sealer, new_token, token_hash};
 use crate::domain::{
     Clock, ClockMove, Contract, Millis, ProjectId, SeededRandom, Thresholds, now_ms,
@@ -254,7 +255,8 @@ impl App {
                 }
             }));
         }
-        let router = api::router(self.state);
+        let api = api::router(self.state.clone());
+        let router = console::router(self.state, api.clone()).merge(api);
         if let (Some(hangup), Some(tls)) = (self.hangup, &self.tls) {
             workers.push(tokio::spawn(reload_on_hangup(hangup, Arc::clone(tls))));
         }

@@ -1,11 +1,15 @@
-//! The `wafcert` command line: `serve`, and admin commands that act on the database directly
-//! (no server needed) and print only their result on stdout, so scripts can use them.
+//! The `wafcert` command line: `serve`; admin commands that act on the database directly (no
+//! server needed) and print only their result on stdout, so scripts can use them; and client
+//! commands for people (`cert`, `host`, `login`, `completions`) that call a running server.
 
 mod cert;
 mod controls;
 mod credentials;
 mod events;
+mod host;
+mod output;
 mod pair;
+mod profile;
 mod renew;
 
 use std::net::SocketAddr;
@@ -48,6 +52,17 @@ pub enum Command {
     /// Call the certificate API of a running server (list, create, show, rename, delete).
     #[command(subcommand)]
     Cert(cert::CertCommand),
+    /// Call the host API of a running server (list, show, create, update, delete).
+    #[command(subcommand)]
+    Host(host::HostCommand),
+    /// Check a credential against a server and save it as a profile for the client commands.
+    Login(profile::LoginArgs),
+    /// Print shell completions for bash, zsh or fish.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
     /// Renew expiring certificates through an ACME CA and rotate them in (needs a running
     /// server: WAFCERT_ENDPOINT, WAFCERT_PROJECT, WAFCERT_TOKEN).
     Renew(renew::RenewArgs),
@@ -60,6 +75,17 @@ pub enum Command {
     /// Print a new webhook signing secret (`whsec_...`) for `serve --webhook-secret`.
     #[command(name = "webhook-secret")]
     WebhookSecret,
+}
+
+/// Shells `wafcert completions` writes for.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CompletionShell {
+    /// GNU bash.
+    Bash,
+    /// Z shell.
+    Zsh,
+    /// fish.
+    Fish,
 }
 
 /// Where the database is and how to unlock its secrets.
@@ -293,6 +319,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(*args).await,
         Command::Cert(command) => cert::run(command).await,
+        Command::Host(command) => host::run(command).await,
+        Command::Login(args) => profile::login(args).await,
+        Command::Completions { shell } => {
+            let shell = match shell {
+                CompletionShell::Bash => clap_complete::Shell::Bash,
+                CompletionShell::Zsh => clap_complete::Shell::Zsh,
+                CompletionShell::Fish => clap_complete::Shell::Fish,
+            };
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "wafcert", &mut script);
+            // A closed pipe (`| head`) is not an error of ours.
+            match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
+            }
+        }
         Command::Renew(args) => renew::run(args).await,
         Command::Clock(command) => controls::clock(command).await,
         Command::Reset(args) => controls::reset(args).await,

@@ -98,6 +98,15 @@ impl ExpiryStatus {
         }
     }
 
+    /// The word people read: `Valid`, `Expiring` or `Expired` (the console and the CLI).
+    pub const fn word(self) -> &'static str {
+        match self {
+            Self::Valid => "Valid",
+            Self::ExpiringSoon => "Expiring",
+            Self::Expired => "Expired",
+        }
+    }
+
     /// The wire code: 0, 1 or 2.
     pub const fn code(self) -> i32 {
         match self {

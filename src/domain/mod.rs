@@ -41,4 +41,4 @@ pub use pem::{CertificatePair, KeyKind, parse_pair};
 pub use policy::{MAX_POLICY_NAME, PolicyName, PolicyPatch, PolicySettings, Rules};
 pub use seeded::SeededRandom;
 pub use server::{AddressKind, MAX_SERVERS, Protocol, Server, ServerFields, parse_servers};
-pub use time::{Millis, UtcDateTime, format_iso8601, now_ms};
+pub use time::{DAY_MS, Millis, UtcDateTime, days_until, format_date, format_iso8601, now_ms};

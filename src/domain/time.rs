@@ -75,6 +75,22 @@ impl UtcDateTime {
     }
 }
 
+/// Milliseconds of a day.
+pub const DAY_MS: Millis = 86_400_000;
+
+/// `YYYY-MM-DD` (UTC): how the console and the command line show a date to people.
+pub fn format_date(ms: Millis) -> String {
+    let t = UtcDateTime::from_millis(ms);
+    format!("{:04}-{:02}-{:02}", t.year, t.month, t.day)
+}
+
+/// Days from `now` until `at`, a started day counting as one (0 or less once past).
+pub fn days_until(at: Millis, now: Millis) -> i64 {
+    at.saturating_sub(now)
+        .saturating_add(DAY_MS - 1)
+        .div_euclid(DAY_MS)
+}
+
 /// ISO 8601 in UTC with microseconds, as Keystone writes times: `2026-01-01T12:00:00.000000Z`.
 pub fn format_iso8601(ms: Millis) -> String {
     let t = UtcDateTime::from_millis(ms);

@@ -6,6 +6,7 @@
 
 mod certificates;
 mod change_watch;
+mod console_sessions;
 mod credentials;
 mod events;
 mod expiry;
@@ -28,6 +29,7 @@ pub use certificates::{
     Page, ReplacedPair, Replacement, Rotated,
 };
 pub use change_watch::{ChangeStamp, sqlite_path};
+pub use console_sessions::{NewSession, SessionRecord};
 pub use credentials::{AccessKeyRecord, NewToken, TokenListing, TokenRecord, UserRecord};
 pub use events::{
     DeliveryOutcome, EventFilter, EventRecord, Origin, SYSTEM_ACTOR, certificate_data, host_data,

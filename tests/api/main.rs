@@ -13,6 +13,8 @@ mod binding;
 mod certificates;
 mod checks;
 mod cli;
+mod console;
+mod console_browser;
 mod contract;
 mod crash;
 mod credentials;
