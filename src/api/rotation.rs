@@ -54,7 +54,7 @@ async fn rotate(
         })
         .transpose()?;
     let pair = check_pair(content, key).await?;
-    let id = CertificateId::random();
+    let id = CertificateId::next(&state.ids);
     let sealed_key = state
         .sealer
         .seal(pair.key.as_bytes(), id.as_str())

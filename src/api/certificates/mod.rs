@@ -362,6 +362,13 @@ async fn apply_to_hosts(
         .iter()
         .map(|h| HostId::parse(h).ok_or_else(|| ApiError::not_found(&format!("host {h}"))))
         .collect::<Result<Vec<_>, _>>()?;
+    // The certificate is read before the bind: a rotation may delete it the moment the bind
+    // commits, and the bind has still happened (the rotation moved the host on).
+    let record = state
+        .store
+        .certificate(&caller.project, &id)
+        .await
+        .map_err(not_found_as_certificate)?;
     let now = state.clock.now_ms();
     state
         .store
@@ -370,11 +377,6 @@ async fn apply_to_hosts(
         })
         .await
         .map_err(|e| from_write(e, "host (one of premium_host_ids)"))?;
-    let record = state
-        .store
-        .certificate(&caller.project, &id)
-        .await
-        .map_err(not_found_as_certificate)?;
     let bind_host = bind_hosts_of(&state, &caller.project, &record.id).await?;
     Ok(Json(ApplyResponse {
         id: record.id,
