@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::certificates::{
-    ShowResponse, check_pair, not_found_as_certificate, required, show_body,
+    ShowResponse, Upload, not_found_as_certificate, prepare_upload, required, show_body,
 };
 use super::error::{ApiError, ApiResult, from_write};
 use super::extract::{Caller, IdInPath, JsonBody};
@@ -53,12 +53,11 @@ async fn rotate(
             CertificateName::parse_max(&n, state.settings.contract.name_max(NameLimit::Create))
         })
         .transpose()?;
-    let pair = check_pair(content, key).await?;
-    let id = CertificateId::next(&state.ids);
-    let sealed_key = state
-        .sealer
-        .seal(pair.key.as_bytes(), id.as_str())
-        .map_err(ApiError::internal)?;
+    let Upload {
+        pair,
+        id,
+        sealed_key,
+    } = prepare_upload(&state, content, key).await?;
     let now = state.clock.now_ms();
     let new = Replacement {
         id: &id,

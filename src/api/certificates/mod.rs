@@ -153,12 +153,11 @@ async fn create(
     let key = required(body.key, "key")?;
     let name =
         CertificateName::parse_max(&name, state.settings.contract.name_max(NameLimit::Create))?;
-    let pair = check_pair(content, key).await?;
-    let id = CertificateId::next(&state.ids);
-    let sealed_key = state
-        .sealer
-        .seal(pair.key.as_bytes(), id.as_str())
-        .map_err(ApiError::internal)?;
+    let Upload {
+        pair,
+        id,
+        sealed_key,
+    } = prepare_upload(&state, content, key).await?;
     let now = state.clock.now_ms();
     let new = NewCertificate {
         id: &id,
@@ -413,11 +412,41 @@ pub(super) fn required(value: Option<String>, field: &str) -> ApiResult<String> 
 }
 
 /// Parses and checks a pair off the async workers (RSA key loading is CPU work).
-pub(super) async fn check_pair(content: String, key: String) -> ApiResult<CertificatePair> {
+async fn check_pair(content: String, key: String) -> ApiResult<CertificatePair> {
     tokio::task::spawn_blocking(move || parse_pair(&content, &key))
         .await
         .map_err(ApiError::internal)?
         .map_err(Into::into)
+}
+
+/// A certificate about to be stored: its checked pair, its new id and the key sealed to that
+/// id. Create and rotate both start here, so an upload is validated and sealed one way.
+pub(super) struct Upload {
+    /// The validated PEM pair.
+    pub(super) pair: CertificatePair,
+    /// The new row's id (seeded when test controls set a seed).
+    pub(super) id: CertificateId,
+    /// The private key sealed under the master key, bound to `id`.
+    pub(super) sealed_key: Vec<u8>,
+}
+
+/// Validates `content` + `key`, takes the next id and seals the key to it.
+pub(super) async fn prepare_upload(
+    state: &AppState,
+    content: String,
+    key: String,
+) -> ApiResult<Upload> {
+    let pair = check_pair(content, key).await?;
+    let id = CertificateId::next(&state.ids);
+    let sealed_key = state
+        .sealer
+        .seal(pair.key.as_bytes(), id.as_str())
+        .map_err(ApiError::internal)?;
+    Ok(Upload {
+        pair,
+        id,
+        sealed_key,
+    })
 }
 
 /// Names the certificate in a store's not-found.
