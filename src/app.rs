@@ -11,12 +11,17 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 
+use crate::api::metrics::{Metrics, MetricsSettings};
 use crate::api::test_controls::TestControls;
 use crate::api::{self, AppState, ServiceSettings};
 use crate::auth::{ADMIN_TOKEN_LIFETIME_MS, Authenticator, TokenGrant, mint_token};
+use crate::console;
 use crate::crypto::{MasterKey, Sealer};
-use crate::domain::{Clock, ClockMove, Contract, Millis, ProjectId, Role, SeededRandom, now_ms};
+use crate::domain::{
+    Clock, ClockMove, Contract, Millis, ProjectId, Role, SeededRandom, Thresholds, now_ms,
+};
 use crate::listener::{self, ConnectionSettings, TlsFiles, TlsState};
+use crate::notify::{WebhookConfig, run_deliverer, run_scheduler};
 use crate::storage::{Backend, PoolSettings, Store};
 
 /// Everything `serve` needs, already resolved from flags and environment.
@@ -50,6 +55,19 @@ pub struct ServeConfig {
     pub request_timeout: std::time::Duration,
     /// Test controls (`--test-controls`); `None` in production.
     pub test_controls: Option<TestControlsConfig>,
+    /// Expiry thresholds and webhooks.
+    pub events: EventsConfig,
+    /// Who may scrape `/metrics` and how many certificate series it carries.
+    pub metrics: MetricsSettings,
+}
+
+/// What the event log tells whom: the expiry thresholds and the webhook receivers.
+#[derive(Debug, Clone, Default)]
+pub struct EventsConfig {
+    /// `--notify-days`.
+    pub thresholds: Thresholds,
+    /// `--webhook-url`s and `--webhook-secret`; `None` delivers nothing.
+    pub webhook: Option<WebhookConfig>,
 }
 
 /// How a server with test controls starts.
@@ -108,6 +126,7 @@ pub struct App {
     /// SIGHUP, registered at build so a signal sent once the server is up reloads TLS rather
     /// than killing the process.
     hangup: Option<tokio::signal::unix::Signal>,
+    events: EventsConfig,
 }
 
 impl App {
@@ -115,9 +134,8 @@ impl App {
     pub async fn build(config: &ServeConfig) -> anyhow::Result<Self> {
         let store = Store::open(&config.database_url, config.pool)
             .await
-            .with_context(|| {
-                format!("opening the database {}", redact_url(&config.database_url))
-            })?;
+            .with_context(|| format!("opening the database {}", redact_url(&config.database_url)))?
+            .with_outbox(config.events.webhook.is_some());
         let sealer = open_sealer(&store, &config.master_key, &config.database_url).await?;
         let bootstrap = if config.bootstrap {
             bootstrap(&store).await?
@@ -168,6 +186,7 @@ impl App {
             clock,
             ids,
             controls,
+            metrics: Arc::new(Metrics::new(config.metrics.clone())),
             auth: Authenticator::new(store.clone()),
             store,
             sealer: Arc::new(sealer),
@@ -187,6 +206,7 @@ impl App {
             connections: config.connections,
             tls,
             hangup,
+            events: config.events.clone(),
         })
     }
 
@@ -211,9 +231,21 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let store = self.state.store.clone();
-        let poll = self.state.controls.is_some().then(|| {
+        let mut workers = vec![tokio::spawn(run_scheduler(
+            store.clone(),
+            Arc::clone(&self.state.clock),
+            self.events.thresholds.clone(),
+        ))];
+        if let Some(webhook) = self.events.webhook.clone() {
+            workers.push(tokio::spawn(run_deliverer(
+                store.clone(),
+                webhook,
+                self.state.metrics.deliveries.clone(),
+            )));
+        }
+        if self.state.controls.is_some() {
             let (store, clock) = (store.clone(), Arc::clone(&self.state.clock));
-            tokio::spawn(async move {
+            workers.push(tokio::spawn(async move {
                 let mut tick = tokio::time::interval(CLOCK_POLL);
                 loop {
                     tick.tick().await;
@@ -221,21 +253,20 @@ impl App {
                         clock.apply(setting);
                     }
                 }
-            })
-        });
-        let router = api::router(self.state);
-        let reloader = match (self.hangup, &self.tls) {
-            (Some(hangup), Some(tls)) => {
-                Some(tokio::spawn(reload_on_hangup(hangup, Arc::clone(tls))))
-            }
-            _ => None,
-        };
-        listener::serve(self.listener, router, self.connections, self.tls, shutdown).await;
-        if let Some(task) = reloader {
-            task.abort();
+            }));
         }
-        if let Some(poll) = poll {
-            poll.abort();
+        let api = api::router(self.state.clone());
+        let router = console::router(self.state, api.clone()).merge(api);
+        if let (Some(hangup), Some(tls)) = (self.hangup, &self.tls) {
+            workers.push(tokio::spawn(reload_on_hangup(hangup, Arc::clone(tls))));
+        }
+        listener::serve(self.listener, router, self.connections, self.tls, shutdown).await;
+        // A delivery cut short keeps its lease and is attempted again later: at least once.
+        for worker in &workers {
+            worker.abort();
+        }
+        for worker in workers {
+            let _ = worker.await;
         }
         store.close().await;
         Ok(())

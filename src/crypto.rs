@@ -177,7 +177,7 @@ pub fn token_hash(token: &str) -> String {
 pub const TOKEN_ID_LEN: usize = 16;
 
 /// The public id of a bearer token: the first 16 hex characters of its SHA-256 (a prefix of
-/// [`token_hash`]). Journals, listings and metrics name a token by it, and it can be revoked
+/// [`token_hash`]). Journals, listings, metrics and the event log name a token by it, and it can be revoked
 /// by it; it reveals nothing usable.
 pub fn token_id(token: &str) -> String {
     token_id_of_hash(&token_hash(token)).to_owned()

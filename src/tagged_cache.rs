@@ -60,11 +60,21 @@ impl<K: Eq + Hash, T: Eq, V> TaggedCache<K, T, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        self.get_if(key, |t| t == tag)
+    }
+
+    /// The value of `key` if the tag it was stored under passes `valid` (a tag that is a
+    /// range rather than one value, such as a version and a time window).
+    pub fn get_if<Q>(&self, key: &Q, valid: impl FnOnce(&T) -> bool) -> Option<Arc<V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let entries = self.entries.lock().ok()?;
         entries
             .map
             .get(key)
-            .filter(|(t, _, _)| t == tag)
+            .filter(|(t, _, _)| valid(t))
             .map(|(_, value, _)| Arc::clone(value))
     }
 

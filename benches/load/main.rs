@@ -7,6 +7,8 @@
 //! 2. starts the real `wafcert serve` binary on 127.0.0.1 and drives it with `wrk` at each
 //!    `--connections` count: list pages (default page with `host=true`, name substring,
 //!    `exp_status=2`, `pagesize=100`), show by id, and create with EC P-256 and RSA-2048 pairs;
+//!    It also times `/metrics` scrapes (all certificate series come from the database) and
+//!    runs the list page while `/metrics` is scraped every second (`list_scraped`);
 //! 3. runs the same load against a bare axum server (this binary re-executed with
 //!    `--baseline-server`) that answers a fixed body as large as the 10-item page;
 //! 4. prints a table, the server's peak RSS, the targets met or missed, and a last line
@@ -25,6 +27,7 @@ mod process;
 mod report;
 mod run;
 mod seed;
+mod soak;
 mod wrk;
 
 use std::path::PathBuf;
@@ -74,6 +77,9 @@ struct Args {
     /// scripts; their names are printed.
     #[arg(long)]
     keep: bool,
+    /// Soak instead: a mixed load for this long (`30s`, `10m`), see `soak.rs`.
+    #[arg(long)]
+    soak: Option<String>,
     /// Run the baseline server on this port (internal: the benchmark re-executes itself).
     #[arg(long, hide = true)]
     baseline_server: Option<u16>,
@@ -126,6 +132,8 @@ enum Target {
 enum Load {
     /// The same GET every time (path and query under the project's certificate URL).
     Get(&'static str),
+    /// As `Get`, while another client scrapes `/metrics` once a second.
+    GetWhileScraped(&'static str),
     /// GET of one certificate, cycling through seeded ids.
     Show,
     /// POST of a fresh name with this pair.
@@ -166,6 +174,8 @@ struct BackendReport {
     rows: Vec<Row>,
     rss: Vec<(&'static str, u64)>,
     seed_secs: f64,
+    /// `/metrics` scrape times, ms: median and slowest of a few.
+    scrape_ms: (f64, f64),
     total_after: i64,
     created: u64,
 }

@@ -286,3 +286,63 @@ pub(crate) fn random_hex(bytes: usize) -> anyhow::Result<String> {
     random_bytes(&mut b)?;
     Ok(hex::encode(b))
 }
+
+/// Waits until the server's expiry scheduler has worked through the seeded certificates (the
+/// number of `expiring`/`expired` events stops growing); returns that number.
+pub(crate) async fn wait_expiry_backlog(
+    client: &reqwest::Client,
+    base: &str,
+    project: &str,
+    token: &str,
+) -> anyhow::Result<i64> {
+    let count = |kind: &'static str| {
+        let url = format!(
+            "{base}/v1/{project}/wafcert/events?pagesize=1&type=wafcert.certificate.{kind}"
+        );
+        async move {
+            let body = probe_get(client, &url, token).await?;
+            serde_json::from_slice::<serde_json::Value>(&body)?["total"]
+                .as_i64()
+                .context("events total missing")
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut last = -1;
+    loop {
+        let now = count("expiring").await? + count("expired").await?;
+        if (now == last && now > 0) || Instant::now() > deadline {
+            return Ok(now);
+        }
+        last = now;
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+    }
+}
+
+/// Scrapes `/metrics` `n` times in a row: the median and the slowest time, ms.
+pub(crate) async fn time_scrapes(
+    client: &reqwest::Client,
+    base: &str,
+    n: usize,
+) -> anyhow::Result<(f64, f64)> {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        let answer = client.get(format!("{base}/metrics")).send().await?;
+        let status = answer.status();
+        let body = answer.bytes().await?;
+        if !status.is_success() || !body.starts_with(b"# HELP") {
+            bail!("GET /metrics: {status}");
+        }
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok((times[n / 2], times[n - 1]))
+}
+
+/// Scrapes `/metrics` once a second until aborted (a Prometheus at 15x its usual pace).
+pub(crate) async fn scrape_every_second(client: reqwest::Client, base: String) {
+    loop {
+        let _ = client.get(format!("{base}/metrics")).send().await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

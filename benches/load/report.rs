@@ -150,6 +150,18 @@ pub(crate) fn summarise(args: &Args, reports: &[BackendReport]) -> String {
                 ));
             }
         }
+        targets.push((
+            format!("/metrics scrape < 1 s (N={}, slowest of 5)", args.n),
+            format!("{:.0} ms", r.scrape_ms.1),
+            r.scrape_ms.1 < 1_000.0,
+        ));
+        if let (Some(plain), Some(scraped)) = (find("list_page", c0), find("list_scraped", c0)) {
+            targets.push((
+                format!("list_page p99 while scraped every 1 s < 5 ms ({c0} conns)"),
+                format!("{:.2} ms (vs {:.2})", scraped.p99_ms, plain.p99_ms),
+                scraped.p99_ms < 5.0,
+            ));
+        }
         if let Some((_, kb)) = r.rss.iter().find(|(w, _)| *w == "peak (VmHWM)") {
             let mb = *kb as f64 / 1024.0;
             targets.push((

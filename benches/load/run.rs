@@ -28,6 +28,11 @@ pub(crate) fn cases(pairs: &[CreatePair]) -> Vec<Case> {
             load: Load::Get(LIST_PAGE),
         },
         Case {
+            name: "list_scraped",
+            target: Target::Wafcert,
+            load: Load::GetWhileScraped(LIST_PAGE),
+        },
+        Case {
             name: "list_name",
             target: Target::Wafcert,
             load: Load::Get("?page=1&pagesize=10&host=true&name=needle"),
@@ -77,6 +82,9 @@ pub(crate) async fn run(args: &Args) -> anyhow::Result<bool> {
         args.rsa_keys,
         started.elapsed().as_secs_f64()
     );
+    if let Some(length) = &args.soak {
+        return crate::soak::run(args, &fixtures, crate::soak::parse_duration(length)?).await;
+    }
 
     let mut reports = Vec::new();
     let mut all_ok = true;
@@ -198,9 +206,22 @@ pub(crate) async fn run_backend(
     );
     wait_ready(&client, &format!("{baseline_api}{LIST_PAGE}"), &baseline).await?;
 
-    // Warm up the server's caches and connections for a moment, unrecorded.
+    // The expiry events of the seeded certificates (their backlog at first start), then the
+    // server's caches and connections warmed for a moment, unrecorded.
+    let backlog = Instant::now();
+    let events =
+        wait_expiry_backlog(&client, &base, seeded.project.as_str(), &seeded.token).await?;
+    println!(
+        "expiry backlog: {events} events emitted within {:.1} s of the start",
+        backlog.elapsed().as_secs_f64()
+    );
     let warm = script_get(&dir.join("warm.lua"), &seeded.token)?;
     run_wrk(args, &format!("{api}{LIST_PAGE}"), &warm, 4, 2)?;
+    let scrape_ms = time_scrapes(&client, &base, 5).await?;
+    println!(
+        "/metrics scrape: median {:.1} ms, slowest {:.1} ms",
+        scrape_ms.0, scrape_ms.1
+    );
 
     let mut rows = Vec::new();
     let mut ok = true;
@@ -221,7 +242,7 @@ pub(crate) async fn run_backend(
         };
         let script = dir.join(format!("{}.lua", case.name));
         let (url, body_bytes) = match &case.load {
-            Load::Get(query) => {
+            Load::Get(query) | Load::GetWhileScraped(query) => {
                 let url = format!("{root}{query}");
                 let body = probe_get(&client, &url, &seeded.token).await?;
                 script_get(&script, &seeded.token)?;
@@ -272,8 +293,14 @@ pub(crate) async fn run_backend(
         for &connections in &args.connections {
             let db_before = (backend == "postgres").then(postgres_cpu_ticks);
             let cpu_before = loaded.cpu_secs();
+            let scraper = matches!(case.load, Load::GetWhileScraped(_))
+                .then(|| tokio::spawn(scrape_every_second(client.clone(), base.clone())));
             let r = run_wrk(args, &url, &script, connections, args.seconds)
-                .with_context(|| format!("{} at {connections} connections", case.name))?;
+                .with_context(|| format!("{} at {connections} connections", case.name));
+            if let Some(scraper) = scraper {
+                scraper.abort();
+            }
+            let r = r?;
             let cpu = loaded.cpu_secs() - cpu_before;
             let db_cpu = db_before.map(|before| postgres_cpu_since(&before));
             let per_request = |secs: f64| {
@@ -347,6 +374,7 @@ pub(crate) async fn run_backend(
             rows,
             rss,
             seed_secs,
+            scrape_ms,
             total_after,
             created,
         },
@@ -356,6 +384,6 @@ pub(crate) async fn run_backend(
 
 /// Seconds a child may live at most: every case at every connection count, with margin.
 pub(crate) fn budget_secs(args: &Args) -> u64 {
-    let runs = 8 * u64::try_from(args.connections.len()).unwrap_or(8);
+    let runs = 9 * u64::try_from(args.connections.len()).unwrap_or(8);
     runs * (args.seconds + 30) + 600
 }

@@ -261,6 +261,7 @@ pub(crate) async fn seed(
                     policy: HostPolicy::Create(&policy),
                     created_at: now,
                 },
+                "bench",
                 |_| Ok::<(), std::convert::Infallible>(()),
             )
             .await

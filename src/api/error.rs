@@ -300,6 +300,11 @@ impl From<StoreError> for ApiError {
                 msg: "storage is temporarily unavailable; retry shortly".into(),
                 cause: Some(cause.to_string()),
             },
+            StoreError::Full(_) => Self {
+                code: ErrorCode::Unavailable,
+                msg: "storage is full; the write was not done, retry later".into(),
+                cause: Some(e.to_string()),
+            },
             e @ (StoreError::Schema(_) | StoreError::Config(_) | StoreError::Backend(_)) => {
                 Self::internal(e)
             }

@@ -139,6 +139,16 @@ impl QueryPairs {
         Self(pairs)
     }
 
+    /// What the server's extractor makes of a raw query string; `None` where it answers 400
+    /// (property tests of the query parsers).
+    #[cfg(test)]
+    pub(crate) fn extracted(raw: &str) -> Option<Self> {
+        let uri: axum::http::Uri = format!("/x?{raw}").parse().ok()?;
+        Query::<Vec<(String, String)>>::try_from_uri(&uri)
+            .ok()
+            .map(|Query(pairs)| Self(pairs))
+    }
+
     /// The last non-empty value of a text filter (`name`, `hostname`), refused with
     /// `WAF.00011002` beyond [`MAX_FILTER_LEN`] bytes: longer patterns only cost the database.
     pub fn filter(&self, key: &str) -> Result<Option<&str>, ApiError> {
@@ -159,6 +169,21 @@ impl QueryPairs {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// Percent-encodes every byte but unreserved ones, as a client puts a value in a query
+/// (property tests of the query parsers).
+#[cfg(test)]
+pub(crate) fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {

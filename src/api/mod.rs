@@ -5,9 +5,11 @@
 mod authentication;
 mod certificates;
 pub mod error;
+mod events;
 mod extract;
 mod hosts;
 mod keystone;
+pub mod metrics;
 pub mod operation;
 mod paging;
 mod policies;
@@ -72,6 +74,8 @@ pub struct AppState {
     pub cache: Arc<read_cache::ReadCache>,
     /// Certificate time (expiry status, timestamps, the expired-binding refusal).
     pub clock: Arc<Clock>,
+    /// Request and webhook metrics, and who may scrape them.
+    pub metrics: Arc<metrics::Metrics>,
     /// Where ids of new certificates and hosts come from (random unless a test seeded it).
     pub ids: Arc<SeededRandom>,
     /// Test controls (`/_wafcert/...`, journal, faults), when the server runs with them.
@@ -83,6 +87,7 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .merge(certificates::routes())
         .merge(hosts::routes())
+        .merge(events::routes())
         .merge(rotation::routes())
         .merge(policies::routes())
         .route_layer(middleware::from_fn_with_state(
@@ -95,7 +100,8 @@ pub fn router(state: AppState) -> Router {
         .merge(protected)
         .merge(keystone::routes(state.clone()))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready));
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics::scrape));
     if let Some(controls) = &state.controls {
         app = app.merge(test_controls::routes(state.clone(), Arc::clone(controls)));
     }
@@ -129,7 +135,9 @@ pub fn router(state: AppState) -> Router {
             test_controls::observe,
         ));
     }
-    app.layer(middleware::from_fn(log_server_errors))
+    // Outermost of the counting layers: injected faults and timeouts are counted as answered.
+    app.layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(middleware::from_fn(log_server_errors))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req
                 .extensions()

@@ -1,6 +1,7 @@
 //! Which API operation a request calls, by the names of the Huawei Cloud SDKs
-//! (`ListCertificates`, `CreatePremiumHost`, `KeystoneCreateToken`, ...): the one mapping of
-//! routes to operation names, shared by the request journal, injected faults and metrics.
+//! (`ListCertificates`, `CreatePremiumHost`, `KeystoneCreateToken`, ...), plus wafcert's own
+//! `ListEvents`: the one mapping of routes to operation names, shared by the request journal,
+//! injected faults and metrics.
 //! It reads the method and path only, so it works before routing and authentication.
 
 use axum::http::Method;
@@ -20,6 +21,7 @@ pub const OPERATIONS: &[&str] = &[
     "ShowPremiumHost",
     "UpdatePremiumHost",
     "DeletePremiumHost",
+    "ListEvents",
     "UpdatePremiumHostProtectStatus",
     "ListPolicy",
     "CreatePolicy",
@@ -57,6 +59,7 @@ pub fn operation(method: &Method, path: &str) -> Option<&'static str> {
         (["v1", _, "premium-waf", "host", _], "GET") => "ShowPremiumHost",
         (["v1", _, "premium-waf", "host", _], "PUT") => "UpdatePremiumHost",
         (["v1", _, "premium-waf", "host", _], "DELETE") => "DeletePremiumHost",
+        (["v1", _, "wafcert", "events"], "GET") => "ListEvents",
         // gophertelekomcloud spells the last segment with an underscore.
         (
             [
@@ -178,6 +181,7 @@ mod tests {
                 format!("{P}/premium-waf/host/h"),
                 "DeletePremiumHost",
             ),
+            (Method::GET, format!("{P}/wafcert/events"), "ListEvents"),
             (Method::GET, "/".to_owned(), "KeystoneListVersions"),
             (Method::GET, "/v3".to_owned(), "KeystoneShowVersion"),
             (

@@ -6,7 +6,10 @@
 //! read of that project stale at once.
 //!
 //! Entries hold stored values only; anything that depends on the clock (`exp_status`) is
-//! computed when the answer is rendered, and queries filtered by expiry are never cached.
+//! computed when the answer is rendered. A page filtered by expiry depends on the certificate
+//! clock too: it is kept with the instant it was read at and the project's next expiry change
+//! ([`crate::domain::ExpiryStatus::next_change`]), and used only while the clock stands between
+//! the two, so moving the test clock past a boundary makes it stale at once.
 //!
 //! The cache is bounded by bytes (an estimate of each entry's heap use), and a page too large
 //! to be worth keeping, such as an unpaged list of thousands of certificates, is not kept.
@@ -14,6 +17,7 @@
 use std::hash::Hash;
 use std::sync::Arc;
 
+use crate::domain::Millis;
 use crate::storage::{BoundHost, CertificateRecord, CertificateSummary, PageWindow};
 use crate::tagged_cache::TaggedCache;
 
@@ -28,6 +32,8 @@ pub struct PageKey {
     pub window: PageWindow,
     /// Whether bound hosts were read too.
     pub with_hosts: bool,
+    /// The `exp_status` filter's wire code, if any.
+    pub exp_status: Option<i32>,
 }
 
 /// A page as read from the store.
@@ -39,6 +45,9 @@ pub struct CachedPage {
     pub items: Vec<CertificateSummary>,
     /// Hosts bound to the page's certificates (empty unless read with hosts).
     pub bound: Vec<BoundHost>,
+    /// For a page that depends on the certificate clock: the first instant it may differ
+    /// (`Some(Millis::MAX)`: never again); `None` for a page of stored data only.
+    pub changes_at: Option<Millis>,
 }
 
 /// A certificate as read from the store, with the hosts bound to it.
@@ -65,9 +74,30 @@ pub trait Cached: Sized {
     /// What an entry is looked up by.
     type Key: Eq + Hash;
     /// The map of this kind.
-    fn map(cache: &ReadCache) -> &TaggedCache<Self::Key, i64, Self>;
+    fn map(cache: &ReadCache) -> &TaggedCache<Self::Key, Validity, Self>;
     /// Estimated heap bytes of the value.
     fn weight(&self) -> usize;
+    /// For a value that depends on the certificate clock, the first instant after the read
+    /// at which it may differ; `None` (the default) for a value of stored data only.
+    fn changes_at(&self) -> Option<Millis> {
+        None
+    }
+}
+
+/// What an entry is valid for: the project version it was read under and, for values that
+/// depend on the certificate clock, the clock's range `[from, until)` it holds in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Validity {
+    version: i64,
+    from: Millis,
+    until: Millis,
+}
+
+impl Validity {
+    /// Whether an entry with this validity answers a caller that saw `version` at `now`.
+    fn covers(&self, version: i64, now: Millis) -> bool {
+        self.version == version && self.from <= now && now < self.until
+    }
 }
 
 /// Bytes of cached pages, and separately of cached certificates, one server keeps.
@@ -82,8 +112,11 @@ fn host_weight(h: &BoundHost) -> usize {
 
 impl Cached for CachedPage {
     type Key = PageKey;
-    fn map(cache: &ReadCache) -> &TaggedCache<PageKey, i64, Self> {
+    fn map(cache: &ReadCache) -> &TaggedCache<PageKey, Validity, Self> {
         &cache.pages
+    }
+    fn changes_at(&self) -> Option<Millis> {
+        self.changes_at
     }
     fn weight(&self) -> usize {
         let items: usize = self
@@ -98,7 +131,7 @@ impl Cached for CachedPage {
 
 impl Cached for CachedCertificate {
     type Key = CertificateKey;
-    fn map(cache: &ReadCache) -> &TaggedCache<CertificateKey, i64, Self> {
+    fn map(cache: &ReadCache) -> &TaggedCache<CertificateKey, Validity, Self> {
         &cache.certificates
     }
     fn weight(&self) -> usize {
@@ -111,8 +144,8 @@ impl Cached for CachedCertificate {
 /// The cache shared by a server's request handlers.
 #[derive(Debug)]
 pub struct ReadCache {
-    pages: TaggedCache<PageKey, i64, CachedPage>,
-    certificates: TaggedCache<CertificateKey, i64, CachedCertificate>,
+    pages: TaggedCache<PageKey, Validity, CachedPage>,
+    certificates: TaggedCache<CertificateKey, Validity, CachedCertificate>,
 }
 
 impl Default for ReadCache {
@@ -126,21 +159,35 @@ impl Default for ReadCache {
 
 impl ReadCache {
     /// The value cached under `key` for the project `version` the caller's credential check
-    /// saw; otherwise `read` runs and its value is remembered under that version. A `None` key
-    /// (an answer that depends on more than the stored data) always reads and is never kept.
+    /// saw, at certificate time `now`; otherwise `read` (which must read as of `now`) runs and
+    /// its value is remembered under that version. A `None` key (an answer that depends on
+    /// more than the stored data and the clock) always reads and is never kept.
     pub async fn read_through<V: Cached, E>(
         &self,
         key: Option<V::Key>,
         version: i64,
+        now: Millis,
         read: impl Future<Output = Result<V, E>>,
     ) -> Result<Arc<V>, E> {
-        if let Some(hit) = key.as_ref().and_then(|k| V::map(self).get(k, &version)) {
+        if let Some(hit) = key
+            .as_ref()
+            .and_then(|k| V::map(self).get_if(k, |v| v.covers(version, now)))
+        {
             return Ok(hit);
         }
         let value = Arc::new(read.await?);
         if let Some(k) = key {
             let bytes = value.weight();
-            V::map(self).put(k, version, Arc::clone(&value), bytes);
+            let (from, until) = match value.changes_at() {
+                None => (Millis::MIN, Millis::MAX),
+                Some(until) => (now, until),
+            };
+            let validity = Validity {
+                version,
+                from,
+                until,
+            };
+            V::map(self).put(k, validity, Arc::clone(&value), bytes);
         }
         Ok(value)
     }
@@ -159,6 +206,7 @@ mod tests {
                 offset,
             },
             with_hosts: true,
+            exp_status: None,
         }
     }
 
@@ -167,13 +215,14 @@ mod tests {
             total,
             items: Vec::new(),
             bound: Vec::new(),
+            changes_at: None,
         }
     }
 
     /// Reads through the cache; `Err(())` marks a read of the store.
     fn read(cache: &ReadCache, key: Option<PageKey>, version: i64, total: i64) -> Result<i64, ()> {
         let mut read = false;
-        let got = block_on(cache.read_through(key, version, async {
+        let got = block_on(cache.read_through(key, version, 0, async {
             read = true;
             Ok::<_, ()>(page(total))
         }))?;
@@ -208,6 +257,28 @@ mod tests {
     }
 
     #[test]
+    fn clock_dependent_pages_serve_only_their_time_window() {
+        let cache = ReadCache::default();
+        let at = |now: Millis| {
+            let mut read = false;
+            let got = block_on(cache.read_through(Some(key(0)), 1, now, async {
+                read = true;
+                Ok::<_, ()>(CachedPage {
+                    changes_at: Some(200),
+                    ..page(now)
+                })
+            }))
+            .unwrap();
+            if read { Err(()) } else { Ok(got.total) }
+        };
+        assert_eq!(at(100), Err(()));
+        assert_eq!(at(150), Ok(100));
+        assert_eq!(at(199), Ok(100));
+        assert_eq!(at(200), Err(()), "the boundary itself is past the window");
+        assert_eq!(at(99), Err(()), "before the read: the clock moved back");
+    }
+
+    #[test]
     fn large_pages_are_not_kept_and_bytes_are_bounded() {
         let cache = ReadCache::default();
         let summary = |i: usize| CertificateSummary {
@@ -223,9 +294,10 @@ mod tests {
                     total: 1,
                     items,
                     bound: Vec::new(),
+                    changes_at: None,
                 })
             };
-            block_on(cache.read_through(Some(k), 1, read)).unwrap();
+            block_on(cache.read_through(Some(k), 1, 0, read)).unwrap();
         };
         put(key(0), 33_000);
         assert_eq!(

@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::certificates::{ShowResponse, check_pair, required, show_body};
+use super::certificates::{ShowResponse, Upload, prepare_upload, required, show_body};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Caller, IdInPath, JsonBody};
 use crate::domain::{
@@ -51,12 +51,11 @@ async fn rotate(
             CertificateName::parse_max(&n, state.settings.contract.name_max(NameLimit::Create))
         })
         .transpose()?;
-    let pair = check_pair(content, key).await?;
-    let id = CertificateId::random();
-    let sealed_key = state
-        .sealer
-        .seal(pair.key.as_bytes(), id.as_str())
-        .map_err(ApiError::internal)?;
+    let Upload {
+        pair,
+        id,
+        sealed_key,
+    } = prepare_upload(&state, content, key).await?;
     let now = state.clock.now_ms();
     let new = Replacement {
         id: &id,
@@ -69,13 +68,20 @@ async fn rotate(
     };
     let rotated = state
         .store
-        .rotate_certificate(&caller.project, &old, &new, name.as_ref(), |_, bound| {
-            if bound.is_empty() {
-                Ok(())
-            } else {
-                refuse_expired(pair.expire_time, now)
-            }
-        })
+        .rotate_certificate(
+            &caller.project,
+            &old,
+            &new,
+            name.as_ref(),
+            caller.origin(now),
+            |_, bound| {
+                if bound.is_empty() {
+                    Ok(())
+                } else {
+                    refuse_expired(pair.expire_time, now)
+                }
+            },
+        )
         .await?;
     tracing::info!(
         old = %old, new = %id, project = %caller.project, hosts = rotated.moved.len(),

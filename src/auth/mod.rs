@@ -14,9 +14,9 @@ mod verified;
 
 use std::sync::Arc;
 
-use crate::crypto::{Sealer, token_hash};
+use crate::crypto::{Sealer, token_hash, token_id_of_hash};
 use crate::domain::{ClockSetting, Millis, ProjectId, Role};
-use crate::storage::{Store, StoreError, TokenRecord};
+use crate::storage::{Origin, Store, StoreError, TokenRecord};
 
 pub use identity::{
     DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME, DomainRef, IssuedToken, LoginMethod, ProjectRef,
@@ -45,6 +45,9 @@ pub struct Principal {
     /// The project's change counter when the credential was checked: cached reads tagged with
     /// the same version are current.
     pub project_version: i64,
+    /// The credential's non-secret id, the `actor` of the events it causes: a token's
+    /// [`token_id`](crate::crypto::token_id), or the access key id.
+    pub credential: String,
     /// The shared test-controls clock, when the credential lookup read it (servers with test
     /// controls only); the API applies it so a move on another replica takes effect here.
     pub clock: Option<ClockSetting>,
@@ -57,6 +60,14 @@ impl Principal {
             Ok(())
         } else {
             Err(AuthError::WrongProject)
+        }
+    }
+
+    /// Who caused a change at certificate time `time`, for the event log.
+    pub fn origin(&self, time: Millis) -> Origin<'_> {
+        Origin {
+            actor: &self.credential,
+            time,
         }
     }
 
@@ -148,6 +159,7 @@ impl Authenticator {
             project: record.project,
             role: record.role,
             project_version: record.project_version,
+            credential: token_id_of_hash(&hash).to_owned(),
             clock,
         };
         if let Some(stamp) = stamp {
@@ -204,6 +216,7 @@ impl Authenticator {
             project: record.project,
             role: record.role,
             project_version: record.project_version,
+            credential: parsed.access_key.to_owned(),
             clock,
         })
     }

@@ -63,6 +63,7 @@ mod tests {
 
     fn principal() -> Principal {
         Principal {
+            credential: "0123456789abcdef".to_owned(),
             project: ProjectId::random(),
             role: Role::Admin,
             project_version: 3,

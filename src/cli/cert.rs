@@ -1,30 +1,15 @@
-//! `wafcert cert ...`: the certificate API from the command line, printing the server's JSON,
-//! and `cert check`, which runs the server's certificate checks on local files.
+//! `wafcert cert ...`: the certificate API from the command line. `list` and `show` print a
+//! table at a terminal and JSON otherwise; the other commands print the server's JSON, and
+//! `cert check` runs the server's certificate checks on local files.
 
 use anyhow::bail;
-use clap::{Args, Subcommand};
+use clap::Subcommand;
+use serde_json::Value;
 
+use super::output::{self, Format, OutputArgs, human_expiry, print_json, status_word, text};
 use super::pair::PairArgs;
-use crate::client::Client;
-use crate::domain::{CheckContext, Severity, inspect, now_ms};
-
-/// Where the API is and who is calling.
-#[derive(Debug, Args)]
-pub struct Endpoint {
-    /// Base URL of the service.
-    #[arg(
-        long,
-        env = "WAFCERT_ENDPOINT",
-        default_value = "http://127.0.0.1:8080"
-    )]
-    pub endpoint: String,
-    /// Project id (32 lowercase hex).
-    #[arg(long, env = "WAFCERT_PROJECT")]
-    pub project_id: String,
-    /// Bearer token.
-    #[arg(long, env = "WAFCERT_TOKEN", hide_env_values = true)]
-    pub token: String,
-}
+use super::profile::Endpoint;
+use crate::domain::{CheckContext, Severity, days_until, inspect, now_ms};
 
 /// `wafcert cert ...`.
 #[derive(Debug, Subcommand)]
@@ -46,9 +31,12 @@ pub enum CertCommand {
         /// 0 valid, 1 expired, 2 expiring within 30 days.
         #[arg(long)]
         exp_status: Option<u8>,
-        /// Include expiry and bound hosts.
+        /// Include expiry and bound hosts (always, for the table).
         #[arg(long)]
         host: bool,
+        /// Output format.
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Upload a certificate chain and its private key.
     Create {
@@ -100,6 +88,9 @@ pub enum CertCommand {
         endpoint: Endpoint,
         /// Certificate id.
         id: String,
+        /// Output format.
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// Rename a certificate.
     Rename {
@@ -122,11 +113,7 @@ pub enum CertCommand {
     },
 }
 
-fn client(e: &Endpoint) -> anyhow::Result<Client> {
-    Ok(Client::new(&e.endpoint, &e.project_id, &e.token)?)
-}
-
-/// Runs one `cert` command and prints the answer as pretty JSON.
+/// Runs one `cert` command and prints the answer.
 pub async fn run(command: CertCommand) -> anyhow::Result<()> {
     let answer = match command {
         CertCommand::List {
@@ -136,16 +123,28 @@ pub async fn run(command: CertCommand) -> anyhow::Result<()> {
             pagesize,
             exp_status,
             host,
+            output,
         } => {
+            let format = output.format();
             let mut query: Vec<(&str, String)> = Vec::new();
             query.extend(name.map(|v| ("name", v)));
             query.extend(page.map(|v| ("page", v.to_string())));
             query.extend(pagesize.map(|v| ("pagesize", v.to_string())));
             query.extend(exp_status.map(|v| ("exp_status", v.to_string())));
-            if host {
+            if host || format == Format::Table {
                 query.push(("host", "true".to_owned()));
             }
-            client(&endpoint)?.list(&query).await?
+            let answer = endpoint.client()?.list(&query).await?;
+            if format == Format::Table {
+                let items = answer["items"].as_array().cloned().unwrap_or_default();
+                println!("{}", certificate_table(&items));
+                let total = answer["total"].as_i64().unwrap_or(0);
+                if total > i64::try_from(items.len()).unwrap_or(i64::MAX) {
+                    println!("({} of {total}; see --page and --pagesize)", items.len());
+                }
+                return Ok(());
+            }
+            answer
         }
         CertCommand::Create {
             endpoint,
@@ -153,7 +152,7 @@ pub async fn run(command: CertCommand) -> anyhow::Result<()> {
             pair,
         } => {
             let (content, key) = pair.read_with_key()?;
-            client(&endpoint)?.create(&name, &content, &key).await?
+            endpoint.client()?.create(&name, &content, &key).await?
         }
         CertCommand::Rotate {
             endpoint,
@@ -162,18 +161,62 @@ pub async fn run(command: CertCommand) -> anyhow::Result<()> {
             name,
         } => {
             let (content, key) = pair.read_with_key()?;
-            client(&endpoint)?
+            endpoint
+                .client()?
                 .rotate(&id, &content, &key, name.as_deref())
                 .await?
         }
-        CertCommand::Details { endpoint, id } => client(&endpoint)?.details(&id).await?,
+        CertCommand::Details { endpoint, id } => endpoint.client()?.details(&id).await?,
         CertCommand::Check { pair, hostnames } => return check(&pair, &hostnames),
-        CertCommand::Show { endpoint, id } => client(&endpoint)?.show(&id).await?,
-        CertCommand::Rename { endpoint, id, name } => client(&endpoint)?.rename(&id, &name).await?,
-        CertCommand::Delete { endpoint, id } => client(&endpoint)?.delete(&id).await?,
+        CertCommand::Show {
+            endpoint,
+            id,
+            output,
+        } => {
+            let answer = endpoint.client()?.show(&id).await?;
+            if output.format() == Format::Table {
+                println!("{}", certificate_table(std::slice::from_ref(&answer)));
+                return Ok(());
+            }
+            answer
+        }
+        CertCommand::Rename { endpoint, id, name } => endpoint.client()?.rename(&id, &name).await?,
+        CertCommand::Delete { endpoint, id } => endpoint.client()?.delete(&id).await?,
     };
-    println!("{}", serde_json::to_string_pretty(&answer)?);
-    Ok(())
+    print_json(&answer)
+}
+
+/// NAME, ID, EXPIRES, DAYS LEFT, STATUS, HOSTS.
+fn certificate_table(items: &[Value]) -> String {
+    let now = now_ms();
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|item| {
+            let expire = item["expire_time"].as_i64().unwrap_or(0);
+            let hosts: Vec<String> = item["bind_host"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|h| text(h, "hostname"))
+                .collect();
+            vec![
+                text(item, "name"),
+                text(item, "id"),
+                human_expiry(expire, now),
+                days_until(expire, now).to_string(),
+                status_word(item, expire, now).to_owned(),
+                if hosts.is_empty() {
+                    "-".to_owned()
+                } else {
+                    hosts.join(",")
+                },
+            ]
+        })
+        .collect();
+    output::table(
+        &["NAME", "ID", "EXPIRES", "DAYS LEFT", "STATUS", "HOSTS"],
+        &rows,
+    )
 }
 
 /// `wafcert cert check`: the server's checks (minus those needing the database) on local

@@ -1,11 +1,17 @@
-//! The `wafcert` command line: `serve`, the admin commands (their flags here, one function
-//! each in `credentials`: they act on the database directly and print only their result), the
-//! API client commands (`cert`) and the test-controls commands (`controls`).
+//! The `wafcert` command line: `serve`; admin commands that act on the database directly (no
+//! server needed; their flags here, one function each in `credentials`) and print only their
+//! result on stdout, so scripts can use them; client commands for people (`cert`, `host`,
+//! `login`, `completions`) that call a running server; and the test-controls commands
+//! (`controls`).
 
 mod cert;
 mod controls;
 mod credentials;
+mod events;
+mod host;
+mod output;
 mod pair;
+mod profile;
 mod renew;
 
 use std::net::SocketAddr;
@@ -34,7 +40,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP service.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create or revoke API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -47,6 +53,17 @@ pub enum Command {
     /// Call the certificate API of a running server (list, create, show, rename, delete).
     #[command(subcommand)]
     Cert(cert::CertCommand),
+    /// Call the host API of a running server (list, show, create, update, delete).
+    #[command(subcommand)]
+    Host(host::HostCommand),
+    /// Check a credential against a server and save it as a profile for the client commands.
+    Login(profile::LoginArgs),
+    /// Print shell completions for bash, zsh or fish.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
     /// Renew expiring certificates through an ACME CA and rotate them in (needs a running
     /// server: WAFCERT_ENDPOINT, WAFCERT_PROJECT, WAFCERT_TOKEN).
     Renew(renew::RenewArgs),
@@ -56,6 +73,20 @@ pub enum Command {
     /// Delete every certificate and host (of one project or all) on a server run with
     /// --test-controls; credentials stay.
     Reset(controls::ResetArgs),
+    /// Print a new webhook signing secret (`whsec_...`) for `serve --webhook-secret`.
+    #[command(name = "webhook-secret")]
+    WebhookSecret,
+}
+
+/// Shells `wafcert completions` writes for.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CompletionShell {
+    /// GNU bash.
+    Bash,
+    /// Z shell.
+    Zsh,
+    /// fish.
+    Fish,
 }
 
 /// Where the database is and how to unlock its secrets.
@@ -159,6 +190,8 @@ pub struct ServeArgs {
     /// Draw ids of new resources from this seed (repeatable ids); needs --test-controls.
     #[arg(long, requires = "test_controls")]
     pub id_seed: Option<u64>,
+    #[command(flatten)]
+    events: events::EventArgs,
 }
 
 /// `wafcert token ...`.
@@ -285,11 +318,29 @@ pub enum AccessKeyCommand {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Cert(command) => cert::run(command).await,
+        Command::Host(command) => host::run(command).await,
+        Command::Login(args) => profile::login(args).await,
+        Command::Completions { shell } => {
+            let shell = match shell {
+                CompletionShell::Bash => clap_complete::Shell::Bash,
+                CompletionShell::Zsh => clap_complete::Shell::Zsh,
+                CompletionShell::Fish => clap_complete::Shell::Fish,
+            };
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "wafcert", &mut script);
+            // A closed pipe (`| head`) is not an error of ours.
+            match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
+            }
+        }
         Command::Renew(args) => renew::run(args).await,
         Command::Clock(command) => controls::clock(command).await,
         Command::Reset(args) => controls::reset(args).await,
+        Command::WebhookSecret => events::print_webhook_secret(),
         Command::Token(command) => credentials::token(command).await,
         Command::User(UserCommand::Disable { database, user }) => {
             credentials::disable_user(&database, &user).await
@@ -327,6 +378,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let (events, metrics) = args.events.into_config()?;
     let config = ServeConfig {
         listen: args.listen,
         master_key: args.database.master_key_source(),
@@ -352,6 +404,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             _ => bail!("--tls-cert and --tls-key go together"),
         },
         request_timeout: Duration::from_millis(args.request_timeout_ms.max(1)),
+        events,
+        metrics,
         test_controls: args.test_controls.then_some(TestControlsConfig {
             clock_start: args.clock_start,
             clock_frozen: args.clock_frozen,

@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use serde_json::Value;
 
-use super::cert::Endpoint;
+use super::profile::Endpoint;
 use crate::client::Client;
 
 /// How the CA's challenges are answered.
@@ -92,8 +92,7 @@ pub async fn run(args: RenewArgs) -> anyhow::Result<()> {
     if args.challenge == ChallengeKind::Dns01 && args.challenge_hook.is_none() {
         bail!("--challenge dns-01 needs --challenge-hook to publish the TXT records");
     }
-    let e = &args.endpoint;
-    let client = Client::new(&e.endpoint, &e.project_id, &e.token)?;
+    let client = args.endpoint.client()?;
     let mut failed = 0;
     let mut due = Vec::new();
     for listed in listed(&client).await? {

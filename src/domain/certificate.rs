@@ -84,6 +84,9 @@ pub struct ExpiryWindow {
 }
 
 impl ExpiryStatus {
+    /// How long before expiry a certificate counts as expiring soon (30 days), in ms.
+    pub const SOON_MS: Millis = SOON_MS;
+
     /// The state of a certificate expiring at `expire` when the time is `now`.
     pub fn at(expire: Millis, now: Millis) -> Self {
         if expire <= now {
@@ -92,6 +95,15 @@ impl ExpiryStatus {
             Self::ExpiringSoon
         } else {
             Self::Valid
+        }
+    }
+
+    /// The word people read: `Valid`, `Expiring` or `Expired` (the console and the CLI).
+    pub const fn word(self) -> &'static str {
+        match self {
+            Self::Valid => "Valid",
+            Self::ExpiringSoon => "Expiring",
+            Self::Expired => "Expired",
         }
     }
 
@@ -132,6 +144,30 @@ impl ExpiryStatus {
                 up_to: None,
             },
         }
+    }
+
+    /// The first instant after `now` at which the status of some certificate changes, given
+    /// the earliest expiry after `now` and the earliest after [`ExpiryStatus::soon_horizon`]
+    /// (`None`: no such certificate); `None` when no status changes again. A certificate
+    /// becomes expiring-soon at `expire - 30 days` and expired at `expire`, so every status,
+    /// and every `exp_status` page, stays as it is from `now` until that instant: what lets
+    /// such pages be cached.
+    pub fn next_change(
+        now: Millis,
+        earliest_after_now: Option<Millis>,
+        earliest_after_horizon: Option<Millis>,
+    ) -> Option<Millis> {
+        let soon = earliest_after_horizon.map(|e| e - SOON_MS);
+        match (earliest_after_now, soon) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+        .filter(|t| *t > now)
+    }
+
+    /// `now` plus 30 days: certificates expiring after it are valid at `now`.
+    pub fn soon_horizon(now: Millis) -> Millis {
+        now.saturating_add(SOON_MS)
     }
 }
 
@@ -194,6 +230,31 @@ mod tests {
                     ExpiryStatus::at(expire, now) == status,
                     "{expire} {status:?}"
                 );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn next_change_is_the_first_status_change(
+            now in 0i64..400 * 86_400_000,
+            expiries in proptest::collection::vec(0i64..400 * 86_400_000, 0..8),
+            step in 1i64..100 * 86_400_000,
+        ) {
+            let after = |bound: Millis| expiries.iter().copied().filter(|e| *e > bound).min();
+            let change = ExpiryStatus::next_change(now, after(now), after(ExpiryStatus::soon_horizon(now)));
+            let states = |t: Millis| expiries.iter().map(|e| ExpiryStatus::at(*e, t)).collect::<Vec<_>>();
+            let t = now.saturating_add(step);
+            match change {
+                Some(c) => {
+                    proptest::prop_assert!(c > now);
+                    proptest::prop_assert_ne!(states(c), states(now), "something changes at {}", c);
+                    if t < c {
+                        proptest::prop_assert_eq!(states(t), states(now));
+                    }
+                    proptest::prop_assert_eq!(states(c - 1), states(now));
+                }
+                None => proptest::prop_assert_eq!(states(t), states(now)),
             }
         }
     }

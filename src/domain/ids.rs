@@ -85,6 +85,11 @@ id_type!(
     /// A user of the Keystone-style login.
     UserId
 );
+id_type!(
+    /// One row of the event log, also the `webhook-id` of its delivery. Always random (never
+    /// from a seeded generator), so a replayed id cannot collide with a delivered event.
+    EventId
+);
 
 #[cfg(test)]
 mod tests {

@@ -374,6 +374,14 @@ mod tests {
             }
         }
 
+        /// A leading `-` moves back by exactly as much, and weeks are seven days.
+        #[test]
+        fn negation_and_weeks(d in 0i64..10_000, w in 0i64..1_000) {
+            let days = format!("P{d}D");
+            prop_assert_eq!(parse_duration(&format!("-{days}")), parse_duration(&days).map(|ms| -ms));
+            prop_assert_eq!(parse_duration(&format!("P{w}W")), Ok(w * WEEK_MS));
+        }
+
         #[test]
         fn arbitrary_text_never_panics(text in "\\PC{0,24}") {
             let _ = parse_duration(&text);

@@ -9,6 +9,7 @@ mod clock;
 mod contract;
 mod details;
 mod error;
+mod event;
 mod host;
 mod host_update;
 mod hostname;
@@ -29,12 +30,13 @@ pub use clock::{Clock, ClockMove, ClockSetting};
 pub use contract::Contract;
 pub use details::{CertificateDetails, certificate_details};
 pub use error::DomainError;
+pub use event::{EXPIRED_STAGE, EventType, Thresholds, days_left};
 pub use host::{
     Cipher, Compliance, HostSettings, MAX_DESCRIPTION, ProtectStatus, TlsVersion, parse_description,
 };
 pub use host_update::{CertificateFacts, HostChange, HostState, HostUpdate, SettingsPatch};
 pub use hostname::Hostname;
-pub use ids::{CertificateId, HostId, PolicyId, ProjectId, UserId};
+pub use ids::{CertificateId, EventId, HostId, PolicyId, ProjectId, UserId};
 pub use inspect::{
     CheckContext, Finding, Inspection, OtherCertificate, Severity, inspect, san_covers,
 };
@@ -45,4 +47,4 @@ pub use project::Project;
 pub use role::Role;
 pub use seeded::SeededRandom;
 pub use server::{AddressKind, MAX_SERVERS, Protocol, Server, ServerFields, parse_servers};
-pub use time::{Millis, UtcDateTime, format_iso8601, now_ms};
+pub use time::{DAY_MS, Millis, UtcDateTime, days_until, format_date, format_iso8601, now_ms};

@@ -75,6 +75,22 @@ impl UtcDateTime {
     }
 }
 
+/// Milliseconds of a day.
+pub const DAY_MS: Millis = 86_400_000;
+
+/// `YYYY-MM-DD` (UTC): how the console and the command line show a date to people.
+pub fn format_date(ms: Millis) -> String {
+    let t = UtcDateTime::from_millis(ms);
+    format!("{:04}-{:02}-{:02}", t.year, t.month, t.day)
+}
+
+/// Days from `now` until `at`, a started day counting as one (0 or less once past).
+pub fn days_until(at: Millis, now: Millis) -> i64 {
+    at.saturating_sub(now)
+        .saturating_add(DAY_MS - 1)
+        .div_euclid(DAY_MS)
+}
+
 /// ISO 8601 in UTC with microseconds, as Keystone writes times: `2026-01-01T12:00:00.000000Z`.
 pub fn format_iso8601(ms: Millis) -> String {
     let t = UtcDateTime::from_millis(ms);
@@ -110,5 +126,17 @@ mod tests {
             format_iso8601(1_767_268_800_042),
             "2026-01-01T12:00:00.042000Z"
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Calendar fields convert back to the same instant, and a Keystone time parses back
+        /// (through the RFC 3339 parser) to the millisecond it was printed from.
+        #[test]
+        fn keystone_times_parse_back(ms in 0i64..253_402_300_799_999) {
+            proptest::prop_assert_eq!(UtcDateTime::from_millis(ms).to_millis(), ms);
+            proptest::prop_assert_eq!(crate::domain::parse_rfc3339(&format_iso8601(ms)), Ok(ms));
+        }
     }
 }

@@ -12,11 +12,13 @@
 //! wholly before or after a bind and the caller's checks hold at commit. Locks are always taken
 //! certificate first, then host. A new write path touching both states its order here.
 
+use serde_json::json;
 use sqlx::{AnyConnection, AssertSqlSafe};
 
+use super::events::{Origin, certificate_data, record};
 use super::sql::SqlArgs;
 use super::{Resource, Store, StoreError};
-use crate::domain::{CertificateFacts, CertificateId, HostId, ProjectId};
+use crate::domain::{CertificateFacts, CertificateId, EventType, HostId, ProjectId};
 
 /// Why a checked write did not happen.
 #[derive(Debug)]
@@ -93,16 +95,46 @@ pub(super) async fn hostnames_using(
     .await
 }
 
+/// A host as binding events name it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct HostRef<'a> {
+    /// The host's id.
+    pub(super) id: &'a str,
+    /// Its domain name.
+    pub(super) hostname: &'a str,
+}
+
+/// Records that `host` started (`bound`) or stopped (`unbound`) using a certificate, given as
+/// `(id, name)`.
+pub(super) async fn binding_event(
+    conn: &mut AnyConnection,
+    outbox: bool,
+    origin: Origin<'_>,
+    project: &str,
+    kind: EventType,
+    certificate: (&str, &str),
+    host: HostRef<'_>,
+) -> Result<(), sqlx::Error> {
+    let data = certificate_data(
+        certificate.0,
+        certificate.1,
+        json!({"host_id": host.id, "hostname": host.hostname}),
+    );
+    record(conn, outbox, origin, project, kind, certificate.0, &data).await
+}
+
 impl Store {
     /// Points every listed host of the project at `certificate`, all or nothing, after `check`
-    /// has seen the certificate under lock. An unknown host or certificate changes nothing and
-    /// is not found.
+    /// has seen the certificate under lock, recording a `bound` event per host that changes
+    /// (and `unbound` for the certificate it used before). An unknown host or certificate
+    /// changes nothing and is not found.
     #[tracing::instrument(skip_all, fields(project = %project, certificate = %certificate))]
     pub async fn bind_hosts<E>(
         &self,
         project: &ProjectId,
         certificate: &CertificateId,
         hosts: &[HostId],
+        origin: Origin<'_>,
         check: impl FnOnce(&CertificateFacts) -> Result<(), E>,
     ) -> Result<(), WriteError<E>> {
         let mut hosts: Vec<&HostId> = hosts.iter().collect();
@@ -112,13 +144,26 @@ impl Store {
         let facts = certificate_to_bind(&mut tx, project, certificate).await?;
         check(&facts).map_err(WriteError::Refused)?;
         if !hosts.is_empty() {
+            // What each host used before, for the bound/unbound events (read under the
+            // certificate's lock; the update below locks the hosts).
             let mut args = SqlArgs::new();
-            let certificate = args.push(certificate.as_str());
-            let project = args.push(project.as_str());
-            let list = args.list(hosts.iter().map(|h| h.as_str()));
             let sql = format!(
-                "UPDATE hosts SET certificate_id = {certificate} \
-                 WHERE project_id = {project} AND id IN ({list})"
+                "SELECT h.id, h.hostname, h.certificate_id, c.name FROM hosts h \
+                 LEFT JOIN certificates c ON c.id = h.certificate_id \
+                 WHERE h.project_id = {} AND h.id IN ({})",
+                args.push(project.as_str()),
+                args.list(hosts.iter().map(|h| h.as_str()))
+            );
+            let before: Vec<(String, String, Option<String>, Option<String>)> =
+                sqlx::query_as_with(AssertSqlSafe(sql), args.arguments()?)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let mut args = SqlArgs::new();
+            let sql = format!(
+                "UPDATE hosts SET certificate_id = {} WHERE project_id = {} AND id IN ({})",
+                args.push(certificate.as_str()),
+                args.push(project.as_str()),
+                args.list(hosts.iter().map(|h| h.as_str()))
             );
             let done = sqlx::query_with(AssertSqlSafe(sql), args.arguments()?)
                 .execute(&mut *tx)
@@ -127,8 +172,41 @@ impl Store {
             if usize::try_from(done.rows_affected()).ok() != Some(hosts.len()) {
                 return Err(StoreError::NotFound(Resource::Host).into());
             }
+            for (host_id, hostname, old, old_name) in &before {
+                if old.as_deref() == Some(certificate.as_str()) {
+                    continue;
+                }
+                let host = HostRef {
+                    id: host_id,
+                    hostname,
+                };
+                if let Some(old) = old {
+                    let name = old_name.as_deref().unwrap_or_default();
+                    binding_event(
+                        &mut tx,
+                        self.outbox,
+                        origin,
+                        project.as_str(),
+                        EventType::CertificateUnbound,
+                        (old, name),
+                        host,
+                    )
+                    .await?;
+                }
+                binding_event(
+                    &mut tx,
+                    self.outbox,
+                    origin,
+                    project.as_str(),
+                    EventType::CertificateBound,
+                    (facts.id.as_str(), facts.name.as_str()),
+                    host,
+                )
+                .await?;
+            }
         }
         tx.commit().await?;
+        self.announce_commit();
         Ok(())
     }
 }

@@ -1,18 +1,29 @@
 //! Certificate rows: insert under the project quota, page through them newest first, rename or
 //! replace, delete, and read the hosts bound to them.
 
+use serde_json::json;
 use sqlx::{AnyConnection, AssertSqlSafe};
 
 use super::binding::{WriteError, certificate_to_bind, hostnames_using, lock_certificate};
-use super::sql::{Bind, Page, PageWindow, SqlArgs, like_contains, one_in_project};
+use super::events::{Origin, certificate_data, record, record_many};
+use super::name_search::name_condition;
+use super::sql::{Bind, Page, PageWindow, SqlArgs, one_in_project};
 use super::{Resource, Store, StoreError};
 use crate::domain::{
-    CertificateFacts, CertificateId, CertificateName, ExpiryWindow, HostId, Millis, NameLimit,
-    ProjectId,
+    CertificateFacts, CertificateId, CertificateName, EventType, ExpiryStatus, ExpiryWindow,
+    HostId, Millis, NameLimit, ProjectId,
 };
+
+/// Matches up to which a name search's page is read through the trigram index (rows looked
+/// up by rowid and sorted); above it the page walks the newest-first index, where matches are
+/// dense enough to fill a page quickly.
+const PAGE_VIA_TRIGRAM_MAX: i64 = 1000;
 
 /// Certificate ids bound in one `IN (...)` list (SQLite allows 32,766 variables per statement).
 const IDS_PER_STATEMENT: usize = 1000;
+
+/// The actor of certificates loaded in bulk ([`Store::insert_certificates`]).
+pub const IMPORT_ACTOR: &str = "import";
 
 /// A certificate to insert; the key is already sealed.
 #[derive(Debug)]
@@ -129,6 +140,7 @@ impl Store {
         &self,
         new: &NewCertificate<'_>,
         quota: Option<i64>,
+        actor: &str,
     ) -> Result<(), StoreError> {
         let (_turn, mut tx) = self.begin_write().await?;
         let counted = sqlx::query(
@@ -143,7 +155,22 @@ impl Store {
             return Err(StoreError::QuotaExceeded);
         }
         insert_row(&mut tx, new).await?;
+        let origin = Origin {
+            actor,
+            time: new.created_at,
+        };
+        record(
+            &mut tx,
+            self.outbox,
+            origin,
+            new.project.as_str(),
+            EventType::CertificateCreated,
+            new.id.as_str(),
+            &created_data(new),
+        )
+        .await?;
         tx.commit().await?;
+        self.announce_commit();
         Ok(())
     }
 
@@ -197,8 +224,24 @@ impl Store {
             sqlx::query_with(AssertSqlSafe(sql), args.arguments()?)
                 .execute(&mut *tx)
                 .await?;
+            let events: Vec<_> = chunk
+                .iter()
+                .map(|new| {
+                    (
+                        new.project.as_str(),
+                        new.id.as_str(),
+                        created_data(new),
+                        Origin {
+                            actor: IMPORT_ACTOR,
+                            time: new.created_at,
+                        },
+                    )
+                })
+                .collect();
+            record_many(&mut tx, self.outbox, EventType::CertificateCreated, &events).await?;
         }
         tx.commit().await?;
+        self.announce_commit();
         Ok(())
     }
 
@@ -221,39 +264,12 @@ impl Store {
         project: &ProjectId,
         filter: &ListFilter,
     ) -> Result<Page<CertificateSummary>, StoreError> {
+        // The count goes through the trigram index (a search that is not frequent is cheap to
+        // count there); the page of a search matching few rows too, while a page of one
+        // matching many walks the newest-first index and stops after the page.
         let mut args = SqlArgs::new();
-        let mut conditions = vec![format!("project_id = {}", args.push(project.as_str()))];
-        // The page query walks the newest-first listing index, which also holds the expiry, and
-        // stops after the page; `+expire_time_ms` keeps the planners (SQLite's above all) from
-        // preferring the expiry index there, which would mean sorting every match. The count
-        // uses the expiry index.
-        let mut page_conditions: Vec<String> = Vec::new();
-        if let Some(text) = &filter.name_contains {
-            let p = args.push(like_contains(&text.to_ascii_lowercase()));
-            conditions.push(format!("name_lower LIKE {p} ESCAPE '\\'"));
-        }
-        if let Some(window) = filter.expiry {
-            if let Some(after) = window.after {
-                let p = args.push(after);
-                conditions.push(format!("expire_time_ms > {p}"));
-                page_conditions.push(format!("+expire_time_ms > {p}"));
-            }
-            if let Some(up_to) = window.up_to {
-                let p = args.push(up_to);
-                conditions.push(format!("expire_time_ms <= {p}"));
-                page_conditions.push(format!("+expire_time_ms <= {p}"));
-            }
-        }
-        let predicate = conditions.join(" AND ");
-        let page_predicate = conditions
-            .iter()
-            .filter(|c| !c.starts_with("expire_time_ms"))
-            .chain(page_conditions.iter())
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(" AND ");
-
-        let total: i64 = if args.len() == 1 {
+        let predicate = self.list_predicate(&mut args, project, filter, true, false);
+        let total: i64 = if filter.name_contains.is_none() && filter.expiry.is_none() {
             // Unfiltered: the counter kept by insert/delete avoids counting every row.
             sqlx::query_scalar("SELECT certificate_count FROM projects WHERE id = $1")
                 .bind(project.as_str())
@@ -270,6 +286,14 @@ impl Store {
         if total <= offset || limit == Some(0) {
             return Ok(Page::empty(total));
         }
+        let mut args = SqlArgs::new();
+        let page_predicate = self.list_predicate(
+            &mut args,
+            project,
+            filter,
+            total <= PAGE_VIA_TRIGRAM_MAX,
+            true,
+        );
         let limit = args.push(limit.unwrap_or(i64::MAX));
         let offset = args.push(offset);
         let sql = format!(
@@ -280,6 +304,66 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         Ok(Page { total, items })
+    }
+
+    /// The first instant after `now` at which the expiry status of one of the project's
+    /// certificates changes (`None`: never), in one statement of two index seeks on
+    /// `certificates_expiry`; what an `exp_status` page may be cached until.
+    pub async fn next_expiry_change(
+        &self,
+        project: &ProjectId,
+        now: Millis,
+    ) -> Result<Option<Millis>, StoreError> {
+        let (after_now, after_horizon): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT \
+             (SELECT MIN(expire_time_ms) FROM certificates WHERE project_id = $1 AND expire_time_ms > $2), \
+             (SELECT MIN(expire_time_ms) FROM certificates WHERE project_id = $1 AND expire_time_ms > $3)",
+        )
+        .bind(project.as_str())
+        .bind(now)
+        .bind(ExpiryStatus::soon_horizon(now))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(ExpiryStatus::next_change(now, after_now, after_horizon))
+    }
+
+    /// The `WHERE` clause of a list query and its values. `trigram`: search names through the
+    /// trigram index where the dialect and text allow ([`name_condition`]). `page`: the page
+    /// query, which walks the newest-first listing index (it also holds the expiry), and
+    /// stops after the page; `+expire_time_ms` keeps the planners (SQLite's above all) from
+    /// preferring the expiry index there, which would mean sorting every match. The count
+    /// uses the expiry index.
+    fn list_predicate(
+        &self,
+        args: &mut SqlArgs,
+        project: &ProjectId,
+        filter: &ListFilter,
+        trigram: bool,
+        page: bool,
+    ) -> String {
+        let project_value = args.push(project.as_str());
+        let mut project_column = "project_id";
+        let mut conditions = Vec::new();
+        if let Some(text) = &filter.name_contains {
+            let name = name_condition(self.backend, text, args, trigram);
+            project_column = name.project_column;
+            conditions.push(name.sql);
+        }
+        let column = if page {
+            "+expire_time_ms"
+        } else {
+            "expire_time_ms"
+        };
+        if let Some(window) = filter.expiry {
+            if let Some(after) = window.after {
+                conditions.push(format!("{column} > {}", args.push(after)));
+            }
+            if let Some(up_to) = window.up_to {
+                conditions.push(format!("{column} <= {}", args.push(up_to)));
+            }
+        }
+        conditions.insert(0, format!("{project_column} = {project_value}"));
+        conditions.join(" AND ")
     }
 
     /// The hosts of the project bound to any of `ids`: one statement per [`IDS_PER_STATEMENT`]
@@ -316,18 +400,20 @@ impl Store {
         id: &CertificateId,
         name: &CertificateName,
         replaced: Option<&ReplacedPair<'_>>,
+        origin: Origin<'_>,
     ) -> Result<CertificateRecord, StoreError> {
         let (_turn, mut tx) = self.begin_write().await?;
-        if lock_certificate(&mut tx, project, id).await?.is_none() {
+        let Some(before) = lock_certificate(&mut tx, project, id).await? else {
             return Err(StoreError::NotFound(Resource::Certificate));
-        }
+        };
         let hosts = hostnames_using(&mut tx, project, id).await?;
         if !hosts.is_empty() {
             return Err(StoreError::InUse(hosts));
         }
         let set = if replaced.is_some() {
+            // A new chain has its own expiry: its threshold events start afresh.
             "name = $3, name_lower = $4, content = $5, sealed_key = $6, expire_time_ms = $7, \
-             leaf_sha256 = $8, key_sha256 = $9"
+             leaf_sha256 = $8, key_sha256 = $9, expiry_stage = NULL"
         } else {
             "name = $3, name_lower = $4"
         };
@@ -348,8 +434,40 @@ impl Store {
                 .bind(pair.leaf_sha256)
                 .bind(pair.key_sha256);
         }
-        let row = q.fetch_one(&mut *tx).await?;
+        let row: CertificateRecord = q.fetch_one(&mut *tx).await?;
+        if before.name != row.name {
+            let data =
+                certificate_data(row.id.as_str(), &row.name, json!({"old_name": before.name}));
+            record(
+                &mut tx,
+                self.outbox,
+                origin,
+                project.as_str(),
+                EventType::CertificateRenamed,
+                row.id.as_str(),
+                &data,
+            )
+            .await?;
+        }
+        if replaced.is_some() {
+            let extra = json!({
+                "previous_expire_time": before.expire_time,
+                "expire_time": row.expire_time,
+            });
+            let data = certificate_data(row.id.as_str(), &row.name, extra);
+            record(
+                &mut tx,
+                self.outbox,
+                origin,
+                project.as_str(),
+                EventType::CertificateRotated,
+                row.id.as_str(),
+                &data,
+            )
+            .await?;
+        }
         tx.commit().await?;
+        self.announce_commit();
         Ok(row)
     }
 
@@ -360,6 +478,7 @@ impl Store {
         &self,
         project: &ProjectId,
         id: &CertificateId,
+        origin: Origin<'_>,
     ) -> Result<CertificateRecord, StoreError> {
         let result = async {
             let (_turn, mut tx) = self.begin_write().await?;
@@ -380,7 +499,19 @@ impl Store {
             .bind(project.as_str())
             .execute(&mut *tx)
             .await?;
+            let data = certificate_data(row.id.as_str(), &row.name, json!({"expire_time": row.expire_time}));
+            record(
+                &mut tx,
+                self.outbox,
+                origin,
+                project.as_str(),
+                EventType::CertificateDeleted,
+                row.id.as_str(),
+                &data,
+            )
+            .await?;
             tx.commit().await?;
+            self.announce_commit();
             Ok(row)
         }
         .await;
@@ -406,6 +537,15 @@ impl Store {
             Err(e) => e.into(),
         }
     }
+}
+
+/// The data of a `created` event.
+fn created_data(new: &NewCertificate<'_>) -> serde_json::Value {
+    certificate_data(
+        new.id.as_str(),
+        new.name.as_str(),
+        json!({"expire_time": new.expire_time}),
+    )
 }
 
 /// The certificate a rotation stores in place of the old one; the key is already sealed.
@@ -466,6 +606,7 @@ impl Store {
         old: &CertificateId,
         new: &Replacement<'_>,
         name: Option<&CertificateName>,
+        origin: Origin<'_>,
         check: impl FnOnce(&CertificateFacts, &[String]) -> Result<(), E>,
     ) -> Result<Rotated, WriteError<E>> {
         let (_turn, mut tx) = self.begin_write().await?;
@@ -508,7 +649,7 @@ impl Store {
             key_sha256: Some(new.key_sha256),
         };
         insert_row(&mut tx, &row).await?;
-        let record = CertificateRecord {
+        let stored = CertificateRecord {
             id: new.id.clone(),
             name: name.as_str().to_owned(),
             content: new.content.to_owned(),
@@ -529,11 +670,29 @@ impl Store {
             .bind(project.as_str())
             .execute(&mut *tx)
             .await?;
-        // The event log's `rotated` event (old id, new id, moved hostnames) is written here,
-        // inside this transaction, so it exists exactly when the rotation does.
+        // One `rotated` event (old and new ids, the hosts moved), in this transaction, so it
+        // exists exactly when the rotation does.
+        let extra = json!({
+            "previous_certificate_id": old.as_str(),
+            "previous_name": facts.name,
+            "expire_time": new.expire_time,
+            "hostnames": moved,
+        });
+        let data = certificate_data(new.id.as_str(), name.as_str(), extra);
+        record(
+            &mut tx,
+            self.outbox,
+            origin,
+            project.as_str(),
+            EventType::CertificateRotated,
+            new.id.as_str(),
+            &data,
+        )
+        .await?;
         tx.commit().await?;
+        self.announce_commit();
         Ok(Rotated {
-            record,
+            record: stored,
             old_name: facts.name,
             moved,
         })

@@ -1,15 +1,17 @@
 //! Protected domains (dedicated-mode hosts): insert, page through, update and delete them.
 //! Writes that bind a certificate follow the lock order of [`super::binding`].
 
-use sqlx::AssertSqlSafe;
+use serde_json::json;
+use sqlx::{AnyConnection, AssertSqlSafe};
 
-use super::binding::{WriteError, certificate_to_bind, fk_to_not_found};
+use super::binding::{HostRef, WriteError, binding_event, certificate_to_bind, fk_to_not_found};
+use super::events::{Origin, host_data, record};
 use super::policies::{NewPolicy, delete_if_unused, insert_policy, lock_policy};
 use super::sql::{Page, PageWindow, SqlArgs, like_contains, one_in_project};
 use super::{Resource, Store, StoreError, host_settings};
 use crate::domain::{
-    CertificateFacts, CertificateId, HostChange, HostId, HostSettings, HostState, Hostname, Millis,
-    PolicyId, ProjectId,
+    CertificateFacts, CertificateId, EventType, HostChange, HostId, HostSettings, HostState,
+    Hostname, Millis, PolicyId, ProjectId,
 };
 
 /// The policy a new host uses.
@@ -95,13 +97,16 @@ impl Store {
     pub async fn insert_host<E>(
         &self,
         new: &NewHost<'_>,
+        actor: &str,
         check: impl FnOnce(&CertificateFacts) -> Result<(), E>,
     ) -> Result<(), WriteError<E>> {
         let settings = host_settings::encode(new.settings)?;
         let (_turn, mut tx) = self.begin_write().await?;
+        let mut bound = None;
         if let Some(certificate) = new.certificate_id {
             let facts = certificate_to_bind(&mut tx, new.project, certificate).await?;
             check(&facts).map_err(WriteError::Refused)?;
+            bound = Some(facts);
         }
         let policy_id = match new.policy {
             HostPolicy::Existing(id) => {
@@ -128,7 +133,45 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(fk_to_not_found)?;
+        let origin = Origin {
+            actor,
+            time: new.created_at,
+        };
+        let host = HostRef {
+            id: new.id.as_str(),
+            hostname: new.hostname.as_str(),
+        };
+        let certificate_id = new.certificate_id.map(CertificateId::as_str);
+        let data = host_data(
+            host.id,
+            host.hostname,
+            json!({"certificate_id": certificate_id}),
+        );
+        let project = new.project.as_str();
+        record(
+            &mut tx,
+            self.outbox,
+            origin,
+            project,
+            EventType::HostCreated,
+            host.id,
+            &data,
+        )
+        .await?;
+        if let Some(facts) = bound {
+            binding_event(
+                &mut tx,
+                self.outbox,
+                origin,
+                project,
+                EventType::CertificateBound,
+                (facts.id.as_str(), &facts.name),
+                host,
+            )
+            .await?;
+        }
         tx.commit().await?;
+        self.announce_commit();
         Ok(())
     }
 
@@ -193,6 +236,7 @@ impl Store {
         project: &ProjectId,
         id: &HostId,
         certificate: Option<&CertificateId>,
+        origin: Origin<'_>,
         decide: impl FnOnce(&HostState, Option<&CertificateFacts>) -> Result<HostChange, E>,
     ) -> Result<(), WriteError<E>> {
         let (_turn, mut tx) = self.begin_write().await?;
@@ -230,7 +274,55 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(fk_to_not_found)?;
+        let host = HostRef {
+            id: id.as_str(),
+            hostname: &state.hostname,
+        };
+        let project_id = project.as_str();
+        let data = host_data(
+            host.id,
+            host.hostname,
+            json!({"certificate_id": change.certificate_id.as_ref().map(CertificateId::as_str)}),
+        );
+        record(
+            &mut tx,
+            self.outbox,
+            origin,
+            project_id,
+            EventType::HostUpdated,
+            host.id,
+            &data,
+        )
+        .await?;
+        if change.certificate_id != state.certificate_id {
+            if let Some(old) = &state.certificate_id {
+                let name = certificate_name(&mut tx, old.as_str()).await?;
+                binding_event(
+                    &mut tx,
+                    self.outbox,
+                    origin,
+                    project_id,
+                    EventType::CertificateUnbound,
+                    (old.as_str(), &name),
+                    host,
+                )
+                .await?;
+            }
+            if let Some(facts) = &facts {
+                binding_event(
+                    &mut tx,
+                    self.outbox,
+                    origin,
+                    project_id,
+                    EventType::CertificateBound,
+                    (facts.id.as_str(), &facts.name),
+                    host,
+                )
+                .await?;
+            }
+        }
         tx.commit().await?;
+        self.announce_commit();
         Ok(())
     }
 
@@ -242,6 +334,7 @@ impl Store {
         project: &ProjectId,
         id: &HostId,
         keep_policy: bool,
+        origin: Origin<'_>,
     ) -> Result<DeletedHost, StoreError> {
         let (_turn, mut tx) = self.begin_write().await?;
         // Policy before host (the lock order): lock the policy the host uses now; should a
@@ -265,20 +358,65 @@ impl Store {
                 None => None,
             }
         };
-        let row: Option<(HostId, String, Option<PolicyId>)> = sqlx::query_as(
-            "DELETE FROM hosts WHERE id = $1 AND project_id = $2 RETURNING id, hostname, policy_id",
+        let row: Option<(HostId, String, Option<PolicyId>, Option<String>)> = sqlx::query_as(
+            "DELETE FROM hosts WHERE id = $1 AND project_id = $2 \
+             RETURNING id, hostname, policy_id, certificate_id",
         )
         .bind(id.as_str())
         .bind(project.as_str())
         .fetch_optional(&mut *tx)
         .await?;
-        let (id, hostname, policy) = row.ok_or(StoreError::NotFound(Resource::Host))?;
+        let (id, hostname, policy, certificate_id) =
+            row.ok_or(StoreError::NotFound(Resource::Host))?;
         if let Some(locked) = locked
             && policy.as_ref() == Some(&locked)
         {
             delete_if_unused(&mut tx, project, &locked).await?;
         }
+        let host = HostRef {
+            id: id.as_str(),
+            hostname: &hostname,
+        };
+        let project_id = project.as_str();
+        let data = host_data(
+            host.id,
+            &hostname,
+            json!({"certificate_id": certificate_id}),
+        );
+        record(
+            &mut tx,
+            self.outbox,
+            origin,
+            project_id,
+            EventType::HostDeleted,
+            host.id,
+            &data,
+        )
+        .await?;
+        if let Some(old) = &certificate_id {
+            let name = certificate_name(&mut tx, old.as_str()).await?;
+            binding_event(
+                &mut tx,
+                self.outbox,
+                origin,
+                project_id,
+                EventType::CertificateUnbound,
+                (old.as_str(), &name),
+                host,
+            )
+            .await?;
+        }
         tx.commit().await?;
+        self.announce_commit();
         Ok(DeletedHost { id, hostname })
     }
+}
+
+/// The name of a certificate (empty if it vanished meanwhile, which its foreign key forbids).
+async fn certificate_name(conn: &mut AnyConnection, id: &str) -> Result<String, sqlx::Error> {
+    let name: Option<String> = sqlx::query_scalar("SELECT name FROM certificates WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(name.unwrap_or_default())
 }

@@ -8,9 +8,13 @@ mod binding;
 mod certificates;
 #[cfg(unix)]
 mod change_watch;
+mod console_sessions;
 mod credentials;
+mod events;
+mod expiry;
 mod host_settings;
 mod hosts;
+mod name_search;
 mod policies;
 mod sql;
 mod stored;
@@ -29,7 +33,12 @@ pub use certificates::{
     BoundHost, CertificateRecord, CertificateSummary, FingerprintRow, ListFilter, NewCertificate,
     ReplacedPair, Replacement, Rotated,
 };
+pub use console_sessions::{NewSession, SessionRecord};
 pub use credentials::{AccessKeyRecord, NewToken, TokenListing, TokenRecord, UserRecord};
+pub use events::{
+    DeliveryOutcome, EventFilter, EventRecord, Origin, SYSTEM_ACTOR, certificate_data, host_data,
+};
+pub use expiry::{CertificateCounts, CertificateSeries};
 pub use hosts::{DeletedHost, HostListFilter, HostPolicy, HostRecord, NewHost};
 pub use policies::{NewPolicy, PolicyHost, PolicyListFilter, PolicyRecord};
 pub use sql::{Page, PageWindow};
@@ -91,6 +100,12 @@ pub enum StoreError {
     /// The database cannot be reached right now (connection refused, pool exhausted).
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
+    /// The database has no room left (SQLite `SQLITE_FULL`: disk full or `max_page_count`
+    /// reached; PostgreSQL `disk_full`). Reads still work; writes work again once space is freed.
+    #[error(
+        "database full: {0}; free disk space (or raise the SQLite max_page_count) and writes resume"
+    )]
+    Full(#[source] sqlx::Error),
     /// The database's schema is newer than this binary, or otherwise unusable.
     #[error("{0}")]
     Schema(String),
@@ -105,13 +120,14 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                Self::Unavailable(e)
-            }
             sqlx::Error::Database(ref db) if db.is_unique_violation() => Self::NameTaken,
             // A stored value that no longer reads as its domain type (see `stored`).
             sqlx::Error::ColumnDecode { .. } => Self::Schema(e.to_string()),
-            other => Self::Backend(other),
+            other => match unavailability(&other) {
+                Some(Unavailability::Full) => Self::Full(other),
+                Some(Unavailability::Transient) => Self::Unavailable(other),
+                None => Self::Backend(other),
+            },
         }
     }
 }
@@ -150,6 +166,63 @@ impl std::fmt::Display for Resource {
     }
 }
 
+/// Why a database error is someone else's passing trouble rather than a fault of ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unavailability {
+    /// No space left.
+    Full,
+    /// The server went away, is shutting down or starting, is busy or out of connections.
+    Transient,
+}
+
+/// Classifies errors that mean "the database cannot serve right now": lost or refused
+/// connections, an exhausted pool, PostgreSQL shutting down (a pooled connection whose server
+/// went away answers `57P01`), SQLite busy or unreadable, and a full disk.
+fn unavailability(e: &sqlx::Error) -> Option<Unavailability> {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => Some(Unavailability::Transient),
+        sqlx::Error::Database(db) => {
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                postgres_unavailability(pg.code())
+            } else if let Some(lite) = db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+                sqlite_unavailability(
+                    sqlx::error::DatabaseError::code(lite)
+                        .as_deref()
+                        .unwrap_or(""),
+                )
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// PostgreSQL SQLSTATEs: class 08 (connection exception), 57P01..57P03 (shutdown, crash,
+/// cannot connect now), 53100 (disk full), 53300 (too many connections).
+fn postgres_unavailability(sqlstate: &str) -> Option<Unavailability> {
+    match sqlstate {
+        "53100" => Some(Unavailability::Full),
+        "57P01" | "57P02" | "57P03" | "53300" => Some(Unavailability::Transient),
+        s if s.starts_with("08") => Some(Unavailability::Transient),
+        _ => None,
+    }
+}
+
+/// SQLite result codes (the primary code is the low byte of the extended one): `SQLITE_FULL`
+/// (13), and `SQLITE_BUSY` (5), `SQLITE_LOCKED` (6), `SQLITE_IOERR` (10), `SQLITE_CANTOPEN` (14).
+fn sqlite_unavailability(code: &str) -> Option<Unavailability> {
+    match code.parse::<i32>().ok()? & 0xff {
+        13 => Some(Unavailability::Full),
+        5 | 6 | 10 | 14 => Some(Unavailability::Transient),
+        _ => None,
+    }
+}
+
 /// Pool settings, exposed as `serve` flags.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolSettings {
@@ -184,6 +257,11 @@ pub struct Store {
     /// otherwise.
     #[cfg(unix)]
     changes: Option<Arc<change_watch::ChangeWatch>>,
+    /// Whether new events enter the webhook outbox (`pending`) or are only logged (`none`).
+    outbox: bool,
+    /// Bumped after each commit that recorded events or added certificates, so the deliverer
+    /// and the expiry scheduler of this process act at once instead of at their next tick.
+    commits: Arc<tokio::sync::watch::Sender<u64>>,
     /// Credential lookups also read the test-controls clock (see [`Store::with_shared_clock`]).
     shared_clock: bool,
 }
@@ -196,6 +274,10 @@ impl Store {
         let backend = Backend::from_url(url)?;
         sqlx::any::install_default_drivers();
         let url = normalise_url(url, backend);
+        let (url, max_page_count) = match backend {
+            Backend::Sqlite => take_max_page_count(&url)?,
+            Backend::Postgres => (url, None),
+        };
         #[cfg(unix)]
         if backend == Backend::Sqlite
             && url.contains("mode=rwc")
@@ -213,11 +295,18 @@ impl Store {
             // SQLite caches pages per connection (8 MiB each by default): a smaller cache keeps
             // a pool of connections well inside the memory budget; the OS page cache still
             // holds the file.
-            pool_options = pool_options.after_connect(|conn, _| {
+            pool_options = pool_options.after_connect(move |conn, _| {
                 Box::pin(async move {
                     sqlx::query("PRAGMA cache_size = -2048")
+                        .execute(&mut *conn)
+                        .await?;
+                    if let Some(pages) = max_page_count {
+                        sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "PRAGMA max_page_count = {pages}"
+                        )))
                         .execute(conn)
                         .await?;
+                    }
                     Ok(())
                 })
             });
@@ -244,6 +333,8 @@ impl Store {
             writer,
             #[cfg(unix)]
             changes: None,
+            outbox: false,
+            commits: Arc::new(tokio::sync::watch::Sender::new(0)),
             shared_clock: false,
         };
         store.migrate().await?;
@@ -299,6 +390,27 @@ impl Store {
         return self.changes.as_ref().and_then(|c| c.stamp());
         #[cfg(not(unix))]
         None
+    }
+
+    /// The same store, recording new events as `pending` for webhook delivery when `on`.
+    pub fn with_outbox(mut self, on: bool) -> Self {
+        self.outbox = on;
+        self
+    }
+
+    /// A receiver that changes after each commit that recorded events.
+    pub fn subscribe_commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.commits.subscribe()
+    }
+
+    /// Tells this process's workers that events were committed.
+    fn announce_commit(&self) {
+        self.commits.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Open and idle connections of this process's pool (the pool gauges).
+    pub fn pool_usage(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
     }
 
     /// The engine behind this store.
@@ -363,6 +475,34 @@ fn normalise_url(url: &str, backend: Backend) -> String {
     }
 }
 
+/// Takes the `max_page_count=N` parameter off an SQLite URL: a cap on the database file's size
+/// in pages, applied to every connection (sqlx does not know the parameter). Operators use it to
+/// bound the file; tests use it to fill a database without filling a disk.
+fn take_max_page_count(url: &str) -> Result<(String, Option<u32>), StoreError> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), None));
+    };
+    let mut pages = None;
+    let mut rest = Vec::new();
+    for pair in query.split('&') {
+        match pair.strip_prefix("max_page_count=") {
+            Some(n) => {
+                let n = n.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    StoreError::Config(format!("bad max_page_count in the database URL: {n}"))
+                })?;
+                pages = Some(n);
+            }
+            None => rest.push(pair),
+        }
+    }
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    Ok((url, pages))
+}
+
 /// Creates an empty database file readable by its owner only (0600), unless it exists. SQLite
 /// gives the `-wal` and `-shm` files the database file's mode, so they are private too; an
 /// empty file is a valid empty database. Failures are left for SQLite to report.
@@ -418,5 +558,45 @@ mod tests {
             Backend::Postgres
         );
         assert!(Backend::from_url("mysql://x").is_err());
+    }
+
+    #[test]
+    fn max_page_count_is_taken_off_sqlite_urls() {
+        assert_eq!(
+            take_max_page_count("sqlite://x.db?max_page_count=40&mode=rwc").unwrap(),
+            ("sqlite://x.db?mode=rwc".to_owned(), Some(40))
+        );
+        assert_eq!(
+            take_max_page_count("sqlite://x.db?mode=rwc").unwrap(),
+            ("sqlite://x.db?mode=rwc".to_owned(), None)
+        );
+        assert!(take_max_page_count("sqlite://x.db?max_page_count=0").is_err());
+        assert!(take_max_page_count("sqlite://x.db?max_page_count=x").is_err());
+    }
+
+    #[test]
+    fn outages_and_full_disks_are_told_apart_from_faults() {
+        assert_eq!(
+            postgres_unavailability("57P01"),
+            Some(Unavailability::Transient)
+        );
+        assert_eq!(
+            postgres_unavailability("08006"),
+            Some(Unavailability::Transient)
+        );
+        assert_eq!(postgres_unavailability("53100"), Some(Unavailability::Full));
+        assert_eq!(postgres_unavailability("23505"), None);
+        assert_eq!(postgres_unavailability("42P01"), None);
+        assert_eq!(sqlite_unavailability("13"), Some(Unavailability::Full));
+        assert_eq!(sqlite_unavailability("5"), Some(Unavailability::Transient));
+        assert_eq!(
+            sqlite_unavailability("2570"),
+            Some(Unavailability::Transient)
+        ); // IOERR_FSYNC
+        assert_eq!(sqlite_unavailability("2067"), None); // CONSTRAINT_UNIQUE
+        assert!(matches!(
+            StoreError::from(sqlx::Error::PoolTimedOut),
+            StoreError::Unavailable(_)
+        ));
     }
 }

@@ -31,7 +31,7 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     /// A page past the end: no rows, but the count of all matches.
-    pub(super) fn empty(total: i64) -> Self {
+    pub(crate) fn empty(total: i64) -> Self {
         Self {
             total,
             items: Vec::new(),
@@ -82,6 +82,8 @@ pub(super) enum Bind {
     OptionalText(Option<String>),
     /// An integer.
     Int(i64),
+    /// An integer or NULL.
+    OptionalInt(Option<i64>),
     /// Bytes.
     Bytes(Vec<u8>),
 }
@@ -146,8 +148,21 @@ impl SqlArgs {
     }
 
     /// Number of parameters so far.
+    #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.binds.len()
+    }
+
+    /// The text values, in order (tests check what a builder bound).
+    #[cfg(test)]
+    pub(super) fn texts(&self) -> Vec<String> {
+        self.binds
+            .iter()
+            .filter_map(|b| match b {
+                Bind::Text(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The values as sqlx arguments, for `sqlx::query*_with`.
@@ -158,6 +173,7 @@ impl SqlArgs {
                 Bind::Text(s) => args.add(s.clone()),
                 Bind::OptionalText(s) => args.add(s.clone()),
                 Bind::Int(i) => args.add(*i),
+                Bind::OptionalInt(i) => args.add(*i),
                 Bind::Bytes(b) => args.add(b.clone()),
             };
             added.map_err(|e| StoreError::Backend(sqlx::Error::Encode(e)))?;

@@ -63,8 +63,10 @@ impl Store {
     }
 
     /// Deletes every certificate and host (and whatever else `RESET_TABLES` names) of
-    /// `project`, or of every project; projects and their credentials stay. Returns the number
-    /// of rows deleted. One transaction: a concurrent reader sees all or nothing.
+    /// `project`, or of every project, and their events (with any pending webhook deliveries);
+    /// projects and their credentials stay, and the reset records no event. Returns the number
+    /// of certificates and hosts deleted. One transaction: a concurrent reader sees all or
+    /// nothing.
     pub async fn reset(&self, project: Option<&ProjectId>) -> Result<u64, StoreError> {
         let (_turn, mut tx) = self.begin_write().await?;
         let mut deleted = 0;
@@ -86,6 +88,15 @@ impl Store {
             };
             deleted += done.rows_affected();
         }
+        match project {
+            Some(p) => {
+                sqlx::query("DELETE FROM events WHERE project_id = $1")
+                    .bind(p.as_str())
+                    .execute(&mut *tx)
+                    .await?
+            }
+            None => sqlx::query("DELETE FROM events").execute(&mut *tx).await?,
+        };
         match project {
             Some(p) => {
                 sqlx::query("UPDATE projects SET certificate_count = 0 WHERE id = $1")

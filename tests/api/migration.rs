@@ -101,7 +101,8 @@ async fn columns(url: &str) -> BTreeSet<(String, String)> {
     let sql = if url.starts_with("sqlite:") {
         "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
          WHERE m.type = 'table' AND m.name NOT LIKE '\\_sqlx%' ESCAPE '\\' \
-         AND m.name NOT LIKE 'sqlite%'"
+         AND m.name NOT LIKE 'sqlite%' \
+         AND m.name NOT LIKE 'certificates_name_fts%'"
     } else {
         "SELECT table_name::TEXT, column_name::TEXT FROM information_schema.columns \
          WHERE table_schema = 'public' AND table_name NOT LIKE '\\_sqlx%' ESCAPE '\\'"

@@ -447,9 +447,12 @@ async fn list_queries_use_their_indexes() {
         "SELECT COUNT(*) FROM certificates WHERE project_id = '{p}' AND expire_time_ms > 1700000000000 AND expire_time_ms <= 1700060000000"
     ))
     .await;
+    // Either expiry index serves the range: the per-project one, or the cross-project one the
+    // expiry scheduler and /metrics read (migration 0007), which the planner may prefer when the
+    // project holds a large share of all certificates, as here (half).
     assert!(
-        expiry.contains("certificates_expiry"),
-        "exp_status ranges use the expiry index:\n{expiry}"
+        expiry.contains("certificates_expiry") || expiry.contains("certificates_expire_time"),
+        "exp_status ranges use an expiry index:\n{expiry}"
     );
     println!("page plan:\n{page}\nname plan:\n{name}\nexpiry plan:\n{expiry}");
 }

@@ -74,6 +74,20 @@ async fn rotation_moves_every_host(db: Db) {
     }
     let (_, certs) = app.get("waf/certificate?pagesize=-1").await;
     assert_eq!(certs["total"], 2, "one in, one out");
+    // One `rotated` event carries both ids and the hosts moved; nothing logs a delete.
+    let (_, events) = app
+        .get("wafcert/events?pagesize=100&type=wafcert.certificate.rotated")
+        .await;
+    assert_eq!(events["total"], 1, "{events}");
+    let data = &events["items"][0]["data"];
+    assert_eq!(data["certificate_id"], new.as_str());
+    assert_eq!(data["previous_certificate_id"], old.as_str());
+    assert_eq!(data["name"], "shop");
+    assert_eq!(data["hostnames"], json!(hosts));
+    let (_, deleted) = app
+        .get("wafcert/events?pagesize=100&type=wafcert.certificate.deleted")
+        .await;
+    assert_eq!(deleted["total"], 0, "{deleted}");
     // The new certificate can itself be rotated and deleted once unbound.
     let (status, again) = app
         .post(&rotate_path(&new), &rotate_body(&fixture(95)))

@@ -17,7 +17,14 @@ use crate::helpers::*;
 const TRACKED: [&str; 2] = ["certificates", "hosts"];
 /// Tables with a `project_id` whose rows no cache serves (credentials are checked on every
 /// request, or through the change stamp; policies are read from the database each time).
-const NOT_CACHED: [&str; 4] = ["users", "tokens", "access_keys", "policies"];
+const NOT_CACHED: [&str; 6] = [
+    "users",
+    "tokens",
+    "access_keys",
+    "policies",
+    "events",
+    "console_sessions",
+];
 
 crate::on_both_backends!(every_write_to_a_tracked_table_bumps_the_version);
 
@@ -26,7 +33,8 @@ async fn columns(conn: &mut AnyConnection, db: Db) -> BTreeMap<String, BTreeSet<
     let sql = match db {
         Db::Sqlite => {
             "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
-             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'"
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
+             AND m.name NOT LIKE 'certificates_name_fts%'"
         }
         Db::Postgres => {
             "SELECT table_name::text, column_name::text FROM information_schema.columns \

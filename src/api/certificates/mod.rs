@@ -3,6 +3,8 @@
 //! in `wire`, the list query in `query`.
 
 mod query;
+#[cfg(test)]
+mod tests;
 mod wire;
 
 use axum::extract::State;
@@ -12,13 +14,13 @@ use axum::{Json, Router};
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::{Caller, IdInPath, JsonBody, QueryPairs};
-use super::read_cache::{CachedCertificate, CachedPage, CertificateKey, PageKey};
+use super::read_cache::{CachedCertificate, CachedPage, CertificateKey, PageKey, ReadCache};
 use crate::auth::Principal;
 use crate::domain::{
-    CertificateId, CertificateName, CertificatePair, ExpiryStatus, HostId, NameLimit, Role,
-    parse_pair, refuse_expired,
+    CertificateId, CertificateName, CertificatePair, ExpiryStatus, HostId, Millis, NameLimit,
+    ProjectId, Role, parse_pair, refuse_expired,
 };
-use crate::storage::{BoundHost, CertificateRecord, NewCertificate, ReplacedPair};
+use crate::storage::{BoundHost, CertificateRecord, NewCertificate, ReplacedPair, Store};
 use query::ListParams;
 pub(super) use wire::ShowResponse;
 use wire::{
@@ -49,37 +51,15 @@ async fn list(
 ) -> ApiResult<Json<ListResponse>> {
     let params = ListParams::parse(&query)?;
     let now = state.clock.now_ms();
-    let filter = params.to_filter(now);
-    // Pages filtered by expiry depend on the clock, not only on the data: never cached.
-    let key = filter.expiry.is_none().then(|| PageKey {
-        project: caller.project.to_string(),
-        name: filter
-            .name_contains
-            .as_ref()
-            .map(|n| n.to_ascii_lowercase()),
-        window: filter.window,
-        with_hosts: params.host,
-    });
-    let page = state
-        .cache
-        .read_through(key, caller.project_version, async {
-            let found = state
-                .store
-                .list_certificates(&caller.project, &filter)
-                .await?;
-            let bound = if params.host {
-                let ids: Vec<&CertificateId> = found.items.iter().map(|c| &c.id).collect();
-                state.store.bound_hosts(&caller.project, &ids).await?
-            } else {
-                Vec::new()
-            };
-            Ok::<_, ApiError>(CachedPage {
-                total: found.total,
-                items: found.items,
-                bound,
-            })
-        })
-        .await?;
+    let page = read_page(
+        &state.cache,
+        &state.store,
+        &caller.project,
+        caller.project_version,
+        &params,
+        now,
+    )
+    .await?;
     let mut bound = group_by_certificate(&page.bound);
     let items = page
         .items
@@ -97,6 +77,56 @@ async fn list(
     Ok(Json(ListResponse::new(page.total, items)))
 }
 
+/// A list page through the read cache: a page of stored data is valid while the project's
+/// version stays; an `exp_status` page also only until the project's next expiry change on the
+/// certificate clock (read in the same miss, as of the same `now` as the filter).
+async fn read_page(
+    cache: &ReadCache,
+    store: &Store,
+    project: &ProjectId,
+    version: i64,
+    params: &ListParams,
+    now: Millis,
+) -> ApiResult<std::sync::Arc<CachedPage>> {
+    let filter = params.to_filter(now);
+    let key = PageKey {
+        project: project.to_string(),
+        name: filter
+            .name_contains
+            .as_ref()
+            .map(|n| n.to_ascii_lowercase()),
+        window: filter.window,
+        with_hosts: params.host,
+        exp_status: params.exp_status.map(ExpiryStatus::code),
+    };
+    cache
+        .read_through(Some(key), version, now, async {
+            let changes_at = match filter.expiry {
+                Some(_) => Some(
+                    store
+                        .next_expiry_change(project, now)
+                        .await?
+                        .unwrap_or(Millis::MAX),
+                ),
+                None => None,
+            };
+            let found = store.list_certificates(project, &filter).await?;
+            let bound = if params.host {
+                let ids: Vec<&CertificateId> = found.items.iter().map(|c| &c.id).collect();
+                store.bound_hosts(project, &ids).await?
+            } else {
+                Vec::new()
+            };
+            Ok::<_, ApiError>(CachedPage {
+                total: found.total,
+                items: found.items,
+                bound,
+                changes_at,
+            })
+        })
+        .await
+}
+
 /// `POST /v1/{project_id}/waf/certificate`: upload a certificate chain and its private key.
 async fn create(
     State(state): State<AppState>,
@@ -109,12 +139,11 @@ async fn create(
     let key = required(body.key, "key")?;
     let name =
         CertificateName::parse_max(&name, state.settings.contract.name_max(NameLimit::Create))?;
-    let pair = check_pair(content, key).await?;
-    let id = CertificateId::next(&state.ids);
-    let sealed_key = state
-        .sealer
-        .seal(pair.key.as_bytes(), id.as_str())
-        .map_err(ApiError::internal)?;
+    let Upload {
+        pair,
+        id,
+        sealed_key,
+    } = prepare_upload(&state, content, key).await?;
     let now = state.clock.now_ms();
     let new = NewCertificate {
         id: &id,
@@ -129,7 +158,7 @@ async fn create(
     };
     state
         .store
-        .insert_certificate(&new, state.settings.certificate_quota)
+        .insert_certificate(&new, state.settings.certificate_quota, &caller.credential)
         .await?;
     tracing::info!(certificate = %id, project = %caller.project, "certificate created");
     let exp_status = ExpiryStatus::at(pair.expire_time, now).code();
@@ -155,14 +184,19 @@ async fn show(
     };
     let entry = state
         .cache
-        .read_through(Some(key), caller.project_version, async {
-            let record = state.store.certificate(&caller.project, &id).await?;
-            let bound = state
-                .store
-                .bound_hosts(&caller.project, &[&record.id])
-                .await?;
-            Ok::<_, ApiError>(CachedCertificate { record, bound })
-        })
+        .read_through(
+            Some(key),
+            caller.project_version,
+            state.clock.now_ms(),
+            async {
+                let record = state.store.certificate(&caller.project, &id).await?;
+                let bound = state
+                    .store
+                    .bound_hosts(&caller.project, &[&record.id])
+                    .await?;
+                Ok::<_, ApiError>(CachedCertificate { record, bound })
+            },
+        )
         .await?;
     show_body(&state, &caller, &entry.record, &entry.bound).map(Json)
 }
@@ -233,7 +267,13 @@ async fn update(
         });
     let record = state
         .store
-        .update_certificate(&caller.project, &id, &name, replaced.as_ref())
+        .update_certificate(
+            &caller.project,
+            &id,
+            &name,
+            replaced.as_ref(),
+            caller.origin(state.clock.now_ms()),
+        )
         .await?;
     let exp_status = ExpiryStatus::at(record.expire_time, state.clock.now_ms()).code();
     Ok(Json(UpdateResponse::new(record, exp_status)))
@@ -246,7 +286,10 @@ async fn delete(
     IdInPath(id): IdInPath<CertificateId>,
 ) -> ApiResult<Json<DeleteResponse>> {
     caller.require_admin()?;
-    let record = state.store.delete_certificate(&caller.project, &id).await?;
+    let record = state
+        .store
+        .delete_certificate(&caller.project, &id, caller.origin(state.clock.now_ms()))
+        .await?;
     tracing::info!(certificate = %id, project = %caller.project, "certificate deleted");
     Ok(Json(record.into()))
 }
@@ -277,14 +320,16 @@ async fn apply_to_hosts(
         .iter()
         .map(|h| HostId::parse(h).ok_or_else(|| ApiError::not_found(&format!("host {h}"))))
         .collect::<Result<Vec<_>, _>>()?;
+    // The certificate is read before the bind: a rotation may delete it the moment the bind
+    // commits, and the bind has still happened (the rotation moved the host on).
+    let record = state.store.certificate(&caller.project, &id).await?;
     let now = state.clock.now_ms();
     state
         .store
-        .bind_hosts(&caller.project, &id, &hosts, |facts| {
+        .bind_hosts(&caller.project, &id, &hosts, caller.origin(now), |facts| {
             refuse_expired(facts.expire_time, now)
         })
         .await?;
-    let record = state.store.certificate(&caller.project, &id).await?;
     let bound = state
         .store
         .bound_hosts(&caller.project, &[&record.id])
@@ -303,9 +348,39 @@ pub(super) fn required(value: Option<String>, field: &str) -> ApiResult<String> 
 }
 
 /// Parses and checks a pair off the async workers (RSA key loading is CPU work).
-pub(super) async fn check_pair(content: String, key: String) -> ApiResult<CertificatePair> {
+async fn check_pair(content: String, key: String) -> ApiResult<CertificatePair> {
     tokio::task::spawn_blocking(move || parse_pair(&content, &key))
         .await
         .map_err(ApiError::internal)?
         .map_err(Into::into)
+}
+
+/// A certificate about to be stored: its checked pair, its new id and the key sealed to that
+/// id. Create and rotate both start here, so an upload is validated and sealed one way.
+pub(super) struct Upload {
+    /// The validated PEM pair.
+    pub(super) pair: CertificatePair,
+    /// The new row's id (seeded when test controls set a seed).
+    pub(super) id: CertificateId,
+    /// The private key sealed under the master key, bound to `id`.
+    pub(super) sealed_key: Vec<u8>,
+}
+
+/// Validates `content` + `key`, takes the next id and seals the key to it.
+pub(super) async fn prepare_upload(
+    state: &AppState,
+    content: String,
+    key: String,
+) -> ApiResult<Upload> {
+    let pair = check_pair(content, key).await?;
+    let id = CertificateId::next(&state.ids);
+    let sealed_key = state
+        .sealer
+        .seal(pair.key.as_bytes(), id.as_str())
+        .map_err(ApiError::internal)?;
+    Ok(Upload {
+        pair,
+        id,
+        sealed_key,
+    })
 }

@@ -162,4 +162,57 @@ mod tests {
     fn unknown_parameters_are_ignored() {
         assert!(parse("pageSize=1000&offset=x&limit=y&enterprise_project_id=0").is_ok());
     }
+
+    fn print(p: &ListParams) -> String {
+        let mut q = vec![
+            format!("page={}", p.paging.page),
+            format!("pagesize={}", p.paging.pagesize.unwrap_or(-1)),
+            format!("host={}", p.host),
+        ];
+        if let Some(name) = &p.name {
+            q.push(format!("name={}", crate::api::extract::urlencode(name)));
+        }
+        if let Some(s) = p.exp_status {
+            q.push(format!("exp_status={}", s.code()));
+        }
+        q.join("&")
+    }
+
+    fn params() -> impl proptest::strategy::Strategy<Value = ListParams> {
+        use proptest::prelude::*;
+        (
+            1..=i64::MAX,
+            prop_oneof![Just(None), (1i64..=100).prop_map(Some)],
+            proptest::option::of("\\PC{1,40}"),
+            any::<bool>(),
+            proptest::option::of(0i64..=2),
+        )
+            .prop_map(|(page, pagesize, name, host, exp)| ListParams {
+                paging: Paging { page, pagesize },
+                name,
+                host,
+                exp_status: exp.and_then(ExpiryStatus::from_code),
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Every valid query, printed as a client sends it, parses back to itself.
+        #[test]
+        fn printed_queries_parse_back(p in params()) {
+            let pairs = QueryPairs::extracted(&print(&p)).expect("a printed query is well-formed");
+            proptest::prop_assert_eq!(ListParams::parse(&pairs).ok(), Some(p));
+        }
+
+        /// Any query string never panics: it is an answer or a 400.
+        #[test]
+        fn arbitrary_queries_never_panic(raw in "[ -~]{0,120}") {
+            if let Some(pairs) = QueryPairs::extracted(&raw)
+                && let Err(e) = ListParams::parse(&pairs)
+            {
+                proptest::prop_assert_eq!(e.code().status().as_u16(), 400);
+            }
+        }
+    }
 }

@@ -94,7 +94,7 @@ async fn create(
         .unwrap_or_default();
     state
         .store
-        .insert_host(&new, |facts| {
+        .insert_host(&new, &caller.credential, |facts| {
             check_bind(given_name, &facts.name, facts.expire_time, true, now)
         })
         .await
@@ -164,6 +164,7 @@ async fn update(
             &caller.project,
             &id,
             request.certificate_to_lock(),
+            caller.origin(now),
             |current, facts| request.decide(current, facts, now),
         )
         .await?;
@@ -187,14 +188,20 @@ async fn protect_status(
     )?;
     state
         .store
-        .update_host(&caller.project, &id, None, |current, _| {
-            let mut settings = current.settings.clone();
-            settings.protect_status = status;
-            Ok::<_, ApiError>(HostChange {
-                certificate_id: current.certificate_id.clone(),
-                settings,
-            })
-        })
+        .update_host(
+            &caller.project,
+            &id,
+            None,
+            caller.origin(state.clock.now_ms()),
+            |current, _| {
+                let mut settings = current.settings.clone();
+                settings.protect_status = status;
+                Ok::<_, ApiError>(HostChange {
+                    certificate_id: current.certificate_id.clone(),
+                    settings,
+                })
+            },
+        )
         .await?;
     tracing::info!(host = %id, project = %caller.project, status = status.code(), "host protect status changed");
     Ok(Json(ProtectStatusBody {
@@ -225,7 +232,12 @@ async fn delete(
     };
     let deleted = state
         .store
-        .delete_host(&caller.project, &id, keep_policy)
+        .delete_host(
+            &caller.project,
+            &id,
+            keep_policy,
+            caller.origin(state.clock.now_ms()),
+        )
         .await?;
     tracing::info!(host = %id, project = %caller.project, "host deleted");
     Ok(Json(deleted.into()))

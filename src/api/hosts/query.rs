@@ -128,4 +128,51 @@ mod tests {
     fn unknown_parameters_are_ignored() {
         assert!(parse("enterprise_project_id=0&pageSize=7&instance=x").is_ok());
     }
+
+    fn print(p: &HostListParams) -> String {
+        use crate::api::extract::urlencode;
+        let mut q = vec![
+            format!("page={}", p.paging.page),
+            format!("pagesize={}", p.paging.pagesize.unwrap_or(-1)),
+        ];
+        if let Some(h) = &p.hostname {
+            q.push(format!("hostname={}", urlencode(h)));
+        }
+        if let Some(s) = p.protect_status {
+            q.push(format!("protect_status={s}"));
+        }
+        if let Some(n) = &p.policyname {
+            q.push(format!("policyname={}", urlencode(n)));
+        }
+        q.join("&")
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Every valid query, printed as a client sends it, parses back to itself.
+        #[test]
+        fn printed_queries_parse_back(
+            page in 1..=i64::MAX,
+            pagesize in proptest::option::of(1i64..=100),
+            hostname in proptest::option::of("\\PC{1,40}"),
+            protect_status in proptest::option::of(-1i64..=1),
+            policyname in proptest::option::of("\\PC{1,40}"),
+        ) {
+            let paging = Paging { page, pagesize };
+            let p = HostListParams { paging, hostname, protect_status, policyname };
+            let pairs = QueryPairs::extracted(&print(&p)).expect("a printed query is well-formed");
+            proptest::prop_assert_eq!(HostListParams::parse(&pairs).ok(), Some(p));
+        }
+
+        /// Any query string never panics: it is an answer or a 400.
+        #[test]
+        fn arbitrary_queries_never_panic(raw in "[ -~]{0,120}") {
+            if let Some(pairs) = QueryPairs::extracted(&raw)
+                && let Err(e) = HostListParams::parse(&pairs)
+            {
+                proptest::prop_assert_eq!(e.code().status().as_u16(), 400);
+            }
+        }
+    }
 }

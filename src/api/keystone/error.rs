@@ -139,10 +139,10 @@ impl From<ApiError> for KeystoneError {
 impl From<StoreError> for KeystoneError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(cause) => Self {
+            e @ (StoreError::Unavailable(_) | StoreError::Full(_)) => Self {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 message: "The identity store is temporarily unavailable; retry shortly.".into(),
-                cause: Some(cause.to_string()),
+                cause: Some(e.to_string()),
                 retry_after: None,
             },
             other @ (StoreError::NotFound(_)

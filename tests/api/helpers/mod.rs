@@ -53,6 +53,15 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// A database the test made itself (a throw-away cluster's); nothing to drop.
+    pub fn external(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            _dir: None,
+            pg_drop: None,
+        }
+    }
+
     pub async fn new(db: Db) -> Self {
         match db {
             Db::Sqlite => {
@@ -163,6 +172,8 @@ pub fn config_for(url: &str) -> ServeConfig {
         tls: None,
         request_timeout: Duration::from_millis(wafcert::api::DEFAULT_REQUEST_TIMEOUT_MS),
         test_controls: None,
+        events: Default::default(),
+        metrics: Default::default(),
     }
 }
 

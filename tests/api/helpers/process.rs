@@ -36,6 +36,8 @@ pub fn run_wafcert(args: &[&str], env: &[(&str, &str)], stdin: &str) -> (bool, S
 pub struct Replica {
     child: Child,
     pub base: String,
+    /// The child's log lines so far.
+    pub logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Replica {
@@ -74,11 +76,24 @@ impl Replica {
             }
         };
         // Keep draining the log so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = logs.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
         Self {
             child,
             base: format!("http://{addr}"),
+            logs,
         }
+    }
+
+    /// Kills the process with SIGKILL (no shutdown, no flush) and waits for it to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

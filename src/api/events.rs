@@ -1,0 +1,124 @@
+//! `GET /v1/{project_id}/wafcert/events`: the project's event log, newest first, with each
+//! event's webhook delivery state. Admin and read-only credentials of the project may read it.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::AppState;
+use super::error::{ApiError, ApiResult, ErrorCode};
+use super::extract::{Caller, QueryPairs};
+use super::paging::Paging;
+use crate::domain::{CertificateId, EventType};
+use crate::storage::{EventFilter, EventRecord};
+
+/// The events route.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route("/v1/{project_id}/wafcert/events", get(list))
+}
+
+/// Where an event's webhook delivery stands.
+#[derive(Debug, Serialize)]
+struct DeliveryBody {
+    /// `none` (no webhook configured when it was recorded), `pending`, `delivered`, `failed`.
+    state: String,
+    attempts: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_status: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_attempt: Option<i64>,
+}
+
+/// One event.
+#[derive(Debug, Serialize)]
+struct EventBody {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    time: i64,
+    project_id: String,
+    subject: String,
+    actor: String,
+    data: Value,
+    delivery: DeliveryBody,
+}
+
+impl From<EventRecord> for EventBody {
+    fn from(e: EventRecord) -> Self {
+        Self {
+            data: serde_json::from_str(&e.data).unwrap_or(Value::Null),
+            id: e.id,
+            kind: e.kind,
+            time: e.time,
+            project_id: e.project_id,
+            subject: e.subject,
+            actor: e.actor,
+            delivery: DeliveryBody {
+                state: e.delivery_state,
+                attempts: e.attempts,
+                last_status: e.last_status,
+                next_attempt: e.next_attempt_ms,
+            },
+        }
+    }
+}
+
+/// The list response.
+#[derive(Debug, Serialize)]
+struct ListResponse {
+    total: i64,
+    items: Vec<EventBody>,
+}
+
+/// `GET /v1/{project_id}/wafcert/events?page=&pagesize=&type=&subject=`.
+async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    query: QueryPairs,
+) -> ApiResult<Json<ListResponse>> {
+    let paging = Paging::parse(&query, Some(10))?;
+    let Some(limit) = paging.pagesize else {
+        return Err(ApiError::new(
+            ErrorCode::PageOrPageSizeIllegal,
+            "pagesize must be an integer from 1 to 100",
+        ));
+    };
+    let kind = match query.get("type") {
+        None | Some("") => None,
+        Some(text) => Some(EventType::parse(text).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::UrlParamIllegal,
+                format!(
+                    "type must be one of {}",
+                    EventType::ALL.map(EventType::as_str).join(", ")
+                ),
+            )
+        })?),
+    };
+    let subject = match query.get("subject") {
+        None | Some("") => None,
+        Some(text) => Some(
+            CertificateId::parse(text)
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::UrlParamIllegal,
+                        "subject must be a certificate or host id (32 lowercase hex characters)",
+                    )
+                })?
+                .to_string(),
+        ),
+    };
+    let filter = EventFilter {
+        kind,
+        subject,
+        limit,
+        offset: paging.offset(),
+    };
+    let page = state.store.list_events(&caller.project, &filter).await?;
+    Ok(Json(ListResponse {
+        total: page.total,
+        items: page.items.into_iter().map(Into::into).collect(),
+    }))
+}

@@ -1,0 +1,301 @@
+//! `GET /metrics` in the Prometheus/OpenMetrics text format, encoded by `prometheus-client`.
+//!
+//! Process metrics (HTTP requests by operation, webhook outcomes) live in [`Metrics`]. The
+//! certificate series, the event backlog and the pool gauges are read at scrape time by a
+//! collector over a database snapshot, so every replica reports the same certificate values
+//! and a deleted certificate drops out at once.
+
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use super::AppState;
+use super::error::{ApiError, ErrorCode, WireErrorCode};
+use super::operation::operation;
+use crate::domain::ExpiryStatus;
+use crate::notify::DeliveryCounters;
+use crate::storage::{CertificateCounts, CertificateSeries, StoreError};
+
+/// Labels as ordered name/value pairs.
+type Labels = Vec<(String, String)>;
+/// A family of histograms made by a plain function.
+type Histograms = Family<Labels, Histogram, fn() -> Histogram>;
+
+/// One day in milliseconds.
+const DAY_MS: i64 = 86_400_000;
+/// Certificates expiring within this many days get their own series (bound ones always).
+const SERIES_HORIZON_DAYS: i64 = 90;
+
+/// Who may read `/metrics` and how many certificate series it may carry.
+#[derive(Clone)]
+pub struct MetricsSettings {
+    /// When set, scrapes need `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// Upper bound of certificates with their own series.
+    pub max_series: i64,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self {
+            token: None,
+            max_series: 10_000,
+        }
+    }
+}
+
+impl std::fmt::Debug for MetricsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsSettings")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("max_series", &self.max_series)
+            .finish()
+    }
+}
+
+/// The metrics a process accumulates between scrapes.
+#[derive(Debug)]
+pub struct Metrics {
+    requests: Family<Labels, Counter>,
+    durations: Histograms,
+    /// Webhook delivery attempts by outcome (counted by the deliverer).
+    pub deliveries: DeliveryCounters,
+    settings: MetricsSettings,
+}
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 14))
+}
+
+impl Metrics {
+    /// Empty metrics with the scrape settings.
+    pub fn new(settings: MetricsSettings) -> Self {
+        Self {
+            requests: Family::default(),
+            durations: Family::new_with_constructor(duration_histogram),
+            deliveries: DeliveryCounters::default(),
+            settings,
+        }
+    }
+}
+
+/// Middleware counting every request by operation, status and error code, and timing it.
+pub(super) async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let op = operation(req.method(), req.uri().path());
+    let started = Instant::now();
+    let response = next.run(req).await;
+    if let Some(op) = op {
+        let code = response
+            .extensions()
+            .get::<WireErrorCode>()
+            .map_or("", |t| &*t.0);
+        let metrics = &state.metrics;
+        metrics
+            .requests
+            .get_or_create(&vec![
+                ("operation".to_owned(), op.to_owned()),
+                ("status".to_owned(), response.status().as_u16().to_string()),
+                ("error_code".to_owned(), code.to_owned()),
+            ])
+            .inc();
+        metrics
+            .durations
+            .get_or_create(&vec![("operation".to_owned(), op.to_owned())])
+            .observe(started.elapsed().as_secs_f64());
+    }
+    response
+}
+
+/// What the database says at scrape time.
+#[derive(Debug)]
+struct Snapshot {
+    counts: Vec<CertificateCounts>,
+    series: Vec<CertificateSeries>,
+    qualifying: i64,
+    cap: i64,
+    pending: i64,
+    pool: (u32, usize),
+}
+
+/// `GET /metrics`.
+pub(super) async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = &state.metrics.settings.token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if given != Some(token.as_str()) {
+            return ApiError::new(
+                ErrorCode::InvalidToken,
+                "metrics need Authorization: Bearer <the --metrics-token>",
+            )
+            .into_response();
+        }
+    }
+    let snapshot = match snapshot(&state).await {
+        Ok(s) => s,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let mut registry = Registry::default();
+    let metrics = &state.metrics;
+    registry.register(
+        "wafcert_http_requests",
+        "HTTP requests by operation, status and WAF error code",
+        metrics.requests.clone(),
+    );
+    registry.register(
+        "wafcert_http_request_duration_seconds",
+        "HTTP request duration by operation",
+        metrics.durations.clone(),
+    );
+    registry.register(
+        "wafcert_webhook_deliveries",
+        "Webhook delivery attempts by outcome (delivered, retry, failed = gave up)",
+        metrics.deliveries.0.clone(),
+    );
+    registry.register_collector(Box::new(snapshot));
+    let mut body = String::new();
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut body, &registry) {
+        return ApiError::internal(e).into_response();
+    }
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+async fn snapshot(state: &AppState) -> Result<Snapshot, StoreError> {
+    let now = state.clock.now_ms();
+    let store = &state.store;
+    let cap = state.metrics.settings.max_series;
+    let soon = now.saturating_add(ExpiryStatus::SOON_MS);
+    let counts = store.certificate_counts(now, soon).await?;
+    let horizon = now.saturating_add(SERIES_HORIZON_DAYS * DAY_MS);
+    let (series, qualifying) = store.certificate_series(horizon, cap).await?;
+    let pending = store.pending_event_count().await?;
+    Ok(Snapshot {
+        counts,
+        series,
+        qualifying,
+        cap,
+        pending,
+        pool: store.pool_usage(),
+    })
+}
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// Writes one gauge family of `(labels, value)` samples.
+fn gauge_family<N: prometheus_client::encoding::EncodeGaugeValue>(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    samples: impl IntoIterator<Item = (Labels, N)>,
+) -> Result<(), std::fmt::Error> {
+    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (labels, value) in samples {
+        ConstGauge::new(value).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+impl Collector for Snapshot {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        gauge_family(
+            &mut encoder,
+            "wafcert_certificate_expiry_timestamp_seconds",
+            "Certificate notAfter as a Unix time (bound, expired or expiring within 90 days)",
+            self.series.iter().map(|c| {
+                let l = labels(&[
+                    ("project_id", &c.project_id),
+                    ("certificate_id", &c.id),
+                    ("name", &c.name),
+                ]);
+                #[expect(
+                    clippy::cast_precision_loss,
+                    reason = "ms timestamps fit in f64 exactly"
+                )]
+                let seconds = c.expire_time as f64 / 1000.0;
+                (l, seconds)
+            }),
+        )?;
+        gauge_family(
+            &mut encoder,
+            "wafcert_certificate_bound_hosts",
+            "Hosts using the certificate (same certificates as the expiry series)",
+            self.series.iter().map(|c| {
+                let l = labels(&[
+                    ("project_id", &c.project_id),
+                    ("certificate_id", &c.id),
+                    ("name", &c.name),
+                ]);
+                (l, c.bound_hosts)
+            }),
+        )?;
+        gauge_family(
+            &mut encoder,
+            "wafcert_certificate_series_limit",
+            "--metrics-max-series: most certificates reported with series of their own",
+            [(Labels::new(), self.cap)],
+        )?;
+        gauge_family(
+            &mut encoder,
+            "wafcert_certificate_series_omitted",
+            "Certificates that qualified for series of their own but were left out by the limit",
+            [(Labels::new(), (self.qualifying - self.cap).max(0))],
+        )?;
+        gauge_family(
+            &mut encoder,
+            "wafcert_certificates",
+            "Certificates by project and exp_status (0 valid, 1 expired, 2 expiring within 30 days)",
+            self.counts.iter().flat_map(|c| {
+                [("0", c.valid), ("1", c.expired), ("2", c.expiring)].map(|(status, n)| {
+                    (
+                        labels(&[("project_id", &c.project_id), ("exp_status", status)]),
+                        n,
+                    )
+                })
+            }),
+        )?;
+        gauge_family(
+            &mut encoder,
+            "wafcert_events_pending",
+            "Events waiting for webhook delivery (all replicas)",
+            [(Labels::new(), self.pending)],
+        )?;
+        gauge_family(
+            &mut encoder,
+            "wafcert_db_pool_connections",
+            "Database connections of this process by state",
+            [
+                (labels(&[("state", "open")]), i64::from(self.pool.0)),
+                (
+                    labels(&[("state", "idle")]),
+                    i64::try_from(self.pool.1).unwrap_or(i64::MAX),
+                ),
+            ],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,134 @@
+//! How client commands print: an aligned table for people at a terminal, JSON for programs
+//! (`--output` chooses), with human dates (`2027-03-01 (91 days)`, UTC).
+
+use std::io::IsTerminal;
+
+use clap::{Args, ValueEnum};
+use serde_json::Value;
+
+use crate::domain::{ExpiryStatus, Millis, days_until, format_date};
+
+/// The output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns.
+    Table,
+    /// The server's JSON, pretty-printed.
+    Json,
+}
+
+/// `--output`.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// table or json (default: table on a terminal, JSON otherwise).
+    #[arg(long, value_enum)]
+    output: Option<Format>,
+}
+
+impl OutputArgs {
+    /// The chosen format.
+    pub fn format(&self) -> Format {
+        self.output.unwrap_or_else(|| {
+            if std::io::stdout().is_terminal() {
+                Format::Table
+            } else {
+                Format::Json
+            }
+        })
+    }
+}
+
+/// Prints `value` as pretty JSON.
+pub fn print_json(value: &Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Columns padded to their widest cell, two spaces apart.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out.trim_end().to_owned()
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out.push('\n');
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+/// `2027-03-01 (91 days)`, `2026-11-25 (expired 4 days ago)`.
+pub fn human_expiry(expire: Millis, now: Millis) -> String {
+    let days = days_until(expire, now);
+    let date = format_date(expire);
+    match days {
+        1 => format!("{date} (1 day)"),
+        d if d > 0 => format!("{date} ({d} days)"),
+        0 => format!("{date} (today)"),
+        d => format!("{date} (expired {} days ago)", -d),
+    }
+}
+
+/// The status word of a certificate answer: the server's `exp_status` when given, else judged
+/// from `expire_time` at `now`.
+pub fn status_word(item: &Value, expire: Millis, now: Millis) -> &'static str {
+    item["exp_status"]
+        .as_i64()
+        .and_then(ExpiryStatus::from_code)
+        .unwrap_or_else(|| ExpiryStatus::at(expire, now))
+        .word()
+}
+
+/// A string field of an answer ("" when absent).
+pub fn text(value: &Value, key: &str) -> String {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::DAY_MS;
+    use serde_json::json;
+
+    #[test]
+    fn tables_align() {
+        let t = table(
+            &["NAME", "ID"],
+            &[
+                vec!["a".to_owned(), "1".to_owned()],
+                vec!["long".to_owned(), "2".to_owned()],
+            ],
+        );
+        assert_eq!(t, "NAME  ID\na     1\nlong  2");
+    }
+
+    #[test]
+    fn expiry_reads_as_a_date_and_days() {
+        assert_eq!(human_expiry(91 * DAY_MS, 0), "1970-04-02 (91 days)");
+        assert_eq!(human_expiry(DAY_MS, 0), "1970-01-02 (1 day)");
+        assert_eq!(
+            human_expiry(0, 4 * DAY_MS),
+            "1970-01-01 (expired 4 days ago)"
+        );
+        assert_eq!(status_word(&json!({"exp_status": 2}), 0, 0), "Expiring");
+        assert_eq!(status_word(&json!({}), 100 * DAY_MS, 0), "Valid");
+    }
+}

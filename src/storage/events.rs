@@ -1,0 +1,332 @@
+//! The event log: rows written inside the transaction of the change they record (so a change
+//! and its event commit or roll back together), the page the events endpoint reads, and the
+//! outbox columns the webhook deliverer claims, retries and settles.
+//!
+//! Event ids are random, `time` is certificate time (the movable clock, passed in by the
+//! caller), while the outbox's `next_attempt_ms` and leases follow real time.
+
+use serde_json::{Map, Value, json};
+use sqlx::{AnyConnection, AssertSqlSafe};
+
+use super::sql::{Bind, Page, SqlArgs};
+use super::{Store, StoreError};
+use crate::domain::{EventId, EventType, Millis, ProjectId, now_ms};
+
+/// Who caused a change and when, on the certificate clock.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    /// The credential id (a token's id, an access key id) or `system`.
+    pub actor: &'a str,
+    /// Certificate time of the change, epoch ms.
+    pub time: Millis,
+}
+
+/// The actor of time-driven events.
+pub const SYSTEM_ACTOR: &str = "system";
+
+/// A stored event.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRecord {
+    /// Event id (32 hex).
+    pub id: String,
+    /// Type name, e.g. `wafcert.certificate.created`.
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    /// Certificate time of the event, epoch ms.
+    #[sqlx(rename = "time_ms")]
+    pub time: i64,
+    /// Owning project.
+    pub project_id: String,
+    /// The certificate or host id.
+    pub subject: String,
+    /// Who caused it.
+    pub actor: String,
+    /// JSON object text.
+    pub data: String,
+    /// `none`, `pending`, `delivered` or `failed`.
+    pub delivery_state: String,
+    /// Delivery attempts so far.
+    pub attempts: i64,
+    /// HTTP status of the last attempt (0: unreachable).
+    pub last_status: Option<i64>,
+    /// Real time of the next attempt, epoch ms.
+    pub next_attempt_ms: Option<i64>,
+}
+
+/// Which events to list.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Only this type.
+    pub kind: Option<EventType>,
+    /// Only this subject (certificate or host id).
+    pub subject: Option<String>,
+    /// Page size.
+    pub limit: i64,
+    /// Rows to skip.
+    pub offset: i64,
+}
+
+/// How a delivery attempt ended, as the outbox records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// Every receiver answered 2xx.
+    Delivered {
+        /// The status of the last answer.
+        status: i64,
+    },
+    /// Retry at `next_attempt_ms` (real time).
+    Retry {
+        /// The failing status (0: unreachable).
+        status: i64,
+        /// When to try again.
+        next_attempt_ms: Millis,
+    },
+    /// The retry schedule is exhausted.
+    GaveUp {
+        /// The failing status (0: unreachable).
+        status: i64,
+    },
+}
+
+const EVENT_COLUMNS: &str = "id, type, time_ms, project_id, subject, actor, data, delivery_state, \
+     attempts, last_status, next_attempt_ms";
+
+/// `{"certificate_id", "name"}` plus `extra`: the data of every certificate event.
+pub fn certificate_data(id: &str, name: &str, extra: Value) -> Value {
+    with_extra(json!({"certificate_id": id, "name": name}), extra)
+}
+
+/// `{"host_id", "hostname"}` plus `extra`: the data of every host event.
+pub fn host_data(id: &str, hostname: &str, extra: Value) -> Value {
+    with_extra(json!({"host_id": id, "hostname": hostname}), extra)
+}
+
+fn with_extra(mut base: Value, extra: Value) -> Value {
+    if let (Some(map), Value::Object(more)) = (base.as_object_mut(), extra) {
+        let more: Map<String, Value> = more;
+        map.extend(more);
+    }
+    base
+}
+
+/// Writes one event on `conn` (inside the caller's transaction). `outbox` says whether
+/// webhooks will deliver it (`pending`) or not (`none`).
+pub(super) async fn record(
+    conn: &mut AnyConnection,
+    outbox: bool,
+    origin: Origin<'_>,
+    project: &str,
+    kind: EventType,
+    subject: &str,
+    data: &Value,
+) -> Result<(), sqlx::Error> {
+    let (state, next) = if outbox {
+        ("pending", Some(now_ms()))
+    } else {
+        ("none", None)
+    };
+    sqlx::query(
+        "INSERT INTO events (id, project_id, type, time_ms, subject, actor, data, \
+         delivery_state, attempts, next_attempt_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9)",
+    )
+    .bind(EventId::random().as_str().to_owned())
+    .bind(project)
+    .bind(kind.as_str())
+    .bind(origin.time)
+    .bind(subject)
+    .bind(origin.actor)
+    .bind(data.to_string())
+    .bind(state)
+    .bind(next)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Rows per multi-row `INSERT` of [`record_many`] (9 binds each stays far below both
+/// engines' bind limits).
+const MANY_CHUNK_ROWS: usize = 500;
+
+/// Writes events of one type in multi-row statements on `conn` (bulk loads): each row is
+/// `(project, subject, data, origin)`.
+pub(super) async fn record_many(
+    conn: &mut AnyConnection,
+    outbox: bool,
+    kind: EventType,
+    rows: &[(&str, &str, Value, Origin<'_>)],
+) -> Result<(), StoreError> {
+    let (state, next) = if outbox {
+        ("pending", Some(now_ms()))
+    } else {
+        ("none", None)
+    };
+    for chunk in rows.chunks(MANY_CHUNK_ROWS) {
+        let mut args = SqlArgs::new();
+        let values = chunk
+            .iter()
+            .map(|(project, subject, data, origin)| {
+                let row = [
+                    Bind::from(EventId::random().as_str()),
+                    Bind::from(*project),
+                    Bind::from(kind.as_str()),
+                    Bind::from(origin.time),
+                    Bind::from(*subject),
+                    Bind::from(origin.actor),
+                    Bind::from(data.to_string()),
+                    Bind::from(state),
+                    Bind::OptionalInt(next),
+                ];
+                format!("({}, 0)", args.list(row))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO events (id, project_id, type, time_ms, subject, actor, data, \
+             delivery_state, next_attempt_ms, attempts) VALUES {values}"
+        );
+        sqlx::query_with(AssertSqlSafe(sql), args.arguments()?)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Records a certificate event inside the caller's transaction: the one call a write path
+    /// (such as rotation) needs, with `extra` merged into `{certificate_id, name}`.
+    pub async fn record_certificate_event(
+        &self,
+        conn: &mut AnyConnection,
+        origin: Origin<'_>,
+        project: &ProjectId,
+        kind: EventType,
+        certificate: (&str, &str),
+        extra: Value,
+    ) -> Result<(), StoreError> {
+        let data = certificate_data(certificate.0, certificate.1, extra);
+        record(
+            conn,
+            self.outbox,
+            origin,
+            project.as_str(),
+            kind,
+            certificate.0,
+            &data,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// A page of the project's events, newest first, and the number of all matches.
+    pub async fn list_events(
+        &self,
+        project: &ProjectId,
+        filter: &EventFilter,
+    ) -> Result<Page<EventRecord>, StoreError> {
+        let mut args = SqlArgs::new();
+        let mut predicate = format!("project_id = {}", args.push(project.as_str()));
+        if let Some(kind) = filter.kind {
+            predicate.push_str(&format!(" AND type = {}", args.push(kind.as_str())));
+        }
+        if let Some(subject) = &filter.subject {
+            predicate.push_str(&format!(" AND subject = {}", args.push(subject.as_str())));
+        }
+        let total: i64 = sqlx::query_scalar_with(
+            AssertSqlSafe(format!("SELECT COUNT(*) FROM events WHERE {predicate}")),
+            args.arguments()?,
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if total <= filter.offset {
+            return Ok(Page::empty(total));
+        }
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE {predicate} ORDER BY seq DESC LIMIT {} OFFSET {}",
+            args.push(filter.limit),
+            args.push(filter.offset)
+        );
+        let items = sqlx::query_as_with(AssertSqlSafe(sql), args.arguments()?)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Page { total, items })
+    }
+
+    /// Events due for delivery at real time `now` and not leased by a replica, oldest due first.
+    pub async fn due_deliveries(
+        &self,
+        now: Millis,
+        limit: i64,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE delivery_state = 'pending' \
+             AND next_attempt_ms <= $1 AND (lease_until_ms IS NULL OR lease_until_ms <= $1) \
+             ORDER BY next_attempt_ms, seq LIMIT $2"
+        );
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Claims an event for delivery until `lease_until` (real time); `false` when another
+    /// replica claimed it first or it is no longer due. The conditional update is the whole
+    /// protocol: only one replica's update matches.
+    pub async fn claim_delivery(
+        &self,
+        id: &str,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<bool, StoreError> {
+        let (_turn, mut tx) = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE events SET lease_until_ms = $3 WHERE id = $1 AND delivery_state = 'pending' \
+             AND next_attempt_ms <= $2 AND (lease_until_ms IS NULL OR lease_until_ms <= $2)",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(lease_until)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records the end of a delivery attempt and releases the lease.
+    pub async fn settle_delivery(
+        &self,
+        id: &str,
+        outcome: DeliveryOutcome,
+    ) -> Result<(), StoreError> {
+        let (state, status, next) = match outcome {
+            DeliveryOutcome::Delivered { status } => ("delivered", status, None),
+            DeliveryOutcome::Retry {
+                status,
+                next_attempt_ms,
+            } => ("pending", status, Some(next_attempt_ms)),
+            DeliveryOutcome::GaveUp { status } => ("failed", status, None),
+        };
+        let (_turn, mut tx) = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE events SET delivery_state = $2, last_status = $3, next_attempt_ms = $4, \
+             attempts = attempts + 1, lease_until_ms = NULL WHERE id = $1",
+        )
+        .bind(id)
+        .bind(state)
+        .bind(status)
+        .bind(next)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Events still waiting for delivery (the `wafcert_events_pending` gauge).
+    pub async fn pending_event_count(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE delivery_state = 'pending'")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+}

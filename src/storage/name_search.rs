@@ -1,0 +1,207 @@
+//! The name substring filter of the certificate list, per SQL dialect, side by side: a search
+//! of 3 or more characters goes through a trigram index on both (SQLite: the FTS5 table
+//! `certificates_name_fts`, migration 0008; PostgreSQL: the pg_trgm GIN index
+//! `certificates_name_trgm`), a shorter one walks the project's listing index. Both are
+//! case-insensitive (names are ASCII and stored lowercased in `name_lower`) and take `%` and
+//! `_` literally: the trigram lookup only narrows the candidates, and the same escaped `LIKE`
+//! decides on every backend.
+
+use super::Backend;
+use super::sql::{SqlArgs, like_contains};
+
+/// Characters from which a search uses the trigram index.
+pub(super) const TRIGRAM_MIN_CHARS: usize = 3;
+
+/// A `WHERE` condition matching `name_lower` against a search text (its values are pushed
+/// onto the statement's [`SqlArgs`]).
+#[derive(Debug)]
+pub(super) struct NameCondition {
+    /// SQL condition on `certificates`.
+    pub(super) sql: String,
+    /// How the query must name the project: `+project_id` when the trigram lookup should
+    /// drive it (SQLite would otherwise walk the project's listing index and probe each row).
+    pub(super) project_column: &'static str,
+}
+
+/// The condition for `text` on `backend`, its values pushed onto `args`. `indexed` asks for the trigram form where the text allows it (SQLite decides per query: a page of
+/// a search matching most rows is cheaper walking the listing index).
+pub(super) fn name_condition(
+    backend: Backend,
+    text: &str,
+    args: &mut SqlArgs,
+    indexed: bool,
+) -> NameCondition {
+    let lower = text.to_ascii_lowercase();
+    let like = like_contains(&lower);
+    let trigram = indexed && lower.chars().count() >= TRIGRAM_MIN_CHARS;
+    match backend {
+        // FTS5 trigram phrase: a substring match (case-folded); the LIKE rechecks exactly.
+        Backend::Sqlite if trigram => NameCondition {
+            sql: format!(
+                "rowid IN (SELECT rowid FROM certificates_name_fts \
+                 WHERE certificates_name_fts MATCH {}) \
+                 AND name_lower LIKE {} ESCAPE '\\'",
+                args.push(fts_phrase(&lower)),
+                args.push(like)
+            ),
+            project_column: "+project_id",
+        },
+        // pg_trgm serves `LIKE '%...%'` itself (the planner picks the GIN index when the
+        // pattern has a trigram; shorter ones walk the listing index).
+        Backend::Sqlite | Backend::Postgres => NameCondition {
+            sql: format!("name_lower LIKE {} ESCAPE '\\'", args.push(like)),
+            project_column: "project_id",
+        },
+    }
+}
+
+/// `text` as one FTS5 phrase: in double quotes, quotes doubled; everything else is literal.
+fn fts_phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `name_condition` after one value (the project) is already bound: its SQL and values.
+    fn condition(backend: Backend, text: &str, indexed: bool) -> (String, Vec<String>) {
+        let mut args = SqlArgs::new();
+        args.push("project");
+        let c = name_condition(backend, text, &mut args, indexed);
+        (c.sql, args.texts().into_iter().skip(1).collect())
+    }
+
+    #[test]
+    fn short_texts_and_postgres_use_like_only() {
+        let (sql, binds) = condition(Backend::Sqlite, "Ab", true);
+        assert_eq!(sql, "name_lower LIKE $2 ESCAPE '\\'");
+        assert_eq!(binds, ["%ab%"]);
+        let (sql, binds) = condition(Backend::Postgres, "A%_c", true);
+        assert_eq!(sql, "name_lower LIKE $2 ESCAPE '\\'");
+        assert_eq!(binds, ["%a\\%\\_c%"]);
+    }
+
+    #[test]
+    fn sqlite_searches_of_three_characters_use_the_trigram_table() {
+        let (sql, binds) = condition(Backend::Sqlite, "N\"e%", true);
+        assert!(sql.contains("MATCH $2") && sql.contains("LIKE $3"), "{sql}");
+        assert_eq!(binds, ["\"n\"\"e%\"", "%n\"e\\%%"]);
+        let (sql, _) = condition(Backend::Sqlite, "needle", false);
+        assert!(!sql.contains("MATCH"));
+    }
+
+    /// On SQLite: the plan of a 3+ character search reads the trigram table, a shorter one
+    /// does not; results are case-insensitive with `_` literal, and the triggers keep the
+    /// index right through renames and deletes.
+    #[tokio::test]
+    async fn sqlite_search_uses_the_trigram_index_and_matches_exactly() {
+        use crate::domain::{CertificateId, CertificateName, NameLimit, ProjectId};
+        use crate::storage::{ListFilter, NewCertificate, PoolSettings, Store};
+        let settings = PoolSettings {
+            max_connections: 1,
+            ..PoolSettings::default()
+        };
+        let store = Store::open("sqlite::memory:", settings).await.unwrap();
+        let project = ProjectId::random();
+        store.ensure_project(&project, None, 0).await.unwrap();
+        let mut ids = Vec::new();
+        for (i, name) in ["a_b-1", "axb-2", "NEEDLE-x", "my-Needle", "other"]
+            .iter()
+            .enumerate()
+        {
+            let id = CertificateId::random();
+            let name = CertificateName::parse(name, NameLimit::Create).unwrap();
+            let new = NewCertificate {
+                id: &id,
+                project: &project,
+                name: &name,
+                content: "-",
+                sealed_key: b"-",
+                leaf_sha256: None,
+                key_sha256: None,
+                expire_time: 0,
+                created_at: i64::try_from(i).unwrap(),
+            };
+            store.insert_certificate(&new, None, "test").await.unwrap();
+            ids.push(id);
+        }
+        let search = |text: &str| {
+            let filter = ListFilter {
+                name_contains: Some(text.to_owned()),
+                ..ListFilter::default()
+            };
+            let store = store.clone();
+            let project = project.clone();
+            async move {
+                let page = store.list_certificates(&project, &filter).await.unwrap();
+                let mut names: Vec<String> = page.items.into_iter().map(|c| c.name).collect();
+                names.sort();
+                assert_eq!(page.total, i64::try_from(names.len()).unwrap());
+                names
+            }
+        };
+        assert_eq!(search("needle").await, ["NEEDLE-x", "my-Needle"]);
+        assert_eq!(search("A_B").await, ["a_b-1"], "_ is literal");
+        assert_eq!(search("_b").await, ["a_b-1"], "short: _ is literal too");
+        assert_eq!(search("b-%").await, Vec::<String>::new(), "% is literal");
+        assert_eq!(search("x").await, ["NEEDLE-x", "axb-2"]);
+
+        let renamed = CertificateName::parse("haystack", NameLimit::Update).unwrap();
+        store
+            .update_certificate(
+                &project,
+                &ids[2],
+                &renamed,
+                None,
+                crate::storage::Origin {
+                    actor: "test",
+                    time: 0,
+                },
+            )
+            .await
+            .unwrap();
+        store
+            .delete_certificate(
+                &project,
+                &ids[3],
+                crate::storage::Origin {
+                    actor: "test",
+                    time: 0,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(search("needle").await, Vec::<String>::new());
+        assert_eq!(search("AYST").await, ["haystack"]);
+
+        let plan = |text: &str| {
+            let mut args = SqlArgs::new();
+            args.push(project.as_str());
+            let c = name_condition(Backend::Sqlite, text, &mut args, true);
+            let sql = format!(
+                "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM certificates WHERE {} = $1 AND {}",
+                c.project_column, c.sql
+            );
+            let store = store.clone();
+            async move {
+                let rows = sqlx::query_as_with::<_, (i64, i64, i64, String), _>(
+                    sqlx::AssertSqlSafe(sql),
+                    args.arguments().unwrap(),
+                )
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+                rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n")
+            }
+        };
+        let long = plan("needle").await;
+        assert!(
+            long.contains("certificates_name_fts") && long.contains("INTEGER PRIMARY KEY"),
+            "{long}"
+        );
+        let short = plan("ne").await;
+        assert!(!short.contains("certificates_name_fts"), "{short}");
+        println!("3+ characters:\n{long}\nshorter:\n{short}");
+    }
+}
