@@ -481,7 +481,7 @@ impl Store {
         origin: Origin<'_>,
     ) -> Result<CertificateRecord, StoreError> {
         let result = async {
-            let (_turn, mut tx) = self.begin_write().await?;
+            let (_turn, mut tx) = self.begin_delete().await?;
             let sql = format!(
                 "DELETE FROM certificates WHERE id = $1 AND project_id = $2 RETURNING {RECORD_COLUMNS}"
             );

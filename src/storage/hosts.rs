@@ -336,7 +336,7 @@ impl Store {
         keep_policy: bool,
         origin: Origin<'_>,
     ) -> Result<DeletedHost, StoreError> {
-        let (_turn, mut tx) = self.begin_write().await?;
+        let (_turn, mut tx) = self.begin_delete().await?;
         // Policy before host (the lock order): lock the policy the host uses now; should a
         // concurrent move have changed it by the time the host row is deleted, that other
         // policy is kept.

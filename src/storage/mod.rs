@@ -47,6 +47,18 @@ pub use sql::{Page, PageWindow};
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// Pages past an SQLite `max_page_count` that deletes (of certificates, hosts, policies) may
+/// still use. A delete records an event and updates indexes, which can need a new page before
+/// the row it removes frees one (a page is freed only once it is emptied); without headroom a
+/// full database could not be emptied through the API at all.
+pub const DELETE_RESERVE_PAGES: u32 = 32;
+
+/// This process's turn to write (SQLite) and the write transaction taken in it.
+type WriteTurn = (
+    Option<tokio::sync::OwnedMutexGuard<()>>,
+    sqlx::Transaction<'static, sqlx::Any>,
+);
+
 /// Which database engine a URL selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -101,9 +113,11 @@ pub enum StoreError {
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
     /// The database has no room left (SQLite `SQLITE_FULL`: disk full or `max_page_count`
-    /// reached; PostgreSQL `disk_full`). Reads still work; writes work again once space is freed.
+    /// reached; PostgreSQL `disk_full`). Reads still work, deletes use a reserve under
+    /// `max_page_count` ([`DELETE_RESERVE_PAGES`]); writes work again once space is freed.
     #[error(
-        "database full: {0}; free disk space (or raise the SQLite max_page_count) and writes resume"
+        "database full: {0}; new writes are refused until space is freed: delete certificates, \
+         free disk space, or restart with a higher SQLite max_page_count"
     )]
     Full(#[source] sqlx::Error),
     /// The database's schema is newer than this binary, or otherwise unusable.
@@ -253,6 +267,10 @@ pub struct Store {
     /// hundreds of milliseconds); writers of this process queue here instead. `None` on
     /// PostgreSQL, which has row locks.
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// SQLite file capped by `max_page_count`: a one-connection pool whose cap is
+    /// [`DELETE_RESERVE_PAGES`] higher, for deletes (see [`Store::begin_delete`]). Connected on
+    /// first use; `None` otherwise.
+    reserve: Option<AnyPool>,
     /// Commit detector of an SQLite file database (see `change_watch`, unix only); `None`
     /// otherwise.
     #[cfg(unix)]
@@ -292,25 +310,21 @@ impl Store {
         let keeper_options = options.clone();
         let mut pool_options = AnyPoolOptions::new();
         if backend == Backend::Sqlite {
-            // SQLite caches pages per connection (8 MiB each by default): a smaller cache keeps
-            // a pool of connections well inside the memory budget; the OS page cache still
-            // holds the file.
-            pool_options = pool_options.after_connect(move |conn, _| {
-                Box::pin(async move {
-                    sqlx::query("PRAGMA cache_size = -2048")
-                        .execute(&mut *conn)
-                        .await?;
-                    if let Some(pages) = max_page_count {
-                        sqlx::query(sqlx::AssertSqlSafe(format!(
-                            "PRAGMA max_page_count = {pages}"
-                        )))
-                        .execute(conn)
-                        .await?;
-                    }
-                    Ok(())
-                })
-            });
+            pool_options = pool_options
+                .after_connect(move |conn, _| Box::pin(prepare_sqlite(conn, max_page_count)));
         }
+        let reserve = max_page_count
+            .filter(|_| sqlite_path(&url).is_some())
+            .map(|pages| {
+                let pages = Some(pages.saturating_add(DELETE_RESERVE_PAGES));
+                AnyPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(settings.acquire_timeout)
+                    .idle_timeout(settings.idle_timeout)
+                    .test_before_acquire(false)
+                    .after_connect(move |conn, _| Box::pin(prepare_sqlite(conn, pages)))
+                    .connect_lazy_with(options.clone())
+            });
         let pool = pool_options
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
@@ -331,6 +345,7 @@ impl Store {
             pool,
             backend,
             writer,
+            reserve,
             #[cfg(unix)]
             changes: None,
             outbox: false,
@@ -375,11 +390,24 @@ impl Store {
         ),
         StoreError,
     > {
+        self.begin_write_on(&self.pool).await
+    }
+
+    /// Starts the write transaction of a delete: [`Store::begin_write`], but on the reserve
+    /// connection where there is one, so a database full up to its `max_page_count` can still
+    /// be emptied: deletes are how an operator frees space.
+    async fn begin_delete(&self) -> Result<WriteTurn, StoreError> {
+        self.begin_write_on(self.reserve.as_ref().unwrap_or(&self.pool))
+            .await
+    }
+
+    /// [`Store::begin_write`] on `pool`.
+    async fn begin_write_on(&self, pool: &AnyPool) -> Result<WriteTurn, StoreError> {
         let turn = match &self.writer {
             Some(writer) => Some(Arc::clone(writer).lock_owned().await),
             None => None,
         };
-        let tx = self.pool.begin().await?;
+        let tx = pool.begin().await?;
         Ok((turn, tx))
     }
 
@@ -427,6 +455,9 @@ impl Store {
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(reserve) = &self.reserve {
+            reserve.close().await;
+        }
     }
 
     /// Reads a value from the `meta` table.
@@ -464,6 +495,26 @@ pub const STAMP_LEN: usize = 48;
 
 /// A snapshot of the wal-index header: see `change_watch`.
 pub type ChangeStamp = [u8; STAMP_LEN];
+
+/// Sets up a new SQLite connection: a smaller page cache (8 MiB per connection by default; a
+/// smaller one keeps a pool well inside the memory budget, the OS page cache still holds the
+/// file) and the file's size cap, if any.
+async fn prepare_sqlite(
+    conn: &mut sqlx::AnyConnection,
+    max_page_count: Option<u32>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("PRAGMA cache_size = -2048")
+        .execute(&mut *conn)
+        .await?;
+    if let Some(pages) = max_page_count {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "PRAGMA max_page_count = {pages}"
+        )))
+        .execute(conn)
+        .await?;
+    }
+    Ok(())
+}
 
 /// Adds `mode=rwc` to SQLite URLs so a missing database file is created.
 fn normalise_url(url: &str, backend: Backend) -> String {

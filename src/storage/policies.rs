@@ -237,7 +237,7 @@ impl Store {
         project: &ProjectId,
         id: &PolicyId,
     ) -> Result<PolicyRecord, StoreError> {
-        let (_turn, mut tx) = self.begin_write().await?;
+        let (_turn, mut tx) = self.begin_delete().await?;
         lock_policy(&mut tx, project, id).await?;
         let record = read_policy(&mut tx, project, id).await?;
         if !record.hosts.is_empty() {

@@ -162,10 +162,10 @@ pub(crate) fn mint_token(url: &str, master_key: &str) -> (String, String) {
     )
 }
 
+/// A full database refuses new data with 503 and a log line saying so, still takes deletes (on
+/// the reserve past `max_page_count`, each with its event), and takes new data again once
+/// deletes freed space, without a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "recovery step fails since the FTS5 name index and the event log landed: deletes no \
-            longer free the pages a create needs (FTS5 tombstones, one event per delete); the \
-            503 and the log line still hold. Open in issue 17."]
 async fn a_full_sqlite_database_is_503_with_a_clear_log_line_and_recovers() {
     use sqlx::Connection;
     let dir = tempfile::tempdir().unwrap();
@@ -229,16 +229,48 @@ async fn a_full_sqlite_database_is_503_with_a_clear_log_line_and_recovers() {
         .unwrap();
     assert_eq!(list["total"], json!(created.len()));
 
-    // Freeing space is enough: no restart.
-    for id in created.drain(..created.len() / 2) {
+    // Deletes work on the full database, and freeing space is enough: no restart.
+    let deleted: Vec<String> = created.drain(..created.len() / 2).collect();
+    for id in &deleted {
         let resp = http
             .delete(format!("{certs}/{id}"))
             .header("X-Auth-Token", &token)
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
     }
     let resp = create("after-full".to_owned()).await.unwrap();
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+
+    // Each delete committed with its event, and the file kept within cap plus reserve.
+    let events: Value = http
+        .get(format!(
+            "{}/v1/{project}/wafcert/events?type=wafcert.certificate.deleted&pagesize=100",
+            server.base
+        ))
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(events["total"], json!(deleted.len()), "{events}");
+    let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+    let now: i64 = sqlx::query_scalar("PRAGMA page_count")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let free: i64 = sqlx::query_scalar("PRAGMA freelist_count")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let reserve = i64::from(wafcert::storage::DELETE_RESERVE_PAGES);
+    assert!(now <= pages + 12 + reserve, "{now} pages");
+    println!(
+        "cap {} pages; after {} deletes and a create: {now} pages, {free} free",
+        pages + 12,
+        deleted.len()
+    );
 }
