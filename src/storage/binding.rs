@@ -12,13 +12,12 @@
 //! wholly before or after a bind and the caller's checks hold at commit. Locks are always taken
 //! certificate first, then host. A new write path touching both states its order here.
 
-use serde_json::json;
 use sqlx::{AnyConnection, AssertSqlSafe};
 
-use super::events::{Origin, certificate_data, record};
+use super::events::{HostRef, Origin};
 use super::sql::SqlArgs;
 use super::{Resource, Store, StoreError};
-use crate::domain::{CertificateFacts, CertificateId, EventType, HostId, ProjectId};
+use crate::domain::{CertificateFacts, CertificateId, HostId, ProjectId};
 
 /// Why a checked write did not happen.
 #[derive(Debug)]
@@ -95,34 +94,6 @@ pub(super) async fn hostnames_using(
     .await
 }
 
-/// A host as binding events name it.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct HostRef<'a> {
-    /// The host's id.
-    pub(super) id: &'a str,
-    /// Its domain name.
-    pub(super) hostname: &'a str,
-}
-
-/// Records that `host` started (`bound`) or stopped (`unbound`) using a certificate, given as
-/// `(id, name)`.
-pub(super) async fn binding_event(
-    conn: &mut AnyConnection,
-    outbox: bool,
-    origin: Origin<'_>,
-    project: &str,
-    kind: EventType,
-    certificate: (&str, &str),
-    host: HostRef<'_>,
-) -> Result<(), sqlx::Error> {
-    let data = certificate_data(
-        certificate.0,
-        certificate.1,
-        json!({"host_id": host.id, "hostname": host.hostname}),
-    );
-    record(conn, outbox, origin, project, kind, certificate.0, &data).await
-}
-
 impl Store {
     /// Points every listed host of the project at `certificate`, all or nothing, after `check`
     /// has seen the certificate under lock, recording a `bound` event per host that changes
@@ -143,6 +114,7 @@ impl Store {
         let (_turn, mut tx) = self.begin_write().await?;
         let facts = certificate_to_bind(&mut tx, project, certificate).await?;
         check(&facts).map_err(WriteError::Refused)?;
+        let events = self.event_log(origin, project.as_str());
         if !hosts.is_empty() {
             // What each host used before, for the bound/unbound events (read under the
             // certificate's lock; the update below locks the hosts).
@@ -182,31 +154,12 @@ impl Store {
                 };
                 if let Some(old) = old {
                     let name = old_name.as_deref().unwrap_or_default();
-                    binding_event(
-                        &mut tx,
-                        self.outbox,
-                        origin,
-                        project.as_str(),
-                        EventType::CertificateUnbound,
-                        (old, name),
-                        host,
-                    )
-                    .await?;
+                    events.unbound(&mut tx, (old, name), host).await?;
                 }
-                binding_event(
-                    &mut tx,
-                    self.outbox,
-                    origin,
-                    project.as_str(),
-                    EventType::CertificateBound,
-                    (facts.id.as_str(), facts.name.as_str()),
-                    host,
-                )
-                .await?;
+                events.bound(&mut tx, &facts, host).await?;
             }
         }
-        tx.commit().await?;
-        self.announce_commit();
+        self.commit_events(tx).await?;
         Ok(())
     }
 }

@@ -5,7 +5,7 @@ use serde_json::json;
 use sqlx::{AnyConnection, AssertSqlSafe};
 
 use super::binding::{WriteError, certificate_to_bind, hostnames_using, lock_certificate};
-use super::events::{Origin, certificate_data, record, record_many};
+use super::events::{Origin, record_many_certificates};
 use super::name_search::name_condition;
 use super::sql::{Bind, Page, PageWindow, SqlArgs, one_in_project};
 use super::{Resource, Store, StoreError};
@@ -159,19 +159,15 @@ impl Store {
             actor,
             time: new.created_at,
         };
-        record(
-            &mut tx,
-            self.outbox,
-            origin,
-            new.project.as_str(),
-            EventType::CertificateCreated,
-            new.id.as_str(),
-            &created_data(new),
-        )
-        .await?;
-        tx.commit().await?;
-        self.announce_commit();
-        Ok(())
+        self.event_log(origin, new.project.as_str())
+            .certificate(
+                &mut tx,
+                EventType::CertificateCreated,
+                (new.id.as_str(), new.name.as_str()),
+                created_extra(new),
+            )
+            .await?;
+        self.commit_events(tx).await
     }
 
     /// Inserts many certificates (of one or several projects) in one transaction, all or
@@ -229,8 +225,8 @@ impl Store {
                 .map(|new| {
                     (
                         new.project.as_str(),
-                        new.id.as_str(),
-                        created_data(new),
+                        (new.id.as_str(), new.name.as_str()),
+                        created_extra(new),
                         Origin {
                             actor: IMPORT_ACTOR,
                             time: new.created_at,
@@ -238,11 +234,10 @@ impl Store {
                     )
                 })
                 .collect();
-            record_many(&mut tx, self.outbox, EventType::CertificateCreated, &events).await?;
+            record_many_certificates(&mut tx, self.outbox, EventType::CertificateCreated, &events)
+                .await?;
         }
-        tx.commit().await?;
-        self.announce_commit();
-        Ok(())
+        self.commit_events(tx).await
     }
 
     /// One certificate of the project.
@@ -435,39 +430,24 @@ impl Store {
                 .bind(pair.key_sha256);
         }
         let row: CertificateRecord = q.fetch_one(&mut *tx).await?;
+        let events = self.event_log(origin, project.as_str());
+        let certificate = (row.id.as_str(), row.name.as_str());
         if before.name != row.name {
-            let data =
-                certificate_data(row.id.as_str(), &row.name, json!({"old_name": before.name}));
-            record(
-                &mut tx,
-                self.outbox,
-                origin,
-                project.as_str(),
-                EventType::CertificateRenamed,
-                row.id.as_str(),
-                &data,
-            )
-            .await?;
+            let extra = json!({"old_name": before.name});
+            events
+                .certificate(&mut tx, EventType::CertificateRenamed, certificate, extra)
+                .await?;
         }
         if replaced.is_some() {
             let extra = json!({
                 "previous_expire_time": before.expire_time,
                 "expire_time": row.expire_time,
             });
-            let data = certificate_data(row.id.as_str(), &row.name, extra);
-            record(
-                &mut tx,
-                self.outbox,
-                origin,
-                project.as_str(),
-                EventType::CertificateRotated,
-                row.id.as_str(),
-                &data,
-            )
-            .await?;
+            events
+                .certificate(&mut tx, EventType::CertificateRotated, certificate, extra)
+                .await?;
         }
-        tx.commit().await?;
-        self.announce_commit();
+        self.commit_events(tx).await?;
         Ok(row)
     }
 
@@ -499,19 +479,15 @@ impl Store {
             .bind(project.as_str())
             .execute(&mut *tx)
             .await?;
-            let data = certificate_data(row.id.as_str(), &row.name, json!({"expire_time": row.expire_time}));
-            record(
-                &mut tx,
-                self.outbox,
-                origin,
-                project.as_str(),
-                EventType::CertificateDeleted,
-                row.id.as_str(),
-                &data,
-            )
-            .await?;
-            tx.commit().await?;
-            self.announce_commit();
+            self.event_log(origin, project.as_str())
+                .certificate(
+                    &mut tx,
+                    EventType::CertificateDeleted,
+                    (row.id.as_str(), &row.name),
+                    json!({"expire_time": row.expire_time}),
+                )
+                .await?;
+            self.commit_events(tx).await?;
             Ok(row)
         }
         .await;
@@ -539,13 +515,9 @@ impl Store {
     }
 }
 
-/// The data of a `created` event.
-fn created_data(new: &NewCertificate<'_>) -> serde_json::Value {
-    certificate_data(
-        new.id.as_str(),
-        new.name.as_str(),
-        json!({"expire_time": new.expire_time}),
-    )
+/// What a `created` event adds to the certificate's id and name.
+fn created_extra(new: &NewCertificate<'_>) -> serde_json::Value {
+    json!({"expire_time": new.expire_time})
 }
 
 /// The certificate a rotation stores in place of the old one; the key is already sealed.
@@ -678,19 +650,15 @@ impl Store {
             "expire_time": new.expire_time,
             "hostnames": moved,
         });
-        let data = certificate_data(new.id.as_str(), name.as_str(), extra);
-        record(
-            &mut tx,
-            self.outbox,
-            origin,
-            project.as_str(),
-            EventType::CertificateRotated,
-            new.id.as_str(),
-            &data,
-        )
-        .await?;
-        tx.commit().await?;
-        self.announce_commit();
+        self.event_log(origin, project.as_str())
+            .certificate(
+                &mut tx,
+                EventType::CertificateRotated,
+                (new.id.as_str(), name.as_str()),
+                extra,
+            )
+            .await?;
+        self.commit_events(tx).await?;
         Ok(Rotated {
             record: stored,
             old_name: facts.name,

@@ -10,7 +10,7 @@ use sqlx::{AnyConnection, AssertSqlSafe};
 
 use super::sql::{Bind, Page, SqlArgs};
 use super::{Store, StoreError};
-use crate::domain::{EventId, EventType, Millis, ProjectId, now_ms};
+use crate::domain::{CertificateFacts, EventId, EventType, Millis, ProjectId, now_ms};
 
 /// Who caused a change and when, on the certificate clock.
 #[derive(Debug, Clone, Copy)]
@@ -92,13 +92,8 @@ const EVENT_COLUMNS: &str = "id, type, time_ms, project_id, subject, actor, data
      attempts, last_status, next_attempt_ms";
 
 /// `{"certificate_id", "name"}` plus `extra`: the data of every certificate event.
-pub fn certificate_data(id: &str, name: &str, extra: Value) -> Value {
+fn certificate_data(id: &str, name: &str, extra: Value) -> Value {
     with_extra(json!({"certificate_id": id, "name": name}), extra)
-}
-
-/// `{"host_id", "hostname"}` plus `extra`: the data of every host event.
-pub fn host_data(id: &str, hostname: &str, extra: Value) -> Value {
-    with_extra(json!({"host_id": id, "hostname": hostname}), extra)
 }
 
 fn with_extra(mut base: Value, extra: Value) -> Value {
@@ -109,68 +104,153 @@ fn with_extra(mut base: Value, extra: Value) -> Value {
     base
 }
 
-/// Writes one event on `conn` (inside the caller's transaction). `outbox` says whether
-/// webhooks will deliver it (`pending`) or not (`none`).
-pub(super) async fn record(
-    conn: &mut AnyConnection,
-    outbox: bool,
-    origin: Origin<'_>,
-    project: &str,
-    kind: EventType,
-    subject: &str,
-    data: &Value,
-) -> Result<(), sqlx::Error> {
-    let (state, next) = if outbox {
-        ("pending", Some(now_ms()))
-    } else {
-        ("none", None)
-    };
-    sqlx::query(
-        "INSERT INTO events (id, project_id, type, time_ms, subject, actor, data, \
-         delivery_state, attempts, next_attempt_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9)",
-    )
-    .bind(EventId::random().as_str().to_owned())
-    .bind(project)
-    .bind(kind.as_str())
-    .bind(origin.time)
-    .bind(subject)
-    .bind(origin.actor)
-    .bind(data.to_string())
-    .bind(state)
-    .bind(next)
-    .execute(conn)
-    .await?;
-    Ok(())
+/// A host as host and binding events name it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct HostRef<'a> {
+    /// The host's id.
+    pub(super) id: &'a str,
+    /// Its domain name.
+    pub(super) hostname: &'a str,
 }
 
-/// Rows per multi-row `INSERT` of [`record_many`] (9 binds each stays far below both
-/// engines' bind limits).
-const MANY_CHUNK_ROWS: usize = 500;
-
-/// Writes events of one type in multi-row statements on `conn` (bulk loads): each row is
-/// `(project, subject, data, origin)`.
-pub(super) async fn record_many(
-    conn: &mut AnyConnection,
+/// The events of one write: whether webhooks deliver them, who made the change and when, and
+/// the project. Each method writes one event on the write's transaction, so a change and its
+/// events commit or roll back together.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct EventLog<'a> {
     outbox: bool,
-    kind: EventType,
-    rows: &[(&str, &str, Value, Origin<'_>)],
-) -> Result<(), StoreError> {
-    let (state, next) = if outbox {
+    origin: Origin<'a>,
+    project: &'a str,
+}
+
+impl EventLog<'_> {
+    /// An event about a certificate, given as `(id, name)`: `extra` merged into
+    /// `{certificate_id, name}`.
+    pub(super) async fn certificate(
+        &self,
+        conn: &mut AnyConnection,
+        kind: EventType,
+        (id, name): (&str, &str),
+        extra: Value,
+    ) -> Result<(), sqlx::Error> {
+        let data = certificate_data(id, name, extra);
+        self.record(conn, kind, id, &data).await
+    }
+
+    /// An event about a host: `extra` merged into `{host_id, hostname}`.
+    pub(super) async fn host(
+        &self,
+        conn: &mut AnyConnection,
+        kind: EventType,
+        host: HostRef<'_>,
+        extra: Value,
+    ) -> Result<(), sqlx::Error> {
+        let data = with_extra(
+            json!({"host_id": host.id, "hostname": host.hostname}),
+            extra,
+        );
+        self.record(conn, kind, host.id, &data).await
+    }
+
+    /// That `host` started using the certificate (read under its lock).
+    pub(super) async fn bound(
+        &self,
+        conn: &mut AnyConnection,
+        certificate: &CertificateFacts,
+        host: HostRef<'_>,
+    ) -> Result<(), sqlx::Error> {
+        let certificate = (certificate.id.as_str(), certificate.name.as_str());
+        self.binding(conn, EventType::CertificateBound, certificate, host)
+            .await
+    }
+
+    /// That `host` stopped using a certificate, given as `(id, name)`.
+    pub(super) async fn unbound(
+        &self,
+        conn: &mut AnyConnection,
+        certificate: (&str, &str),
+        host: HostRef<'_>,
+    ) -> Result<(), sqlx::Error> {
+        self.binding(conn, EventType::CertificateUnbound, certificate, host)
+            .await
+    }
+
+    /// A `bound` or `unbound` event: the certificate's, naming the host.
+    async fn binding(
+        &self,
+        conn: &mut AnyConnection,
+        kind: EventType,
+        certificate: (&str, &str),
+        host: HostRef<'_>,
+    ) -> Result<(), sqlx::Error> {
+        let extra = json!({"host_id": host.id, "hostname": host.hostname});
+        self.certificate(conn, kind, certificate, extra).await
+    }
+
+    /// Writes one event on `conn`: `pending` when webhooks will deliver it, else `none`.
+    async fn record(
+        &self,
+        conn: &mut AnyConnection,
+        kind: EventType,
+        subject: &str,
+        data: &Value,
+    ) -> Result<(), sqlx::Error> {
+        let (state, next) = delivery_start(self.outbox);
+        sqlx::query(
+            "INSERT INTO events (id, project_id, type, time_ms, subject, actor, data, \
+             delivery_state, attempts, next_attempt_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9)",
+        )
+        .bind(EventId::random().as_str().to_owned())
+        .bind(self.project)
+        .bind(kind.as_str())
+        .bind(self.origin.time)
+        .bind(subject)
+        .bind(self.origin.actor)
+        .bind(data.to_string())
+        .bind(state)
+        .bind(next)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+}
+
+/// The delivery state a new event starts in, and when its first attempt is due: `pending` now
+/// when webhooks will deliver it (`outbox`), else `none`.
+fn delivery_start(outbox: bool) -> (&'static str, Option<Millis>) {
+    if outbox {
         ("pending", Some(now_ms()))
     } else {
         ("none", None)
-    };
+    }
+}
+
+/// Rows per multi-row `INSERT` of [`record_many_certificates`] (9 binds each stays far below
+/// both engines' bind limits).
+const MANY_CHUNK_ROWS: usize = 500;
+
+/// Writes certificate events of one type in multi-row statements on `conn` (bulk loads): each
+/// row is `(project, (certificate id, name), extra, origin)`, as [`EventLog::certificate`]
+/// takes them.
+pub(super) async fn record_many_certificates(
+    conn: &mut AnyConnection,
+    outbox: bool,
+    kind: EventType,
+    rows: &[(&str, (&str, &str), Value, Origin<'_>)],
+) -> Result<(), StoreError> {
+    let (state, next) = delivery_start(outbox);
     for chunk in rows.chunks(MANY_CHUNK_ROWS) {
         let mut args = SqlArgs::new();
         let values = chunk
             .iter()
-            .map(|(project, subject, data, origin)| {
+            .map(|(project, (id, name), extra, origin)| {
+                let data = certificate_data(id, name, extra.clone());
                 let row = [
                     Bind::from(EventId::random().as_str()),
                     Bind::from(*project),
                     Bind::from(kind.as_str()),
                     Bind::from(origin.time),
-                    Bind::from(*subject),
+                    Bind::from(*id),
                     Bind::from(origin.actor),
                     Bind::from(data.to_string()),
                     Bind::from(state),
@@ -192,29 +272,13 @@ pub(super) async fn record_many(
 }
 
 impl Store {
-    /// Records a certificate event inside the caller's transaction: the one call a write path
-    /// (such as rotation) needs, with `extra` merged into `{certificate_id, name}`.
-    pub async fn record_certificate_event(
-        &self,
-        conn: &mut AnyConnection,
-        origin: Origin<'_>,
-        project: &ProjectId,
-        kind: EventType,
-        certificate: (&str, &str),
-        extra: Value,
-    ) -> Result<(), StoreError> {
-        let data = certificate_data(certificate.0, certificate.1, extra);
-        record(
-            conn,
-            self.outbox,
+    /// The event log of a write made by `origin` in `project`.
+    pub(super) fn event_log<'a>(&self, origin: Origin<'a>, project: &'a str) -> EventLog<'a> {
+        EventLog {
+            outbox: self.outbox,
             origin,
-            project.as_str(),
-            kind,
-            certificate.0,
-            &data,
-        )
-        .await?;
-        Ok(())
+            project,
+        }
     }
 
     /// A page of the project's events, newest first, and the number of all matches.

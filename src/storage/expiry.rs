@@ -5,7 +5,7 @@
 use serde_json::json;
 use sqlx::AssertSqlSafe;
 
-use super::events::{Origin, SYSTEM_ACTOR, certificate_data, record};
+use super::events::{Origin, SYSTEM_ACTOR};
 use super::{Store, StoreError};
 use crate::domain::{EXPIRED_STAGE, EventType, Millis, Thresholds, days_left};
 
@@ -147,26 +147,15 @@ impl Store {
                 } else {
                     EventType::CertificateExpiring
                 };
-                let data = certificate_data(
-                    &row.id,
-                    &name,
-                    json!({
-                        "expire_time": row.expire_time_ms,
-                        "days_left": days_left(row.expire_time_ms, now),
-                        "threshold_days": stage,
-                        "hostnames": hostnames,
-                    }),
-                );
-                record(
-                    &mut tx,
-                    self.outbox,
-                    origin,
-                    &row.project_id,
-                    kind,
-                    &row.id,
-                    &data,
-                )
-                .await?;
+                let extra = json!({
+                    "expire_time": row.expire_time_ms,
+                    "days_left": days_left(row.expire_time_ms, now),
+                    "threshold_days": stage,
+                    "hostnames": hostnames,
+                });
+                self.event_log(origin, &row.project_id)
+                    .certificate(&mut tx, kind, (&row.id, &name), extra)
+                    .await?;
                 written += 1;
             }
         }

@@ -4,8 +4,8 @@
 use serde_json::json;
 use sqlx::{AnyConnection, AssertSqlSafe};
 
-use super::binding::{HostRef, WriteError, binding_event, certificate_to_bind, fk_to_not_found};
-use super::events::{Origin, host_data, record};
+use super::binding::{WriteError, certificate_to_bind, fk_to_not_found};
+use super::events::{EventLog, HostRef, Origin};
 use super::policies::{NewPolicy, delete_if_unused, insert_policy, lock_policy};
 use super::sql::{Page, PageWindow, SqlArgs, like_contains, one_in_project};
 use super::{Resource, Store, StoreError, host_settings};
@@ -137,41 +137,20 @@ impl Store {
             actor,
             time: new.created_at,
         };
+        let events = self.event_log(origin, new.project.as_str());
         let host = HostRef {
             id: new.id.as_str(),
             hostname: new.hostname.as_str(),
         };
         let certificate_id = new.certificate_id.map(CertificateId::as_str);
-        let data = host_data(
-            host.id,
-            host.hostname,
-            json!({"certificate_id": certificate_id}),
-        );
-        let project = new.project.as_str();
-        record(
-            &mut tx,
-            self.outbox,
-            origin,
-            project,
-            EventType::HostCreated,
-            host.id,
-            &data,
-        )
-        .await?;
-        if let Some(facts) = bound {
-            binding_event(
-                &mut tx,
-                self.outbox,
-                origin,
-                project,
-                EventType::CertificateBound,
-                (facts.id.as_str(), &facts.name),
-                host,
-            )
+        let extra = json!({"certificate_id": certificate_id});
+        events
+            .host(&mut tx, EventType::HostCreated, host, extra)
             .await?;
+        if let Some(facts) = &bound {
+            events.bound(&mut tx, facts, host).await?;
         }
-        tx.commit().await?;
-        self.announce_commit();
+        self.commit_events(tx).await?;
         Ok(())
     }
 
@@ -274,55 +253,25 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(fk_to_not_found)?;
+        let events = self.event_log(origin, project.as_str());
         let host = HostRef {
             id: id.as_str(),
             hostname: &state.hostname,
         };
-        let project_id = project.as_str();
-        let data = host_data(
-            host.id,
-            host.hostname,
-            json!({"certificate_id": change.certificate_id.as_ref().map(CertificateId::as_str)}),
-        );
-        record(
-            &mut tx,
-            self.outbox,
-            origin,
-            project_id,
-            EventType::HostUpdated,
-            host.id,
-            &data,
-        )
-        .await?;
+        let certificate_id = change.certificate_id.as_ref().map(CertificateId::as_str);
+        let extra = json!({"certificate_id": certificate_id});
+        events
+            .host(&mut tx, EventType::HostUpdated, host, extra)
+            .await?;
         if change.certificate_id != state.certificate_id {
             if let Some(old) = &state.certificate_id {
-                let name = certificate_name(&mut tx, old.as_str()).await?;
-                binding_event(
-                    &mut tx,
-                    self.outbox,
-                    origin,
-                    project_id,
-                    EventType::CertificateUnbound,
-                    (old.as_str(), &name),
-                    host,
-                )
-                .await?;
+                unbound_event(&mut tx, events, old.as_str(), host).await?;
             }
             if let Some(facts) = &facts {
-                binding_event(
-                    &mut tx,
-                    self.outbox,
-                    origin,
-                    project_id,
-                    EventType::CertificateBound,
-                    (facts.id.as_str(), &facts.name),
-                    host,
-                )
-                .await?;
+                events.bound(&mut tx, facts, host).await?;
             }
         }
-        tx.commit().await?;
-        self.announce_commit();
+        self.commit_events(tx).await?;
         Ok(())
     }
 
@@ -373,50 +322,35 @@ impl Store {
         {
             delete_if_unused(&mut tx, project, &locked).await?;
         }
+        let events = self.event_log(origin, project.as_str());
         let host = HostRef {
             id: id.as_str(),
             hostname: &hostname,
         };
-        let project_id = project.as_str();
-        let data = host_data(
-            host.id,
-            &hostname,
-            json!({"certificate_id": certificate_id}),
-        );
-        record(
-            &mut tx,
-            self.outbox,
-            origin,
-            project_id,
-            EventType::HostDeleted,
-            host.id,
-            &data,
-        )
-        .await?;
-        if let Some(old) = &certificate_id {
-            let name = certificate_name(&mut tx, old.as_str()).await?;
-            binding_event(
-                &mut tx,
-                self.outbox,
-                origin,
-                project_id,
-                EventType::CertificateUnbound,
-                (old.as_str(), &name),
-                host,
-            )
+        let extra = json!({"certificate_id": certificate_id});
+        events
+            .host(&mut tx, EventType::HostDeleted, host, extra)
             .await?;
+        if let Some(old) = &certificate_id {
+            unbound_event(&mut tx, events, old, host).await?;
         }
-        tx.commit().await?;
-        self.announce_commit();
+        self.commit_events(tx).await?;
         Ok(DeletedHost { id, hostname })
     }
 }
 
-/// The name of a certificate (empty if it vanished meanwhile, which its foreign key forbids).
-async fn certificate_name(conn: &mut AnyConnection, id: &str) -> Result<String, sqlx::Error> {
+/// Records that `host` stopped using the certificate `old`, named as stored now (empty if it
+/// vanished meanwhile, which its foreign key forbids).
+async fn unbound_event(
+    conn: &mut AnyConnection,
+    events: EventLog<'_>,
+    old: &str,
+    host: HostRef<'_>,
+) -> Result<(), sqlx::Error> {
     let name: Option<String> = sqlx::query_scalar("SELECT name FROM certificates WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
+        .bind(old)
+        .fetch_optional(&mut *conn)
         .await?;
-    Ok(name.unwrap_or_default())
+    let old = (old, name.as_deref().unwrap_or_default());
+    events.unbound(conn, old, host).await
 }

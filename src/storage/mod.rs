@@ -35,9 +35,7 @@ pub use certificates::{
 };
 pub use console_sessions::{NewSession, SessionRecord};
 pub use credentials::{AccessKeyRecord, NewToken, TokenListing, TokenRecord, UserRecord};
-pub use events::{
-    DeliveryOutcome, EventFilter, EventRecord, Origin, SYSTEM_ACTOR, certificate_data, host_data,
-};
+pub use events::{DeliveryOutcome, EventFilter, EventRecord, Origin, SYSTEM_ACTOR};
 pub use expiry::{CertificateCounts, CertificateSeries};
 pub use hosts::{DeletedHost, HostListFilter, HostPolicy, HostRecord, NewHost};
 pub use policies::{NewPolicy, PolicyHost, PolicyListFilter, PolicyRecord};
@@ -434,6 +432,16 @@ impl Store {
     /// Tells this process's workers that events were committed.
     fn announce_commit(&self) {
         self.commits.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Commits a write that recorded events, then tells this process's workers.
+    async fn commit_events(
+        &self,
+        tx: sqlx::Transaction<'static, sqlx::Any>,
+    ) -> Result<(), StoreError> {
+        tx.commit().await?;
+        self.announce_commit();
+        Ok(())
     }
 
     /// Open and idle connections of this process's pool (the pool gauges).
