@@ -79,7 +79,7 @@ async fn list(
     query: QueryPairs,
 ) -> ApiResult<Json<ListResponse>> {
     let paging = Paging::parse(&query, Some(10))?;
-    let Some(limit) = paging.pagesize else {
+    if paging.pagesize.is_none() {
         return Err(ApiError::new(
             ErrorCode::PageOrPageSizeIllegal,
             "pagesize must be an integer from 1 to 100",
@@ -113,8 +113,7 @@ async fn list(
     let filter = EventFilter {
         kind,
         subject,
-        limit,
-        offset: paging.offset(),
+        window: paging.window(),
     };
     let page = state.store.list_events(&caller.project, &filter).await?;
     Ok(Json(ListResponse {

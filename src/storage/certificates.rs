@@ -7,7 +7,7 @@ use sqlx::{AnyConnection, AssertSqlSafe};
 use super::binding::{WriteError, certificate_to_bind, hostnames_using, lock_certificate};
 use super::events::{Origin, record_many_certificates};
 use super::name_search::name_condition;
-use super::sql::{Bind, Page, PageWindow, SqlArgs, one_in_project};
+use super::sql::{Bind, Page, PageWindow, SqlArgs, fetch_window, one_in_project};
 use super::{Resource, Store, StoreError};
 use crate::domain::{
     CertificateFacts, CertificateId, CertificateName, EventType, ExpiryStatus, ExpiryWindow,
@@ -289,15 +289,11 @@ impl Store {
             total <= PAGE_VIA_TRIGRAM_MAX,
             true,
         );
-        let limit = args.push(limit.unwrap_or(i64::MAX));
-        let offset = args.push(offset);
-        let sql = format!(
+        let select = format!(
             "SELECT id, name, expire_time_ms, created_at_ms FROM certificates WHERE {page_predicate} \
-             ORDER BY created_at_ms DESC, id DESC LIMIT {limit} OFFSET {offset}"
+             ORDER BY created_at_ms DESC, id DESC"
         );
-        let items = sqlx::query_as_with(AssertSqlSafe(sql), args.arguments()?)
-            .fetch_all(&self.pool)
-            .await?;
+        let items = fetch_window(&self.pool, select, args, filter.window).await?;
         Ok(Page { total, items })
     }
 

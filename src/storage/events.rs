@@ -8,7 +8,7 @@
 use serde_json::{Map, Value, json};
 use sqlx::{AnyConnection, AssertSqlSafe};
 
-use super::sql::{Bind, Page, SqlArgs};
+use super::sql::{Bind, Page, PageWindow, SqlArgs, fetch_page};
 use super::{Store, StoreError};
 use crate::domain::{CertificateFacts, EventId, EventType, Millis, ProjectId, now_ms};
 
@@ -60,10 +60,8 @@ pub struct EventFilter {
     pub kind: Option<EventType>,
     /// Only this subject (certificate or host id).
     pub subject: Option<String>,
-    /// Page size.
-    pub limit: i64,
-    /// Rows to skip.
-    pub offset: i64,
+    /// The page.
+    pub window: PageWindow,
 }
 
 /// How a delivery attempt ended, as the outbox records it.
@@ -295,24 +293,10 @@ impl Store {
         if let Some(subject) = &filter.subject {
             predicate.push_str(&format!(" AND subject = {}", args.push(subject.as_str())));
         }
-        let total: i64 = sqlx::query_scalar_with(
-            AssertSqlSafe(format!("SELECT COUNT(*) FROM events WHERE {predicate}")),
-            args.arguments()?,
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        if total <= filter.offset {
-            return Ok(Page::empty(total));
-        }
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE {predicate} ORDER BY seq DESC LIMIT {} OFFSET {}",
-            args.push(filter.limit),
-            args.push(filter.offset)
-        );
-        let items = sqlx::query_as_with(AssertSqlSafe(sql), args.arguments()?)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(Page { total, items })
+        let count = format!("SELECT COUNT(*) FROM events WHERE {predicate}");
+        let select =
+            format!("SELECT {EVENT_COLUMNS} FROM events WHERE {predicate} ORDER BY seq DESC");
+        fetch_page(&self.pool, count, select, args, filter.window).await
     }
 
     /// Events due for delivery at real time `now` and not leased by a replica, oldest due first.

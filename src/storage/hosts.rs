@@ -2,12 +2,12 @@
 //! Writes that bind a certificate follow the lock order of [`super::binding`].
 
 use serde_json::json;
-use sqlx::{AnyConnection, AssertSqlSafe};
+use sqlx::AnyConnection;
 
 use super::binding::{WriteError, certificate_to_bind, fk_to_not_found};
 use super::events::{EventLog, HostRef, Origin};
 use super::policies::{NewPolicy, delete_if_unused, insert_policy, lock_policy};
-use super::sql::{Page, PageWindow, SqlArgs, like_contains, one_in_project};
+use super::sql::{Page, PageWindow, SqlArgs, fetch_page, like_contains, one_in_project};
 use super::{Resource, Store, StoreError, host_settings};
 use crate::domain::{
     CertificateFacts, CertificateId, EventType, HostChange, HostId, HostSettings, HostState,
@@ -186,24 +186,11 @@ impl Store {
             let pattern = args.push(like_contains(&text.to_lowercase()));
             predicate.push_str(&format!(" AND LOWER(p.name) LIKE {pattern} ESCAPE '\\'"));
         }
-        let count_sql = format!("SELECT COUNT(*) FROM hosts h{join} WHERE {predicate}");
-        let total: i64 = sqlx::query_scalar_with(AssertSqlSafe(count_sql), args.arguments()?)
-            .fetch_one(&self.pool)
-            .await?;
-        let PageWindow { limit, offset } = filter.window;
-        if total <= offset {
-            return Ok(Page::empty(total));
-        }
-        let limit = args.push(limit.unwrap_or(i64::MAX));
-        let offset = args.push(offset);
-        let sql = format!(
-            "{HOST_SELECT}{join} WHERE {predicate} ORDER BY h.created_at_ms DESC, h.id DESC \
-             LIMIT {limit} OFFSET {offset}"
+        let count = format!("SELECT COUNT(*) FROM hosts h{join} WHERE {predicate}");
+        let select = format!(
+            "{HOST_SELECT}{join} WHERE {predicate} ORDER BY h.created_at_ms DESC, h.id DESC"
         );
-        let items = sqlx::query_as_with(AssertSqlSafe(sql), args.arguments()?)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(Page { total, items })
+        fetch_page(&self.pool, count, select, args, filter.window).await
     }
 
     /// Updates a host in one transaction: locks `certificate` (when the update names one), then

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, AssertSqlSafe};
 
 use super::binding::WriteError;
-use super::sql::{Page, PageWindow, SqlArgs, like_contains};
+use super::sql::{Page, PageWindow, SqlArgs, fetch_page, like_contains};
 use super::{Resource, Store, StoreError};
 use crate::domain::{HostId, PolicyId, PolicyName, PolicySettings, ProjectId, Rules};
 
@@ -158,23 +158,13 @@ impl Store {
             let pattern = args.push(like_contains(&text.to_lowercase()));
             predicate.push_str(&format!(" AND LOWER(name) LIKE {pattern} ESCAPE '\\'"));
         }
-        let count_sql = format!("SELECT COUNT(*) FROM policies WHERE {predicate}");
-        let total: i64 = sqlx::query_scalar_with(AssertSqlSafe(count_sql), args.arguments()?)
-            .fetch_one(&self.pool)
-            .await?;
-        let PageWindow { limit, offset } = filter.window;
-        if total <= offset {
-            return Ok(Page::empty(total));
-        }
-        let limit = args.push(limit.unwrap_or(i64::MAX));
-        let offset = args.push(offset);
-        let sql = format!(
+        let count = format!("SELECT COUNT(*) FROM policies WHERE {predicate}");
+        let select = format!(
             "SELECT id, name, settings, created_at_ms FROM policies WHERE {predicate} \
-             ORDER BY created_at_ms DESC, id DESC LIMIT {limit} OFFSET {offset}"
+             ORDER BY created_at_ms DESC, id DESC"
         );
-        let rows: Vec<PolicyRow> = sqlx::query_as_with(AssertSqlSafe(sql), args.arguments()?)
-            .fetch_all(&self.pool)
-            .await?;
+        let Page { total, items: rows } =
+            fetch_page::<PolicyRow>(&self.pool, count, select, args, filter.window).await?;
         let ids: Vec<&PolicyId> = rows.iter().map(|r| &r.id).collect();
         let mut hosts = {
             let mut conn = self.pool.acquire().await?;

@@ -59,6 +59,48 @@ where
     row.ok_or(StoreError::NotFound(resource))
 }
 
+/// A list: the number of all rows `count` counts, then the page `window` of the rows `select`
+/// returns (a whole `SELECT ... ORDER BY ...`; both statements use the values in `args`). A
+/// page past the end costs no second statement.
+pub(super) async fn fetch_page<T>(
+    pool: &AnyPool,
+    count: String,
+    select: String,
+    args: SqlArgs,
+    window: PageWindow,
+) -> Result<Page<T>, StoreError>
+where
+    T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+{
+    let total: i64 = sqlx::query_scalar_with(AssertSqlSafe(count), args.arguments()?)
+        .fetch_one(pool)
+        .await?;
+    if total <= window.offset || window.limit == Some(0) {
+        return Ok(Page::empty(total));
+    }
+    let items = fetch_window(pool, select, args, window).await?;
+    Ok(Page { total, items })
+}
+
+/// The rows in `window` of what `select` (a whole `SELECT ... ORDER BY ...` using the values in
+/// `args`) returns: its `LIMIT` and `OFFSET` become the next values.
+pub(super) async fn fetch_window<T>(
+    pool: &AnyPool,
+    select: String,
+    mut args: SqlArgs,
+    window: PageWindow,
+) -> Result<Vec<T>, StoreError>
+where
+    T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+{
+    let limit = args.push(window.limit.unwrap_or(i64::MAX));
+    let offset = args.push(window.offset);
+    let sql = format!("{select} LIMIT {limit} OFFSET {offset}");
+    Ok(sqlx::query_as_with(AssertSqlSafe(sql), args.arguments()?)
+        .fetch_all(pool)
+        .await?)
+}
+
 /// Escapes `%`, `_` and `\` so user text matches literally inside `LIKE ... ESCAPE '\'`.
 pub(super) fn like_contains(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
