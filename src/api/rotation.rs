@@ -8,14 +8,13 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::certificates::{ShowResponse, Upload, prepare_upload, required, show_body};
+use super::certificates::{ShowResponse, prepare_upload, required, show_body};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Caller, IdInPath, JsonBody};
 use crate::domain::{
     CertificateId, CertificateName, CheckContext, NameLimit, OtherCertificate, certificate_details,
     inspect, refuse_expired,
 };
-use crate::storage::Replacement;
 
 /// The extension routes of one certificate.
 pub(super) fn routes() -> Router<AppState> {
@@ -51,43 +50,32 @@ async fn rotate(
             CertificateName::parse_max(&n, state.settings.contract.name_max(NameLimit::Create))
         })
         .transpose()?;
-    let Upload {
-        pair,
-        id,
-        sealed_key,
-    } = prepare_upload(&state, content, key).await?;
+    let upload = prepare_upload(&state, content, key).await?;
     let now = state.clock.now_ms();
-    let new = Replacement {
-        id: &id,
-        content: &pair.content,
-        sealed_key: &sealed_key,
-        expire_time: pair.expire_time,
-        created_at: now,
-        leaf_sha256: &pair.leaf_sha256,
-        key_sha256: &pair.key_sha256,
-    };
+    let expire_time = upload.pair.expire_time;
     let rotated = state
         .store
         .rotate_certificate(
             &caller.project,
             &old,
-            &new,
+            &upload.sealed(now),
             name.as_ref(),
             caller.origin(now),
             |_, bound| {
                 if bound.is_empty() {
                     Ok(())
                 } else {
-                    refuse_expired(pair.expire_time, now)
+                    refuse_expired(expire_time, now)
                 }
             },
         )
         .await?;
+    let id = &upload.id;
     tracing::info!(
         old = %old, new = %id, project = %caller.project, hosts = rotated.moved.len(),
         "certificate rotated"
     );
-    let bound = state.store.bound_hosts(&caller.project, &[&id]).await?;
+    let bound = state.store.bound_hosts(&caller.project, &[id]).await?;
     show_body(&state, &caller, &rotated.record, &bound).map(Json)
 }
 

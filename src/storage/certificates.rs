@@ -48,6 +48,31 @@ pub struct NewCertificate<'a> {
     pub key_sha256: Option<&'a str>,
 }
 
+#[cfg(test)]
+impl<'a> NewCertificate<'a> {
+    /// A row whose chain and key are placeholders, for tests of listing and caching that never
+    /// read either.
+    pub(crate) fn placeholder(
+        id: &'a CertificateId,
+        project: &'a ProjectId,
+        name: &'a CertificateName,
+        expire_time: Millis,
+        created_at: Millis,
+    ) -> Self {
+        Self {
+            id,
+            project,
+            name,
+            content: "-",
+            sealed_key: b"-",
+            expire_time,
+            created_at,
+            leaf_sha256: None,
+            key_sha256: None,
+        }
+    }
+}
+
 /// A new chain and key replacing the stored ones on update.
 #[derive(Debug)]
 pub struct ReplacedPair<'a> {
@@ -516,9 +541,10 @@ fn created_extra(new: &NewCertificate<'_>) -> serde_json::Value {
     json!({"expire_time": new.expire_time})
 }
 
-/// The certificate a rotation stores in place of the old one; the key is already sealed.
-#[derive(Debug)]
-pub struct Replacement<'a> {
+/// A checked certificate ready to store, its key already sealed: what a rotation stores in
+/// place of the old one, and, named in a project ([`SealedUpload::named`]), a new row.
+#[derive(Debug, Clone, Copy)]
+pub struct SealedUpload<'a> {
     /// Fresh id (also the sealing context of the key).
     pub id: &'a CertificateId,
     /// PEM chain.
@@ -533,6 +559,23 @@ pub struct Replacement<'a> {
     pub leaf_sha256: &'a str,
     /// SHA-256 of the leaf's public key info (hex).
     pub key_sha256: &'a str,
+}
+
+impl<'a> SealedUpload<'a> {
+    /// The row that stores this upload in `project` under `name`.
+    pub fn named(self, project: &'a ProjectId, name: &'a CertificateName) -> NewCertificate<'a> {
+        NewCertificate {
+            id: self.id,
+            project,
+            name,
+            content: self.content,
+            sealed_key: self.sealed_key,
+            expire_time: self.expire_time,
+            created_at: self.created_at,
+            leaf_sha256: Some(self.leaf_sha256),
+            key_sha256: Some(self.key_sha256),
+        }
+    }
 }
 
 /// The outcome of [`Store::rotate_certificate`].
@@ -572,7 +615,7 @@ impl Store {
         &self,
         project: &ProjectId,
         old: &CertificateId,
-        new: &Replacement<'_>,
+        new: &SealedUpload<'_>,
         name: Option<&CertificateName>,
         origin: Origin<'_>,
         check: impl FnOnce(&CertificateFacts, &[String]) -> Result<(), E>,
@@ -605,18 +648,7 @@ impl Store {
         .bind(&placeholder_name)
         .execute(&mut *tx)
         .await?;
-        let row = NewCertificate {
-            id: new.id,
-            project,
-            name,
-            content: new.content,
-            sealed_key: new.sealed_key,
-            expire_time: new.expire_time,
-            created_at: new.created_at,
-            leaf_sha256: Some(new.leaf_sha256),
-            key_sha256: Some(new.key_sha256),
-        };
-        insert_row(&mut tx, &row).await?;
+        insert_row(&mut tx, &new.named(project, name)).await?;
         let stored = CertificateRecord {
             id: new.id.clone(),
             name: name.as_str().to_owned(),

@@ -31,7 +31,7 @@ use sqlx::{AnyPool, ConnectOptions, Connection};
 pub use binding::WriteError;
 pub use certificates::{
     BoundHost, CertificateRecord, CertificateSummary, FingerprintRow, ListFilter, NewCertificate,
-    ReplacedPair, Replacement, Rotated,
+    ReplacedPair, Rotated, SealedUpload,
 };
 pub use console_sessions::{NewSession, SessionRecord};
 pub use credentials::{AccessKeyRecord, NewToken, TokenListing, TokenRecord, UserRecord};

@@ -112,17 +112,8 @@ mod tests {
         {
             let id = CertificateId::random();
             let name = CertificateName::parse(name, NameLimit::Create).unwrap();
-            let new = NewCertificate {
-                id: &id,
-                project: &project,
-                name: &name,
-                content: "-",
-                sealed_key: b"-",
-                leaf_sha256: None,
-                key_sha256: None,
-                expire_time: 0,
-                created_at: i64::try_from(i).unwrap(),
-            };
+            let created_at = i64::try_from(i).unwrap();
+            let new = NewCertificate::placeholder(&id, &project, &name, 0, created_at);
             store.insert_certificate(&new, None, "test").await.unwrap();
             ids.push(id);
         }

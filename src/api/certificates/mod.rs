@@ -20,7 +20,7 @@ use crate::domain::{
     CertificateId, CertificateName, CertificatePair, ExpiryStatus, HostId, Millis, NameLimit,
     ProjectId, Role, parse_pair, refuse_expired,
 };
-use crate::storage::{BoundHost, CertificateRecord, NewCertificate, ReplacedPair, Store};
+use crate::storage::{BoundHost, CertificateRecord, ReplacedPair, SealedUpload, Store};
 use query::ListParams;
 pub(super) use wire::ShowResponse;
 use wire::{
@@ -139,33 +139,20 @@ async fn create(
     let key = required(body.key, "key")?;
     let name =
         CertificateName::parse_max(&name, state.settings.contract.name_max(NameLimit::Create))?;
-    let Upload {
-        pair,
-        id,
-        sealed_key,
-    } = prepare_upload(&state, content, key).await?;
+    let upload = prepare_upload(&state, content, key).await?;
     let now = state.clock.now_ms();
-    let new = NewCertificate {
-        id: &id,
-        project: &caller.project,
-        name: &name,
-        content: &pair.content,
-        sealed_key: &sealed_key,
-        expire_time: pair.expire_time,
-        created_at: now,
-        leaf_sha256: Some(&pair.leaf_sha256),
-        key_sha256: Some(&pair.key_sha256),
-    };
+    let new = upload.sealed(now).named(&caller.project, &name);
     state
         .store
         .insert_certificate(&new, state.settings.certificate_quota, &caller.credential)
         .await?;
+    let (id, expire_time) = (&upload.id, upload.pair.expire_time);
     tracing::info!(certificate = %id, project = %caller.project, "certificate created");
-    let exp_status = ExpiryStatus::at(pair.expire_time, now).code();
+    let exp_status = ExpiryStatus::at(expire_time, now).code();
     Ok(Json(CreateResponse::new(
-        &id,
+        id,
         &name,
-        pair.expire_time,
+        expire_time,
         exp_status,
         now,
     )))
@@ -364,6 +351,21 @@ pub(super) struct Upload {
     pub(super) id: CertificateId,
     /// The private key sealed under the master key, bound to `id`.
     pub(super) sealed_key: Vec<u8>,
+}
+
+impl Upload {
+    /// What storage keeps of this upload, made at `now`.
+    pub(super) fn sealed(&self, now: Millis) -> SealedUpload<'_> {
+        SealedUpload {
+            id: &self.id,
+            content: &self.pair.content,
+            sealed_key: &self.sealed_key,
+            expire_time: self.pair.expire_time,
+            created_at: now,
+            leaf_sha256: &self.pair.leaf_sha256,
+            key_sha256: &self.pair.key_sha256,
+        }
+    }
 }
 
 /// Validates `content` + `key`, takes the next id and seals the key to it.

@@ -65,17 +65,14 @@ async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                 let id = CertificateId::random();
                 let name = CertificateName::parse(&format!("c{n}"), NameLimit::Create)
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
-                let new = NewCertificate {
-                    id: &id,
-                    project: &project,
-                    name: &name,
-                    content: "-",
-                    sealed_key: b"-",
-                    leaf_sha256: None,
-                    key_sha256: None,
-                    expire_time: START + hours * DAY / 24,
-                    created_at: START + i64::from(n),
-                };
+                let expire_time = START + hours * DAY / 24;
+                let new = NewCertificate::placeholder(
+                    &id,
+                    &project,
+                    &name,
+                    expire_time,
+                    START + i64::from(n),
+                );
                 store
                     .insert_certificate(&new, None, "test")
                     .await
