@@ -8,7 +8,7 @@ use aws_lc_rs::digest;
 use x509_parser::extensions::GeneralName;
 use x509_parser::pem::Pem;
 
-use crate::domain::Millis;
+use crate::domain::{Millis, common_name};
 
 /// The readable facts of a chain's leaf certificate.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -43,12 +43,7 @@ pub(super) fn read(pem: &str) -> Option<ChainFacts> {
         .collect();
     let leaf = blocks.first()?;
     let cert = leaf.parse_x509().ok()?;
-    let common_name = cert
-        .subject()
-        .iter_common_name()
-        .next()
-        .and_then(|cn| cn.as_str().ok())
-        .map(str::to_owned);
+    let subject_cn = common_name(cert.subject()).map(str::to_owned);
     let sans = match cert.subject_alternative_name() {
         Ok(Some(ext)) => ext
             .value
@@ -62,15 +57,11 @@ pub(super) fn read(pem: &str) -> Option<ChainFacts> {
             .collect(),
         _ => Vec::new(),
     };
-    let issuer_name = cert
-        .issuer()
-        .iter_common_name()
-        .next()
-        .and_then(|cn| cn.as_str().ok())
-        .map_or_else(|| cert.issuer().to_string(), str::to_owned);
+    let issuer_name =
+        common_name(cert.issuer()).map_or_else(|| cert.issuer().to_string(), str::to_owned);
     let fingerprint = digest::digest(&digest::SHA256, &leaf.contents);
     Some(ChainFacts {
-        common_name,
+        common_name: subject_cn,
         sans,
         issuer: cert.issuer().to_string(),
         issuer_name,

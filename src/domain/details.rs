@@ -9,7 +9,7 @@ use x509_parser::oid_registry::{
     OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_NIST_EC_P521,
     OID_PKCS1_RSAENCRYPTION, OID_SIG_ED25519,
 };
-use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+use x509_parser::prelude::{FromDer, GeneralName, X509Certificate, X509Name};
 
 use super::{DomainError, ExpiryStatus, Millis};
 
@@ -96,6 +96,13 @@ pub(super) fn parse_all<'a>(
         .collect()
 }
 
+/// The first common name (CN) of a distinguished name, if it has a readable one.
+pub fn common_name<'a>(name: &'a X509Name<'_>) -> Option<&'a str> {
+    name.iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+}
+
 fn hex_sha256(bytes: &[u8]) -> String {
     hex::encode(digest(&SHA256, bytes).as_ref())
 }
@@ -105,12 +112,7 @@ pub(super) fn facts_of(
     cert: &X509Certificate<'_>,
     chain_length: usize,
 ) -> CertificateDetails {
-    let subject_cn = cert
-        .subject()
-        .iter_common_name()
-        .next()
-        .and_then(|cn| cn.as_str().ok())
-        .map(str::to_owned);
+    let subject_cn = common_name(cert.subject()).map(str::to_owned);
     let sans = dns_names(cert);
     let (key_type, key_bits) = key_of(cert);
     let sig_oid = &cert.signature_algorithm.algorithm;

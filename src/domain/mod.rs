@@ -28,7 +28,7 @@ pub use binding::{CertificateChange, check_bind, check_certificate_present, refu
 pub use certificate::{CertificateName, ExpiryStatus, ExpiryWindow, NameLimit};
 pub use clock::{Clock, ClockMove, ClockSetting};
 pub use contract::Contract;
-pub use details::{CertificateDetails, certificate_details};
+pub use details::{CertificateDetails, certificate_details, common_name};
 pub use error::DomainError;
 pub use event::{EXPIRED_STAGE, EventType, Thresholds, days_left};
 pub use host::{
