@@ -6,6 +6,8 @@
 //! the same lock, so it is ordered wholly before or after them. Lock order: certificate, then
 //! policy, then host.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, AssertSqlSafe};
 
@@ -61,37 +63,38 @@ pub struct PolicyListFilter {
 }
 
 /// The stored form of [`PolicySettings`]: fixed field names, whatever the wire calls them.
+/// The rule objects are borrowed to encode and owned once decoded.
 #[derive(Debug, Serialize, Deserialize)]
-struct SettingsJson {
+struct SettingsJson<'a> {
     level: i64,
     full_detection: bool,
-    robot_action: Rules,
-    action: Rules,
-    options: Rules,
-    modulex_options: Rules,
+    robot_action: Cow<'a, Rules>,
+    action: Cow<'a, Rules>,
+    options: Cow<'a, Rules>,
+    modulex_options: Cow<'a, Rules>,
 }
 
 fn encode(s: &PolicySettings) -> Result<String, StoreError> {
     serde_json::to_string(&SettingsJson {
         level: s.level,
         full_detection: s.full_detection,
-        robot_action: s.robot_action.clone(),
-        action: s.action.clone(),
-        options: s.options.clone(),
-        modulex_options: s.modulex_options.clone(),
+        robot_action: Cow::Borrowed(&s.robot_action),
+        action: Cow::Borrowed(&s.action),
+        options: Cow::Borrowed(&s.options),
+        modulex_options: Cow::Borrowed(&s.modulex_options),
     })
     .map_err(|e| corrupt(&e))
 }
 
 fn decode(text: &str) -> Result<PolicySettings, StoreError> {
-    let j: SettingsJson = serde_json::from_str(text).map_err(|e| corrupt(&e))?;
+    let j: SettingsJson<'_> = serde_json::from_str(text).map_err(|e| corrupt(&e))?;
     Ok(PolicySettings {
         level: j.level,
         full_detection: j.full_detection,
-        robot_action: j.robot_action,
-        action: j.action,
-        options: j.options,
-        modulex_options: j.modulex_options,
+        robot_action: j.robot_action.into_owned(),
+        action: j.action.into_owned(),
+        options: j.options.into_owned(),
+        modulex_options: j.modulex_options.into_owned(),
     })
 }
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::api::error::{ApiError, ApiResult, ErrorCode};
-use crate::domain::{PolicyName, PolicyPatch, PolicySettings, Rules};
+use crate::domain::{PolicyName, PolicyPatch, Rules};
 use crate::storage::PolicyRecord;
 
 /// Body of create and update; every field optional so a missing one gets a clear message.
@@ -86,14 +86,7 @@ struct BindHost {
 
 impl From<PolicyRecord> for PolicyResponse {
     fn from(p: PolicyRecord) -> Self {
-        let PolicySettings {
-            level,
-            full_detection,
-            robot_action,
-            action,
-            options,
-            modulex_options,
-        } = p.settings;
+        let settings = p.settings;
         Self {
             hosts: p.hosts.iter().map(|h| h.id.to_string()).collect(),
             bind_host: p
@@ -108,12 +101,12 @@ impl From<PolicyRecord> for PolicyResponse {
                 .collect(),
             id: p.id.to_string(),
             name: p.name,
-            level,
-            full_detection,
-            robot_action,
-            action,
-            options,
-            modulex_options,
+            level: settings.level,
+            full_detection: settings.full_detection,
+            robot_action: settings.robot_action,
+            action: settings.action,
+            options: settings.options,
+            modulex_options: settings.modulex_options,
             timestamp: p.created_at,
         }
     }
