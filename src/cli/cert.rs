@@ -6,7 +6,9 @@ use anyhow::bail;
 use clap::Subcommand;
 use serde_json::Value;
 
-use super::output::{self, Format, OutputArgs, human_expiry, print_json, status_word, text};
+use super::output::{
+    self, Format, OutputArgs, PageArgs, human_expiry, print_json, print_page, status_word, text,
+};
 use super::pair::PairArgs;
 use super::profile::Endpoint;
 use crate::domain::{CheckContext, Severity, days_until, inspect, now_ms};
@@ -22,12 +24,9 @@ pub enum CertCommand {
         /// Case-insensitive name substring.
         #[arg(long)]
         name: Option<String>,
-        /// 1-based page.
-        #[arg(long)]
-        page: Option<i64>,
-        /// Page size, 1 to 100 (or -1 for all).
-        #[arg(long, allow_negative_numbers = true)]
-        pagesize: Option<i64>,
+        /// The page.
+        #[command(flatten)]
+        page: PageArgs,
         /// 0 valid, 1 expired, 2 expiring within 30 days.
         #[arg(long)]
         exp_status: Option<u8>,
@@ -120,28 +119,20 @@ pub async fn run(command: CertCommand) -> anyhow::Result<()> {
             endpoint,
             name,
             page,
-            pagesize,
             exp_status,
             host,
             output,
         } => {
             let format = output.format();
-            let mut query: Vec<(&str, String)> = Vec::new();
+            let mut query = page.query();
             query.extend(name.map(|v| ("name", v)));
-            query.extend(page.map(|v| ("page", v.to_string())));
-            query.extend(pagesize.map(|v| ("pagesize", v.to_string())));
             query.extend(exp_status.map(|v| ("exp_status", v.to_string())));
             if host || format == Format::Table {
                 query.push(("host", "true".to_owned()));
             }
             let answer = endpoint.client()?.list(&query).await?;
             if format == Format::Table {
-                let items = answer["items"].as_array().cloned().unwrap_or_default();
-                println!("{}", certificate_table(&items));
-                let total = answer["total"].as_i64().unwrap_or(0);
-                if total > i64::try_from(items.len()).unwrap_or(i64::MAX) {
-                    println!("({} of {total}; see --page and --pagesize)", items.len());
-                }
+                print_page(&answer, certificate_table);
                 return Ok(());
             }
             answer

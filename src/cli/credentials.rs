@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use super::{
-    ACCESS_KEY_ALPHABET, DatabaseArgs, SECRET_KEY_ALPHABET, TokenCommand, UserName, random_text,
-    read_password,
+    ACCESS_KEY_ALPHABET, DatabaseArgs, GrantArgs, SECRET_KEY_ALPHABET, TokenCommand, UserName,
+    random_text, read_password,
 };
 use crate::app::open_sealer;
 use crate::auth::{TokenGrant, hash_password, mint_token};
@@ -22,19 +22,18 @@ pub(super) async fn token(command: TokenCommand) -> anyhow::Result<()> {
     match command {
         TokenCommand::Create {
             database,
-            project_id: project,
-            role,
+            grant,
             ttl,
         } => {
             let ttl = parse_ttl(&ttl)?;
             let store = database.open().await?;
             let now = now_ms();
-            store.ensure_project(&project, None, now).await?;
+            store.ensure_project(&grant.project_id, None, now).await?;
             let expires_at =
                 ttl.map(|d| now.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)));
             let grant = TokenGrant {
-                project: &project,
-                role,
+                project: &grant.project_id,
+                role: grant.role,
                 user: None,
                 parent: None,
                 expires_at,
@@ -149,9 +148,9 @@ pub(super) async fn create_user(database: &DatabaseArgs, new: NewUser) -> anyhow
 /// `wafcert access-key create`: prints `ACCESS_KEY SECRET_KEY`.
 pub(super) async fn create_access_key(
     database: &DatabaseArgs,
-    project: &ProjectId,
-    role: Role,
+    grant: &GrantArgs,
 ) -> anyhow::Result<()> {
+    let (project, role) = (&grant.project_id, grant.role);
     let store = database.open().await?;
     let sealer = open_sealer(
         &store,

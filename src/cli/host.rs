@@ -5,7 +5,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use super::output::{self, Format, OutputArgs, print_json, text};
+use super::output::{self, Format, OutputArgs, PageArgs, print_json, print_page, text};
 use super::profile::Endpoint;
 use crate::client::Client;
 
@@ -20,12 +20,9 @@ pub enum HostCommand {
         /// Case-insensitive hostname substring.
         #[arg(long)]
         hostname: Option<String>,
-        /// 1-based page.
-        #[arg(long)]
-        page: Option<i64>,
-        /// Page size, 1 to 100 (or -1 for all; default 10).
-        #[arg(long, allow_negative_numbers = true)]
-        pagesize: Option<i64>,
+        /// The page.
+        #[command(flatten)]
+        page: PageArgs,
         /// Output format.
         #[command(flatten)]
         output: OutputArgs,
@@ -174,21 +171,13 @@ pub async fn run(command: HostCommand) -> anyhow::Result<()> {
             endpoint,
             hostname,
             page,
-            pagesize,
             output,
         } => {
-            let mut query: Vec<(&str, String)> = Vec::new();
+            let mut query = page.query();
             query.extend(hostname.map(|v| ("hostname", v)));
-            query.extend(page.map(|v| ("page", v.to_string())));
-            query.extend(pagesize.map(|v| ("pagesize", v.to_string())));
             let answer = endpoint.client()?.host_list(&query).await?;
             if output.format() == Format::Table {
-                let items = answer["items"].as_array().cloned().unwrap_or_default();
-                println!("{}", host_table(&items));
-                let total = answer["total"].as_i64().unwrap_or(0);
-                if total > i64::try_from(items.len()).unwrap_or(i64::MAX) {
-                    println!("({} of {total}; see --page and --pagesize)", items.len());
-                }
+                print_page(&answer, host_table);
                 return Ok(());
             }
             (answer, Format::Json)

@@ -202,12 +202,9 @@ pub enum TokenCommand {
         /// Database location and master key.
         #[command(flatten)]
         database: DatabaseArgs,
-        /// The project (32 lowercase hex).
-        #[arg(long, value_parser = project_arg)]
-        project_id: ProjectId,
-        /// `admin` or `readonly`.
-        #[arg(long, default_value = "admin", value_parser = role_arg)]
-        role: Role,
+        /// The project and role.
+        #[command(flatten)]
+        grant: GrantArgs,
         /// Lifetime such as `24h`, `30m`, `7d` or `3600s`, or `never`.
         #[arg(long, default_value = "30d")]
         ttl: String,
@@ -231,6 +228,17 @@ pub enum TokenCommand {
         #[arg(long, value_parser = project_arg)]
         project_id: ProjectId,
     },
+}
+
+/// What a new token or access key may do, and where.
+#[derive(Debug, Args)]
+pub struct GrantArgs {
+    /// The project (32 lowercase hex; created if missing).
+    #[arg(long, value_parser = project_arg)]
+    project_id: ProjectId,
+    /// `admin` or `readonly`.
+    #[arg(long, default_value = "admin", value_parser = role_arg)]
+    role: Role,
 }
 
 /// `wafcert user ...`.
@@ -298,12 +306,9 @@ pub enum AccessKeyCommand {
         /// Database location and master key.
         #[command(flatten)]
         database: DatabaseArgs,
-        /// The project (created if missing).
-        #[arg(long, value_parser = project_arg)]
-        project_id: ProjectId,
-        /// `admin` or `readonly`.
-        #[arg(long, default_value = "admin", value_parser = role_arg)]
-        role: Role,
+        /// The project and role.
+        #[command(flatten)]
+        grant: GrantArgs,
     },
     /// Revoke an access key: requests signed with it are refused from the next one on.
     Revoke {
@@ -369,11 +374,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             credentials::create_user(&database, user).await
         }
-        Command::AccessKey(AccessKeyCommand::Create {
-            database,
-            project_id,
-            role,
-        }) => credentials::create_access_key(&database, &project_id, role).await,
+        Command::AccessKey(AccessKeyCommand::Create { database, grant }) => {
+            credentials::create_access_key(&database, &grant).await
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! How client commands print: an aligned table for people at a terminal, JSON for programs
-//! (`--output` chooses), with human dates (`2027-03-01 (91 days)`, UTC).
+//! (`--output` chooses), with human dates (`2027-03-01 (91 days)`, UTC); and which page of a
+//! list they ask for.
 
 use std::io::IsTerminal;
 
@@ -35,6 +36,38 @@ impl OutputArgs {
                 Format::Json
             }
         })
+    }
+}
+
+/// `--page` and `--pagesize` of the list commands.
+#[derive(Debug, Args)]
+pub struct PageArgs {
+    /// 1-based page.
+    #[arg(long)]
+    page: Option<i64>,
+    /// Page size, 1 to 100, or -1 for all (default: the server's).
+    #[arg(long, allow_negative_numbers = true)]
+    pagesize: Option<i64>,
+}
+
+impl PageArgs {
+    /// The query pairs that ask for this page.
+    pub fn query(&self) -> Vec<(&'static str, String)> {
+        let mut query = Vec::new();
+        query.extend(self.page.map(|v| ("page", v.to_string())));
+        query.extend(self.pagesize.map(|v| ("pagesize", v.to_string())));
+        query
+    }
+}
+
+/// Prints a list answer's items as a table `table` makes, and says so when they are not all
+/// of the matches.
+pub fn print_page(answer: &Value, table: fn(&[Value]) -> String) {
+    let items = answer["items"].as_array().cloned().unwrap_or_default();
+    println!("{}", table(&items));
+    let total = answer["total"].as_i64().unwrap_or(0);
+    if total > i64::try_from(items.len()).unwrap_or(i64::MAX) {
+        println!("({} of {total}; see --page and --pagesize)", items.len());
     }
 }
 

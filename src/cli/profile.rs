@@ -41,25 +41,18 @@ impl Endpoint {
             (None, Some(_), Some(_)) => None,
             _ => load_profile(self.profile.as_deref())?,
         };
-        let endpoint = self
-            .endpoint
-            .clone()
-            .or_else(|| saved.as_ref().map(|p| p.endpoint.clone()))
-            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
-        let Some(project) = self
-            .project_id
-            .clone()
-            .or_else(|| saved.as_ref().map(|p| p.project_id.clone()))
-        else {
-            bail!("no project: run `wafcert login`, or set --project-id or WAFCERT_PROJECT");
+        // A flag or variable, else the saved profile's value.
+        let pick = |given: &Option<String>, saved_value: fn(&Profile) -> &String| {
+            given
+                .clone()
+                .or_else(|| saved.as_ref().map(|p| saved_value(p).clone()))
         };
-        let Some(token) = self
-            .token
-            .clone()
-            .or_else(|| saved.as_ref().map(|p| p.token.clone()))
-        else {
-            bail!("no token: run `wafcert login`, or set --token or WAFCERT_TOKEN");
-        };
+        let endpoint =
+            pick(&self.endpoint, |p| &p.endpoint).unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
+        let project = pick(&self.project_id, |p| &p.project_id)
+            .context("no project: run `wafcert login`, or set --project-id or WAFCERT_PROJECT")?;
+        let token = pick(&self.token, |p| &p.token)
+            .context("no token: run `wafcert login`, or set --token or WAFCERT_TOKEN")?;
         Ok(Client::new(&endpoint, &project, &token)?)
     }
 }
