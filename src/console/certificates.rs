@@ -286,7 +286,27 @@ struct FormErrors {
     delete: Option<ApiFailure>,
 }
 
+/// The forms of the detail page.
+#[derive(Debug, Clone, Copy)]
+enum DetailForm {
+    Rename,
+    Rotate,
+    Delete,
+}
+
 impl FormErrors {
+    /// `failure` beside `form`, the other forms clean.
+    fn beside(form: DetailForm, failure: ApiFailure) -> Self {
+        let mut errors = Self::default();
+        let slot = match form {
+            DetailForm::Rename => &mut errors.rename,
+            DetailForm::Rotate => &mut errors.rotate,
+            DetailForm::Delete => &mut errors.delete,
+        };
+        *slot = Some(failure);
+        errors
+    }
+
     fn status(&self) -> StatusCode {
         self.rename
             .as_ref()
@@ -412,17 +432,8 @@ pub(super) async fn rename(
     let cid = certificate_id(&id)?;
     let path = format!("{CERTIFICATES}/{cid}");
     let call = Call::with_body(Method::PUT, &path, Some(json!({"name": form.name.trim()})));
-    match send(&state, &session, call).await {
-        Ok(_) => Ok(Redirect::to(&format!("/console/certificates/{cid}")).into_response()),
-        Err(CallError::Api(f)) => {
-            let errors = FormErrors {
-                rename: Some(f),
-                ..FormErrors::default()
-            };
-            detail_page(&state, &session, &id, errors).await
-        }
-        Err(CallError::Fatal(e)) => Err(e),
-    }
+    let next = |_: &Value| format!("/console/certificates/{cid}");
+    submit(&state, &session, &id, DetailForm::Rename, call, next).await
 }
 
 /// `POST /console/certificates/{id}/rotate`: replaces the certificate on its hosts with the
@@ -442,26 +453,9 @@ pub(super) async fn rotate(
     if !name.is_empty() {
         body["name"] = json!(name);
     }
-    match send(
-        &state,
-        &session,
-        Call::with_body(Method::POST, &path, Some(body)),
-    )
-    .await
-    {
-        Ok(rotated) => Ok(
-            Redirect::to(&format!("/console/certificates/{}", text(&rotated, "id")))
-                .into_response(),
-        ),
-        Err(CallError::Api(f)) => {
-            let errors = FormErrors {
-                rotate: Some(f),
-                ..FormErrors::default()
-            };
-            detail_page(&state, &session, &id, errors).await
-        }
-        Err(CallError::Fatal(e)) => Err(e),
-    }
+    let call = Call::with_body(Method::POST, &path, Some(body));
+    let next = |rotated: &Value| format!("/console/certificates/{}", text(rotated, "id"));
+    submit(&state, &session, &id, DetailForm::Rotate, call, next).await
 }
 
 /// `POST /console/certificates/{id}/delete`.
@@ -474,20 +468,26 @@ pub(super) async fn delete(
     session.check_write(&form.csrf)?;
     let cid = certificate_id(&id)?;
     let path = format!("{CERTIFICATES}/{cid}");
-    match send(
-        &state,
-        &session,
-        Call::with_body(Method::DELETE, &path, None),
-    )
-    .await
-    {
-        Ok(_) => Ok(Redirect::to("/console/certificates").into_response()),
+    let call = Call::with_body(Method::DELETE, &path, None);
+    let next = |_: &Value| "/console/certificates".to_owned();
+    submit(&state, &session, &id, DetailForm::Delete, call, next).await
+}
+
+/// Sends what a form of the detail page of certificate `id` asks for: on success, redirects to
+/// the page `next` names from the answer; an API refusal shows the detail page again, with the
+/// refusal beside `form`.
+async fn submit(
+    state: &ConsoleState,
+    session: &Session,
+    id: &str,
+    form: DetailForm,
+    call: Call<'_>,
+    next: impl FnOnce(&Value) -> String,
+) -> Result<Response, ConsoleError> {
+    match send(state, session, call).await {
+        Ok(answer) => Ok(Redirect::to(&next(&answer)).into_response()),
         Err(CallError::Api(f)) => {
-            let errors = FormErrors {
-                delete: Some(f),
-                ..FormErrors::default()
-            };
-            detail_page(&state, &session, &id, errors).await
+            detail_page(state, session, id, FormErrors::beside(form, f)).await
         }
         Err(CallError::Fatal(e)) => Err(e),
     }

@@ -199,12 +199,7 @@ pub(super) async fn begin(state: &ConsoleState, grant: &Grant<'_>) -> Result<Str
 /// Ends `session` (revoking the token when the console bought it) and returns the
 /// `Set-Cookie` value that clears the cookie.
 pub(super) async fn end(state: &ConsoleState, session: &Session) -> Result<String, ConsoleError> {
-    state
-        .app
-        .store
-        .delete_session(&session.id_hash)
-        .await
-        .map_err(ConsoleError::internal)?;
+    forget(state, session).await?;
     if session.owns_token {
         state
             .app

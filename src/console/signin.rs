@@ -6,7 +6,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
-use maud::html;
+use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::ConsoleState;
@@ -38,24 +38,18 @@ fn render(
         h1 { "Sign in" }
         (layout::form_error(error))
         div.signin {
-            form method="post" action="/console/" {
-                h2 { "With an API token" }
-                input type="hidden" name="csrf" value=(csrf);
+            (signin_form(&csrf, "With an API token", html! {
                 label for="token" { "Token" }
                 input #token type="password" name="token" autocomplete="off";
-                button type="submit" { "Sign in" }
-            }
-            form method="post" action="/console/" {
-                h2 { "With a user name and password" }
-                input type="hidden" name="csrf" value=(csrf);
+            }))
+            (signin_form(&csrf, "With a user name and password", html! {
                 label for="username" { "User name" }
                 input #username type="text" name="username" autocomplete="username";
                 label for="password" { "Password" }
                 input #password type="password" name="password" autocomplete="current-password";
                 label for="domain" { "Domain" }
                 input #domain type="text" name="domain" value=(DEFAULT_DOMAIN_NAME);
-                button type="submit" { "Sign in" }
-            }
+            }))
         }
     };
     let page = Html(layout::page("Sign in", None, body).into_string());
@@ -64,6 +58,18 @@ fn render(
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     Ok(response)
+}
+
+/// One way to sign in: a form titled `title` posting `fields` with the sign-in CSRF token.
+fn signin_form(csrf: &str, title: &str, fields: Markup) -> Markup {
+    html! {
+        form method="post" action="/console/" {
+            h2 { (title) }
+            (layout::csrf_field(csrf))
+            (fields)
+            button type="submit" { "Sign in" }
+        }
+    }
 }
 
 /// The sign-in form: a token, or a user name and password.
