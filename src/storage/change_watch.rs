@@ -107,11 +107,18 @@ mod tests {
             .unwrap()
     }
 
+    /// A new database file named `file` in a fresh directory (deleted when the returned guard
+    /// drops), its URL, and a store on it.
+    async fn new_database(file: &str) -> (tempfile::TempDir, String, crate::storage::Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/{file}", dir.path().display());
+        let store = open_store(&url).await;
+        (dir, url, store)
+    }
+
     #[tokio::test]
     async fn every_commit_changes_the_stamp_and_reads_do_not() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/w.db", dir.path().display());
-        let store = open_store(&url).await;
+        let (_dir, url, store) = new_database("w.db").await;
         let watch = ChangeWatch::open(&sqlite_path(&url).unwrap(), keeper(&url).await)
             .await
             .unwrap()
@@ -135,17 +142,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_brand_new_database_is_watched() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/new.db", dir.path().display());
-        let store = open_store(&url).await;
+        let (_dir, _url, store) = new_database("new.db").await;
         assert!(store.change_stamp().is_some());
     }
 
     #[tokio::test]
     async fn closing_every_pool_connection_keeps_the_watched_file_live() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/c.db", dir.path().display());
-        let store = open_store(&url).await;
+        let (_dir, url, store) = new_database("c.db").await;
         let before = store.change_stamp().unwrap();
         // The last pool connection closes: SQLite would delete `-shm` if nothing held the WAL.
         store.close().await;
@@ -163,9 +166,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_replaced_or_deleted_file_gives_no_stamp() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/d.db", dir.path().display());
-        let store = open_store(&url).await;
+        let (_dir, url, store) = new_database("d.db").await;
         assert!(store.change_stamp().is_some());
         let shm = format!("{}-shm", sqlite_path(&url).unwrap());
         std::fs::remove_file(&shm).unwrap();

@@ -2,6 +2,8 @@
 //! `test_clock`, so every replica on PostgreSQL sees a move) and the reset that empties
 //! projects between tests while keeping their credentials.
 
+use sqlx::{AnyConnection, AssertSqlSafe};
+
 use super::{Store, StoreError};
 use crate::domain::{ClockSetting, ProjectId};
 
@@ -71,46 +73,34 @@ impl Store {
         let (_turn, mut tx) = self.begin_write().await?;
         let mut deleted = 0;
         for table in RESET_TABLES {
-            let done = match project {
-                Some(p) => {
-                    sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DELETE FROM {table} WHERE project_id = $1"
-                    )))
-                    .bind(p.as_str())
-                    .execute(&mut *tx)
-                    .await?
-                }
-                None => {
-                    sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
-                        .execute(&mut *tx)
-                        .await?
-                }
-            };
-            deleted += done.rows_affected();
+            let sql = format!("DELETE FROM {table}");
+            deleted += in_project(&mut tx, &sql, "project_id", project).await?;
         }
-        match project {
-            Some(p) => {
-                sqlx::query("DELETE FROM events WHERE project_id = $1")
-                    .bind(p.as_str())
-                    .execute(&mut *tx)
-                    .await?
-            }
-            None => sqlx::query("DELETE FROM events").execute(&mut *tx).await?,
-        };
-        match project {
-            Some(p) => {
-                sqlx::query("UPDATE projects SET certificate_count = 0 WHERE id = $1")
-                    .bind(p.as_str())
-                    .execute(&mut *tx)
-                    .await?
-            }
-            None => {
-                sqlx::query("UPDATE projects SET certificate_count = 0")
-                    .execute(&mut *tx)
-                    .await?
-            }
-        };
+        in_project(&mut tx, "DELETE FROM events", "project_id", project).await?;
+        let recount = "UPDATE projects SET certificate_count = 0";
+        in_project(&mut tx, recount, "id", project).await?;
         tx.commit().await?;
         Ok(deleted)
     }
+}
+
+/// Runs `sql` (a `DELETE` or `UPDATE` without `WHERE`) on the rows whose `column` is
+/// `project`, or on every row; returns the rows it changed.
+async fn in_project(
+    conn: &mut AnyConnection,
+    sql: &str,
+    column: &str,
+    project: Option<&ProjectId>,
+) -> Result<u64, sqlx::Error> {
+    let done = match project {
+        Some(p) => {
+            let sql = format!("{sql} WHERE {column} = $1");
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(p.as_str())
+                .execute(conn)
+                .await?
+        }
+        None => sqlx::query(AssertSqlSafe(sql)).execute(conn).await?,
+    };
+    Ok(done.rows_affected())
 }
