@@ -1,14 +1,12 @@
 //! Injected faults: "the next N calls of operation X answer this error (or only wait)". Faults
 //! are per process; the dice for `probability` are seeded by the id seed when one is set.
 
-use std::sync::{Mutex, PoisonError};
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::{ControlState, bad_input};
+use super::{ControlState, Shared, bad_input};
 use crate::api::error::ApiResult;
 use crate::api::extract::JsonBody;
 use crate::domain::SeededRandom;
@@ -137,33 +135,29 @@ pub(super) struct Hit {
 /// The active faults, in the order they were added.
 #[derive(Debug, Default)]
 pub(super) struct Faults {
-    active: Mutex<Vec<Fault>>,
+    active: Shared<Vec<Fault>>,
 }
 
 impl Faults {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Fault>> {
-        self.active.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Adds a fault.
     pub(super) fn add(&self, fault: Fault) {
-        self.lock().push(fault);
+        self.active.lock().push(fault);
     }
 
     /// The active faults.
     pub(super) fn list(&self) -> Vec<Fault> {
-        self.lock().clone()
+        self.active.lock().clone()
     }
 
     /// Removes every fault.
     pub(super) fn clear(&self) {
-        self.lock().clear();
+        self.active.lock().clear();
     }
 
     /// The fault that strikes a call of `operation` now, if any: the first active fault of
     /// that operation whose dice say yes; striking uses up one of its count.
     pub(super) fn strike(&self, operation: &str, dice: &SeededRandom) -> Option<Hit> {
-        let mut active = self.lock();
+        let mut active = self.active.lock();
         let index = active.iter().position(|f| {
             f.operation == operation && (f.probability >= 1.0 || dice.next_unit() < f.probability)
         })?;

@@ -3,13 +3,13 @@
 //! no body, so no private key or secret can ever appear in it.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
 
-use super::{ControlState, bad_input};
+use super::{ControlState, Shared, bad_input};
 use crate::api::error::ApiResult;
 use crate::api::extract::QueryPairs;
 use crate::api::operation::is_operation;
@@ -37,17 +37,13 @@ pub(super) struct Entry {
 /// A bounded ring of entries.
 #[derive(Debug, Default)]
 pub(super) struct Journal {
-    entries: Mutex<VecDeque<Entry>>,
+    entries: Shared<VecDeque<Entry>>,
 }
 
 impl Journal {
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Entry>> {
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Appends an entry, dropping the oldest when full.
     pub(super) fn record(&self, entry: Entry) {
-        let mut entries = self.lock();
+        let mut entries = self.entries.lock();
         if entries.len() == CAPACITY {
             entries.pop_front();
         }
@@ -61,7 +57,8 @@ impl Journal {
         operation: Option<&str>,
         limit: usize,
     ) -> Vec<Entry> {
-        self.lock()
+        self.entries
+            .lock()
             .iter()
             .rev()
             .filter(|e| project.is_none_or(|p| e.project_id.as_deref() == Some(p)))
@@ -73,7 +70,7 @@ impl Journal {
 
     /// Forgets the entries of `project`, or all of them.
     pub(super) fn clear(&self, project: Option<&str>) {
-        let mut entries = self.lock();
+        let mut entries = self.entries.lock();
         match project {
             Some(p) => entries.retain(|e| e.project_id.as_deref() != Some(p)),
             None => entries.clear(),

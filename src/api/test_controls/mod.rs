@@ -11,7 +11,7 @@ mod faults;
 mod journal;
 mod observe;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::extract::State;
 use axum::routing::{get, post};
@@ -48,6 +48,17 @@ impl TestControls {
     fn reseed(&self, ids: &SeededRandom, seed: Option<u64>) {
         ids.reseed(seed);
         self.dice.reseed(seed.map(|s| s ^ DICE_SALT));
+    }
+}
+
+/// State the controls share between requests. A panic while it was held leaves it usable:
+/// every change is one push, pop or clear, never half done.
+#[derive(Debug, Default)]
+struct Shared<T>(Mutex<T>);
+
+impl<T> Shared<T> {
+    fn lock(&self) -> MutexGuard<'_, T> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
