@@ -161,6 +161,20 @@ impl QueryPairs {
         }
     }
 
+    /// A switch: `true` or `false` in any case, `None` when absent; anything else is
+    /// `WAF.00011002`.
+    pub fn flag(&self, key: &str) -> Result<Option<bool>, ApiError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(_) => Err(ApiError::new(
+                ErrorCode::UrlParamIllegal,
+                format!("{key} must be true or false"),
+            )),
+        }
+    }
+
     /// The last value given for `key` (later occurrences win).
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
@@ -169,6 +183,21 @@ impl QueryPairs {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// The property every query parser keeps (property tests): whatever the raw query string, the
+/// server either answers it or refuses it with a 400, and never panics.
+#[cfg(test)]
+pub(crate) fn answers_or_400<T>(
+    raw: &str,
+    parse: impl Fn(&QueryPairs) -> Result<T, ApiError>,
+) -> Result<(), proptest::test_runner::TestCaseError> {
+    if let Some(pairs) = QueryPairs::extracted(raw)
+        && let Err(e) = parse(&pairs)
+    {
+        proptest::prop_assert_eq!(e.code().status().as_u16(), 400);
+    }
+    Ok(())
 }
 
 /// Percent-encodes every byte but unreserved ones, as a client puts a value in a query

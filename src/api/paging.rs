@@ -64,3 +64,59 @@ impl Paging {
 fn paging_error(msg: &'static str) -> ApiError {
     ApiError::new(ErrorCode::PageOrPageSizeIllegal, msg)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(q: &str, default_size: Option<i64>) -> Result<PageWindow, ErrorCode> {
+        Paging::parse(&QueryPairs::from_query(q), default_size)
+            .map(Paging::window)
+            .map_err(|e| e.code())
+    }
+
+    #[test]
+    fn windows_follow_page_and_pagesize() {
+        let far = format!("page={}&pagesize=100", i64::MAX);
+        for (query, default_size, limit, offset) in [
+            ("", None, None, 0),
+            ("", Some(10), Some(10), 0),
+            ("page=3", None, None, 0),
+            ("page=3", Some(10), Some(10), 20),
+            ("page=3&pagesize=10", None, Some(10), 20),
+            ("page=3&pagesize=-1", Some(10), None, 0),
+            ("pagesize=1", None, Some(1), 0),
+            ("pagesize=100", None, Some(100), 0),
+            ("pagesize=-1", Some(10), None, 0),
+            (far.as_str(), None, Some(100), i64::MAX),
+        ] {
+            let window = PageWindow { limit, offset };
+            assert_eq!(parse(query, default_size), Ok(window), "{query}");
+        }
+    }
+
+    #[test]
+    fn bad_paging_is_refused() {
+        for bad in [
+            "page=0",
+            "page=-1",
+            "page=x",
+            "page=",
+            "page=99999999999999999999",
+            "pagesize=0",
+            "pagesize=101",
+            "pagesize=-2",
+            "pagesize=x",
+            "pagesize=1.5",
+            "pagesize=",
+        ] {
+            for default_size in [None, Some(10)] {
+                assert_eq!(
+                    parse(bad, default_size),
+                    Err(ErrorCode::PageOrPageSizeIllegal),
+                    "{bad}"
+                );
+            }
+        }
+    }
+}

@@ -219,16 +219,10 @@ async fn delete(
     query: QueryPairs,
 ) -> ApiResult<Json<DeleteResponse>> {
     caller.require_admin()?;
+    // An empty `keepPolicy=` keeps the policy, as an absent one does.
     let keep_policy = match query.get("keepPolicy") {
-        None | Some("") => true,
-        Some(v) if v.eq_ignore_ascii_case("true") => true,
-        Some(v) if v.eq_ignore_ascii_case("false") => false,
-        Some(_) => {
-            return Err(ApiError::new(
-                ErrorCode::UrlParamIllegal,
-                "keepPolicy must be true or false",
-            ));
-        }
+        Some("") => true,
+        _ => query.flag("keepPolicy")?.unwrap_or(true),
     };
     let deleted = state
         .store

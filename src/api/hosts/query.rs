@@ -65,6 +65,7 @@ impl HostListParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::extract::answers_or_400;
 
     fn parse(q: &str) -> Result<HostListParams, ErrorCode> {
         HostListParams::parse(&QueryPairs::from_query(q)).map_err(|e| e.code())
@@ -89,23 +90,6 @@ mod tests {
         assert_eq!(parse("hostname=").unwrap().hostname, None);
         let far = format!("page={}&pagesize=100", i64::MAX);
         assert_eq!(parse(&far).unwrap().to_filter().window.offset, i64::MAX);
-    }
-
-    #[test]
-    fn bad_paging_is_refused() {
-        for bad in [
-            "page=0",
-            "page=-1",
-            "page=x",
-            "page=",
-            "pagesize=0",
-            "pagesize=101",
-            "pagesize=-2",
-            "pagesize=1.5",
-            "pagesize=",
-        ] {
-            assert_eq!(parse(bad), Err(ErrorCode::PageOrPageSizeIllegal), "{bad}");
-        }
     }
 
     #[test]
@@ -168,11 +152,7 @@ mod tests {
         /// Any query string never panics: it is an answer or a 400.
         #[test]
         fn arbitrary_queries_never_panic(raw in "[ -~]{0,120}") {
-            if let Some(pairs) = QueryPairs::extracted(&raw)
-                && let Err(e) = HostListParams::parse(&pairs)
-            {
-                proptest::prop_assert_eq!(e.code().status().as_u16(), 400);
-            }
+            answers_or_400(&raw, HostListParams::parse)?;
         }
     }
 }
