@@ -206,6 +206,15 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
         .collect()
 }
 
+/// The labels of a certificate's own series.
+fn certificate_labels(c: &CertificateSeries) -> Labels {
+    labels(&[
+        ("project_id", &c.project_id),
+        ("certificate_id", &c.id),
+        ("name", &c.name),
+    ])
+}
+
 /// Writes one gauge family of `(labels, value)` samples.
 fn gauge_family<N: prometheus_client::encoding::EncodeGaugeValue>(
     encoder: &mut DescriptorEncoder<'_>,
@@ -227,31 +236,21 @@ impl Collector for Snapshot {
             "wafcert_certificate_expiry_timestamp_seconds",
             "Certificate notAfter as a Unix time (bound, expired or expiring within 90 days)",
             self.series.iter().map(|c| {
-                let l = labels(&[
-                    ("project_id", &c.project_id),
-                    ("certificate_id", &c.id),
-                    ("name", &c.name),
-                ]);
                 #[expect(
                     clippy::cast_precision_loss,
                     reason = "ms timestamps fit in f64 exactly"
                 )]
                 let seconds = c.expire_time as f64 / 1000.0;
-                (l, seconds)
+                (certificate_labels(c), seconds)
             }),
         )?;
         gauge_family(
             &mut encoder,
             "wafcert_certificate_bound_hosts",
             "Hosts using the certificate (same certificates as the expiry series)",
-            self.series.iter().map(|c| {
-                let l = labels(&[
-                    ("project_id", &c.project_id),
-                    ("certificate_id", &c.id),
-                    ("name", &c.name),
-                ]);
-                (l, c.bound_hosts)
-            }),
+            self.series
+                .iter()
+                .map(|c| (certificate_labels(c), c.bound_hosts)),
         )?;
         gauge_family(
             &mut encoder,

@@ -16,10 +16,11 @@ use axum::{Extension, Router};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, RawQuery, Request, State};
+use axum::handler::Handler;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::{any, get};
+use axum::routing::{MethodRouter, any, get};
 
 use super::AppState;
 use crate::auth::{LoginError, TokenInfo};
@@ -34,8 +35,8 @@ const SUBJECT_TOKEN: &str = "x-subject-token";
 pub(super) fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(versions))
-        .route("/v3", get(version).fallback(method_not_allowed))
-        .route("/v3/", get(version).fallback(method_not_allowed))
+        .route("/v3", get_only(version))
+        .route("/v3/", get_only(version))
         .route(
             "/v3/auth/tokens",
             get(validate)
@@ -43,25 +44,22 @@ pub(super) fn routes(state: AppState) -> Router<AppState> {
                 .delete(revoke)
                 .fallback(method_not_allowed),
         )
-        .route(
-            "/v3/projects",
-            get(projects::list).fallback(method_not_allowed),
-        )
-        .route(
-            "/v3/projects/{project_id}",
-            get(projects::show).fallback(method_not_allowed),
-        )
-        .route(
-            "/v3/auth/projects",
-            get(projects::auth_projects).fallback(method_not_allowed),
-        )
-        .route(
-            "/v3/auth/domains",
-            get(projects::auth_domains).fallback(method_not_allowed),
-        )
+        .route("/v3/projects", get_only(projects::list))
+        .route("/v3/projects/{project_id}", get_only(projects::show))
+        .route("/v3/auth/projects", get_only(projects::auth_projects))
+        .route("/v3/auth/domains", get_only(projects::auth_domains))
         .route("/v3/{*rest}", any(not_found))
         .route_layer(middleware::from_fn_with_state(state, challenge))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+/// A route that answers `GET` with `handler` and any other method with Keystone's 405.
+fn get_only<H, T>(handler: H) -> MethodRouter<AppState>
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    get(handler).fallback(method_not_allowed)
 }
 
 /// Largest `/v3` request body: a token request is a few hundred bytes.
