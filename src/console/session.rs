@@ -139,13 +139,11 @@ pub(super) async fn load(
         .sealer
         .open_text(&record.sealed_token, &id_hash)
         .map_err(ConsoleError::internal)?;
-    let role = Role::parse(&record.role)
-        .ok_or_else(|| ConsoleError::internal("stored session role is unknown"))?;
     Ok(Some(Session {
         csrf: csrf_of(&secret),
         id_hash,
         project: record.project_id,
-        role,
+        role: record.role,
         token,
         owns_token: record.owns_token != 0,
     }))
@@ -184,7 +182,7 @@ pub(super) async fn begin(state: &ConsoleState, grant: &Grant<'_>) -> Result<Str
         .insert_session(&NewSession {
             id_hash: &id_hash,
             project_id: grant.project,
-            role: grant.role.as_str(),
+            role: grant.role,
             sealed_token: &sealed,
             owns_token: grant.owns_token,
             created_at_ms: now,

@@ -3,15 +3,15 @@
 //! session acts with only sealed.
 
 use super::{Store, StoreError};
-use crate::domain::Millis;
+use crate::domain::{Millis, Role};
 
 /// A stored console session.
 #[derive(Debug, sqlx::FromRow)]
 pub struct SessionRecord {
     /// The project the session acts in.
     pub project_id: String,
-    /// `admin` or `readonly`, as the token's when the session began.
-    pub role: String,
+    /// What the session may do: the token's role when the session began.
+    pub role: Role,
     /// The API token, sealed with the row's `id_hash` as associated data.
     pub sealed_token: Vec<u8>,
     /// Non-zero when the console bought the token with a password (sign-out revokes it).
@@ -27,8 +27,8 @@ pub struct NewSession<'a> {
     pub id_hash: &'a str,
     /// The project the session acts in.
     pub project_id: &'a str,
-    /// `admin` or `readonly`.
-    pub role: &'a str,
+    /// The token's role.
+    pub role: Role,
     /// The sealed API token.
     pub sealed_token: &'a [u8],
     /// Whether sign-out revokes the token.
@@ -52,7 +52,7 @@ impl Store {
         )
         .bind(session.id_hash)
         .bind(session.project_id)
-        .bind(session.role)
+        .bind(session.role.as_str())
         .bind(session.sealed_token.to_vec())
         .bind(i64::from(session.owns_token))
         .bind(session.created_at_ms)

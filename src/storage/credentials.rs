@@ -133,16 +133,7 @@ impl Store {
         name: Option<&str>,
         now: Millis,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO projects (id, name, domain, certificate_count, created_at_ms) \
-             VALUES ($1, $2, 'Default', 0, $3) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(id.as_str())
-        .bind(name.unwrap_or(id.as_str()))
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.insert_project(id, name, "Default", now).await
     }
 
     /// Creates the project in `domain` named `name` (default: its id) unless it exists, and
@@ -154,6 +145,20 @@ impl Store {
         domain: &str,
         now: Millis,
     ) -> Result<Project, StoreError> {
+        self.insert_project(id, name, domain, now).await?;
+        self.project_by_id(id.as_str())
+            .await?
+            .ok_or(StoreError::NotFound(Resource::Project))
+    }
+
+    /// Inserts the project unless one with its id exists (name defaults to the id).
+    async fn insert_project(
+        &self,
+        id: &ProjectId,
+        name: Option<&str>,
+        domain: &str,
+        now: Millis,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO projects (id, name, domain, certificate_count, created_at_ms) \
              VALUES ($1, $2, $3, 0, $4) ON CONFLICT (id) DO NOTHING",
@@ -164,9 +169,7 @@ impl Store {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        self.project_by_id(id.as_str())
-            .await?
-            .ok_or(StoreError::NotFound(Resource::Project))
+        Ok(())
     }
 
     /// Number of projects (used to decide whether to bootstrap one).

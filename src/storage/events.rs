@@ -326,18 +326,14 @@ impl Store {
         now: Millis,
         lease_until: Millis,
     ) -> Result<bool, StoreError> {
-        let (_turn, mut tx) = self.begin_write().await?;
-        let done = sqlx::query(
+        let claim = sqlx::query(
             "UPDATE events SET lease_until_ms = $3 WHERE id = $1 AND delivery_state = 'pending' \
              AND next_attempt_ms <= $2 AND (lease_until_ms IS NULL OR lease_until_ms <= $2)",
-        )
-        .bind(id)
-        .bind(now)
-        .bind(lease_until)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        );
+        let claimed = self
+            .write_statement(claim.bind(id).bind(now).bind(lease_until))
+            .await?;
+        Ok(claimed == 1)
     }
 
     /// Records the end of a delivery attempt and releases the lease.
@@ -354,18 +350,12 @@ impl Store {
             } => ("pending", status, Some(next_attempt_ms)),
             DeliveryOutcome::GaveUp { status } => ("failed", status, None),
         };
-        let (_turn, mut tx) = self.begin_write().await?;
-        sqlx::query(
+        let settle = sqlx::query(
             "UPDATE events SET delivery_state = $2, last_status = $3, next_attempt_ms = $4, \
              attempts = attempts + 1, lease_until_ms = NULL WHERE id = $1",
-        )
-        .bind(id)
-        .bind(state)
-        .bind(status)
-        .bind(next)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        );
+        self.write_statement(settle.bind(id).bind(state).bind(status).bind(next))
+            .await?;
         Ok(())
     }
 

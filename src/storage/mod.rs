@@ -434,6 +434,18 @@ impl Store {
         self.commits.send_modify(|n| *n = n.wrapping_add(1));
     }
 
+    /// Runs one write statement in a transaction of its own, in this process's turn to write
+    /// ([`Store::begin_write`]); returns the rows it changed.
+    async fn write_statement(
+        &self,
+        statement: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> Result<u64, StoreError> {
+        let (_turn, mut tx) = self.begin_write().await?;
+        let done = statement.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
     /// Commits a write that recorded events, then tells this process's workers.
     async fn commit_events(
         &self,

@@ -54,13 +54,10 @@ impl Store {
 
     /// Stores the shared clock setting.
     pub async fn store_clock_setting(&self, setting: ClockSetting) -> Result<(), StoreError> {
-        let (_turn, mut tx) = self.begin_write().await?;
-        sqlx::query("UPDATE test_clock SET offset_ms = $1, frozen_at_ms = $2 WHERE id = 1")
-            .bind(setting.offset_ms)
-            .bind(setting.frozen_at)
-            .execute(&mut *tx)
+        let store =
+            sqlx::query("UPDATE test_clock SET offset_ms = $1, frozen_at_ms = $2 WHERE id = 1");
+        self.write_statement(store.bind(setting.offset_ms).bind(setting.frozen_at))
             .await?;
-        tx.commit().await?;
         Ok(())
     }
 
