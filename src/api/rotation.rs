@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::certificates::{ShowResponse, prepare_upload, required, show_body};
 use super::error::{ApiError, ApiResult};
-use super::extract::{Caller, IdInPath, JsonBody};
+use super::extract::{AdminJson, Caller, IdInPath};
 use crate::domain::{
     CertificateId, CertificateName, CheckContext, NameLimit, OtherCertificate, certificate_details,
     inspect, refuse_expired,
@@ -37,11 +37,9 @@ struct RotateBody {
 /// one transaction. Answers the new certificate as a show.
 async fn rotate(
     State(state): State<AppState>,
-    Caller(caller): Caller,
     IdInPath(old): IdInPath<CertificateId>,
-    JsonBody(body): JsonBody<RotateBody>,
+    AdminJson(caller, body): AdminJson<RotateBody>,
 ) -> ApiResult<Json<ShowResponse>> {
-    caller.require_admin()?;
     let content = required(body.content, "content")?;
     let key = required(body.key, "key")?;
     let name = body

@@ -13,7 +13,7 @@ use axum::{Json, Router};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode};
-use super::extract::{Caller, IdInPath, JsonBody, QueryPairs};
+use super::extract::{Admin, AdminJson, Caller, IdInPath, QueryPairs};
 use super::read_cache::{CachedCertificate, CachedPage, CertificateKey, PageKey, ReadCache};
 use crate::auth::Principal;
 use crate::domain::{
@@ -130,10 +130,8 @@ async fn read_page(
 /// `POST /v1/{project_id}/waf/certificate`: upload a certificate chain and its private key.
 async fn create(
     State(state): State<AppState>,
-    Caller(caller): Caller,
-    JsonBody(body): JsonBody<CertificateBody>,
+    AdminJson(caller, body): AdminJson<CertificateBody>,
 ) -> ApiResult<Json<CreateResponse>> {
-    caller.require_admin()?;
     let name = required(body.name, "name")?;
     let content = required(body.content, "content")?;
     let key = required(body.key, "key")?;
@@ -215,11 +213,9 @@ pub(super) fn show_body(
 /// chain and key; refused while a host uses the certificate.
 async fn update(
     State(state): State<AppState>,
-    Caller(caller): Caller,
     IdInPath(id): IdInPath<CertificateId>,
-    JsonBody(body): JsonBody<CertificateBody>,
+    AdminJson(caller, body): AdminJson<CertificateBody>,
 ) -> ApiResult<Json<UpdateResponse>> {
-    caller.require_admin()?;
     let name = required(body.name, "name")?;
     let name =
         CertificateName::parse_max(&name, state.settings.contract.name_max(NameLimit::Update))?;
@@ -269,10 +265,9 @@ async fn update(
 /// `DELETE /v1/{project_id}/waf/certificate/{certificate_id}`: refused while a host uses it.
 async fn delete(
     State(state): State<AppState>,
-    Caller(caller): Caller,
     IdInPath(id): IdInPath<CertificateId>,
+    Admin(caller): Admin,
 ) -> ApiResult<Json<DeleteResponse>> {
-    caller.require_admin()?;
     let record = state
         .store
         .delete_certificate(&caller.project, &id, caller.origin(state.clock.now_ms()))
@@ -285,11 +280,9 @@ async fn delete(
 /// certificate to every listed dedicated-mode host, all or nothing.
 async fn apply_to_hosts(
     State(state): State<AppState>,
-    Caller(caller): Caller,
     IdInPath(id): IdInPath<CertificateId>,
-    JsonBody(body): JsonBody<ApplyBody>,
+    AdminJson(caller, body): AdminJson<ApplyBody>,
 ) -> ApiResult<Json<ApplyResponse>> {
-    caller.require_admin()?;
     if body.cloud_host_ids.as_ref().is_some_and(|c| !c.is_empty()) {
         return Err(ApiError::new(
             ErrorCode::RequestBodyIllegal,

@@ -12,7 +12,7 @@ use axum::{Json, Router};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode};
-use super::extract::{Caller, IdInPath, JsonBody, QueryPairs};
+use super::extract::{Admin, AdminJson, Caller, IdInPath, QueryPairs};
 use crate::domain::{
     CertificateChange, HostChange, HostId, HostSettings, PolicyId, PolicyName, PolicySettings,
     ProtectStatus, check_bind, check_certificate_present,
@@ -46,10 +46,8 @@ pub(super) fn routes() -> Router<AppState> {
 /// certificate (required when a server's front protocol is HTTPS).
 async fn create(
     State(state): State<AppState>,
-    Caller(caller): Caller,
-    JsonBody(body): JsonBody<HostRequest>,
+    AdminJson(caller, body): AdminJson<HostRequest>,
 ) -> ApiResult<Json<HostResponse>> {
-    caller.require_admin()?;
     let request = body.parse()?;
     let hostname = request.hostname.ok_or_else(|| required("hostname"))?;
     let servers = request
@@ -151,11 +149,9 @@ async fn show(
 /// carries; `certificateid` with `certificatename` rebinds, both empty unbinds.
 async fn update(
     State(state): State<AppState>,
-    Caller(caller): Caller,
     IdInPath(id): IdInPath<HostId>,
-    JsonBody(body): JsonBody<HostRequest>,
+    AdminJson(caller, body): AdminJson<HostRequest>,
 ) -> ApiResult<Json<HostResponse>> {
-    caller.require_admin()?;
     let request = body.parse()?;
     let now = state.clock.now_ms();
     state
@@ -177,11 +173,9 @@ async fn update(
 /// or resume (1) protection; answers `{"protect_status"}`.
 async fn protect_status(
     State(state): State<AppState>,
-    Caller(caller): Caller,
     IdInPath(id): IdInPath<HostId>,
-    JsonBody(body): JsonBody<ProtectStatusBody>,
+    AdminJson(caller, body): AdminJson<ProtectStatusBody>,
 ) -> ApiResult<Json<ProtectStatusBody>> {
-    caller.require_admin()?;
     let status = ProtectStatus::from_code(
         body.protect_status
             .ok_or_else(|| required("protect_status"))?,
@@ -214,11 +208,10 @@ async fn protect_status(
 /// host uses it.
 async fn delete(
     State(state): State<AppState>,
-    Caller(caller): Caller,
     IdInPath(id): IdInPath<HostId>,
     query: QueryPairs,
+    Admin(caller): Admin,
 ) -> ApiResult<Json<DeleteResponse>> {
-    caller.require_admin()?;
     // An empty `keepPolicy=` keeps the policy, as an absent one does.
     let keep_policy = match query.get("keepPolicy") {
         Some("") => true,

@@ -12,7 +12,7 @@ use axum::{Json, Router};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode};
-use super::extract::{Caller, IdInPath, JsonBody, QueryPairs, body_rejection, parse_json};
+use super::extract::{Admin, AdminJson, Caller, IdInPath, QueryPairs, body_rejection, parse_json};
 use super::paging::Paging;
 use crate::domain::{HostId, PolicyId, PolicySettings};
 use crate::storage::{NewPolicy, PolicyListFilter};
@@ -34,10 +34,8 @@ pub(super) fn routes() -> Router<AppState> {
 /// rest at the defaults a new cloud policy has).
 async fn create(
     State(state): State<AppState>,
-    Caller(caller): Caller,
-    JsonBody(body): JsonBody<PolicyRequest>,
+    AdminJson(caller, body): AdminJson<PolicyRequest>,
 ) -> ApiResult<Json<PolicyResponse>> {
-    caller.require_admin()?;
     let parsed = body.parse()?;
     let name = parsed
         .name
@@ -89,12 +87,11 @@ async fn show(
 /// unknown host is 404); answers the policy.
 async fn update(
     State(state): State<AppState>,
-    Caller(caller): Caller,
     IdInPath(id): IdInPath<PolicyId>,
     query: QueryPairs,
+    Admin(caller): Admin,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<PolicyResponse>> {
-    caller.require_admin()?;
     let body = body.map_err(body_rejection)?;
     let parsed = if body.iter().all(u8::is_ascii_whitespace) {
         None
@@ -128,10 +125,9 @@ async fn update(
 /// 400 `WAF.00022003`.
 async fn delete(
     State(state): State<AppState>,
-    Caller(caller): Caller,
     IdInPath(id): IdInPath<PolicyId>,
+    Admin(caller): Admin,
 ) -> ApiResult<Json<PolicyResponse>> {
-    caller.require_admin()?;
     let record = state.store.delete_policy(&caller.project, &id).await?;
     tracing::info!(policy = %id, project = %caller.project, "policy deleted");
     Ok(Json(record.into()))
