@@ -287,8 +287,7 @@ impl Store {
         // The count goes through the trigram index (a search that is not frequent is cheap to
         // count there); the page of a search matching few rows too, while a page of one
         // matching many walks the newest-first index and stops after the page.
-        let mut args = SqlArgs::new();
-        let predicate = self.list_predicate(&mut args, project, filter, true, false);
+        let (args, predicate) = self.list_predicate(project, filter, true, false);
         let total: i64 = if filter.name_contains.is_none() && filter.expiry.is_none() {
             // Unfiltered: the counter kept by insert/delete avoids counting every row.
             sqlx::query_scalar("SELECT certificate_count FROM projects WHERE id = $1")
@@ -306,14 +305,8 @@ impl Store {
         if total <= offset || limit == Some(0) {
             return Ok(Page::empty(total));
         }
-        let mut args = SqlArgs::new();
-        let page_predicate = self.list_predicate(
-            &mut args,
-            project,
-            filter,
-            total <= PAGE_VIA_TRIGRAM_MAX,
-            true,
-        );
+        let (args, page_predicate) =
+            self.list_predicate(project, filter, total <= PAGE_VIA_TRIGRAM_MAX, true);
         let select = format!(
             "SELECT id, name, expire_time_ms, created_at_ms FROM certificates WHERE {page_predicate} \
              ORDER BY created_at_ms DESC, id DESC"
@@ -351,17 +344,17 @@ impl Store {
     /// uses the expiry index.
     fn list_predicate(
         &self,
-        args: &mut SqlArgs,
         project: &ProjectId,
         filter: &ListFilter,
         trigram: bool,
         page: bool,
-    ) -> String {
+    ) -> (SqlArgs, String) {
+        let mut args = SqlArgs::new();
         let project_value = args.push(project.as_str());
         let mut project_column = "project_id";
         let mut conditions = Vec::new();
         if let Some(text) = &filter.name_contains {
-            let name = name_condition(self.backend, text, args, trigram);
+            let name = name_condition(self.backend, text, &mut args, trigram);
             project_column = name.project_column;
             conditions.push(name.sql);
         }
@@ -379,7 +372,7 @@ impl Store {
             }
         }
         conditions.insert(0, format!("{project_column} = {project_value}"));
-        conditions.join(" AND ")
+        (args, conditions.join(" AND "))
     }
 
     /// The hosts of the project bound to any of `ids`: one statement per [`IDS_PER_STATEMENT`]
