@@ -38,12 +38,11 @@ struct RotateBody {
 async fn rotate(
     State(state): State<AppState>,
     IdInPath(old): IdInPath<CertificateId>,
-    AdminJson(caller, body): AdminJson<RotateBody>,
+    AdminJson(caller, RotateBody { content, key, name }): AdminJson<RotateBody>,
 ) -> ApiResult<Json<ShowResponse>> {
-    let content = required(body.content, "content")?;
-    let key = required(body.key, "key")?;
-    let name = body
-        .name
+    let content = required(content, "content")?;
+    let key = required(key, "key")?;
+    let name = name
         .map(|n| {
             CertificateName::parse_max(&n, state.settings.contract.name_max(NameLimit::Create))
         })

@@ -426,12 +426,12 @@ pub(super) async fn rename(
     State(state): State<ConsoleState>,
     session: Session,
     Path(id): Path<String>,
-    Form(form): Form<RenameForm>,
+    Form(RenameForm { csrf, name }): Form<RenameForm>,
 ) -> Result<Response, ConsoleError> {
-    session.check_write(&form.csrf)?;
+    session.check_write(&csrf)?;
     let cid = certificate_id(&id)?;
     let path = format!("{CERTIFICATES}/{cid}");
-    let call = Call::with_body(Method::PUT, &path, Some(json!({"name": form.name.trim()})));
+    let call = Call::with_body(Method::PUT, &path, Some(json!({"name": name.trim()})));
     let next = |_: &Value| format!("/console/certificates/{cid}");
     submit(&state, &session, &id, DetailForm::Rename, call, next).await
 }

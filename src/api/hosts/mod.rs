@@ -141,8 +141,7 @@ async fn show(
     Caller(caller): Caller,
     IdInPath(id): IdInPath<HostId>,
 ) -> ApiResult<Json<HostResponse>> {
-    let record = state.store.host(&caller.project, &id).await?;
-    Ok(Json(record.into()))
+    Ok(Json(state.store.host(&caller.project, &id).await?.into()))
 }
 
 /// `PUT /v1/{project_id}/premium-waf/host/{host_id}`: changes only the fields the body
