@@ -61,6 +61,15 @@ impl Paging {
     }
 }
 
+/// `page` and `pagesize` as a client writes them (property tests of the list queries).
+#[cfg(test)]
+pub(super) fn printed(paging: Paging) -> Vec<String> {
+    vec![
+        format!("page={}", paging.page),
+        format!("pagesize={}", paging.pagesize.unwrap_or(-1)),
+    ]
+}
+
 fn paging_error(msg: &'static str) -> ApiError {
     ApiError::new(ErrorCode::PageOrPageSizeIllegal, msg)
 }

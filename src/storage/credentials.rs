@@ -1,6 +1,8 @@
 //! Projects and the credentials that act in them: bearer tokens (stored as hashes), users
 //! (argon2 password hashes) and access keys (secret sealed under the master key).
 
+use sqlx::AssertSqlSafe;
+
 use super::{Resource, Store, StoreError};
 use crate::domain::{ClockSetting, Millis, Project, ProjectId, Role, UserId};
 
@@ -181,12 +183,7 @@ impl Store {
 
     /// A project by id (as a caller wrote it, so not necessarily well-formed).
     pub async fn project_by_id(&self, id: &str) -> Result<Option<Project>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT id, name, domain FROM projects WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        self.project_where("id = $1", &[id]).await
     }
 
     /// A project by name within a domain.
@@ -195,13 +192,22 @@ impl Store {
         domain: &str,
         name: &str,
     ) -> Result<Option<Project>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT id, name, domain FROM projects WHERE domain = $1 AND name = $2")
-                .bind(domain)
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        self.project_where("domain = $1 AND name = $2", &[domain, name])
+            .await
+    }
+
+    /// The project `condition` selects, its placeholders bound to `values` in order.
+    async fn project_where(
+        &self,
+        condition: &'static str,
+        values: &[&str],
+    ) -> Result<Option<Project>, StoreError> {
+        let sql = format!("SELECT id, name, domain FROM projects WHERE {condition}");
+        let mut query = sqlx::query_as(AssertSqlSafe(sql));
+        for value in values {
+            query = query.bind(*value);
+        }
+        Ok(query.fetch_optional(&self.pool).await?)
     }
 
     /// Stores a token by its hash, with the token it was bought with, if any.

@@ -59,6 +59,7 @@ impl ListParams {
 mod tests {
     use super::*;
     use crate::api::extract::answers_or_400;
+    use crate::api::paging::printed;
 
     fn parse(q: &str) -> Result<ListParams, ErrorCode> {
         ListParams::parse(&QueryPairs::from_query(q)).map_err(|e| e.code())
@@ -100,11 +101,8 @@ mod tests {
     }
 
     fn print(p: &ListParams) -> String {
-        let mut q = vec![
-            format!("page={}", p.paging.page),
-            format!("pagesize={}", p.paging.pagesize.unwrap_or(-1)),
-            format!("host={}", p.host),
-        ];
+        let mut q = printed(p.paging);
+        q.push(format!("host={}", p.host));
         if let Some(name) = &p.name {
             q.push(format!("name={}", crate::api::extract::urlencode(name)));
         }

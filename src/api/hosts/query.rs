@@ -66,6 +66,7 @@ impl HostListParams {
 mod tests {
     use super::*;
     use crate::api::extract::answers_or_400;
+    use crate::api::paging::printed;
 
     fn parse(q: &str) -> Result<HostListParams, ErrorCode> {
         HostListParams::parse(&QueryPairs::from_query(q)).map_err(|e| e.code())
@@ -115,10 +116,7 @@ mod tests {
 
     fn print(p: &HostListParams) -> String {
         use crate::api::extract::urlencode;
-        let mut q = vec![
-            format!("page={}", p.paging.page),
-            format!("pagesize={}", p.paging.pagesize.unwrap_or(-1)),
-        ];
+        let mut q = printed(p.paging);
         if let Some(h) = &p.hostname {
             q.push(format!("hostname={}", urlencode(h)));
         }
