@@ -80,15 +80,6 @@ impl MasterKey {
             Err(e) => Err(err(e)),
         }
     }
-
-    /// Reads the key from an existing file.
-    pub fn read_file(path: &Path) -> Result<Self, CryptoError> {
-        let text = std::fs::read_to_string(path).map_err(|source| CryptoError::KeyFile {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::from_hex(&text)
-    }
 }
 
 /// Creates `path` with mode 0600 and writes `text`; fails if it exists.

@@ -7,7 +7,8 @@ use clap::Subcommand;
 use serde_json::Value;
 
 use super::output::{
-    self, Format, OutputArgs, PageArgs, human_expiry, print_json, print_page, status_word, text,
+    self, Format, OutputArgs, PageArgs, human_expiry, print_json, print_one, print_page,
+    status_word, text,
 };
 use super::pair::PairArgs;
 use super::profile::Endpoint;
@@ -165,11 +166,7 @@ pub async fn run(command: CertCommand) -> anyhow::Result<()> {
             output,
         } => {
             let answer = endpoint.client()?.show(&id).await?;
-            if output.format() == Format::Table {
-                println!("{}", certificate_table(std::slice::from_ref(&answer)));
-                return Ok(());
-            }
-            answer
+            return print_one(&answer, output.format(), certificate_table);
         }
         CertCommand::Rename { endpoint, id, name } => endpoint.client()?.rename(&id, &name).await?,
         CertCommand::Delete { endpoint, id } => endpoint.client()?.delete(&id).await?,

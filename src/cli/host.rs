@@ -5,7 +5,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use super::output::{self, Format, OutputArgs, PageArgs, print_json, print_page, text};
+use super::output::{self, Format, OutputArgs, PageArgs, print_one, print_page, text};
 use super::profile::Endpoint;
 use crate::client::Client;
 
@@ -233,11 +233,7 @@ pub async fn run(command: HostCommand) -> anyhow::Result<()> {
             (answer, Format::Json)
         }
     };
-    match format {
-        Format::Table => println!("{}", host_table(std::slice::from_ref(&answer))),
-        Format::Json => print_json(&answer)?,
-    }
-    Ok(())
+    print_one(&answer, format, host_table)
 }
 
 /// HOSTNAME, ID, PROTOCOL, SERVERS, CERTIFICATE, PROTECTION.

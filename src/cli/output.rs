@@ -71,6 +71,19 @@ pub fn print_page(answer: &Value, table: fn(&[Value]) -> String) {
     }
 }
 
+/// Prints one answer: as the one-row table `table` makes of it, or as JSON.
+pub fn print_one(
+    answer: &Value,
+    format: Format,
+    table: fn(&[Value]) -> String,
+) -> anyhow::Result<()> {
+    match format {
+        Format::Table => println!("{}", table(std::slice::from_ref(answer))),
+        Format::Json => print_json(answer)?,
+    }
+    Ok(())
+}
+
 /// Prints `value` as pretty JSON.
 pub fn print_json(value: &Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
