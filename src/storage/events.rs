@@ -8,7 +8,7 @@
 use serde_json::{Map, Value, json};
 use sqlx::{AnyConnection, AssertSqlSafe};
 
-use super::sql::{Bind, Page, PageWindow, SqlArgs, fetch_page};
+use super::sql::{Bind, Page, PageWindow, ProjectRows, SqlArgs, fetch_page};
 use super::{Store, StoreError};
 use crate::domain::{CertificateFacts, EventId, EventType, Millis, ProjectId, now_ms};
 
@@ -285,14 +285,10 @@ impl Store {
         project: &ProjectId,
         filter: &EventFilter,
     ) -> Result<Page<EventRecord>, StoreError> {
-        let mut args = SqlArgs::new();
-        let mut predicate = format!("project_id = {}", args.push(project.as_str()));
-        if let Some(kind) = filter.kind {
-            predicate.push_str(&format!(" AND type = {}", args.push(kind.as_str())));
-        }
-        if let Some(subject) = &filter.subject {
-            predicate.push_str(&format!(" AND subject = {}", args.push(subject.as_str())));
-        }
+        let (args, predicate) = ProjectRows::new("project_id", project)
+            .equal("type", filter.kind.map(EventType::as_str))
+            .equal("subject", filter.subject.as_deref())
+            .into_predicate();
         let count = format!("SELECT COUNT(*) FROM events WHERE {predicate}");
         let select =
             format!("SELECT {EVENT_COLUMNS} FROM events WHERE {predicate} ORDER BY seq DESC");

@@ -7,7 +7,7 @@ use sqlx::AnyConnection;
 use super::binding::{WriteError, certificate_to_bind, fk_to_not_found};
 use super::events::{EventLog, HostRef, Origin};
 use super::policies::{NewPolicy, delete_if_unused, insert_policy, lock_policy};
-use super::sql::{Page, PageWindow, SqlArgs, fetch_page, like_contains, one_in_project};
+use super::sql::{Page, PageWindow, ProjectRows, fetch_page, one_in_project};
 use super::{Resource, Store, StoreError, host_settings};
 use crate::domain::{
     CertificateFacts, CertificateId, EventType, HostChange, HostId, HostSettings, HostState,
@@ -170,22 +170,23 @@ impl Store {
     ) -> Result<Page<HostRecord>, StoreError> {
         // Hostnames are stored lowercase, so a lowercase pattern matches case-insensitively on
         // both engines.
-        let mut args = SqlArgs::new();
-        let mut predicate = format!("h.project_id = {}", args.push(project.as_str()));
-        let mut join = "";
-        if let Some(text) = &filter.hostname_contains {
-            let pattern = args.push(like_contains(&text.to_ascii_lowercase()));
-            predicate.push_str(&format!(" AND h.hostname LIKE {pattern} ESCAPE '\\'"));
-        }
-        if let Some(status) = filter.protect_status {
-            let status = args.push(status);
-            predicate.push_str(&format!(" AND h.protect_status = {status}"));
-        }
-        if let Some(text) = &filter.policy_name_contains {
-            join = " JOIN policies p ON p.id = h.policy_id";
-            let pattern = args.push(like_contains(&text.to_lowercase()));
-            predicate.push_str(&format!(" AND LOWER(p.name) LIKE {pattern} ESCAPE '\\'"));
-        }
+        let hostname = filter
+            .hostname_contains
+            .as_deref()
+            .map(str::to_ascii_lowercase);
+        let policy_name = filter
+            .policy_name_contains
+            .as_deref()
+            .map(str::to_lowercase);
+        let join = match policy_name {
+            Some(_) => " JOIN policies p ON p.id = h.policy_id",
+            None => "",
+        };
+        let (args, predicate) = ProjectRows::new("h.project_id", project)
+            .containing("h.hostname", hostname.as_deref())
+            .equal("h.protect_status", filter.protect_status)
+            .containing("LOWER(p.name)", policy_name.as_deref())
+            .into_predicate();
         let count = format!("SELECT COUNT(*) FROM hosts h{join} WHERE {predicate}");
         let select = format!(
             "{HOST_SELECT}{join} WHERE {predicate} ORDER BY h.created_at_ms DESC, h.id DESC"

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, AssertSqlSafe};
 
 use super::binding::WriteError;
-use super::sql::{Page, PageWindow, SqlArgs, fetch_page, like_contains};
+use super::sql::{Page, PageWindow, ProjectRows, SqlArgs, fetch_page};
 use super::{Resource, Store, StoreError};
 use crate::domain::{HostId, PolicyId, PolicyName, PolicySettings, ProjectId, Rules};
 
@@ -155,12 +155,10 @@ impl Store {
         project: &ProjectId,
         filter: &PolicyListFilter,
     ) -> Result<Page<PolicyRecord>, StoreError> {
-        let mut args = SqlArgs::new();
-        let mut predicate = format!("project_id = {}", args.push(project.as_str()));
-        if let Some(text) = &filter.name_contains {
-            let pattern = args.push(like_contains(&text.to_lowercase()));
-            predicate.push_str(&format!(" AND LOWER(name) LIKE {pattern} ESCAPE '\\'"));
-        }
+        let name = filter.name_contains.as_deref().map(str::to_lowercase);
+        let (args, predicate) = ProjectRows::new("project_id", project)
+            .containing("LOWER(name)", name.as_deref())
+            .into_predicate();
         let count = format!("SELECT COUNT(*) FROM policies WHERE {predicate}");
         let select = format!(
             "SELECT id, name, settings, created_at_ms FROM policies WHERE {predicate} \

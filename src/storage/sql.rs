@@ -59,6 +59,47 @@ where
     row.ok_or(StoreError::NotFound(resource))
 }
 
+/// The `WHERE` of a list of one project's rows: the project, then each condition the filter
+/// asks for, with its value. Conditions whose value is `None` are left out.
+#[derive(Debug)]
+pub(super) struct ProjectRows {
+    args: SqlArgs,
+    conditions: Vec<String>,
+}
+
+impl ProjectRows {
+    /// The rows whose `column` is `project`.
+    pub(super) fn new(column: &str, project: &ProjectId) -> Self {
+        let mut args = SqlArgs::new();
+        let conditions = vec![format!("{column} = {}", args.push(project.as_str()))];
+        Self { args, conditions }
+    }
+
+    /// Also `column = value`, when there is a value.
+    pub(super) fn equal(mut self, column: &str, value: Option<impl Into<Bind>>) -> Self {
+        if let Some(value) = value {
+            let value = self.args.push(value);
+            self.conditions.push(format!("{column} = {value}"));
+        }
+        self
+    }
+
+    /// Also `column` containing `text` (matched literally, case as given), when there is one.
+    pub(super) fn containing(mut self, column: &str, text: Option<&str>) -> Self {
+        if let Some(text) = text {
+            let pattern = self.args.push(like_contains(text));
+            self.conditions
+                .push(format!("{column} LIKE {pattern} ESCAPE '\\'"));
+        }
+        self
+    }
+
+    /// The condition and its values.
+    pub(super) fn into_predicate(self) -> (SqlArgs, String) {
+        (self.args, self.conditions.join(" AND "))
+    }
+}
+
 /// A list: the number of all rows `count` counts, then the page `window` of the rows `select`
 /// returns (a whole `SELECT ... ORDER BY ...`; both statements use the values in `args`). A
 /// page past the end costs no second statement.
@@ -231,6 +272,21 @@ mod tests {
     #[test]
     fn like_patterns_escape_wildcards() {
         assert_eq!(like_contains("a%b_c\\"), "%a\\%b\\_c\\\\%");
+    }
+
+    #[test]
+    fn project_rows_add_only_the_conditions_asked_for() {
+        let project = ProjectId::random();
+        let (args, predicate) = ProjectRows::new("h.project_id", &project)
+            .containing("h.hostname", Some("a_b"))
+            .equal("h.protect_status", None::<i64>)
+            .equal("type", Some("x"))
+            .into_predicate();
+        assert_eq!(
+            predicate,
+            "h.project_id = $1 AND h.hostname LIKE $2 ESCAPE '\\' AND type = $3"
+        );
+        assert_eq!(args.texts(), [project.as_str(), "%a\\_b%", "x"]);
     }
 
     #[test]
