@@ -3,22 +3,33 @@
 
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::QueryPairs;
-use crate::api::paging::Paging;
+use crate::api::paging::{PageSize, Paging};
 use crate::domain::{ExpiryStatus, Millis};
 use crate::storage::ListFilter;
 
-/// A checked list query.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A checked list query (the field docs are the parameters' descriptions in the API document).
+#[derive(Debug, Clone, PartialEq, Eq, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListParams {
     /// 1-based page.
+    /// Not an integer, or below 1: 400 `WAF.00011011`.
+    #[param(value_type = Option<i64>, minimum = 1, default = 1)]
     pub(super) page: i64,
-    /// Page size; `None` is all (absent or -1).
+    /// Page size: 1 to 100, or -1 for all (`None` here; also when absent).
+    /// Anything else: 400 `WAF.00011011`.
+    #[param(value_type = PageSize, inline, required = false, default = -1)]
     pub(super) pagesize: Option<i64>,
     /// Case-insensitive name substring.
+    /// `%` and `_` are literal; empty is no filter; longer than 256 bytes: 400 `WAF.00011002`.
+    #[param(max_length = 256)]
     pub(super) name: Option<String>,
     /// Whether items carry `expire_time`, `exp_status` and `bind_host`.
+    /// `true` or `false` (any case); anything else: 400 `WAF.00011002`.
+    #[param(value_type = Option<bool>, default = false)]
     pub(super) host: bool,
     /// Only certificates in this state.
+    /// 0 valid, 1 expired, 2 expiring within 30 days; anything else: 400 `WAF.00011002`.
+    #[param(value_type = Option<i32>, minimum = 0, maximum = 2)]
     pub(super) exp_status: Option<ExpiryStatus>,
 }
 

@@ -4,24 +4,36 @@
 
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::QueryPairs;
-use crate::api::paging::Paging;
+use crate::api::paging::{PageSize, Paging};
 use crate::storage::HostListFilter;
 
 /// Page size when `pagesize` is absent.
 const DEFAULT_PAGESIZE: i64 = 10;
 
-/// A checked host list query.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A checked host list query (the field docs are the parameters' descriptions in the API
+/// document).
+#[derive(Debug, Clone, PartialEq, Eq, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct HostListParams {
     /// 1-based page.
+    /// Not an integer, or below 1: 400 `WAF.00011011`.
+    #[param(value_type = Option<i64>, minimum = 1, default = 1)]
     page: i64,
-    /// Page size; `None` is all (-1).
+    /// Page size: 1 to 100, or -1 for all (`None` here).
+    /// Default 10; anything else: 400 `WAF.00011011`.
+    #[param(value_type = PageSize, inline, required = false, default = 10)]
     pagesize: Option<i64>,
     /// Case-insensitive hostname substring.
+    /// Empty is no filter; longer than 256 bytes: 400 `WAF.00011002`.
+    #[param(max_length = 256)]
     hostname: Option<String>,
     /// Protection status.
+    /// -1 bypass, 0 paused, 1 protected; empty is no filter, anything else 400 `WAF.00011002`.
+    #[param(minimum = -1, maximum = 1)]
     protect_status: Option<i64>,
     /// Case-insensitive substring of the policy name.
+    /// Empty is no filter; longer than 256 bytes: 400 `WAF.00011002`.
+    #[param(max_length = 256)]
     policyname: Option<String>,
 }
 
