@@ -33,8 +33,10 @@ pub(super) fn routes() -> Router<AppState> {
 #[schema(as = RotateCertificateRequest)]
 struct RotateBody {
     /// Required: the new PEM chain, leaf first.
+    #[schema(value_type = String, required = true)]
     content: Option<String>,
     /// Required: the new PEM private key, matching the leaf.
+    #[schema(value_type = String, required = true)]
     key: Option<String>,
     /// The new certificate's name (default: the old one's): 1 to 256 of `[A-Za-z0-9._-]`.
     #[schema(pattern = "^[A-Za-z0-9._-]{1,256}$")]

@@ -87,12 +87,14 @@ pub(super) struct ListResponse {
 pub(super) struct CertificateBody {
     /// Required. 1 to 256 of `[A-Za-z0-9._-]` on create, 1 to 64 on update (`--contract otc`:
     /// 64 on both; `huawei`: 256 on both); unique in the project (case-sensitive).
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,256}$")]
+    #[schema(value_type = String, required = true, pattern = "^[A-Za-z0-9._-]{1,256}$")]
     pub(super) name: Option<String>,
     /// PEM chain, leaf first. Required on create; on update with `key` or not at all.
+    #[schema(value_type = String)]
     pub(super) content: Option<String>,
     /// PEM private key (PKCS#8, PKCS#1 or SEC1; RSA 2048 to 8192 bits, EC P-256 or P-384)
     /// matching the leaf. Required on create; on update with `content` or not at all.
+    #[schema(value_type = String)]
     pub(super) key: Option<String>,
 }
 
@@ -158,6 +160,7 @@ pub(super) struct DeleteResponse {
 #[schema(as = ApplyCertificateToHostRequest)]
 pub(super) struct ApplyBody {
     /// Required, at least one: ids of the project's dedicated-mode hosts to bind.
+    #[schema(value_type = Vec<String>, required = true, min_items = 1)]
     pub(super) premium_host_ids: Option<Vec<String>>,
     /// Must be empty or absent: this service has dedicated-mode hosts only.
     #[schema(max_items = 0)]

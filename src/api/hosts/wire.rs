@@ -14,7 +14,13 @@ use crate::storage::{DeletedHost, HostRecord};
 /// Body of create and update. Every field is optional here so that a missing one gets a clear
 /// message; `certificateid`/`certificatename` also tell `null` apart from absent.
 #[derive(Debug, Deserialize, ToSchema)]
-#[schema(as = PremiumHostRequest)]
+#[schema(
+    as = PremiumHostRequest,
+    example = json!({
+        "hostname": "www.example.com",
+        "server": [{"front_protocol": "HTTP", "back_protocol": "HTTP", "address": "10.0.0.10", "port": 8080}]
+    })
+)]
 pub(super) struct HostRequest {
     /// The protected domain, optionally a `*.` wildcard; required on create, unchangeable on
     /// update.
@@ -24,7 +30,7 @@ pub(super) struct HostRequest {
     )]
     hostname: Option<String>,
     /// The origin servers, 1 to 80; required on create, replaces the list on update.
-    #[schema(min_items = 1, max_items = 80)]
+    #[schema(inline, min_items = 1, max_items = 80)]
     server: Option<Vec<ServerBody>>,
     /// Whether a proxy (CDN, load balancer) sits in front of the WAF.
     proxy: Option<bool>,
@@ -100,15 +106,16 @@ fn flag_switch(field: &str, value: Option<&serde_json::Value>) -> ApiResult<Opti
 #[schema(as = PremiumHostServerRequest)]
 struct ServerBody {
     /// Required: `HTTP` or `HTTPS` (an `HTTPS` front needs a certificate).
-    #[schema(pattern = "^HTTPS?$")]
+    #[schema(value_type = String, required = true, pattern = "^HTTPS?$")]
     front_protocol: Option<String>,
     /// Required: `HTTP` or `HTTPS`.
-    #[schema(pattern = "^HTTPS?$")]
+    #[schema(value_type = String, required = true, pattern = "^HTTPS?$")]
     back_protocol: Option<String>,
     /// Required: an IPv4 or IPv6 address or a domain name.
+    #[schema(value_type = String, required = true)]
     address: Option<String>,
     /// Required: 1 to 65535.
-    #[schema(minimum = 1, maximum = 65535)]
+    #[schema(value_type = i64, required = true, minimum = 1, maximum = 65535)]
     port: Option<i64>,
     /// `ipv4` or `ipv6`; follows the address when absent.
     #[serde(rename = "type")]
@@ -397,7 +404,7 @@ pub(super) struct ListResponse {
 #[schema(as = PremiumHostProtectStatus)]
 pub(super) struct ProtectStatusBody {
     /// -1 (bypass), 0 (paused) or 1 (protected).
-    #[schema(minimum = -1, maximum = 1)]
+    #[schema(value_type = i64, required = true, minimum = -1, maximum = 1)]
     pub(super) protect_status: Option<i64>,
 }
 

@@ -15,6 +15,7 @@ use crate::auth::{DomainRef, LoginError, LoginMethod, ProjectRef, UserRef};
 #[schema(as = KeystoneAuthRequest)]
 pub(super) struct Envelope {
     /// Required.
+    #[schema(value_type = AuthBody, required = true)]
     auth: Option<AuthBody>,
 }
 
@@ -22,6 +23,7 @@ pub(super) struct Envelope {
 #[schema(as = KeystoneAuth)]
 struct AuthBody {
     /// Required: how the caller authenticates.
+    #[schema(value_type = IdentityBody, required = true)]
     identity: Option<IdentityBody>,
     /// The project to act in (by id, or by name with its domain); absent, `null` or `{}` is
     /// the user's own project. Anything but a project scope is 401.
@@ -35,7 +37,7 @@ struct AuthBody {
 struct IdentityBody {
     /// Required: `password` and/or `token` (other methods are 401).
     #[serde(default)]
-    #[schema(min_items = 1)]
+    #[schema(required = true, min_items = 1)]
     methods: Vec<String>,
     /// Required with the `password` method.
     password: Option<PasswordBody>,
@@ -47,6 +49,7 @@ struct IdentityBody {
 #[schema(as = KeystonePasswordMethod)]
 struct PasswordBody {
     /// Required.
+    #[schema(value_type = UserBody, required = true)]
     user: Option<UserBody>,
 }
 
@@ -58,6 +61,7 @@ struct UserBody {
     name: Option<String>,
     domain: Option<DomainBody>,
     /// Required: at most 1024 bytes.
+    #[schema(value_type = String, required = true)]
     password: Option<String>,
 }
 
@@ -65,6 +69,7 @@ struct UserBody {
 #[schema(as = KeystoneTokenMethod)]
 struct TokenBody {
     /// Required: a token issued by this server.
+    #[schema(value_type = String, required = true)]
     id: Option<String>,
 }
 
