@@ -14,11 +14,11 @@ use tokio::net::TcpListener;
 use crate::api::metrics::{Metrics, MetricsSettings};
 use crate::api::test_controls::TestControls;
 use crate::api::{self, AppState, ServiceSettings};
-use crate::auth::{ADMIN_TOKEN_LIFETIME_MS, Authenticator, Role};
+use crate::auth::{ADMIN_TOKEN_LIFETIME_MS, Authenticator, TokenGrant, mint_token};
 use crate::console;
-use crate::crypto::{MasterKey, Sealer, new_token, token_hash};
+use crate::crypto::{MasterKey, Sealer};
 use crate::domain::{
-    Clock, ClockMove, Contract, Millis, ProjectId, SeededRandom, Thresholds, now_ms,
+    Clock, ClockMove, Contract, Millis, ProjectId, Role, SeededRandom, Thresholds, now_ms,
 };
 use crate::listener::{self, ConnectionSettings, TlsFiles, TlsState};
 use crate::notify::{WebhookConfig, run_deliverer, run_scheduler};
@@ -376,17 +376,14 @@ async fn bootstrap(store: &Store) -> anyhow::Result<Option<Bootstrap>> {
     let project_id = ProjectId::random();
     let now = now_ms();
     store.ensure_project(&project_id, None, now).await?;
-    let token = new_token()?;
-    store
-        .insert_token(
-            &token_hash(&token),
-            &project_id,
-            Role::Admin.as_str(),
-            None,
-            now,
-            Some(now.saturating_add(ADMIN_TOKEN_LIFETIME_MS)),
-        )
-        .await?;
+    let grant = TokenGrant {
+        project: &project_id,
+        role: Role::Admin,
+        user: None,
+        parent: None,
+        expires_at: Some(now.saturating_add(ADMIN_TOKEN_LIFETIME_MS)),
+    };
+    let token = mint_token(store, &grant, now).await?;
     Ok(Some(Bootstrap { project_id, token }))
 }
 

@@ -205,6 +205,17 @@ fn waf_error(status: StatusCode, code: &str, msg: &str) -> Response {
 #[derive(Debug, Clone)]
 pub struct ErrorCause(pub Arc<String>);
 
+impl ErrorCause {
+    /// `response` carrying `cause` (if any) for the logging middleware; both error shapes
+    /// (WAF and Keystone) attach it here.
+    pub fn attach(mut response: Response, cause: Option<String>) -> Response {
+        if let Some(cause) = cause {
+            response.extensions_mut().insert(Self(Arc::new(cause)));
+        }
+        response
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = waf_error(self.code.status(), self.code.as_str(), &self.msg);
@@ -213,12 +224,7 @@ impl IntoResponse for ApiError {
                 .extensions_mut()
                 .insert(NotFoundMessage(Arc::new(self.msg.into_owned())));
         }
-        if let Some(cause) = self.cause {
-            response
-                .extensions_mut()
-                .insert(ErrorCause(Arc::new(cause)));
-        }
-        response
+        ErrorCause::attach(response, self.cause)
     }
 }
 
@@ -247,7 +253,9 @@ impl From<DomainError> for ApiError {
             DomainError::InvalidName { .. } => ErrorCode::NameIllegal,
             DomainError::InvalidHostname(_) => ErrorCode::HostIllegal,
             DomainError::CertificateExpired => ErrorCode::CertificateExpired,
+            DomainError::BindNotLocked => return Self::internal(e),
             DomainError::InvalidHostSetting(_)
+            | DomainError::HostnameChanged
             | DomainError::InvalidPolicySetting(_)
             | DomainError::CertificateNameMismatch
             | DomainError::CertificateRequired
@@ -266,9 +274,7 @@ impl From<DomainError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound => Self::not_found("resource"),
-            StoreError::CertificateNotFound => Self::not_found("certificate"),
-            StoreError::PolicyNotFound => Self::not_found("policy"),
+            StoreError::NotFound(resource) => Self::not_found(resource.as_str()),
             StoreError::PolicyInUse(hosts) => Self::new(
                 ErrorCode::ResourceInUse,
                 format!(
@@ -310,13 +316,13 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// Maps a checked write's failure; `missing` names what a [`StoreError::NotFound`] lacks (the
-/// write's own resource), a missing certificate to bind is named by its own variant.
-pub fn from_write<E: Into<ApiError>>(e: WriteError<E>, missing: &str) -> ApiError {
-    match e {
-        WriteError::Refused(refusal) => refusal.into(),
-        WriteError::Store(StoreError::NotFound) => ApiError::not_found(missing),
-        WriteError::Store(other) => other.into(),
+/// A checked write's failure: the caller's refusal, or the store's.
+impl<E: Into<ApiError>> From<WriteError<E>> for ApiError {
+    fn from(e: WriteError<E>) -> Self {
+        match e {
+            WriteError::Refused(refusal) => refusal.into(),
+            WriteError::Store(store) => store.into(),
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 use super::error::{ApiError, ErrorCode};
 use super::extract::QueryPairs;
+use crate::storage::PageWindow;
 
 /// Largest page size apart from -1 (all).
 const MAX_PAGESIZE: i64 = 100;
@@ -40,6 +41,14 @@ impl Paging {
             },
         };
         Ok(Self { page, pagesize })
+    }
+
+    /// The storage window: the page size and the rows to skip.
+    pub(in crate::api) fn window(self) -> PageWindow {
+        PageWindow {
+            limit: self.pagesize,
+            offset: self.offset(),
+        }
     }
 
     /// Rows to skip: none when everything is listed; a page so far out that the offset

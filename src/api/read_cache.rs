@@ -18,7 +18,7 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use crate::domain::Millis;
-use crate::storage::{BoundHost, CertificateRecord, CertificateSummary};
+use crate::storage::{BoundHost, CertificateRecord, CertificateSummary, PageWindow};
 use crate::tagged_cache::TaggedCache;
 
 /// Which page of which project: the cacheable part of a list query.
@@ -28,10 +28,8 @@ pub struct PageKey {
     pub project: String,
     /// Name substring filter.
     pub name: Option<String>,
-    /// Page size (`None` = all).
-    pub limit: Option<i64>,
-    /// Rows skipped.
-    pub offset: i64,
+    /// Which rows.
+    pub window: PageWindow,
     /// Whether bound hosts were read too.
     pub with_hosts: bool,
     /// The `exp_status` filter's wire code, if any.
@@ -109,7 +107,7 @@ const MAX_BYTES: usize = 16 * 1024 * 1024;
 const OVERHEAD: usize = 96;
 
 fn host_weight(h: &BoundHost) -> usize {
-    OVERHEAD + h.certificate_id.len() + h.id.len() + h.hostname.len()
+    OVERHEAD + h.certificate_id.as_str().len() + h.id.as_str().len() + h.hostname.len()
 }
 
 impl Cached for CachedPage {
@@ -124,7 +122,7 @@ impl Cached for CachedPage {
         let items: usize = self
             .items
             .iter()
-            .map(|c| OVERHEAD + c.id.len() + c.name.len())
+            .map(|c| OVERHEAD + c.id.as_str().len() + c.name.len())
             .sum();
         let bound: usize = self.bound.iter().map(host_weight).sum();
         OVERHEAD + items + bound
@@ -139,7 +137,7 @@ impl Cached for CachedCertificate {
     fn weight(&self) -> usize {
         let r = &self.record;
         let bound: usize = self.bound.iter().map(host_weight).sum();
-        OVERHEAD + r.id.len() + r.name.len() + r.content.len() + r.sealed_key.len() + bound
+        OVERHEAD + r.id.as_str().len() + r.name.len() + r.content.len() + r.sealed_key.len() + bound
     }
 }
 
@@ -203,8 +201,10 @@ mod tests {
         PageKey {
             project: "p".to_owned(),
             name: None,
-            limit: Some(10),
-            offset,
+            window: PageWindow {
+                limit: Some(10),
+                offset,
+            },
             with_hosts: true,
             exp_status: None,
         }
@@ -282,7 +282,7 @@ mod tests {
     fn large_pages_are_not_kept_and_bytes_are_bounded() {
         let cache = ReadCache::default();
         let summary = |i: usize| CertificateSummary {
-            id: format!("{i:032x}"),
+            id: crate::domain::CertificateId::parse(&format!("{i:032x}")).unwrap(),
             name: format!("certificate-{i}"),
             expire_time: 0,
             created_at: 0,

@@ -9,10 +9,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::certificates::{
-    ShowResponse, Upload, not_found_as_certificate, prepare_upload, required, show_body,
-};
-use super::error::{ApiError, ApiResult, ErrorBody, from_write};
+use super::certificates::{ShowResponse, Upload, prepare_upload, required, show_body};
+use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{Caller, IdInPath, JsonBody};
 use crate::domain::{
     CertificateId, CertificateName, CheckContext, NameLimit, OtherCertificate, certificate_details,
@@ -107,16 +105,12 @@ async fn rotate(
                 }
             },
         )
-        .await
-        .map_err(|e| from_write(e, "certificate"))?;
+        .await?;
     tracing::info!(
         old = %old, new = %id, project = %caller.project, hosts = rotated.moved.len(),
         "certificate rotated"
     );
-    let bound = state
-        .store
-        .bound_hosts(&caller.project, &[id.as_str()])
-        .await?;
+    let bound = state.store.bound_hosts(&caller.project, &[&id]).await?;
     show_body(&state, &caller, &rotated.record, &bound).map(Json)
 }
 
@@ -170,14 +164,10 @@ async fn details(
     Caller(caller): Caller,
     IdInPath(id): IdInPath<CertificateId>,
 ) -> ApiResult<Json<DetailsResponse>> {
-    let record = state
-        .store
-        .certificate(&caller.project, &id)
-        .await
-        .map_err(not_found_as_certificate)?;
+    let record = state.store.certificate(&caller.project, &id).await?;
     let hostnames: Vec<String> = state
         .store
-        .bound_hosts(&caller.project, &[id.as_str()])
+        .bound_hosts(&caller.project, &[&id])
         .await?
         .into_iter()
         .map(|h| h.hostname)
@@ -195,7 +185,7 @@ async fn details(
     // The key is opened only to check it against the chain; it never leaves this function.
     let key = state
         .sealer
-        .open_text(&record.sealed_key, &record.id)
+        .open_text(&record.sealed_key, record.id.as_str())
         .map_err(ApiError::internal)?;
     let now = state.clock.now_ms();
     let content = record.content.clone();
@@ -231,7 +221,7 @@ async fn details(
     .map_err(ApiError::internal)?;
     let facts = inspection.facts;
     Ok(Json(DetailsResponse {
-        id: record.id,
+        id: record.id.to_string(),
         name: record.name,
         days_left: facts.days_left(now),
         exp_status: facts.exp_status(now).code(),

@@ -4,8 +4,7 @@
 
 use std::fmt;
 
-use super::Role;
-use crate::domain::{Millis, ProjectId};
+use crate::domain::{Millis, Project, Role};
 
 /// The name of Keystone's default domain, whose id is [`DEFAULT_DOMAIN_ID`].
 pub const DEFAULT_DOMAIN_NAME: &str = "Default";
@@ -119,24 +118,13 @@ pub struct UserInfo {
     pub domain: String,
 }
 
-/// A project as tokens describe it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProjectInfo {
-    /// Project id.
-    pub id: ProjectId,
-    /// Project name.
-    pub name: String,
-    /// Domain name.
-    pub domain: String,
-}
-
 /// What a Keystone token stands for.
 #[derive(Debug, Clone)]
 pub struct TokenInfo {
     /// The user it was issued to.
     pub user: UserInfo,
     /// The project it acts in.
-    pub project: ProjectInfo,
+    pub project: Project,
     /// What it may do there.
     pub role: Role,
     /// The methods that obtained it.

@@ -9,13 +9,12 @@
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
-use super::identity::{
-    IssuedToken, LoginMethod, ProjectInfo, ProjectRef, TokenInfo, UserInfo, UserRef,
-};
-use super::{AuthError, Authenticator, Role, hash_password};
-use crate::crypto::{new_token, token_hash};
-use crate::domain::{Millis, ProjectId};
-use crate::storage::{NewToken, StoreError, TokenRecord, UserRecord};
+use super::identity::{IssuedToken, LoginMethod, ProjectRef, TokenInfo, UserInfo, UserRef};
+use super::mint::{MintError, TokenGrant, mint_token};
+use super::{AuthError, Authenticator, hash_password};
+use crate::crypto::token_hash;
+use crate::domain::{Millis, Project, UserId};
+use crate::storage::{Resource, StoreError, TokenRecord, UserRecord};
 
 /// Lifetime of a token issued by the login: 24 hours, as Keystone's default.
 pub const TOKEN_LIFETIME_MS: Millis = 24 * 60 * 60 * 1000;
@@ -53,7 +52,13 @@ impl From<AuthError> for LoginError {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::Store(inner) => Self::Store(inner),
-            _ => Self::Unauthorized,
+            AuthError::Missing
+            | AuthError::Unknown
+            | AuthError::Expired
+            | AuthError::Revoked
+            | AuthError::BadSignature(_)
+            | AuthError::WrongProject
+            | AuthError::Forbidden => Self::Unauthorized,
         }
     }
 }
@@ -82,28 +87,28 @@ impl Authenticator {
                 let limit = now.saturating_add(TOKEN_LIFETIME_MS);
                 (
                     user,
-                    old.expires_at_ms.map_or(limit, |at| at.min(limit)),
+                    old.expires_at.map_or(limit, |at| at.min(limit)),
                     Some(token_hash(&token)),
                 )
             }
         };
         // The user's role now, not the old token's: a downgrade takes effect at once.
-        let role = Role::parse(&user.role)
-            .ok_or_else(|| StoreError::Schema("stored role is unknown".to_owned()))?;
+        let role = user.role;
         let project = self.user_project(&user, scope).await?;
-        let token = new_token().map_err(|e| LoginError::Internal(e.to_string()))?;
+        let grant = TokenGrant {
+            project: &project.id,
+            role,
+            user: Some(&user.id),
+            parent: parent.as_deref(),
+            expires_at: Some(expires_at),
+        };
+        let token = mint_token(&self.store, &grant, now)
+            .await
+            .map_err(|e| match e {
+                MintError::Store(e) => LoginError::Store(e),
+                MintError::Random(e) => LoginError::Internal(e.to_string()),
+            })?;
         let hash = token_hash(&token);
-        self.store
-            .insert_token_record(&NewToken {
-                token_hash: &hash,
-                project: &project.id,
-                role: role.as_str(),
-                user_id: Some(&user.id),
-                parent_hash: parent.as_deref(),
-                created_at: now,
-                expires_at: Some(expires_at),
-            })
-            .await?;
         Ok(IssuedToken {
             token,
             info: TokenInfo {
@@ -125,20 +130,18 @@ impl Authenticator {
             LoginError::Unauthorized => LoginError::TokenNotFound,
             other => other,
         })?;
-        let role = Role::parse(&record.role)
-            .ok_or_else(|| StoreError::Schema("stored role is unknown".to_owned()))?;
         let project = self
             .store
-            .project_by_id(&record.project_id)
+            .project_by_id(record.project.as_str())
             .await?
-            .ok_or_else(|| StoreError::Schema("token of a missing project".to_owned()))?;
+            .ok_or(StoreError::NotFound(Resource::Project))?;
         Ok(TokenInfo {
             user: user_info(&user),
-            project: project_info(project)?,
-            role,
+            project,
+            role: record.role,
             methods: vec!["password"],
-            issued_at: record.created_at_ms,
-            expires_at: record.expires_at_ms.unwrap_or(i64::MAX),
+            issued_at: record.created_at,
+            expires_at: record.expires_at.unwrap_or(i64::MAX),
             audit_id: audit_id(&token_hash(token)),
         })
     }
@@ -202,7 +205,7 @@ impl Authenticator {
         now: Millis,
     ) -> Result<(UserRecord, TokenRecord), LoginError> {
         let record = self.token_record(token, now).await?;
-        let Some(user_id) = record.user_id.as_deref() else {
+        let Some(user_id) = record.user_id.as_ref().map(UserId::as_str) else {
             // Admin-command tokens belong to no user: they are not Keystone tokens.
             return Err(LoginError::Unauthorized);
         };
@@ -219,16 +222,16 @@ impl Authenticator {
         &self,
         user: &UserRecord,
         scope: Option<&ProjectRef>,
-    ) -> Result<ProjectInfo, LoginError> {
+    ) -> Result<Project, LoginError> {
         let found = match scope {
-            None => self.store.project_by_id(&user.project_id).await?,
+            None => self.store.project_by_id(user.project.as_str()).await?,
             Some(ProjectRef::Id(id)) => self.store.project_by_id(id).await?,
             Some(ProjectRef::Name { name, domain }) => {
                 self.store.project_by_name(domain.name(), name).await?
             }
         };
         match found {
-            Some(project) if project.0 == user.project_id => project_info(project),
+            Some(project) if project.id == user.project => Ok(project),
             _ => Err(LoginError::Unauthorized),
         }
     }
@@ -236,16 +239,10 @@ impl Authenticator {
 
 fn user_info(user: &UserRecord) -> UserInfo {
     UserInfo {
-        id: user.id.clone(),
+        id: user.id.to_string(),
         name: user.name.clone(),
         domain: user.domain.clone(),
     }
-}
-
-fn project_info((id, name, domain): (String, String, String)) -> Result<ProjectInfo, LoginError> {
-    let id = ProjectId::parse(&id)
-        .ok_or_else(|| StoreError::Schema("stored project id is malformed".to_owned()))?;
-    Ok(ProjectInfo { id, name, domain })
 }
 
 /// A non-secret id for a token: 22 characters of a hash of its hash.

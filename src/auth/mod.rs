@@ -6,23 +6,24 @@
 mod checkers;
 mod identity;
 mod login;
+mod mint;
 mod password;
 mod signature;
 mod throttle;
 mod verified;
 
-use std::fmt;
 use std::sync::Arc;
 
 use crate::crypto::{Sealer, token_hash, token_id_of_hash};
-use crate::domain::{ClockSetting, Millis, ProjectId};
+use crate::domain::{ClockSetting, Millis, ProjectId, Role};
 use crate::storage::{Origin, Store, StoreError, TokenRecord};
 
 pub use identity::{
-    DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME, DomainRef, IssuedToken, LoginMethod, ProjectInfo,
-    ProjectRef, TokenInfo, UserInfo, UserRef, domain_id,
+    DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME, DomainRef, IssuedToken, LoginMethod, ProjectRef,
+    TokenInfo, UserInfo, UserRef, domain_id,
 };
 pub use login::{LoginError, TOKEN_LIFETIME_MS};
+pub use mint::{MintError, TokenGrant, mint_token};
 pub use password::hash_password;
 pub use signature::{SignedRequest, access_key_of, format_basic_date, sign_request};
 
@@ -33,40 +34,6 @@ const PASSWORD_QUEUE_PER_THREAD: usize = 8;
 /// Default lifetime of tokens made by the admin commands and the bootstrap: 30 days
 /// (`--ttl never` opts out explicitly).
 pub const ADMIN_TOKEN_LIFETIME_MS: Millis = 30 * 24 * 60 * 60 * 1000;
-
-/// What a credential may do within its project.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Everything, including reading private keys.
-    Admin,
-    /// List and show, never private keys.
-    ReadOnly,
-}
-
-impl Role {
-    /// Parses `admin` or `readonly`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "admin" => Some(Self::Admin),
-            "readonly" => Some(Self::ReadOnly),
-            _ => None,
-        }
-    }
-
-    /// The stored name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Admin => "admin",
-            Self::ReadOnly => "readonly",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -187,16 +154,16 @@ impl Authenticator {
             return Ok(p);
         }
         let record = self.record_by_hash(&hash, now).await?;
-        let mut p = principal(
-            &record.project_id,
-            &record.role,
-            record.project_version,
-            token_id_of_hash(&hash).to_owned(),
-        )?;
-        p.clock = record.clock();
+        let clock = record.clock();
+        let p = Principal {
+            project: record.project,
+            role: record.role,
+            project_version: record.project_version,
+            credential: token_id_of_hash(&hash).to_owned(),
+            clock,
+        };
         if let Some(stamp) = stamp {
-            self.verified
-                .put(hash, stamp, p.clone(), record.expires_at_ms);
+            self.verified.put(hash, stamp, p.clone(), record.expires_at);
         }
         Ok(p)
     }
@@ -211,7 +178,7 @@ impl Authenticator {
         if record.revoked != 0 {
             return Err(AuthError::Revoked);
         }
-        if record.expires_at_ms.is_some_and(|at| at <= now) {
+        if record.expires_at.is_some_and(|at| at <= now) {
             return Err(AuthError::Expired);
         }
         Ok(record)
@@ -240,37 +207,17 @@ impl Authenticator {
         signature::verify(request, &parsed, &secret, now)?;
         if request
             .header("x-project-id")
-            .is_some_and(|p| p != record.project_id)
+            .is_some_and(|p| p != record.project.as_str())
         {
             return Err(AuthError::WrongProject);
         }
-        let mut p = principal(
-            &record.project_id,
-            &record.role,
-            record.project_version,
-            parsed.access_key.to_owned(),
-        )?;
-        p.clock = record.clock();
-        Ok(p)
+        let clock = record.clock();
+        Ok(Principal {
+            project: record.project,
+            role: record.role,
+            project_version: record.project_version,
+            credential: parsed.access_key.to_owned(),
+            clock,
+        })
     }
-}
-
-/// A principal from stored columns (a corrupt row is a store error, not a 401).
-fn principal(
-    project: &str,
-    role: &str,
-    project_version: i64,
-    credential: String,
-) -> Result<Principal, AuthError> {
-    let project = ProjectId::parse(project)
-        .ok_or_else(|| StoreError::Schema("stored project id is malformed".to_owned()))?;
-    let role =
-        Role::parse(role).ok_or_else(|| StoreError::Schema("stored role is unknown".to_owned()))?;
-    Ok(Principal {
-        project,
-        role,
-        project_version,
-        credential,
-        clock: None,
-    })
 }

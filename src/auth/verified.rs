@@ -58,8 +58,8 @@ impl VerifiedTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Role;
     use crate::domain::ProjectId;
+    use crate::domain::Role;
 
     fn principal() -> Principal {
         Principal {

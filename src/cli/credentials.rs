@@ -7,11 +7,15 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use super::{DatabaseArgs, TokenCommand, UserName, read_password};
-use crate::auth::hash_password;
-use crate::crypto::{TOKEN_ID_LEN, new_token, token_hash, token_id_of_hash};
-use crate::domain::{format_iso8601, now_ms};
-use crate::storage::Store;
+use super::{
+    ACCESS_KEY_ALPHABET, DatabaseArgs, SECRET_KEY_ALPHABET, TokenCommand, UserName, random_text,
+    read_password,
+};
+use crate::app::open_sealer;
+use crate::auth::{TokenGrant, hash_password, mint_token};
+use crate::crypto::{TOKEN_ID_LEN, token_hash, token_id_of_hash};
+use crate::domain::{ProjectId, Role, UserId, format_iso8601, now_ms};
+use crate::storage::{Store, StoreError, UserRecord};
 
 /// `wafcert token create|revoke|list`.
 pub(super) async fn token(command: TokenCommand) -> anyhow::Result<()> {
@@ -26,19 +30,16 @@ pub(super) async fn token(command: TokenCommand) -> anyhow::Result<()> {
             let store = database.open().await?;
             let now = now_ms();
             store.ensure_project(&project, None, now).await?;
-            let token = new_token()?;
-            let expires =
+            let expires_at =
                 ttl.map(|d| now.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)));
-            store
-                .insert_token(
-                    &token_hash(&token),
-                    &project,
-                    role.as_str(),
-                    None,
-                    now,
-                    expires,
-                )
-                .await?;
+            let grant = TokenGrant {
+                project: &project,
+                role,
+                user: None,
+                parent: None,
+                expires_at,
+            };
+            let token = mint_token(&store, &grant, now).await?;
             println!("{token}");
         }
         TokenCommand::Revoke { database, token } => {
@@ -75,6 +76,105 @@ async fn stored_hash(store: &Store, token: &str) -> anyhow::Result<String> {
         0 => bail!("no token has the id {token}"),
         1 => Ok(found.remove(0)),
         _ => bail!("several tokens have the id {token}: revoke with the token itself"),
+    }
+}
+
+/// A user to create, as `wafcert user create` names it.
+#[derive(Debug)]
+pub(super) struct NewUser {
+    /// Login name.
+    pub(super) name: String,
+    /// The user's project (created in the user's domain if missing).
+    pub(super) project: ProjectId,
+    /// The project's name when it is created here.
+    pub(super) project_name: Option<String>,
+    /// What the user may do.
+    pub(super) role: Role,
+    /// Keystone domain name.
+    pub(super) domain: String,
+}
+
+/// `wafcert user create`: the password from `WAFCERT_PASSWORD` or stdin; prints the user id.
+pub(super) async fn create_user(database: &DatabaseArgs, new: NewUser) -> anyhow::Result<()> {
+    let NewUser {
+        name,
+        project,
+        project_name,
+        role,
+        domain,
+    } = new;
+    if name.trim().is_empty() || domain.trim().is_empty() {
+        bail!("--name and --domain must not be empty");
+    }
+    let password = read_password()?;
+    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password)).await??;
+    let store = database.open().await?;
+    let now = now_ms();
+    let stored = store
+        .ensure_project_in(&project, project_name.as_deref(), &domain, now)
+        .await
+        .map_err(|e| {
+            name_taken_as(
+                e,
+                format!("another project in domain {domain} already has this name"),
+            )
+        })?;
+    if let Some(wanted) = project_name
+        && wanted != stored.name
+    {
+        bail!(
+            "project {project} already exists with the name {}",
+            stored.name
+        );
+    }
+    let id = UserId::random();
+    let user = UserRecord {
+        id: id.clone(),
+        name,
+        domain,
+        project,
+        role,
+        password_hash,
+    };
+    store.insert_user(&user, now).await.map_err(|e| {
+        name_taken_as(
+            e,
+            "a user with this name already exists in the domain".to_owned(),
+        )
+    })?;
+    println!("{id}");
+    Ok(())
+}
+
+/// `wafcert access-key create`: prints `ACCESS_KEY SECRET_KEY`.
+pub(super) async fn create_access_key(
+    database: &DatabaseArgs,
+    project: &ProjectId,
+    role: Role,
+) -> anyhow::Result<()> {
+    let store = database.open().await?;
+    let sealer = open_sealer(
+        &store,
+        &database.master_key_source(),
+        &database.database_url,
+    )
+    .await?;
+    store.ensure_project(project, None, now_ms()).await?;
+    let access_key = random_text(20, ACCESS_KEY_ALPHABET)?;
+    let secret = random_text(40, SECRET_KEY_ALPHABET)?;
+    let sealed = sealer.seal(secret.as_bytes(), &access_key)?;
+    store
+        .insert_access_key(&access_key, project, role, &sealed, now_ms())
+        .await?;
+    println!("{access_key} {secret}");
+    Ok(())
+}
+
+/// A taken name explained in the command's terms; other failures as they are.
+fn name_taken_as(e: StoreError, message: String) -> anyhow::Error {
+    match e {
+        StoreError::NameTaken => anyhow::anyhow!(message),
+        other => other.into(),
     }
 }
 

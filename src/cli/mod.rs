@@ -1,6 +1,8 @@
 //! The `wafcert` command line: `serve`; admin commands that act on the database directly (no
-//! server needed) and print only their result on stdout, so scripts can use them; and client
-//! commands for people (`cert`, `host`, `login`, `completions`) that call a running server.
+//! server needed; their flags here, one function each in `credentials`) and print only their
+//! result on stdout, so scripts can use them; client commands for people (`cert`, `host`,
+//! `login`, `completions`) that call a running server; and the test-controls commands
+//! (`controls`).
 
 mod cert;
 mod controls;
@@ -19,12 +21,11 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
-use crate::app::{App, MasterKeySource, ServeConfig, TestControlsConfig, open_sealer};
-use crate::auth::Role;
+use crate::app::{App, MasterKeySource, ServeConfig, TestControlsConfig};
 use crate::crypto::random_bytes;
-use crate::domain::{Contract, Millis, ProjectId, UserId, now_ms, parse_rfc3339};
+use crate::domain::{Contract, Millis, ProjectId, Role, parse_rfc3339};
 use crate::listener::{ConnectionSettings, TlsFiles};
-use crate::storage::{PoolSettings, Store, UserRecord};
+use crate::storage::{PoolSettings, Store};
 
 /// Self-hostable WAF certificate service, wire-compatible with the OTC / Huawei Cloud WAF API.
 #[derive(Debug, Parser)]
@@ -354,74 +355,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(UserCommand::Create {
             database,
             name,
-            project_id: project,
+            project_id,
             project_name,
             role,
             domain,
         }) => {
-            if name.trim().is_empty() || domain.trim().is_empty() {
-                bail!("--name and --domain must not be empty");
-            }
-            let password = read_password()?;
-            let password_hash =
-                tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
-                    .await??;
-            let store = database.open().await?;
-            let now = now_ms();
-            let (_, stored_name, _) = store
-                .ensure_project_in(&project, project_name.as_deref(), &domain, now)
-                .await
-                .map_err(|e| match e {
-                    crate::storage::StoreError::NameTaken => {
-                        anyhow::anyhow!("another project in domain {domain} already has this name")
-                    }
-                    other => other.into(),
-                })?;
-            if let Some(wanted) = project_name
-                && wanted != stored_name
-            {
-                bail!("project {project} already exists with the name {stored_name}");
-            }
-            let id = UserId::random();
-            let user = UserRecord {
-                id: id.to_string(),
+            let user = credentials::NewUser {
                 name,
+                project: project_id,
+                project_name,
+                role,
                 domain,
-                project_id: project.to_string(),
-                role: role.as_str().to_owned(),
-                password_hash,
             };
-            store.insert_user(&user, now).await.map_err(|e| match e {
-                crate::storage::StoreError::NameTaken => {
-                    anyhow::anyhow!("a user with this name already exists in the domain")
-                }
-                other => other.into(),
-            })?;
-            println!("{id}");
-            Ok(())
+            credentials::create_user(&database, user).await
         }
         Command::AccessKey(AccessKeyCommand::Create {
             database,
-            project_id: project,
+            project_id,
             role,
-        }) => {
-            let store = database.open().await?;
-            let sealer = open_sealer(
-                &store,
-                &database.master_key_source(),
-                &database.database_url,
-            )
-            .await?;
-            store.ensure_project(&project, None, now_ms()).await?;
-            let access_key = random_text(20, ACCESS_KEY_ALPHABET)?;
-            let secret = random_text(40, SECRET_KEY_ALPHABET)?;
-            let sealed = sealer.seal(secret.as_bytes(), &access_key)?;
-            store
-                .insert_access_key(&access_key, &project, role.as_str(), &sealed, now_ms())
-                .await?;
-            println!("{access_key} {secret}");
-            Ok(())
-        }
+        }) => credentials::create_access_key(&database, &project_id, role).await,
     }
 }
 

@@ -133,7 +133,7 @@ async fn list_page(
             (upload_form(session, upload_error.as_ref()))
         }
     };
-    let page = layout::page("Certificates", Some(session), body);
+    let page = layout::page("Certificates", Some(&session.signed_in()), body);
     Ok((status, Html(page.into_string())).into_response())
 }
 
@@ -206,7 +206,7 @@ fn upload_form(session: &Session, error: Option<&ApiFailure>) -> Markup {
             h2 { "Upload a certificate" }
             (form_error(error.map(ApiFailure::sentence).as_deref()))
             form method="post" action="/console/certificates" enctype="multipart/form-data" {
-                (csrf_field(session))
+                (csrf_field(&session.csrf))
                 label for="upload-name" { "Name" }
                 input #upload-name type="text" name="name" required;
                 label for="content_file" { "Certificate chain (PEM file)" }
@@ -356,7 +356,7 @@ async fn detail_page(
                 form method="post" action={ "/console/certificates/" (id) "/rename" } {
                     h2 { "Rename" }
                     (form_error(errors.rename.as_ref().map(ApiFailure::sentence).as_deref()))
-                    (csrf_field(session))
+                    (csrf_field(&session.csrf))
                     label for="new-name" { "New name" }
                     input #new-name type="text" name="name" value=(name) required;
                     button type="submit" { "Rename" }
@@ -364,7 +364,7 @@ async fn detail_page(
                 form method="post" action={ "/console/certificates/" (id) "/rotate" } enctype="multipart/form-data" {
                     h2 { "Rotate" }
                     (form_error(errors.rotate.as_ref().map(ApiFailure::sentence).as_deref()))
-                    (csrf_field(session))
+                    (csrf_field(&session.csrf))
                     p { "Upload the renewal: every bound host moves to it and this certificate is deleted, in one step." }
                     label for="rotate-name" { "New name (empty: keep this one)" }
                     input #rotate-name type="text" name="name";
@@ -381,14 +381,14 @@ async fn detail_page(
                 form method="post" action={ "/console/certificates/" (id) "/delete" } {
                     h2 { "Delete" }
                     (form_error(errors.delete.as_ref().map(ApiFailure::sentence).as_deref()))
-                    (csrf_field(session))
+                    (csrf_field(&session.csrf))
                     p { "Deleting is refused while hosts use the certificate." }
                     button.danger type="submit" { "Delete" }
                 }
             }
         }
     };
-    let page = layout::page(&name, Some(session), body);
+    let page = layout::page(&name, Some(&session.signed_in()), body);
     Ok((errors.status(), Html(page.into_string())).into_response())
 }
 

@@ -94,6 +94,6 @@ pub(super) async fn list(
             @if page < pages { a rel="next" href={ "/console/hosts?page=" (page + 1) } { "Next" } }
         }
     };
-    let page = layout::page("Hosts", Some(&session), body);
+    let page = layout::page("Hosts", Some(&session.signed_in()), body);
     Ok(Html(page.into_string()).into_response())
 }

@@ -2,11 +2,21 @@
 
 use maud::{DOCTYPE, Markup, html};
 
-use super::session::Session;
+/// What the frame of a signed-in page shows: the session's project and role, and the CSRF
+/// token of its "Sign out" form. (The frame knows no more of a session, so error pages, which
+/// have none, can use it too.)
+pub(super) struct SignedIn<'a> {
+    /// The session's project.
+    pub(super) project: &'a str,
+    /// Its role, as shown.
+    pub(super) role: String,
+    /// Its CSRF token.
+    pub(super) csrf: &'a str,
+}
 
 /// A whole page titled `title` around `body`; signed-in pages get the navigation and a
 /// "Sign out" button.
-pub(super) fn page(title: &str, session: Option<&Session>, body: Markup) -> Markup {
+pub(super) fn page(title: &str, session: Option<&SignedIn<'_>>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -40,9 +50,9 @@ pub(super) fn page(title: &str, session: Option<&Session>, body: Markup) -> Mark
     }
 }
 
-/// A CSRF field for a form of `session`.
-pub(super) fn csrf_field(session: &Session) -> Markup {
-    html! { input type="hidden" name="csrf" value=(session.csrf); }
+/// A CSRF field for a form of the session whose CSRF token is `csrf`.
+pub(super) fn csrf_field(csrf: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(csrf); }
 }
 
 /// An error message from the API, shown next to its form.

@@ -13,8 +13,9 @@ use axum::http::{HeaderMap, header};
 
 use super::ConsoleState;
 use super::error::ConsoleError;
-use crate::auth::Role;
+use super::layout::SignedIn;
 use crate::crypto::{random_bytes, token_hash};
+use crate::domain::Role;
 use crate::domain::{Millis, now_ms};
 use crate::storage::NewSession;
 
@@ -51,6 +52,15 @@ impl fmt::Debug for Session {
 }
 
 impl Session {
+    /// What the frame of its pages shows.
+    pub(super) fn signed_in(&self) -> SignedIn<'_> {
+        SignedIn {
+            project: &self.project,
+            role: self.role.to_string(),
+            csrf: &self.csrf,
+        }
+    }
+
     /// The API token (for in-process API calls only).
     pub(super) fn token(&self) -> &str {
         &self.token

@@ -13,7 +13,7 @@ use super::ConsoleState;
 use super::error::ConsoleError;
 use super::layout;
 use super::session::{self, Grant, Session};
-use crate::auth::{DEFAULT_DOMAIN_NAME, DomainRef, LoginError, LoginMethod, Role, UserRef};
+use crate::auth::{DEFAULT_DOMAIN_NAME, DomainRef, LoginError, LoginMethod, UserRef};
 use crate::domain::now_ms;
 
 /// `GET /console/`: the sign-in page, or the certificates when already signed in.
@@ -100,13 +100,11 @@ pub(super) async fn submit(
                 Some("This token is not valid: it is unknown, expired or revoked."),
             );
         };
-        let role = Role::parse(&record.role)
-            .ok_or_else(|| ConsoleError::internal("stored token role is unknown"))?;
         let grant = Grant {
             token,
-            project: &record.project_id,
-            role,
-            expires_at: record.expires_at_ms,
+            project: record.project.as_str(),
+            role: record.role,
+            expires_at: record.expires_at,
             owns_token: false,
         };
         session::begin(&state, &grant).await?

@@ -9,7 +9,7 @@ use super::error::ConsoleError;
 use super::format::{DAY_MS, date};
 use super::session::Session;
 use crate::domain::{ExpiryWindow, Millis, ProjectId};
-use crate::storage::ListFilter;
+use crate::storage::{ListFilter, PageWindow};
 
 /// Days the timeline covers.
 const DAYS: i64 = 90;
@@ -42,7 +42,10 @@ pub(super) async fn weeks(
                 after: Some(from),
                 up_to: Some(to),
             }),
-            limit: Some(0),
+            window: PageWindow {
+                limit: Some(0),
+                offset: 0,
+            },
             ..ListFilter::default()
         };
         let page = state

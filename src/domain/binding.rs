@@ -82,13 +82,7 @@ mod tests {
 
     #[test]
     fn https_needs_a_certificate() {
-        let server = |front| ServerFields {
-            front_protocol: Some(front),
-            back_protocol: Some("HTTP"),
-            address: Some("10.0.0.1"),
-            port: Some(80),
-            ..ServerFields::default()
-        };
+        let server = |front| ServerFields::sample(front, "10.0.0.1");
         let http = HostSettings::new(parse_servers(&[server("HTTP")]).unwrap());
         let https = HostSettings::new(parse_servers(&[server("HTTP"), server("HTTPS")]).unwrap());
         assert!(check_certificate_present(&http, false).is_ok());

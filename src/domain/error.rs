@@ -49,6 +49,13 @@ pub enum DomainError {
         "a host with an HTTPS front protocol needs a certificate: give certificateid and certificatename"
     )]
     CertificateRequired,
+    /// An update tried to change a host's hostname, which identifies it.
+    #[error("hostname cannot be changed; create a host for the new name and delete this one")]
+    HostnameChanged,
+    /// An update would bind a certificate that was not read under its lock: a fault of the
+    /// caller, not of the request.
+    #[error("the certificate to bind was not locked")]
+    BindNotLocked,
     /// The private key does not belong to the leaf certificate.
     #[error("private key does not match the certificate (the first certificate in content)")]
     KeyMismatch,

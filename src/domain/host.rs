@@ -203,14 +203,7 @@ mod tests {
     use crate::domain::{Server, ServerFields};
 
     fn fields<'a>(front: &'a str, address: &'a str) -> ServerFields<'a> {
-        ServerFields {
-            front_protocol: Some(front),
-            back_protocol: Some("HTTP"),
-            address: Some(address),
-            port: Some(80),
-            kind: None,
-            vpc_id: Some("vpc-1"),
-        }
+        ServerFields::sample(front, address)
     }
 
     #[test]

@@ -11,12 +11,15 @@ mod details;
 mod error;
 mod event;
 mod host;
+mod host_update;
 mod hostname;
 mod ids;
 mod inspect;
 mod iso8601;
 mod pem;
 mod policy;
+mod project;
+mod role;
 mod seeded;
 mod server;
 mod time;
@@ -31,6 +34,7 @@ pub use event::{EXPIRED_STAGE, EventType, Thresholds, days_left};
 pub use host::{
     Cipher, Compliance, HostSettings, MAX_DESCRIPTION, ProtectStatus, TlsVersion, parse_description,
 };
+pub use host_update::{CertificateFacts, HostChange, HostState, HostUpdate, SettingsPatch};
 pub use hostname::Hostname;
 pub use ids::{CertificateId, EventId, HostId, PolicyId, ProjectId, UserId};
 pub use inspect::{
@@ -39,6 +43,8 @@ pub use inspect::{
 pub use iso8601::{format_rfc3339, parse_duration, parse_rfc3339};
 pub use pem::{CertificatePair, KeyKind, parse_pair};
 pub use policy::{MAX_POLICY_NAME, PolicyName, PolicyPatch, PolicySettings, Rules};
+pub use project::Project;
+pub use role::Role;
 pub use seeded::SeededRandom;
 pub use server::{AddressKind, MAX_SERVERS, Protocol, Server, ServerFields, parse_servers};
 pub use time::{DAY_MS, Millis, UtcDateTime, days_until, format_date, format_iso8601, now_ms};

@@ -107,6 +107,21 @@ pub struct ServerFields<'a> {
     pub vpc_id: Option<&'a str>,
 }
 
+#[cfg(test)]
+impl<'a> ServerFields<'a> {
+    /// A valid entry (back protocol HTTP, port 80, `vpc-1`) for the tests of the domain.
+    pub(crate) fn sample(front: &'a str, address: &'a str) -> Self {
+        Self {
+            front_protocol: Some(front),
+            back_protocol: Some("HTTP"),
+            address: Some(address),
+            port: Some(80),
+            kind: None,
+            vpc_id: Some("vpc-1"),
+        }
+    }
+}
+
 impl Server {
     /// Checks the `index`-th entry of `server`. `type` may be left out: it then follows the
     /// address (`ipv4` for names); given, it must agree with an IP address.
@@ -202,14 +217,14 @@ mod tests {
     use super::*;
 
     fn fields<'a>(front: &'a str, address: &'a str) -> ServerFields<'a> {
-        ServerFields {
-            front_protocol: Some(front),
-            back_protocol: Some("HTTP"),
-            address: Some(address),
-            port: Some(80),
-            kind: None,
-            vpc_id: Some("vpc-1"),
-        }
+        ServerFields::sample(front, address)
+    }
+
+    /// The sample entry with one field changed.
+    fn with(edit: impl FnOnce(&mut ServerFields<'static>)) -> ServerFields<'static> {
+        let mut f = fields("HTTP", "10.0.0.1");
+        edit(&mut f);
+        f
     }
 
     fn message(r: Result<Server, DomainError>) -> String {
@@ -230,10 +245,7 @@ mod tests {
         assert_eq!(s.kind, AddressKind::Ipv4);
         let cases: [(ServerFields<'_>, &str); 12] = [
             (
-                ServerFields {
-                    front_protocol: None,
-                    ..fields("HTTP", "10.0.0.1")
-                },
+                with(|f| f.front_protocol = None),
                 "server[3].front_protocol is required",
             ),
             (
@@ -241,63 +253,18 @@ mod tests {
                 "front_protocol must be HTTP or HTTPS",
             ),
             (
-                ServerFields {
-                    back_protocol: Some("FTP"),
-                    ..fields("HTTP", "10.0.0.1")
-                },
+                with(|f| f.back_protocol = Some("FTP")),
                 "back_protocol must be",
             ),
-            (
-                ServerFields {
-                    address: None,
-                    ..fields("HTTP", "x")
-                },
-                "address is required",
-            ),
+            (with(|f| f.address = None), "address is required"),
             (fields("HTTP", "10.0.0.1:80"), "address must be"),
             (fields("HTTP", "*.example.com"), "address must be"),
-            (
-                ServerFields {
-                    port: None,
-                    ..fields("HTTP", "10.0.0.1")
-                },
-                "port is required",
-            ),
-            (
-                ServerFields {
-                    port: Some(0),
-                    ..fields("HTTP", "10.0.0.1")
-                },
-                "port must be from 1 to 65535",
-            ),
-            (
-                ServerFields {
-                    port: Some(65536),
-                    ..fields("HTTP", "10.0.0.1")
-                },
-                "port must be",
-            ),
-            (
-                ServerFields {
-                    kind: Some("ipv5"),
-                    ..fields("HTTP", "10.0.0.1")
-                },
-                "type must be ipv4 or ipv6",
-            ),
-            (
-                ServerFields {
-                    kind: Some("ipv6"),
-                    ..fields("HTTP", "10.0.0.1")
-                },
-                "not an IPv6 address",
-            ),
-            (
-                ServerFields {
-                    vpc_id: Some("has space"),
-                    ..fields("HTTP", "10.0.0.1")
-                },
-                "vpc_id must be",
-            ),
+            (with(|f| f.port = None), "port is required"),
+            (with(|f| f.port = Some(0)), "port must be from 1 to 65535"),
+            (with(|f| f.port = Some(65536)), "port must be"),
+            (with(|f| f.kind = Some("ipv5")), "type must be ipv4 or ipv6"),
+            (with(|f| f.kind = Some("ipv6")), "not an IPv6 address"),
+            (with(|f| f.vpc_id = Some("has space")), "vpc_id must be"),
         ];
         for (f, needle) in cases {
             let msg = message(Server::parse(3, f));

@@ -2,17 +2,16 @@
 //! replace, delete, and read the hosts bound to them.
 
 use serde_json::json;
-use sqlx::any::AnyArguments;
-use sqlx::query::QueryAs;
 use sqlx::{AnyConnection, AssertSqlSafe};
 
+use super::binding::{WriteError, certificate_to_bind, hostnames_using, lock_certificate};
 use super::events::{Origin, certificate_data, record, record_many};
-use super::hosts::{CertificateFacts, WriteError};
 use super::name_search::name_condition;
-use super::{Store, StoreError, placeholder};
+use super::sql::{Bind, Page, PageWindow, SqlArgs, one_in_project};
+use super::{Resource, Store, StoreError};
 use crate::domain::{
-    CertificateId, CertificateName, EventType, ExpiryStatus, ExpiryWindow, Millis, NameLimit,
-    ProjectId,
+    CertificateFacts, CertificateId, CertificateName, EventType, ExpiryStatus, ExpiryWindow,
+    HostId, Millis, NameLimit, ProjectId,
 };
 
 /// Matches up to which a name search's page is read through the trigram index (rows looked
@@ -67,8 +66,8 @@ pub struct ReplacedPair<'a> {
 /// A whole stored certificate.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CertificateRecord {
-    /// Id (32 hex).
-    pub id: String,
+    /// Id.
+    pub id: CertificateId,
     /// Name.
     pub name: String,
     /// PEM chain.
@@ -77,34 +76,34 @@ pub struct CertificateRecord {
     pub sealed_key: Vec<u8>,
     /// Leaf notAfter, epoch ms.
     #[sqlx(rename = "expire_time_ms")]
-    pub expire_time: i64,
+    pub expire_time: Millis,
     /// Upload time, epoch ms.
     #[sqlx(rename = "created_at_ms")]
-    pub created_at: i64,
+    pub created_at: Millis,
 }
 
 /// The columns a list page needs.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CertificateSummary {
-    /// Id (32 hex).
-    pub id: String,
+    /// Id.
+    pub id: CertificateId,
     /// Name.
     pub name: String,
     /// Leaf notAfter, epoch ms.
     #[sqlx(rename = "expire_time_ms")]
-    pub expire_time: i64,
+    pub expire_time: Millis,
     /// Upload time, epoch ms.
     #[sqlx(rename = "created_at_ms")]
-    pub created_at: i64,
+    pub created_at: Millis,
 }
 
 /// A host bound to a certificate, as reported in `bind_host`.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BoundHost {
     /// The certificate the host uses.
-    pub certificate_id: String,
+    pub certificate_id: CertificateId,
     /// Host id.
-    pub id: String,
+    pub id: HostId,
     /// Hostname.
     pub hostname: String,
 }
@@ -116,19 +115,8 @@ pub struct ListFilter {
     pub name_contains: Option<String>,
     /// Only certificates whose `expire_time` lies in this window.
     pub expiry: Option<ExpiryWindow>,
-    /// Page size; `None` means all.
-    pub limit: Option<i64>,
-    /// Rows to skip.
-    pub offset: i64,
-}
-
-/// One page and the number of all matches.
-#[derive(Debug)]
-pub struct Page<T> {
-    /// Number of all matching rows, not just this page.
-    pub total: i64,
-    /// The rows of this page.
-    pub items: Vec<T>,
+    /// The page.
+    pub window: PageWindow,
 }
 
 const RECORD_COLUMNS: &str = "id, name, content, sealed_key, expire_time_ms, created_at_ms";
@@ -226,20 +214,16 @@ impl Store {
             }
         }
         for chunk in batch.chunks(INSERT_CHUNK_ROWS) {
-            let values = (0..chunk.len())
-                .map(|row| {
-                    let p = |col: usize| placeholder(row * INSERT_COLUMNS + col + 1);
-                    let cols = (0..INSERT_COLUMNS).map(p).collect::<Vec<_>>();
-                    format!("({})", cols.join(", "))
-                })
+            let mut args = SqlArgs::new();
+            let values = chunk
+                .iter()
+                .map(|new| format!("({})", args.list(row_binds(new))))
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!("INSERT INTO certificates ({INSERT_COLUMN_LIST}) VALUES {values}");
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for new in chunk {
-                q = bind_new(q, new);
-            }
-            q.execute(&mut *tx).await?;
+            sqlx::query_with(AssertSqlSafe(sql), args.arguments()?)
+                .execute(&mut *tx)
+                .await?;
             let events: Vec<_> = chunk
                 .iter()
                 .map(|new| {
@@ -269,11 +253,7 @@ impl Store {
     ) -> Result<CertificateRecord, StoreError> {
         let sql =
             format!("SELECT {RECORD_COLUMNS} FROM certificates WHERE id = $1 AND project_id = $2");
-        Ok(sqlx::query_as(AssertSqlSafe(sql))
-            .bind(id.as_str())
-            .bind(project.as_str())
-            .fetch_one(&self.pool)
-            .await?)
+        one_in_project(&self.pool, sql, id.as_str(), project, Resource::Certificate).await
     }
 
     /// A page of the project's certificates, newest upload first (then id descending), and the
@@ -287,7 +267,8 @@ impl Store {
         // The count goes through the trigram index (a search that is not frequent is cheap to
         // count there); the page of a search matching few rows too, while a page of one
         // matching many walks the newest-first index and stops after the page.
-        let (predicate, binds) = self.list_predicate(project, filter, true, false);
+        let mut args = SqlArgs::new();
+        let predicate = self.list_predicate(&mut args, project, filter, true, false);
         let total: i64 = if filter.name_contains.is_none() && filter.expiry.is_none() {
             // Unfiltered: the counter kept by insert/delete avoids counting every row.
             sqlx::query_scalar("SELECT certificate_count FROM projects WHERE id = $1")
@@ -297,34 +278,29 @@ impl Store {
                 .unwrap_or(0)
         } else {
             let sql = format!("SELECT COUNT(*) FROM certificates WHERE {predicate}");
-            let mut q = sqlx::query_scalar(AssertSqlSafe(sql));
-            for b in &binds {
-                q = b.bind_scalar(q);
-            }
-            q.fetch_one(&self.pool).await?
+            sqlx::query_scalar_with(AssertSqlSafe(sql), args.arguments()?)
+                .fetch_one(&self.pool)
+                .await?
         };
-        if total <= filter.offset || filter.limit == Some(0) {
-            return Ok(Page {
-                total,
-                items: Vec::new(),
-            });
+        let PageWindow { limit, offset } = filter.window;
+        if total <= offset || limit == Some(0) {
+            return Ok(Page::empty(total));
         }
-        let limit = filter.limit.unwrap_or(i64::MAX);
-        let (page_predicate, binds) =
-            self.list_predicate(project, filter, total <= PAGE_VIA_TRIGRAM_MAX, true);
+        let mut args = SqlArgs::new();
+        let page_predicate = self.list_predicate(
+            &mut args,
+            project,
+            filter,
+            total <= PAGE_VIA_TRIGRAM_MAX,
+            true,
+        );
+        let limit = args.push(limit.unwrap_or(i64::MAX));
+        let offset = args.push(offset);
         let sql = format!(
             "SELECT id, name, expire_time_ms, created_at_ms FROM certificates WHERE {page_predicate} \
-             ORDER BY created_at_ms DESC, id DESC LIMIT {} OFFSET {}",
-            placeholder(binds.len() + 1),
-            placeholder(binds.len() + 2)
+             ORDER BY created_at_ms DESC, id DESC LIMIT {limit} OFFSET {offset}"
         );
-        let mut q = sqlx::query_as(AssertSqlSafe(sql));
-        for b in &binds {
-            q = b.bind_row(q);
-        }
-        let items = q
-            .bind(limit)
-            .bind(filter.offset)
+        let items = sqlx::query_as_with(AssertSqlSafe(sql), args.arguments()?)
             .fetch_all(&self.pool)
             .await?;
         Ok(Page { total, items })
@@ -359,18 +335,19 @@ impl Store {
     /// uses the expiry index.
     fn list_predicate(
         &self,
+        args: &mut SqlArgs,
         project: &ProjectId,
         filter: &ListFilter,
         trigram: bool,
         page: bool,
-    ) -> (String, Vec<Bind>) {
-        let mut conditions = vec!["project_id = $1".to_owned()];
-        let mut binds: Vec<Bind> = vec![Bind::Text(project.as_str().to_owned())];
+    ) -> String {
+        let project_value = args.push(project.as_str());
+        let mut project_column = "project_id";
+        let mut conditions = Vec::new();
         if let Some(text) = &filter.name_contains {
-            let name = name_condition(self.backend, text, binds.len() + 1, trigram);
-            conditions[0] = format!("{} = $1", name.project_column);
+            let name = name_condition(self.backend, text, args, trigram);
+            project_column = name.project_column;
             conditions.push(name.sql);
-            binds.extend(name.binds.into_iter().map(Bind::Text));
         }
         let column = if page {
             "+expire_time_ms"
@@ -379,15 +356,14 @@ impl Store {
         };
         if let Some(window) = filter.expiry {
             if let Some(after) = window.after {
-                binds.push(Bind::Int(after));
-                conditions.push(format!("{column} > {}", placeholder(binds.len())));
+                conditions.push(format!("{column} > {}", args.push(after)));
             }
             if let Some(up_to) = window.up_to {
-                binds.push(Bind::Int(up_to));
-                conditions.push(format!("{column} <= {}", placeholder(binds.len())));
+                conditions.push(format!("{column} <= {}", args.push(up_to)));
             }
         }
-        (conditions.join(" AND "), binds)
+        conditions.insert(0, format!("{project_column} = {project_value}"));
+        conditions.join(" AND ")
     }
 
     /// The hosts of the project bound to any of `ids`: one statement per [`IDS_PER_STATEMENT`]
@@ -395,23 +371,21 @@ impl Store {
     pub async fn bound_hosts(
         &self,
         project: &ProjectId,
-        ids: &[&str],
+        ids: &[&CertificateId],
     ) -> Result<Vec<BoundHost>, StoreError> {
         let mut found = Vec::new();
         for chunk in ids.chunks(IDS_PER_STATEMENT) {
-            let list = (0..chunk.len())
-                .map(|i| placeholder(i + 2))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let mut args = SqlArgs::new();
+            let project = args.push(project.as_str());
+            let list = args.list(chunk.iter().map(|id| id.as_str()));
             let sql = format!(
                 "SELECT certificate_id, id, hostname FROM hosts \
-                 WHERE project_id = $1 AND certificate_id IN ({list}) ORDER BY hostname, id"
+                 WHERE project_id = {project} AND certificate_id IN ({list}) ORDER BY hostname, id"
             );
-            let mut q = sqlx::query_as(AssertSqlSafe(sql)).bind(project.as_str());
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            found.extend(q.fetch_all(&self.pool).await?);
+            let rows: Vec<BoundHost> = sqlx::query_as_with(AssertSqlSafe(sql), args.arguments()?)
+                .fetch_all(&self.pool)
+                .await?;
+            found.extend(rows);
         }
         Ok(found)
     }
@@ -430,7 +404,7 @@ impl Store {
     ) -> Result<CertificateRecord, StoreError> {
         let (_turn, mut tx) = self.begin_write().await?;
         let Some(before) = lock_certificate(&mut tx, project, id).await? else {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Resource::Certificate));
         };
         let hosts = hostnames_using(&mut tx, project, id).await?;
         if !hosts.is_empty() {
@@ -462,14 +436,15 @@ impl Store {
         }
         let row: CertificateRecord = q.fetch_one(&mut *tx).await?;
         if before.name != row.name {
-            let data = certificate_data(&row.id, &row.name, json!({"old_name": before.name}));
+            let data =
+                certificate_data(row.id.as_str(), &row.name, json!({"old_name": before.name}));
             record(
                 &mut tx,
                 self.outbox,
                 origin,
                 project.as_str(),
                 EventType::CertificateRenamed,
-                &row.id,
+                row.id.as_str(),
                 &data,
             )
             .await?;
@@ -479,14 +454,14 @@ impl Store {
                 "previous_expire_time": before.expire_time,
                 "expire_time": row.expire_time,
             });
-            let data = certificate_data(&row.id, &row.name, extra);
+            let data = certificate_data(row.id.as_str(), &row.name, extra);
             record(
                 &mut tx,
                 self.outbox,
                 origin,
                 project.as_str(),
                 EventType::CertificateRotated,
-                &row.id,
+                row.id.as_str(),
                 &data,
             )
             .await?;
@@ -506,7 +481,7 @@ impl Store {
         origin: Origin<'_>,
     ) -> Result<CertificateRecord, StoreError> {
         let result = async {
-            let (_turn, mut tx) = self.begin_write().await?;
+            let (_turn, mut tx) = self.begin_delete().await?;
             let sql = format!(
                 "DELETE FROM certificates WHERE id = $1 AND project_id = $2 RETURNING {RECORD_COLUMNS}"
             );
@@ -515,21 +490,23 @@ impl Store {
                 .bind(project.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
-            let Some(row) = row else { return Err(StoreError::NotFound) };
+            let Some(row) = row else {
+                return Err(StoreError::NotFound(Resource::Certificate));
+            };
             sqlx::query(
                 "UPDATE projects SET certificate_count = certificate_count - 1 WHERE id = $1",
             )
             .bind(project.as_str())
             .execute(&mut *tx)
             .await?;
-            let data = certificate_data(&row.id, &row.name, json!({"expire_time": row.expire_time}));
+            let data = certificate_data(row.id.as_str(), &row.name, json!({"expire_time": row.expire_time}));
             record(
                 &mut tx,
                 self.outbox,
                 origin,
                 project.as_str(),
                 EventType::CertificateDeleted,
-                &row.id,
+                row.id.as_str(),
                 &data,
             )
             .await?;
@@ -556,7 +533,7 @@ impl Store {
         };
         match hosts {
             Ok(h) if !h.is_empty() => StoreError::InUse(h),
-            Ok(_) => StoreError::NotFound,
+            Ok(_) => StoreError::NotFound(Resource::Certificate),
             Err(e) => e.into(),
         }
     }
@@ -620,7 +597,7 @@ impl Store {
     /// order every binding write follows), hands it and the hostnames bound to it to `check`,
     /// stores `new` (named `name`, or the old certificate's name when `None`), moves every host
     /// from the old certificate to the new one and deletes the old one. Any failure changes
-    /// nothing: a missing `old` is [`StoreError::NotFound`], a taken name
+    /// nothing: a missing `old` is a not-found certificate, a taken name
     /// [`StoreError::NameTaken`].
     #[tracing::instrument(skip_all, fields(project = %project, certificate = %old))]
     pub async fn rotate_certificate<E>(
@@ -633,9 +610,7 @@ impl Store {
         check: impl FnOnce(&CertificateFacts, &[String]) -> Result<(), E>,
     ) -> Result<Rotated, WriteError<E>> {
         let (_turn, mut tx) = self.begin_write().await?;
-        let facts = lock_certificate(&mut tx, project, old)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let facts = certificate_to_bind(&mut tx, project, old).await?;
         let moved = hostnames_using(&mut tx, project, old).await?;
         check(&facts, &moved).map_err(WriteError::Refused)?;
         let kept;
@@ -675,7 +650,7 @@ impl Store {
         };
         insert_row(&mut tx, &row).await?;
         let stored = CertificateRecord {
-            id: new.id.to_string(),
+            id: new.id.clone(),
             name: name.as_str().to_owned(),
             content: new.content.to_owned(),
             sealed_key: new.sealed_key.to_vec(),
@@ -748,91 +723,28 @@ impl Store {
 }
 
 /// Inserts one certificate row.
-async fn insert_row(conn: &mut AnyConnection, new: &NewCertificate<'_>) -> Result<(), sqlx::Error> {
-    let sql = format!(
-        "INSERT INTO certificates ({INSERT_COLUMN_LIST}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-    );
-    bind_new(sqlx::query(AssertSqlSafe(sql)), new)
+async fn insert_row(conn: &mut AnyConnection, new: &NewCertificate<'_>) -> Result<(), StoreError> {
+    let mut args = SqlArgs::new();
+    let values = args.list(row_binds(new));
+    let sql = format!("INSERT INTO certificates ({INSERT_COLUMN_LIST}) VALUES ({values})");
+    sqlx::query_with(AssertSqlSafe(sql), args.arguments()?)
         .execute(conn)
         .await?;
     Ok(())
 }
 
-/// Binds a new row's values in [`INSERT_COLUMN_LIST`] order.
-fn bind_new<'q>(
-    q: sqlx::query::Query<'q, sqlx::Any, AnyArguments>,
-    new: &NewCertificate<'q>,
-) -> sqlx::query::Query<'q, sqlx::Any, AnyArguments> {
-    q.bind(new.id.as_str())
-        .bind(new.project.as_str())
-        .bind(new.name.as_str())
-        .bind(new.name.to_search_key())
-        .bind(new.content)
-        .bind(new.sealed_key.to_vec())
-        .bind(new.expire_time)
-        .bind(new.created_at)
-        .bind(new.leaf_sha256)
-        .bind(new.key_sha256)
-}
-
-/// Locks a certificate's row until the transaction ends and reads what binding checks need;
-/// `None` when the project has no such certificate. The no-op update takes the row lock on
-/// PostgreSQL and the database write lock on SQLite, and works the same on both.
-pub(super) async fn lock_certificate(
-    conn: &mut AnyConnection,
-    project: &ProjectId,
-    id: &CertificateId,
-) -> Result<Option<CertificateFacts>, sqlx::Error> {
-    sqlx::query_as(
-        "UPDATE certificates SET name = name WHERE id = $1 AND project_id = $2 \
-         RETURNING id, name, expire_time_ms",
-    )
-    .bind(id.as_str())
-    .bind(project.as_str())
-    .fetch_optional(conn)
-    .await
-}
-
-/// The hostnames of the project's hosts bound to a certificate, sorted.
-async fn hostnames_using(
-    conn: &mut AnyConnection,
-    project: &ProjectId,
-    id: &CertificateId,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT hostname FROM hosts WHERE certificate_id = $1 AND project_id = $2 ORDER BY hostname",
-    )
-    .bind(id.as_str())
-    .bind(project.as_str())
-    .fetch_all(conn)
-    .await
-}
-
-/// A bind value of a dynamically built statement.
-enum Bind {
-    Text(String),
-    Int(i64),
-}
-
-impl Bind {
-    fn bind_scalar<'q, O>(
-        &self,
-        q: sqlx::query::QueryScalar<'q, sqlx::Any, O, AnyArguments>,
-    ) -> sqlx::query::QueryScalar<'q, sqlx::Any, O, AnyArguments> {
-        match self {
-            Self::Text(s) => q.bind(s.clone()),
-            Self::Int(i) => q.bind(*i),
-        }
-    }
-
-    fn bind_row<'q, O>(
-        &self,
-        q: QueryAs<'q, sqlx::Any, O, AnyArguments>,
-    ) -> QueryAs<'q, sqlx::Any, O, AnyArguments> {
-        match self {
-            Self::Text(s) => q.bind(s.clone()),
-            Self::Int(i) => q.bind(*i),
-        }
-    }
+/// A new row's values in [`INSERT_COLUMN_LIST`] order: the one binder of certificate inserts.
+fn row_binds(new: &NewCertificate<'_>) -> [Bind; INSERT_COLUMNS] {
+    [
+        new.id.as_str().into(),
+        new.project.as_str().into(),
+        new.name.as_str().into(),
+        new.name.to_search_key().into(),
+        new.content.into(),
+        new.sealed_key.into(),
+        new.expire_time.into(),
+        new.created_at.into(),
+        new.leaf_sha256.into(),
+        new.key_sha256.into(),
+    ]
 }

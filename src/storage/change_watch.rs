@@ -14,16 +14,15 @@
 //! connection of any process can then delete `-shm`. Each stamp also checks that the handle is
 //! still the file at the path (link count and inode); if not, there is no stamp, and callers
 //! verify against the database every time.
+//!
+//! Unix only (it reads the shared-memory file by position and checks inodes); elsewhere the
+//! store offers no stamp and every credential is checked against the database.
 
 use std::fs::File;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::PathBuf;
 
-/// Size of one copy of the wal-index header.
-pub const STAMP_LEN: usize = 48;
-
-/// A snapshot of the wal-index header.
-pub type ChangeStamp = [u8; STAMP_LEN];
+use super::{ChangeStamp, STAMP_LEN};
 
 /// Watches one SQLite database's `-shm` file.
 #[derive(Debug)]
@@ -90,32 +89,10 @@ impl ChangeWatch {
     }
 }
 
-/// The file path of an `sqlite:` URL, or `None` for in-memory databases.
-pub fn sqlite_path(url: &str) -> Option<String> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next()?;
-    (!path.is_empty() && !path.contains(":memory:")).then(|| path.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_of_sqlite_urls() {
-        assert_eq!(
-            sqlite_path("sqlite:///tmp/a.db?mode=rwc").as_deref(),
-            Some("/tmp/a.db")
-        );
-        assert_eq!(
-            sqlite_path("sqlite:wafcert.db").as_deref(),
-            Some("wafcert.db")
-        );
-        assert_eq!(sqlite_path("sqlite::memory:"), None);
-        assert_eq!(sqlite_path("postgres://x/y"), None);
-    }
+    use crate::storage::sqlite_path;
 
     async fn keeper(url: &str) -> sqlx::AnyConnection {
         use sqlx::Connection;

@@ -1,22 +1,25 @@
 //! Projects and the credentials that act in them: bearer tokens (stored as hashes), users
 //! (argon2 password hashes) and access keys (secret sealed under the master key).
 
-use super::{Store, StoreError};
-use crate::domain::{ClockSetting, Millis, ProjectId};
+use super::{Resource, Store, StoreError};
+use crate::domain::{ClockSetting, Millis, Project, ProjectId, Role, UserId};
 
 /// A stored bearer token, looked up by its hash.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TokenRecord {
     /// The project the token acts in.
-    pub project_id: String,
-    /// `admin` or `readonly`.
-    pub role: String,
+    #[sqlx(rename = "project_id")]
+    pub project: ProjectId,
+    /// What it may do there.
+    pub role: Role,
     /// The user it was issued to, for Keystone tokens.
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     /// Issue time, epoch ms.
-    pub created_at_ms: i64,
+    #[sqlx(rename = "created_at_ms")]
+    pub created_at: Millis,
     /// Expiry, epoch ms; `None` never expires.
-    pub expires_at_ms: Option<i64>,
+    #[sqlx(rename = "expires_at_ms")]
+    pub expires_at: Option<Millis>,
     /// Non-zero once revoked.
     pub revoked: i64,
     /// The project's change counter, read in the same statement (see [`crate::api`]'s cache).
@@ -37,10 +40,10 @@ pub struct NewToken<'a> {
     pub token_hash: &'a str,
     /// The project it acts in.
     pub project: &'a ProjectId,
-    /// `admin` or `readonly`.
-    pub role: &'a str,
+    /// What it may do.
+    pub role: Role,
     /// The user it is issued to (Keystone tokens).
-    pub user_id: Option<&'a str>,
+    pub user_id: Option<&'a UserId>,
     /// The hash of the token it was bought with (the Keystone `token` method): revoked with it.
     pub parent_hash: Option<&'a str>,
     /// Issue time, epoch ms.
@@ -54,37 +57,39 @@ pub struct NewToken<'a> {
 pub struct TokenListing {
     /// Hex SHA-256 of the secret.
     pub token_hash: String,
-    /// `admin` or `readonly`.
-    pub role: String,
+    /// What it may do.
+    pub role: Role,
     /// Expiry, epoch ms; `None` never expires.
     #[sqlx(rename = "expires_at_ms")]
     pub expires_at: Option<i64>,
 }
 
-/// A stored user (for the Keystone-style password login).
-#[derive(Debug, sqlx::FromRow)]
+/// A user of the Keystone-style password login.
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRecord {
-    /// User id (32 hex).
-    pub id: String,
+    /// User id.
+    pub id: UserId,
     /// Login name.
     pub name: String,
     /// Domain name.
     pub domain: String,
     /// The project the user works in.
-    pub project_id: String,
-    /// `admin` or `readonly`.
-    pub role: String,
+    #[sqlx(rename = "project_id")]
+    pub project: ProjectId,
+    /// What the user may do there.
+    pub role: Role,
     /// PHC-format argon2 hash.
     pub password_hash: String,
 }
 
 /// A stored access key (AK/SK signing).
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AccessKeyRecord {
     /// The project the key acts in.
-    pub project_id: String,
-    /// `admin` or `readonly`.
-    pub role: String,
+    #[sqlx(rename = "project_id")]
+    pub project: ProjectId,
+    /// What it may do there.
+    pub role: Role,
     /// The secret key, sealed with the access key as context.
     pub sealed_secret: Vec<u8>,
     /// The project's change counter, read in the same statement.
@@ -141,14 +146,14 @@ impl Store {
     }
 
     /// Creates the project in `domain` named `name` (default: its id) unless it exists, and
-    /// returns the stored `(id, name, domain)`, which for an existing project may differ.
+    /// returns the stored project, which for an existing one may differ.
     pub async fn ensure_project_in(
         &self,
         id: &ProjectId,
         name: Option<&str>,
         domain: &str,
         now: Millis,
-    ) -> Result<(String, String, String), StoreError> {
+    ) -> Result<Project, StoreError> {
         sqlx::query(
             "INSERT INTO projects (id, name, domain, certificate_count, created_at_ms) \
              VALUES ($1, $2, $3, 0, $4) ON CONFLICT (id) DO NOTHING",
@@ -161,7 +166,7 @@ impl Store {
         .await?;
         self.project_by_id(id.as_str())
             .await?
-            .ok_or(StoreError::NotFound)
+            .ok_or(StoreError::NotFound(Resource::Project))
     }
 
     /// Number of projects (used to decide whether to bootstrap one).
@@ -171,11 +176,8 @@ impl Store {
             .await?)
     }
 
-    /// The project's `(id, name, domain)` by id.
-    pub async fn project_by_id(
-        &self,
-        id: &str,
-    ) -> Result<Option<(String, String, String)>, StoreError> {
+    /// A project by id (as a caller wrote it, so not necessarily well-formed).
+    pub async fn project_by_id(&self, id: &str) -> Result<Option<Project>, StoreError> {
         Ok(
             sqlx::query_as("SELECT id, name, domain FROM projects WHERE id = $1")
                 .bind(id)
@@ -184,12 +186,12 @@ impl Store {
         )
     }
 
-    /// The project's `(id, name, domain)` by name within a domain.
+    /// A project by name within a domain.
     pub async fn project_by_name(
         &self,
         domain: &str,
         name: &str,
-    ) -> Result<Option<(String, String, String)>, StoreError> {
+    ) -> Result<Option<Project>, StoreError> {
         Ok(
             sqlx::query_as("SELECT id, name, domain FROM projects WHERE domain = $1 AND name = $2")
                 .bind(domain)
@@ -197,28 +199,6 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?,
         )
-    }
-
-    /// Stores a token by its hash.
-    pub async fn insert_token(
-        &self,
-        token_hash: &str,
-        project: &ProjectId,
-        role: &str,
-        user_id: Option<&str>,
-        created_at: Millis,
-        expires_at: Option<Millis>,
-    ) -> Result<(), StoreError> {
-        let token = NewToken {
-            token_hash,
-            project,
-            role,
-            user_id,
-            parent_hash: None,
-            created_at,
-            expires_at,
-        };
-        self.insert_token_record(&token).await
     }
 
     /// Stores a token by its hash, with the token it was bought with, if any.
@@ -229,8 +209,8 @@ impl Store {
         )
         .bind(token.token_hash)
         .bind(token.project.as_str())
-        .bind(token.role)
-        .bind(token.user_id)
+        .bind(token.role.as_str())
+        .bind(token.user_id.map(UserId::as_str))
         .bind(token.parent_hash)
         .bind(token.created_at)
         .bind(token.expires_at)
@@ -354,7 +334,7 @@ impl Store {
             q = q.bind(v);
         }
         if q.execute(&mut *tx).await?.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Resource::User));
         }
         // Tokens bought with a user's token are the same user's, so this reaches them too.
         sqlx::query("UPDATE tokens SET revoked = 1 WHERE user_id = $1")
@@ -371,11 +351,11 @@ impl Store {
             "INSERT INTO users (id, name, domain, project_id, role, password_hash, created_at_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(&user.id)
+        .bind(user.id.as_str())
         .bind(&user.name)
         .bind(&user.domain)
-        .bind(&user.project_id)
-        .bind(&user.role)
+        .bind(user.project.as_str())
+        .bind(user.role.as_str())
         .bind(&user.password_hash)
         .bind(now)
         .execute(&self.pool)
@@ -417,7 +397,7 @@ impl Store {
         &self,
         access_key: &str,
         project: &ProjectId,
-        role: &str,
+        role: Role,
         sealed_secret: &[u8],
         now: Millis,
     ) -> Result<(), StoreError> {
@@ -427,7 +407,7 @@ impl Store {
         )
         .bind(access_key)
         .bind(project.as_str())
-        .bind(role)
+        .bind(role.as_str())
         .bind(sealed_secret.to_vec())
         .bind(now)
         .execute(&self.pool)

@@ -8,8 +8,8 @@
 use serde_json::{Map, Value, json};
 use sqlx::{AnyConnection, AssertSqlSafe};
 
-use super::certificates::Page;
-use super::{Store, StoreError, placeholder};
+use super::sql::{Bind, Page, SqlArgs};
+use super::{Store, StoreError};
 use crate::domain::{EventId, EventType, Millis, ProjectId, now_ms};
 
 /// Who caused a change and when, on the certificate clock.
@@ -154,17 +154,29 @@ pub(super) async fn record_many(
     outbox: bool,
     kind: EventType,
     rows: &[(&str, &str, Value, Origin<'_>)],
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     let (state, next) = if outbox {
         ("pending", Some(now_ms()))
     } else {
         ("none", None)
     };
     for chunk in rows.chunks(MANY_CHUNK_ROWS) {
-        let values = (0..chunk.len())
-            .map(|row| {
-                let p: Vec<String> = (1..=9).map(|c| placeholder(row * 9 + c)).collect();
-                format!("({}, 0)", p.join(", "))
+        let mut args = SqlArgs::new();
+        let values = chunk
+            .iter()
+            .map(|(project, subject, data, origin)| {
+                let row = [
+                    Bind::from(EventId::random().as_str()),
+                    Bind::from(*project),
+                    Bind::from(kind.as_str()),
+                    Bind::from(origin.time),
+                    Bind::from(*subject),
+                    Bind::from(origin.actor),
+                    Bind::from(data.to_string()),
+                    Bind::from(state),
+                    Bind::OptionalInt(next),
+                ];
+                format!("({}, 0)", args.list(row))
             })
             .collect::<Vec<_>>()
             .join(", ");
@@ -172,20 +184,9 @@ pub(super) async fn record_many(
             "INSERT INTO events (id, project_id, type, time_ms, subject, actor, data, \
              delivery_state, next_attempt_ms, attempts) VALUES {values}"
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for (project, subject, data, origin) in chunk {
-            q = q
-                .bind(EventId::random().as_str().to_owned())
-                .bind(*project)
-                .bind(kind.as_str())
-                .bind(origin.time)
-                .bind(*subject)
-                .bind(origin.actor)
-                .bind(data.to_string())
-                .bind(state)
-                .bind(next);
-        }
-        q.execute(&mut *conn).await?;
+        sqlx::query_with(AssertSqlSafe(sql), args.arguments()?)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -222,41 +223,29 @@ impl Store {
         project: &ProjectId,
         filter: &EventFilter,
     ) -> Result<Page<EventRecord>, StoreError> {
-        let mut predicate = "project_id = $1".to_owned();
-        let mut binds = vec![project.as_str().to_owned()];
+        let mut args = SqlArgs::new();
+        let mut predicate = format!("project_id = {}", args.push(project.as_str()));
         if let Some(kind) = filter.kind {
-            binds.push(kind.as_str().to_owned());
-            predicate.push_str(&format!(" AND type = {}", placeholder(binds.len())));
+            predicate.push_str(&format!(" AND type = {}", args.push(kind.as_str())));
         }
         if let Some(subject) = &filter.subject {
-            binds.push(subject.clone());
-            predicate.push_str(&format!(" AND subject = {}", placeholder(binds.len())));
+            predicate.push_str(&format!(" AND subject = {}", args.push(subject.as_str())));
         }
-        let mut count = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM events WHERE {predicate}"
-        )));
-        for b in &binds {
-            count = count.bind(b.clone());
-        }
-        let total: i64 = count.fetch_one(&self.pool).await?;
+        let total: i64 = sqlx::query_scalar_with(
+            AssertSqlSafe(format!("SELECT COUNT(*) FROM events WHERE {predicate}")),
+            args.arguments()?,
+        )
+        .fetch_one(&self.pool)
+        .await?;
         if total <= filter.offset {
-            return Ok(Page {
-                total,
-                items: Vec::new(),
-            });
+            return Ok(Page::empty(total));
         }
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE {predicate} ORDER BY seq DESC LIMIT {} OFFSET {}",
-            placeholder(binds.len() + 1),
-            placeholder(binds.len() + 2)
+            args.push(filter.limit),
+            args.push(filter.offset)
         );
-        let mut q = sqlx::query_as(AssertSqlSafe(sql));
-        for b in &binds {
-            q = q.bind(b.clone());
-        }
-        let items = q
-            .bind(filter.limit)
-            .bind(filter.offset)
+        let items = sqlx::query_as_with(AssertSqlSafe(sql), args.arguments()?)
             .fetch_all(&self.pool)
             .await?;
         Ok(Page { total, items })

@@ -4,7 +4,9 @@
 //!
 //! This layer stores what it is given: validation belongs to `domain`, sealing to `crypto`.
 
+mod binding;
 mod certificates;
+#[cfg(unix)]
 mod change_watch;
 mod console_sessions;
 mod credentials;
@@ -14,6 +16,8 @@ mod host_settings;
 mod hosts;
 mod name_search;
 mod policies;
+mod sql;
+mod stored;
 mod test_controls;
 
 use std::str::FromStr;
@@ -24,26 +28,36 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{AnyPool, ConnectOptions, Connection};
 
+pub use binding::WriteError;
 pub use certificates::{
     BoundHost, CertificateRecord, CertificateSummary, FingerprintRow, ListFilter, NewCertificate,
-    Page, ReplacedPair, Replacement, Rotated,
+    ReplacedPair, Replacement, Rotated,
 };
-pub use change_watch::{ChangeStamp, sqlite_path};
 pub use console_sessions::{NewSession, SessionRecord};
 pub use credentials::{AccessKeyRecord, NewToken, TokenListing, TokenRecord, UserRecord};
 pub use events::{
     DeliveryOutcome, EventFilter, EventRecord, Origin, SYSTEM_ACTOR, certificate_data, host_data,
 };
 pub use expiry::{CertificateCounts, CertificateSeries};
-pub use hosts::{
-    CertificateFacts, DeletedHost, HostChange, HostListFilter, HostPolicy, HostRecord, HostState,
-    NewHost, WriteError,
-};
+pub use hosts::{DeletedHost, HostListFilter, HostPolicy, HostRecord, NewHost};
 pub use policies::{NewPolicy, PolicyHost, PolicyListFilter, PolicyRecord};
+pub use sql::{Page, PageWindow};
 
 /// The embedded migrations, one folder per SQL dialect.
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Pages past an SQLite `max_page_count` that deletes (of certificates, hosts, policies) may
+/// still use. A delete records an event and updates indexes, which can need a new page before
+/// the row it removes frees one (a page is freed only once it is emptied); without headroom a
+/// full database could not be emptied through the API at all.
+pub const DELETE_RESERVE_PAGES: u32 = 32;
+
+/// This process's turn to write (SQLite) and the write transaction taken in it.
+type WriteTurn = (
+    Option<tokio::sync::OwnedMutexGuard<()>>,
+    sqlx::Transaction<'static, sqlx::Any>,
+);
 
 /// Which database engine a URL selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,21 +93,16 @@ impl Backend {
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// No such row in the caller's project.
-    #[error("not found")]
-    NotFound,
+    /// No such row in the caller's project: the resource asked for, or one a write needs (the
+    /// certificate to bind, a listed host), or one deleted meanwhile.
+    #[error("{0} not found")]
+    NotFound(Resource),
     /// A unique name (certificate name, hostname) is already used in the project.
     #[error("name already in use")]
     NameTaken,
-    /// The certificate a write would bind does not exist in the project (or was just deleted).
-    #[error("certificate not found")]
-    CertificateNotFound,
     /// The certificate is bound to these hostnames.
     #[error("in use by {0:?}")]
     InUse(Vec<String>),
-    /// The policy a write names does not exist in the project.
-    #[error("policy not found")]
-    PolicyNotFound,
     /// The policy is used by these hostnames.
     #[error("policy in use by {0:?}")]
     PolicyInUse(Vec<String>),
@@ -104,9 +113,11 @@ pub enum StoreError {
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
     /// The database has no room left (SQLite `SQLITE_FULL`: disk full or `max_page_count`
-    /// reached; PostgreSQL `disk_full`). Reads still work; writes work again once space is freed.
+    /// reached; PostgreSQL `disk_full`). Reads still work, deletes use a reserve under
+    /// `max_page_count` ([`DELETE_RESERVE_PAGES`]); writes work again once space is freed.
     #[error(
-        "database full: {0}; free disk space (or raise the SQLite max_page_count) and writes resume"
+        "database full: {0}; new writes are refused until space is freed: delete certificates, \
+         free disk space, or restart with a higher SQLite max_page_count"
     )]
     Full(#[source] sqlx::Error),
     /// The database's schema is newer than this binary, or otherwise unusable.
@@ -123,14 +134,49 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match e {
-            sqlx::Error::RowNotFound => Self::NotFound,
             sqlx::Error::Database(ref db) if db.is_unique_violation() => Self::NameTaken,
+            // A stored value that no longer reads as its domain type (see `stored`).
+            sqlx::Error::ColumnDecode { .. } => Self::Schema(e.to_string()),
             other => match unavailability(&other) {
                 Some(Unavailability::Full) => Self::Full(other),
                 Some(Unavailability::Transient) => Self::Unavailable(other),
                 None => Self::Backend(other),
             },
         }
+    }
+}
+
+/// The kinds of stored rows a caller can name, so that a not-found says which one was missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// A project.
+    Project,
+    /// A certificate.
+    Certificate,
+    /// A protected domain.
+    Host,
+    /// A user of the password login.
+    User,
+    /// A protection policy.
+    Policy,
+}
+
+impl Resource {
+    /// The name callers know the resource by.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Project => "project",
+            Self::Certificate => "certificate",
+            Self::Host => "host",
+            Self::User => "user",
+            Self::Policy => "policy",
+        }
+    }
+}
+
+impl std::fmt::Display for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -221,7 +267,13 @@ pub struct Store {
     /// hundreds of milliseconds); writers of this process queue here instead. `None` on
     /// PostgreSQL, which has row locks.
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
-    /// Commit detector of an SQLite file database (see [`change_watch`]); `None` otherwise.
+    /// SQLite file capped by `max_page_count`: a one-connection pool whose cap is
+    /// [`DELETE_RESERVE_PAGES`] higher, for deletes (see [`Store::begin_delete`]). Connected on
+    /// first use; `None` otherwise.
+    reserve: Option<AnyPool>,
+    /// Commit detector of an SQLite file database (see `change_watch`, unix only); `None`
+    /// otherwise.
+    #[cfg(unix)]
     changes: Option<Arc<change_watch::ChangeWatch>>,
     /// Whether new events enter the webhook outbox (`pending`) or are only logged (`none`).
     outbox: bool,
@@ -244,37 +296,35 @@ impl Store {
             Backend::Sqlite => take_max_page_count(&url)?,
             Backend::Postgres => (url, None),
         };
+        #[cfg(unix)]
         if backend == Backend::Sqlite
             && url.contains("mode=rwc")
-            && let Some(path) = change_watch::sqlite_path(&url)
+            && let Some(path) = sqlite_path(&url)
         {
             create_private_file(&path);
         }
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| StoreError::Config(format!("bad database URL: {e}")))?
             .disable_statement_logging();
+        #[cfg(unix)]
         let keeper_options = options.clone();
         let mut pool_options = AnyPoolOptions::new();
         if backend == Backend::Sqlite {
-            // SQLite caches pages per connection (8 MiB each by default): a smaller cache keeps
-            // a pool of connections well inside the memory budget; the OS page cache still
-            // holds the file.
-            pool_options = pool_options.after_connect(move |conn, _| {
-                Box::pin(async move {
-                    sqlx::query("PRAGMA cache_size = -2048")
-                        .execute(&mut *conn)
-                        .await?;
-                    if let Some(pages) = max_page_count {
-                        sqlx::query(sqlx::AssertSqlSafe(format!(
-                            "PRAGMA max_page_count = {pages}"
-                        )))
-                        .execute(conn)
-                        .await?;
-                    }
-                    Ok(())
-                })
-            });
+            pool_options = pool_options
+                .after_connect(move |conn, _| Box::pin(prepare_sqlite(conn, max_page_count)));
         }
+        let reserve = max_page_count
+            .filter(|_| sqlite_path(&url).is_some())
+            .map(|pages| {
+                let pages = Some(pages.saturating_add(DELETE_RESERVE_PAGES));
+                AnyPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(settings.acquire_timeout)
+                    .idle_timeout(settings.idle_timeout)
+                    .test_before_acquire(false)
+                    .after_connect(move |conn, _| Box::pin(prepare_sqlite(conn, pages)))
+                    .connect_lazy_with(options.clone())
+            });
         let pool = pool_options
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
@@ -295,6 +345,8 @@ impl Store {
             pool,
             backend,
             writer,
+            reserve,
+            #[cfg(unix)]
             changes: None,
             outbox: false,
             commits: Arc::new(tokio::sync::watch::Sender::new(0)),
@@ -303,7 +355,8 @@ impl Store {
         store.migrate().await?;
         // After the migrations, so the database is in WAL mode and its `-shm` exists even on
         // the first start.
-        if let Some(path) = change_watch::sqlite_path(&url).filter(|_| backend == Backend::Sqlite) {
+        #[cfg(unix)]
+        if let Some(path) = sqlite_path(&url).filter(|_| backend == Backend::Sqlite) {
             let keeper = sqlx::AnyConnection::connect_with(&keeper_options).await?;
             store.changes = change_watch::ChangeWatch::open(&path, keeper)
                 .await?
@@ -337,18 +390,34 @@ impl Store {
         ),
         StoreError,
     > {
+        self.begin_write_on(&self.pool).await
+    }
+
+    /// Starts the write transaction of a delete: [`Store::begin_write`], but on the reserve
+    /// connection where there is one, so a database full up to its `max_page_count` can still
+    /// be emptied: deletes are how an operator frees space.
+    async fn begin_delete(&self) -> Result<WriteTurn, StoreError> {
+        self.begin_write_on(self.reserve.as_ref().unwrap_or(&self.pool))
+            .await
+    }
+
+    /// [`Store::begin_write`] on `pool`.
+    async fn begin_write_on(&self, pool: &AnyPool) -> Result<WriteTurn, StoreError> {
         let turn = match &self.writer {
             Some(writer) => Some(Arc::clone(writer).lock_owned().await),
             None => None,
         };
-        let tx = self.pool.begin().await?;
+        let tx = pool.begin().await?;
         Ok((turn, tx))
     }
 
     /// A stamp that changes with every commit to the database by any process, when the backend
     /// offers one cheaply (SQLite in WAL mode); `None` otherwise.
-    pub fn change_stamp(&self) -> Option<change_watch::ChangeStamp> {
-        self.changes.as_ref().and_then(|c| c.stamp())
+    pub fn change_stamp(&self) -> Option<ChangeStamp> {
+        #[cfg(unix)]
+        return self.changes.as_ref().and_then(|c| c.stamp());
+        #[cfg(not(unix))]
+        None
     }
 
     /// The same store, recording new events as `pending` for webhook delivery when `on`.
@@ -386,6 +455,9 @@ impl Store {
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(reserve) = &self.reserve {
+            reserve.close().await;
+        }
     }
 
     /// Reads a value from the `meta` table.
@@ -407,6 +479,41 @@ impl Store {
         .await?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+/// The file path of an `sqlite:` URL, or `None` for in-memory databases.
+pub fn sqlite_path(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && !path.contains(":memory:")).then(|| path.to_owned())
+}
+
+/// Size of one copy of SQLite's wal-index header, the change stamp.
+pub const STAMP_LEN: usize = 48;
+
+/// A snapshot of the wal-index header: see `change_watch`.
+pub type ChangeStamp = [u8; STAMP_LEN];
+
+/// Sets up a new SQLite connection: a smaller page cache (8 MiB per connection by default; a
+/// smaller one keeps a pool well inside the memory budget, the OS page cache still holds the
+/// file) and the file's size cap, if any.
+async fn prepare_sqlite(
+    conn: &mut sqlx::AnyConnection,
+    max_page_count: Option<u32>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("PRAGMA cache_size = -2048")
+        .execute(&mut *conn)
+        .await?;
+    if let Some(pages) = max_page_count {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "PRAGMA max_page_count = {pages}"
+        )))
+        .execute(conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Adds `mode=rwc` to SQLite URLs so a missing database file is created.
@@ -450,6 +557,7 @@ fn take_max_page_count(url: &str) -> Result<(String, Option<u32>), StoreError> {
 /// Creates an empty database file readable by its owner only (0600), unless it exists. SQLite
 /// gives the `-wal` and `-shm` files the database file's mode, so they are private too; an
 /// empty file is a valid empty database. Failures are left for SQLite to report.
+#[cfg(unix)]
 fn create_private_file(path: &str) {
     use std::os::unix::fs::OpenOptionsExt;
     let _ = std::fs::OpenOptions::new()
@@ -459,32 +567,22 @@ fn create_private_file(path: &str) {
         .open(path);
 }
 
-/// The SQL fragment `$n` for the n-th bind parameter (both dialects accept `$n` through Any).
-fn placeholder(n: usize) -> String {
-    format!("${n}")
-}
-
-/// Escapes `%`, `_` and `\` so user text matches literally inside `LIKE ... ESCAPE '\'`.
-fn like_contains(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(like_contains("a%b_c\\"), "%a\\%b\\_c\\\\%");
+    fn paths_of_sqlite_urls() {
+        assert_eq!(
+            sqlite_path("sqlite:///tmp/a.db?mode=rwc").as_deref(),
+            Some("/tmp/a.db")
+        );
+        assert_eq!(
+            sqlite_path("sqlite:wafcert.db").as_deref(),
+            Some("wafcert.db")
+        );
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("postgres://x/y"), None);
     }
 
     #[test]

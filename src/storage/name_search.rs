@@ -6,31 +6,29 @@
 //! `_` literally: the trigram lookup only narrows the candidates, and the same escaped `LIKE`
 //! decides on every backend.
 
-use super::{Backend, like_contains, placeholder};
+use super::Backend;
+use super::sql::{SqlArgs, like_contains};
 
 /// Characters from which a search uses the trigram index.
 pub(super) const TRIGRAM_MIN_CHARS: usize = 3;
 
-/// A `WHERE` condition matching `name_lower` against a search text, with the text values it
-/// binds (in order, from the placeholder it was built for).
+/// A `WHERE` condition matching `name_lower` against a search text (its values are pushed
+/// onto the statement's [`SqlArgs`]).
 #[derive(Debug)]
 pub(super) struct NameCondition {
     /// SQL condition on `certificates`.
     pub(super) sql: String,
-    /// Values of its placeholders.
-    pub(super) binds: Vec<String>,
     /// How the query must name the project: `+project_id` when the trigram lookup should
     /// drive it (SQLite would otherwise walk the project's listing index and probe each row).
     pub(super) project_column: &'static str,
 }
 
-/// The condition for `text` on `backend`, whose first placeholder is `$first`. `indexed`
-/// asks for the trigram form where the text allows it (SQLite decides per query: a page of
+/// The condition for `text` on `backend`, its values pushed onto `args`. `indexed` asks for the trigram form where the text allows it (SQLite decides per query: a page of
 /// a search matching most rows is cheaper walking the listing index).
 pub(super) fn name_condition(
     backend: Backend,
     text: &str,
-    first: usize,
+    args: &mut SqlArgs,
     indexed: bool,
 ) -> NameCondition {
     let lower = text.to_ascii_lowercase();
@@ -43,17 +41,15 @@ pub(super) fn name_condition(
                 "rowid IN (SELECT rowid FROM certificates_name_fts \
                  WHERE certificates_name_fts MATCH {}) \
                  AND name_lower LIKE {} ESCAPE '\\'",
-                placeholder(first),
-                placeholder(first + 1)
+                args.push(fts_phrase(&lower)),
+                args.push(like)
             ),
-            binds: vec![fts_phrase(&lower), like],
             project_column: "+project_id",
         },
         // pg_trgm serves `LIKE '%...%'` itself (the planner picks the GIN index when the
         // pattern has a trigram; shorter ones walk the listing index).
         Backend::Sqlite | Backend::Postgres => NameCondition {
-            sql: format!("name_lower LIKE {} ESCAPE '\\'", placeholder(first)),
-            binds: vec![like],
+            sql: format!("name_lower LIKE {} ESCAPE '\\'", args.push(like)),
             project_column: "project_id",
         },
     }
@@ -68,27 +64,31 @@ fn fts_phrase(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// `name_condition` after one value (the project) is already bound: its SQL and values.
+    fn condition(backend: Backend, text: &str, indexed: bool) -> (String, Vec<String>) {
+        let mut args = SqlArgs::new();
+        args.push("project");
+        let c = name_condition(backend, text, &mut args, indexed);
+        (c.sql, args.texts().into_iter().skip(1).collect())
+    }
+
     #[test]
     fn short_texts_and_postgres_use_like_only() {
-        let c = name_condition(Backend::Sqlite, "Ab", 2, true);
-        assert_eq!(c.sql, "name_lower LIKE $2 ESCAPE '\\'");
-        assert_eq!(c.binds, ["%ab%"]);
-        let c = name_condition(Backend::Postgres, "A%_c", 3, true);
-        assert_eq!(c.sql, "name_lower LIKE $3 ESCAPE '\\'");
-        assert_eq!(c.binds, ["%a\\%\\_c%"]);
+        let (sql, binds) = condition(Backend::Sqlite, "Ab", true);
+        assert_eq!(sql, "name_lower LIKE $2 ESCAPE '\\'");
+        assert_eq!(binds, ["%ab%"]);
+        let (sql, binds) = condition(Backend::Postgres, "A%_c", true);
+        assert_eq!(sql, "name_lower LIKE $2 ESCAPE '\\'");
+        assert_eq!(binds, ["%a\\%\\_c%"]);
     }
 
     #[test]
     fn sqlite_searches_of_three_characters_use_the_trigram_table() {
-        let c = name_condition(Backend::Sqlite, "N\"e%", 2, true);
-        assert!(
-            c.sql.contains("MATCH $2") && c.sql.contains("LIKE $3"),
-            "{}",
-            c.sql
-        );
-        assert_eq!(c.binds, ["\"n\"\"e%\"", "%n\"e\\%%"]);
-        let c = name_condition(Backend::Sqlite, "needle", 2, false);
-        assert!(!c.sql.contains("MATCH"));
+        let (sql, binds) = condition(Backend::Sqlite, "N\"e%", true);
+        assert!(sql.contains("MATCH $2") && sql.contains("LIKE $3"), "{sql}");
+        assert_eq!(binds, ["\"n\"\"e%\"", "%n\"e\\%%"]);
+        let (sql, _) = condition(Backend::Sqlite, "needle", false);
+        assert!(!sql.contains("MATCH"));
     }
 
     /// On SQLite: the plan of a 3+ character search reads the trigram table, a shorter one
@@ -176,20 +176,22 @@ mod tests {
         assert_eq!(search("AYST").await, ["haystack"]);
 
         let plan = |text: &str| {
-            let c = name_condition(Backend::Sqlite, text, 2, true);
+            let mut args = SqlArgs::new();
+            args.push(project.as_str());
+            let c = name_condition(Backend::Sqlite, text, &mut args, true);
             let sql = format!(
                 "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM certificates WHERE {} = $1 AND {}",
                 c.project_column, c.sql
             );
             let store = store.clone();
-            let project = project.clone();
             async move {
-                let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(sqlx::AssertSqlSafe(sql))
-                    .bind(project.as_str().to_owned());
-                for b in c.binds {
-                    q = q.bind(b);
-                }
-                let rows = q.fetch_all(&store.pool).await.unwrap();
+                let rows = sqlx::query_as_with::<_, (i64, i64, i64, String), _>(
+                    sqlx::AssertSqlSafe(sql),
+                    args.arguments().unwrap(),
+                )
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
                 rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n")
             }
         };

@@ -9,15 +9,16 @@
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, AssertSqlSafe};
 
-use super::certificates::Page;
-use super::{Store, StoreError, like_contains, placeholder};
+use super::binding::WriteError;
+use super::sql::{Page, PageWindow, SqlArgs, like_contains};
+use super::{Resource, Store, StoreError};
 use crate::domain::{HostId, PolicyId, PolicyName, PolicySettings, ProjectId, Rules};
 
 /// A stored policy with the hosts that use it.
 #[derive(Debug, Clone)]
 pub struct PolicyRecord {
     /// Policy id.
-    pub id: String,
+    pub id: PolicyId,
     /// Name.
     pub name: String,
     /// Level, detection mode and switches.
@@ -32,9 +33,9 @@ pub struct PolicyRecord {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PolicyHost {
     /// The policy the host uses.
-    pub policy_id: String,
+    pub policy_id: PolicyId,
     /// Host id.
-    pub id: String,
+    pub id: HostId,
     /// Hostname.
     pub hostname: String,
 }
@@ -55,10 +56,8 @@ pub struct NewPolicy {
 pub struct PolicyListFilter {
     /// Case-insensitive name substring.
     pub name_contains: Option<String>,
-    /// Page size; `None` means all.
-    pub limit: Option<i64>,
-    /// Rows to skip.
-    pub offset: i64,
+    /// The page.
+    pub window: PageWindow,
 }
 
 /// The stored form of [`PolicySettings`]: fixed field names, whatever the wire calls them.
@@ -102,7 +101,7 @@ fn corrupt(what: &dyn std::fmt::Display) -> StoreError {
 
 #[derive(sqlx::FromRow)]
 struct PolicyRow {
-    id: String,
+    id: PolicyId,
     name: String,
     settings: String,
     created_at_ms: i64,
@@ -135,7 +134,7 @@ impl Store {
         Ok(())
     }
 
-    /// One policy of the project with its hosts; missing is [`StoreError::PolicyNotFound`].
+    /// One policy of the project with its hosts; missing is a not-found policy.
     pub async fn policy(
         &self,
         project: &ProjectId,
@@ -153,43 +152,30 @@ impl Store {
         project: &ProjectId,
         filter: &PolicyListFilter,
     ) -> Result<Page<PolicyRecord>, StoreError> {
-        let pattern = filter
-            .name_contains
-            .as_deref()
-            .map(|t| like_contains(&t.to_lowercase()));
-        let mut predicate = "project_id = $1".to_owned();
-        if pattern.is_some() {
-            predicate.push_str(" AND LOWER(name) LIKE $2 ESCAPE '\\'");
+        let mut args = SqlArgs::new();
+        let mut predicate = format!("project_id = {}", args.push(project.as_str()));
+        if let Some(text) = &filter.name_contains {
+            let pattern = args.push(like_contains(&text.to_lowercase()));
+            predicate.push_str(&format!(" AND LOWER(name) LIKE {pattern} ESCAPE '\\'"));
         }
         let count_sql = format!("SELECT COUNT(*) FROM policies WHERE {predicate}");
-        let mut count = sqlx::query_scalar(AssertSqlSafe(count_sql)).bind(project.as_str());
-        if let Some(p) = &pattern {
-            count = count.bind(p.clone());
+        let total: i64 = sqlx::query_scalar_with(AssertSqlSafe(count_sql), args.arguments()?)
+            .fetch_one(&self.pool)
+            .await?;
+        let PageWindow { limit, offset } = filter.window;
+        if total <= offset {
+            return Ok(Page::empty(total));
         }
-        let total: i64 = count.fetch_one(&self.pool).await?;
-        if total <= filter.offset {
-            return Ok(Page {
-                total,
-                items: Vec::new(),
-            });
-        }
-        let n = if pattern.is_some() { 3 } else { 2 };
+        let limit = args.push(limit.unwrap_or(i64::MAX));
+        let offset = args.push(offset);
         let sql = format!(
             "SELECT id, name, settings, created_at_ms FROM policies WHERE {predicate} \
-             ORDER BY created_at_ms DESC, id DESC LIMIT {} OFFSET {}",
-            placeholder(n),
-            placeholder(n + 1)
+             ORDER BY created_at_ms DESC, id DESC LIMIT {limit} OFFSET {offset}"
         );
-        let mut q = sqlx::query_as(AssertSqlSafe(sql)).bind(project.as_str());
-        if let Some(p) = pattern {
-            q = q.bind(p);
-        }
-        let rows: Vec<PolicyRow> = q
-            .bind(filter.limit.unwrap_or(i64::MAX))
-            .bind(filter.offset)
+        let rows: Vec<PolicyRow> = sqlx::query_as_with(AssertSqlSafe(sql), args.arguments()?)
             .fetch_all(&self.pool)
             .await?;
-        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        let ids: Vec<&PolicyId> = rows.iter().map(|r| &r.id).collect();
         let mut hosts = {
             let mut conn = self.pool.acquire().await?;
             hosts_of(&mut conn, project, &ids).await?
@@ -207,9 +193,9 @@ impl Store {
     }
 
     /// Changes a policy in one transaction under its lock: moves the listed hosts of the
-    /// project onto it (all or nothing; a missing host is [`StoreError::NotFound`]), then hands
+    /// project onto it (all or nothing; a missing host is a not-found host), then hands
     /// the record to `decide`, which returns the name and settings to write (`None` leaves
-    /// them) or refuses. A missing policy is [`StoreError::PolicyNotFound`].
+    /// them) or refuses. A missing policy is a not-found policy.
     #[tracing::instrument(skip_all, fields(project = %project, policy = %id))]
     pub async fn update_policy<E>(
         &self,
@@ -217,12 +203,12 @@ impl Store {
         id: &PolicyId,
         hosts: &[HostId],
         decide: impl FnOnce(&PolicyRecord) -> Result<Option<(String, PolicySettings)>, E>,
-    ) -> Result<PolicyRecord, super::WriteError<E>> {
+    ) -> Result<PolicyRecord, WriteError<E>> {
         let (_turn, mut tx) = self.begin_write().await?;
         lock_policy(&mut tx, project, id).await?;
         move_hosts(&mut tx, project, id, hosts).await?;
         let current = read_policy(&mut tx, project, id).await?;
-        let Some((name, settings)) = decide(&current).map_err(super::WriteError::Refused)? else {
+        let Some((name, settings)) = decide(&current).map_err(WriteError::Refused)? else {
             tx.commit().await?;
             return Ok(current);
         };
@@ -244,14 +230,14 @@ impl Store {
     }
 
     /// Deletes a policy no host uses; one in use is [`StoreError::PolicyInUse`] with the
-    /// hostnames, a missing one [`StoreError::PolicyNotFound`].
+    /// hostnames, a missing one a not-found policy.
     #[tracing::instrument(skip_all, fields(project = %project, policy = %id))]
     pub async fn delete_policy(
         &self,
         project: &ProjectId,
         id: &PolicyId,
     ) -> Result<PolicyRecord, StoreError> {
-        let (_turn, mut tx) = self.begin_write().await?;
+        let (_turn, mut tx) = self.begin_delete().await?;
         lock_policy(&mut tx, project, id).await?;
         let record = read_policy(&mut tx, project, id).await?;
         if !record.hosts.is_empty() {
@@ -298,7 +284,7 @@ pub(super) async fn insert_policy(
 }
 
 /// Points the listed hosts of the project at the (locked) policy, all or nothing; a missing
-/// host is [`StoreError::NotFound`].
+/// host is a not-found host.
 async fn move_hosts(
     conn: &mut AnyConnection,
     project: &ProjectId,
@@ -311,52 +297,52 @@ async fn move_hosts(
     if hosts.is_empty() {
         return Ok(());
     }
-    let list = (0..hosts.len())
-        .map(|i| placeholder(i + 3))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!("UPDATE hosts SET policy_id = $1 WHERE project_id = $2 AND id IN ({list})");
-    let mut q = sqlx::query(AssertSqlSafe(sql))
-        .bind(id.as_str())
-        .bind(project.as_str());
-    for h in &hosts {
-        q = q.bind(h.as_str());
-    }
-    let done = q.execute(conn).await?;
+    let mut args = SqlArgs::new();
+    let policy = args.push(id.as_str());
+    let owner = args.push(project.as_str());
+    let list = args.list(hosts.iter().map(|h| h.as_str()));
+    let sql = format!(
+        "UPDATE hosts SET policy_id = {policy} WHERE project_id = {owner} AND id IN ({list})"
+    );
+    let done = sqlx::query_with(AssertSqlSafe(sql), args.arguments()?)
+        .execute(conn)
+        .await?;
     if usize::try_from(done.rows_affected()).ok() == Some(hosts.len()) {
         Ok(())
     } else {
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Resource::Host))
     }
 }
 
-/// Locks the policy row; missing is [`StoreError::PolicyNotFound`].
+/// Locks the policy row; missing is a not-found policy.
 pub(super) async fn lock_policy(
     conn: &mut AnyConnection,
     project: &ProjectId,
     id: &PolicyId,
 ) -> Result<(), StoreError> {
-    let found: Option<String> = sqlx::query_scalar(
+    let found: Option<PolicyId> = sqlx::query_scalar(
         "UPDATE policies SET name = name WHERE id = $1 AND project_id = $2 RETURNING id",
     )
     .bind(id.as_str())
     .bind(project.as_str())
     .fetch_optional(conn)
     .await?;
-    found.map(|_| ()).ok_or(StoreError::PolicyNotFound)
+    found
+        .map(|_| ())
+        .ok_or(StoreError::NotFound(Resource::Policy))
 }
 
 /// Deletes the policy when no host uses it any more (a host delete with `keepPolicy=false`).
 pub(super) async fn delete_if_unused(
     conn: &mut AnyConnection,
     project: &ProjectId,
-    id: &str,
+    id: &PolicyId,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "DELETE FROM policies WHERE id = $1 AND project_id = $2 \
          AND NOT EXISTS (SELECT 1 FROM hosts WHERE policy_id = $1)",
     )
-    .bind(id)
+    .bind(id.as_str())
     .bind(project.as_str())
     .execute(conn)
     .await?;
@@ -375,8 +361,8 @@ async fn read_policy(
     .bind(project.as_str())
     .fetch_optional(&mut *conn)
     .await?;
-    let row = row.ok_or(StoreError::PolicyNotFound)?;
-    let hosts = hosts_of(conn, project, &[id.as_str()]).await?;
+    let row = row.ok_or(StoreError::NotFound(Resource::Policy))?;
+    let hosts = hosts_of(conn, project, &[id]).await?;
     row.into_record(hosts)
 }
 
@@ -384,22 +370,19 @@ async fn read_policy(
 async fn hosts_of(
     conn: &mut AnyConnection,
     project: &ProjectId,
-    policies: &[&str],
+    policies: &[&PolicyId],
 ) -> Result<Vec<PolicyHost>, StoreError> {
     if policies.is_empty() {
         return Ok(Vec::new());
     }
-    let list = (0..policies.len())
-        .map(|i| placeholder(i + 2))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let mut args = SqlArgs::new();
+    let owner = args.push(project.as_str());
+    let list = args.list(policies.iter().map(|p| p.as_str()));
     let sql = format!(
-        "SELECT policy_id, id, hostname FROM hosts WHERE project_id = $1 AND policy_id IN ({list}) \
-         ORDER BY hostname, id"
+        "SELECT policy_id, id, hostname FROM hosts WHERE project_id = {owner} \
+         AND policy_id IN ({list}) ORDER BY hostname, id"
     );
-    let mut q = sqlx::query_as(AssertSqlSafe(sql)).bind(project.as_str());
-    for p in policies {
-        q = q.bind(*p);
-    }
-    Ok(q.fetch_all(conn).await?)
+    Ok(sqlx::query_as_with(AssertSqlSafe(sql), args.arguments()?)
+        .fetch_all(conn)
+        .await?)
 }

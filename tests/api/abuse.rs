@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use wafcert::auth::{Role, hash_password};
+use wafcert::auth::hash_password;
+use wafcert::domain::Role;
 use wafcert::domain::{ProjectId, UserId, now_ms};
 use wafcert::storage::UserRecord;
 
@@ -16,17 +17,17 @@ use crate::helpers::*;
 crate::on_both_backends!(failed_logins_are_throttled_per_user_and_address);
 
 async fn add_user(app: &TestApp, name: &str, password: &str) -> String {
-    let id = UserId::random().to_string();
+    let id = UserId::random();
     let user = UserRecord {
         id: id.clone(),
         name: name.to_owned(),
         domain: "Default".to_owned(),
-        project_id: ProjectId::parse(&app.project).unwrap().to_string(),
-        role: Role::ReadOnly.as_str().to_owned(),
+        project: ProjectId::parse(&app.project).unwrap(),
+        role: Role::ReadOnly,
         password_hash: hash_password(password).unwrap(),
     };
     app.store.insert_user(&user, now_ms()).await.unwrap();
-    id
+    id.to_string()
 }
 
 fn login_body(name: &str, password: &str) -> Value {

@@ -13,7 +13,6 @@ use std::process::{Command, Output};
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::hosts::{HOSTS, create_host, id_of};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wafcert");
 

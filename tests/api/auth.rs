@@ -2,7 +2,8 @@
 //! project), roles, withheld keys, and AK/SK signatures.
 
 use serde_json::json;
-use wafcert::auth::{Role, SignedRequest, format_basic_date, sign_request};
+use wafcert::auth::{SignedRequest, format_basic_date, sign_request};
+use wafcert::domain::Role;
 use wafcert::domain::now_ms;
 
 use crate::helpers::*;
@@ -131,7 +132,7 @@ async fn signed_requests_are_verified(db: Db) {
     );
     let sealed = sealer.seal(sk.as_bytes(), ak).unwrap();
     app.store
-        .insert_access_key(ak, &project, "admin", &sealed, now_ms())
+        .insert_access_key(ak, &project, Role::Admin, &sealed, now_ms())
         .await
         .unwrap();
 

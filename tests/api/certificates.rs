@@ -232,8 +232,7 @@ async fn bad_pairs_are_refused_and_nothing_is_stored(db: Db) {
         "content": std::fs::read_to_string(dir.path().join("c.pem")).unwrap(),
         "key": std::fs::read_to_string(dir.path().join("k.pem")).unwrap()});
     let answer = app.post("waf/certificate", &small).await;
-    assert_error(&answer, 400, "WAF.00011003");
-    assert!(answer.1["error_msg"].as_str().unwrap().contains("2048"));
+    assert_error_says(&answer, 400, "WAF.00011003", "2048");
 
     let (_, list) = app.get("waf/certificate").await;
     assert_eq!(list["total"], 0, "nothing stored half-way: {list}");
@@ -412,7 +411,7 @@ async fn ids_of_other_projects_are_not_found(db: Db) {
         .to_owned();
     let other_project = wafcert::domain::ProjectId::random().to_string();
     let other_token = app
-        .token_for(&other_project, wafcert::auth::Role::Admin, None)
+        .token_for(&other_project, wafcert::domain::Role::Admin, None)
         .await;
     let other_url = |p: &str| format!("{}/v1/{other_project}/{p}", app.base);
     let path = format!("waf/certificate/{id}");

@@ -10,7 +10,6 @@ use serde_json::json;
 use wafcert::domain::{CheckContext, inspect, now_ms};
 
 use crate::helpers::*;
-use crate::hosts::{create_host, id_of};
 
 crate::on_both_backends!(details_report_facts_and_findings);
 
@@ -366,7 +365,7 @@ async fn details_report_facts_and_findings(db: Db) {
     let copy = json!({"name": "shop-copy", "content": leaf_pem, "key": leaf_key});
     assert_eq!(app.post("waf/certificate", &copy).await.0, 200);
     let readonly = app
-        .token_for(&app.project, wafcert::auth::Role::ReadOnly, None)
+        .token_for(&app.project, wafcert::domain::Role::ReadOnly, None)
         .await;
     let path = format!("wafcert/certificate/{id}/details");
     let (status, d) = app.get_as(&path, &readonly).await;

@@ -6,8 +6,6 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_wafcert");
-
 fn cli(app: &TestApp, args: &[&str]) -> (bool, Value, String) {
     let out = Command::new(BIN)
         .arg("cert")
@@ -133,7 +131,7 @@ async fn cert_tables_for_people_json_for_programs() {
     let app = TestApp::spawn().await;
     let used = app.create_cert("web", &fixture(91)).await;
     let used_id = used["id"].as_str().unwrap();
-    crate::hosts::create_host(&app, "web.example.com", "HTTPS", Some((used_id, "web"))).await;
+    create_host(&app, "web.example.com", "HTTPS", Some((used_id, "web"))).await;
     app.create_cert("soon", &fixture(10)).await;
     app.create_cert("old", &fixture(-2)).await;
     let pairs = creds(&app);
@@ -346,11 +344,11 @@ async fn login_saves_a_private_profile_that_env_overrides() {
 
     // A password login (password on stdin) saves the token it bought, under another name.
     let user = wafcert::storage::UserRecord {
-        id: wafcert::domain::UserId::random().to_string(),
+        id: wafcert::domain::UserId::random(),
         name: "cli-user".to_owned(),
         domain: "Default".to_owned(),
-        project_id: app.project.clone(),
-        role: "readonly".to_owned(),
+        project: wafcert::domain::ProjectId::parse(&app.project).unwrap(),
+        role: wafcert::domain::Role::ReadOnly,
         password_hash: wafcert::auth::hash_password("cli password").unwrap(),
     };
     app.store

@@ -3,12 +3,12 @@
 
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
-use wafcert::auth::{Role, hash_password};
+use wafcert::auth::hash_password;
+use wafcert::domain::Role;
 use wafcert::domain::{ProjectId, UserId, now_ms};
 use wafcert::storage::UserRecord;
 
 use crate::helpers::*;
-use crate::hosts::{HOSTS, create_host, host_path, id_of};
 
 crate::on_both_backends!(
     token_sign_in_sets_a_strict_http_only_cookie_and_stores_no_secret,
@@ -467,11 +467,11 @@ async fn sign_out_revokes_only_a_token_the_console_bought(db: Db) {
     // A password sign-in buys a token; sign-out revokes it.
     let project = ProjectId::parse(&app.project).unwrap();
     let user = UserRecord {
-        id: UserId::random().to_string(),
+        id: UserId::random(),
         name: "ops".to_owned(),
         domain: "Default".to_owned(),
-        project_id: project.to_string(),
-        role: Role::Admin.as_str().to_owned(),
+        project: project.clone(),
+        role: Role::Admin,
         password_hash: hash_password(PASSWORD).unwrap(),
     };
     app.store.insert_user(&user, now_ms()).await.unwrap();

@@ -14,10 +14,9 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
-use wafcert::auth::Role;
+use wafcert::domain::Role;
 
 use crate::helpers::*;
-use crate::hosts::create_host;
 
 /// The chromedriver binary: `WAFCERT_CHROMEDRIVER`, or Debian's.
 fn chromedriver() -> Option<PathBuf> {

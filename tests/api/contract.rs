@@ -5,7 +5,6 @@ use serde_json::json;
 use wafcert::domain::Contract;
 
 use crate::helpers::*;
-use crate::hosts::{HOSTS, NO_SUCH_ID};
 
 crate::on_both_backends!(
     name_limits_follow_the_profile,

@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::hosts::{HOSTS, host_body};
 use crate::outage::mint_token;
-use crate::postgres::Replica;
 
 const WORKERS: usize = 4;
 const ROUNDS: usize = 3;

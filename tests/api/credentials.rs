@@ -3,42 +3,13 @@
 //! `wafcert access-key create` (prints `AK SK`), then a login and a signed request against a
 //! server on the same database.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use serde_json::{Value, json};
 use wafcert::auth::{SignedRequest, format_basic_date, sign_request};
 use wafcert::domain::now_ms;
 
 use crate::helpers::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_wafcert");
 const PROJECT: &str = "00112233445566778899aabbccddeeff";
-
-/// Runs the binary with `stdin` fed in; returns success, stdout and stderr.
-fn run(args: &[&str], env: &[(&str, &str)], stdin: &str) -> (bool, String, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env_remove("WAFCERT_PASSWORD")
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_make_working_credentials() {
@@ -50,7 +21,7 @@ async fn commands_make_working_credentials() {
         args.extend(db);
         args.extend(["--name", name, "--project-id", PROJECT]);
         args.extend(extra);
-        run(&args, env, stdin)
+        run_wafcert(&args, env, stdin)
     };
     // Password from the environment; the id is printed alone.
     let (ok, out, err) = user("ivy", &[], &[("WAFCERT_PASSWORD", "pw-from-env")], "");
@@ -86,7 +57,7 @@ async fn commands_make_working_credentials() {
     let mut args = vec!["access-key", "create"];
     args.extend(db);
     args.extend(["--project-id", PROJECT]);
-    let (ok, out, err) = run(&args, &[], "");
+    let (ok, out, err) = run_wafcert(&args, &[], "");
     assert!(ok, "{err}");
     assert_eq!(out.lines().count(), 1, "{out:?}");
     let (ak, sk) = out.trim_end_matches('\n').split_once(' ').unwrap();

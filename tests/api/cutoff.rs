@@ -259,7 +259,7 @@ async fn admin_tokens_expire_by_default(db: Db) {
         .await
         .unwrap()
         .unwrap();
-    let left = record.expires_at_ms.unwrap() - now_ms();
+    let left = record.expires_at.unwrap() - now_ms();
     assert!((29 * DAY_MS..=30 * DAY_MS).contains(&left), "{left}");
 
     // The bootstrap token too.
@@ -275,7 +275,7 @@ async fn admin_tokens_expire_by_default(db: Db) {
         .await
         .unwrap()
         .unwrap();
-    let left = record.expires_at_ms.unwrap() - now_ms();
+    let left = record.expires_at.unwrap() - now_ms();
     assert!((29 * DAY_MS..=30 * DAY_MS).contains(&left), "{left}");
     server.state().store.close().await;
 }

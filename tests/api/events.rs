@@ -3,11 +3,10 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use wafcert::auth::Role;
 use wafcert::crypto::token_id;
+use wafcert::domain::Role;
 
 use crate::helpers::*;
-use crate::hosts::{HOSTS, create_host, host_path, id_of};
 use crate::on_both_backends;
 
 pub(crate) const EVENTS: &str = "wafcert/events";

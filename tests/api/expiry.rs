@@ -11,7 +11,6 @@ use wafcert::notify::{WebhookConfig, WebhookSecret, parse_webhook_url};
 
 use crate::events::{events, types};
 use crate::helpers::*;
-use crate::hosts::{create_host, id_of};
 use crate::on_both_backends;
 use crate::receiver::Receiver;
 

@@ -1,10 +1,9 @@
 //! Protected domains (`premium-waf/host`): create, show, list, update and delete, with every
 //! field rule and error code. Binding rules are in `binding.rs`, rotation and races in
-//! `rotation.rs`; the helpers here are shared with both.
+//! `rotation.rs`; host fixtures are in `helpers::hosts`.
 
-use reqwest::StatusCode;
 use serde_json::{Value, json};
-use wafcert::auth::Role;
+use wafcert::domain::Role;
 
 use crate::helpers::*;
 
@@ -17,48 +16,6 @@ crate::on_both_backends!(
     update_changes_only_the_fields_it_carries,
     list_pages_and_filters,
 );
-
-pub(crate) const HOSTS: &str = "premium-waf/host";
-
-pub(crate) const NO_SUCH_ID: &str = "0123456789abcdef0123456789abcdef";
-
-/// An origin server entry.
-pub(crate) fn server(front: &str) -> Value {
-    json!({"front_protocol": front, "back_protocol": "HTTP", "address": "10.0.0.10", "port": 8080,
-           "type": "ipv4", "vpc_id": "vpc-0a1b2c"})
-}
-
-/// A create body; `certificate` is `(id, name)`.
-pub(crate) fn host_body(hostname: &str, front: &str, certificate: Option<(&str, &str)>) -> Value {
-    let mut body = json!({"hostname": hostname, "server": [server(front)], "proxy": false});
-    if let Some((id, name)) = certificate {
-        body["certificateid"] = json!(id);
-        body["certificatename"] = json!(name);
-    }
-    body
-}
-
-/// Creates a host; panics unless it succeeds. Returns the response body.
-pub(crate) async fn create_host(
-    app: &TestApp,
-    hostname: &str,
-    front: &str,
-    certificate: Option<(&str, &str)>,
-) -> Value {
-    let (status, body) = app
-        .post(HOSTS, &host_body(hostname, front, certificate))
-        .await;
-    assert_eq!(status, StatusCode::OK, "create {hostname}: {body}");
-    body
-}
-
-pub(crate) fn id_of(v: &Value) -> String {
-    v["id"].as_str().unwrap().to_owned()
-}
-
-pub(crate) fn host_path(id: &str) -> String {
-    format!("{HOSTS}/{id}")
-}
 
 async fn create_show_list_delete_round_trip(db: Db) {
     let app = TestApp::spawn_on(db).await;

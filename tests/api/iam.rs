@@ -5,7 +5,7 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use wafcert::auth::Role;
+use wafcert::domain::Role;
 
 use crate::helpers::*;
 use crate::keystone::{add_user, assert_keystone_error, login_ok};

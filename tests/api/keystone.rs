@@ -4,7 +4,8 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use wafcert::auth::{Role, hash_password};
+use wafcert::auth::hash_password;
+use wafcert::domain::Role;
 use wafcert::domain::{ProjectId, UserId, now_ms};
 use wafcert::storage::UserRecord;
 
@@ -35,17 +36,17 @@ pub(crate) async fn add_user(
         .ensure_project(&project, None, now_ms())
         .await
         .unwrap();
-    let id = UserId::random().to_string();
+    let id = UserId::random();
     let user = UserRecord {
         id: id.clone(),
         name: name.to_owned(),
         domain: domain.to_owned(),
-        project_id: project.to_string(),
-        role: role.as_str().to_owned(),
+        project,
+        role,
         password_hash: hash_password(PASSWORD).unwrap(),
     };
     app.store.insert_user(&user, now_ms()).await.unwrap();
-    id
+    id.to_string()
 }
 
 pub(crate) fn password_body(user: Value, password: &str, scope: Option<Value>) -> Value {

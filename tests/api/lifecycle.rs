@@ -5,8 +5,6 @@ use std::process::{Command, Stdio};
 
 use crate::helpers::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_wafcert");
-
 crate::on_both_backends!(
     restart_keeps_everything,
     wrong_master_key_is_refused,
@@ -152,26 +150,12 @@ async fn shutdown_finishes_requests_in_flight() {
     );
 }
 
-fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_commands_and_bootstrap() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/admin.db", dir.path().display());
     let project = "0123456789abcdef0123456789abcdef";
-    let (ok, token, err) = run(
+    let (ok, token, err) = run_wafcert(
         &[
             "token",
             "create",
@@ -185,6 +169,7 @@ async fn admin_commands_and_bootstrap() {
             "1h",
         ],
         &[],
+        "",
     );
     assert!(ok, "{err}");
     let token = token.trim().to_owned();
@@ -209,7 +194,7 @@ async fn admin_commands_and_bootstrap() {
             .send()
     };
     assert_eq!(get(token.clone()).await.unwrap().status(), 200);
-    let (ok, out, err) = run(&["token", "revoke", "--database", &url, &token], &[]);
+    let (ok, out, err) = run_wafcert(&["token", "revoke", "--database", &url, &token], &[], "");
     assert!(ok, "{err}");
     assert_eq!(out.trim(), "revoked");
     assert_eq!(
@@ -217,12 +202,13 @@ async fn admin_commands_and_bootstrap() {
         401,
         "revocation is immediate"
     );
-    let (ok, _, err) = run(
+    let (ok, _, err) = run_wafcert(
         &["token", "revoke", "--database", &url, "wafcert_nope"],
         &[],
+        "",
     );
     assert!(!ok && err.contains("no such token"));
-    let (ok, _, err) = run(
+    let (ok, _, err) = run_wafcert(
         &[
             "token",
             "create",
@@ -232,6 +218,7 @@ async fn admin_commands_and_bootstrap() {
             "NOT-HEX",
         ],
         &[],
+        "",
     );
     assert!(!ok && err.contains("32 lowercase hex"));
     let _ = tx.send(());

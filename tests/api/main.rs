@@ -25,6 +25,7 @@ mod hardening;
 mod hosts;
 mod iam;
 mod keystone;
+mod layers;
 mod lifecycle;
 mod list;
 mod list_cache;

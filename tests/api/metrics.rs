@@ -4,7 +4,6 @@
 use reqwest::StatusCode;
 
 use crate::helpers::*;
-use crate::hosts::{create_host, id_of};
 use crate::on_both_backends;
 
 on_both_backends!(

@@ -5,10 +5,9 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use wafcert::auth::Role;
+use wafcert::domain::Role;
 
 use crate::helpers::*;
-use crate::hosts::{HOSTS, NO_SUCH_ID, create_host, host_body, host_path, id_of};
 
 crate::on_both_backends!(
     hosts_get_a_policy_of_their_own,

@@ -2,8 +2,6 @@
 //! database, index use of the list queries, and recovery from a database outage. Every test
 //! here needs `WAFCERT_TEST_POSTGRES_URL` and is skipped (with a line saying so) without it.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -12,81 +10,6 @@ use tokio::net::{TcpListener, TcpStream};
 use wafcert::app::{App, MasterKeySource};
 
 use crate::helpers::*;
-
-pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_wafcert");
-
-/// A `wafcert serve` child process.
-pub(crate) struct Replica {
-    child: Child,
-    pub(crate) base: String,
-    /// The child's log lines so far.
-    pub(crate) logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl Replica {
-    fn start(url: &str, master_key: &str) -> Self {
-        Self::start_with(url, master_key, &[])
-    }
-
-    /// A replica with extra `serve` flags.
-    pub(crate) fn start_with(url: &str, master_key: &str, flags: &[&str]) -> Self {
-        let mut child = Command::new(BIN)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--no-bootstrap",
-                "--database",
-                url,
-            ])
-            .args(flags)
-            .env("WAFCERT_MASTER_KEY", master_key)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        let addr = loop {
-            let line = lines
-                .next()
-                .expect("replica exited before listening")
-                .unwrap();
-            if let Some(rest) = line.split("addr=").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
-        // Keep draining the log so the child never blocks on a full pipe.
-        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let kept = logs.clone();
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                kept.lock().unwrap().push(line);
-            }
-        });
-        Self {
-            child,
-            base: format!("http://{addr}"),
-            logs,
-        }
-    }
-}
-
-impl Replica {
-    /// Kills the process with SIGKILL (no shutdown, no flush) and waits for it to be gone.
-    pub(crate) fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 struct Client {
     http: reqwest::Client,
@@ -158,46 +81,60 @@ async fn sqlx_count(url: &str, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_server_processes_share_one_database() {
-    if postgres_url().is_none() {
-        return;
-    }
+/// Two `wafcert serve` processes on one fresh PostgreSQL database, and a client holding a
+/// token minted by the admin command, as an operator would; `None` without PostgreSQL.
+struct TwoReplicas {
+    a: Replica,
+    b: Replica,
+    c: Client,
+    url: String,
+    _db: TestDb,
+}
+
+async fn two_replicas() -> Option<TwoReplicas> {
+    postgres_url()?;
     let db = TestDb::new(Db::Postgres).await;
     let key = master_key_hex();
-    // Migrate and mint a token through the admin command, as an operator would.
     let project = wafcert::domain::ProjectId::random().to_string();
-    let out = Command::new(BIN)
-        .args([
+    let (ok, token, err) = run_wafcert(
+        &[
             "token",
             "create",
             "--database",
             &db.url,
             "--project-id",
             &project,
-        ])
-        .env("WAFCERT_MASTER_KEY", &key)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        &[("WAFCERT_MASTER_KEY", &key)],
+        "",
     );
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(ok, "{err}");
     let (a, b) = (Replica::start(&db.url, &key), Replica::start(&db.url, &key));
-    let c = Client {
-        http: reqwest::Client::new(),
-        project,
-        token,
-    };
-    let get = reqwest::Method::GET;
+    Some(TwoReplicas {
+        a,
+        b,
+        c: Client {
+            http: reqwest::Client::new(),
+            project,
+            token: token.trim().to_owned(),
+        },
+        url: db.url.clone(),
+        _db: db,
+    })
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_serve_each_others_writes() {
+    let Some(r) = two_replicas().await else {
+        return;
+    };
+    let (a, b, c) = (&r.a, &r.b, &r.c);
+    let get = reqwest::Method::GET;
     // Created on A: listed, shown and deleted on B.
     let f = fixture(40);
     let (s, created) = c
         .call(
-            &a,
+            a,
             reqwest::Method::POST,
             "waf/certificate",
             Some(&f.body("shared")),
@@ -206,11 +143,11 @@ async fn two_server_processes_share_one_database() {
     assert_eq!(s, 200, "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
     let (_, list) = c
-        .call(&b, get.clone(), "waf/certificate?name=shared", None)
+        .call(b, get.clone(), "waf/certificate?name=shared", None)
         .await;
     assert_eq!(list["total"], 1);
     let (s, shown) = c
-        .call(&b, get.clone(), &format!("waf/certificate/{id}"), None)
+        .call(b, get.clone(), &format!("waf/certificate/{id}"), None)
         .await;
     assert_eq!(s, 200);
     assert_eq!(
@@ -220,7 +157,7 @@ async fn two_server_processes_share_one_database() {
     );
     assert_eq!(
         c.call(
-            &b,
+            b,
             reqwest::Method::DELETE,
             &format!("waf/certificate/{id}"),
             None
@@ -230,16 +167,25 @@ async fn two_server_processes_share_one_database() {
         200
     );
     assert_eq!(
-        c.call(&a, get.clone(), &format!("waf/certificate/{id}"), None)
+        c.call(a, get.clone(), &format!("waf/certificate/{id}"), None)
             .await
             .0,
         404
     );
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_on_one_replica_makes_the_others_cache_stale() {
+    let Some(r) = two_replicas().await else {
+        return;
+    };
+    let (a, b, c) = (&r.a, &r.b, &r.c);
+    let get = reqwest::Method::GET;
+    let f = fixture(40);
     // Reads cached by B become stale the moment A writes (the project version is in the database).
     let (_, cert) = c
         .call(
-            &a,
+            a,
             reqwest::Method::POST,
             "waf/certificate",
             Some(&f.body("cached")),
@@ -249,7 +195,7 @@ async fn two_server_processes_share_one_database() {
     for _ in 0..2 {
         assert_eq!(
             c.call(
-                &b,
+                b,
                 get.clone(),
                 "waf/certificate?host=true&page=1&pagesize=10",
                 None
@@ -259,24 +205,24 @@ async fn two_server_processes_share_one_database() {
             1
         );
         assert_eq!(
-            c.call(&b, get.clone(), &cert_path, None).await.1["name"],
+            c.call(b, get.clone(), &cert_path, None).await.1["name"],
             "cached"
         );
     }
     let renamed = json!({"name": "renamed"});
     assert_eq!(
-        c.call(&a, reqwest::Method::PUT, &cert_path, Some(&renamed))
+        c.call(a, reqwest::Method::PUT, &cert_path, Some(&renamed))
             .await
             .0,
         200
     );
     assert_eq!(
-        c.call(&b, get.clone(), &cert_path, None).await.1["name"],
+        c.call(b, get.clone(), &cert_path, None).await.1["name"],
         "renamed"
     );
     let (_, page) = c
         .call(
-            &b,
+            b,
             get.clone(),
             "waf/certificate?host=true&page=1&pagesize=10",
             None,
@@ -284,15 +230,13 @@ async fn two_server_processes_share_one_database() {
         .await;
     assert_eq!(page["items"][0]["name"], "renamed");
     assert_eq!(
-        c.call(&a, reqwest::Method::DELETE, &cert_path, None)
-            .await
-            .0,
+        c.call(a, reqwest::Method::DELETE, &cert_path, None).await.0,
         200
     );
-    assert_eq!(c.call(&b, get.clone(), &cert_path, None).await.0, 404);
+    assert_eq!(c.call(b, get.clone(), &cert_path, None).await.0, 404);
     assert_eq!(
         c.call(
-            &b,
+            b,
             get.clone(),
             "waf/certificate?host=true&page=1&pagesize=10",
             None
@@ -301,13 +245,22 @@ async fn two_server_processes_share_one_database() {
         .1["total"],
         0
     );
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_name_created_on_both_at_once_wins_once() {
+    let Some(r) = two_replicas().await else {
+        return;
+    };
+    let (a, b, c) = (&r.a, &r.b, &r.c);
+    let get = reqwest::Method::GET;
+    let f = fixture(40);
     // The same name created on both at once: exactly one wins, every round.
     for round in 0..10 {
         let body = f.body(&format!("race-{round}"));
         let (ra, rb) = tokio::join!(
-            c.call(&a, reqwest::Method::POST, "waf/certificate", Some(&body)),
-            c.call(&b, reqwest::Method::POST, "waf/certificate", Some(&body)),
+            c.call(a, reqwest::Method::POST, "waf/certificate", Some(&body)),
+            c.call(b, reqwest::Method::POST, "waf/certificate", Some(&body)),
         );
         let mut statuses = [ra.0, rb.0];
         statuses.sort_unstable();
@@ -316,19 +269,28 @@ async fn two_server_processes_share_one_database() {
         assert_eq!(loser["error_code"], "WAF.00011016");
     }
     let (_, list) = c
-        .call(&a, get.clone(), "waf/certificate?name=race-", None)
+        .call(a, get.clone(), "waf/certificate?name=race-", None)
         .await;
     assert_eq!(list["total"], 10);
     assert_eq!(list["items"].as_array().unwrap().len(), 10);
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bind_racing_a_delete_never_leaves_a_dangling_binding() {
+    let Some(r) = two_replicas().await else {
+        return;
+    };
+    let (a, b, c) = (&r.a, &r.b, &r.c);
+    let get = reqwest::Method::GET;
+    let f = fixture(40);
     // A bind on A racing a delete on B: one transaction decides, and no host ever points at a
     // deleted certificate.
     let (s, host) = c
         .call(
-            &a,
+            a,
             reqwest::Method::POST,
             "premium-waf/host",
-            Some(&crate::hosts::host_body("race.example.com", "HTTP", None)),
+            Some(&host_body("race.example.com", "HTTP", None)),
         )
         .await;
     assert_eq!(s, 200, "{host}");
@@ -337,7 +299,7 @@ async fn two_server_processes_share_one_database() {
     for round in 0..20 {
         let (_, cert) = c
             .call(
-                &a,
+                a,
                 reqwest::Method::POST,
                 "waf/certificate",
                 Some(&f.body(&format!("bind-{round}"))),
@@ -350,16 +312,11 @@ async fn two_server_processes_share_one_database() {
             format!("waf/certificate/{cert_id}"),
         );
         let (bound, deleted) = tokio::join!(
-            c.call(&a, reqwest::Method::POST, &apply_path, Some(&bind)),
-            c.call(&b, reqwest::Method::DELETE, &cert_path, None),
+            c.call(a, reqwest::Method::POST, &apply_path, Some(&bind)),
+            c.call(b, reqwest::Method::DELETE, &cert_path, None),
         );
         let (_, shown) = c
-            .call(
-                &b,
-                get.clone(),
-                &format!("premium-waf/host/{host_id}"),
-                None,
-            )
+            .call(b, get.clone(), &format!("premium-waf/host/{host_id}"), None)
             .await;
         match shown["certificateid"].as_str() {
             Some(id) if id == cert_id => {
@@ -367,7 +324,7 @@ async fn two_server_processes_share_one_database() {
                 assert_eq!(bound.0, 200, "{bound:?}");
                 assert_eq!(deleted.0, 400, "{deleted:?}");
                 assert_eq!(
-                    c.call(&a, get.clone(), &format!("waf/certificate/{cert_id}"), None)
+                    c.call(a, get.clone(), &format!("waf/certificate/{cert_id}"), None)
                         .await
                         .0,
                     200
@@ -386,7 +343,7 @@ async fn two_server_processes_share_one_database() {
         let unbind = json!({"certificateid": null, "certificatename": null});
         let _ = c
             .call(
-                &a,
+                a,
                 reqwest::Method::PUT,
                 &format!("premium-waf/host/{host_id}"),
                 Some(&unbind),
@@ -394,7 +351,7 @@ async fn two_server_processes_share_one_database() {
             .await;
         let _ = c
             .call(
-                &a,
+                a,
                 reqwest::Method::DELETE,
                 &format!("waf/certificate/{cert_id}"),
                 None,
@@ -403,22 +360,25 @@ async fn two_server_processes_share_one_database() {
     }
     assert_eq!(binds + deletes, 20);
     println!("bind won {binds}, delete won {deletes}");
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_is_refused_by_both_replicas_at_once() {
+    let Some(r) = two_replicas().await else {
+        return;
+    };
+    let (a, b, c) = (&r.a, &r.b, &r.c);
+    let get = reqwest::Method::GET;
     // A token revoked through one replica's database is refused by both at once.
-    assert_eq!(
-        c.call(&a, get.clone(), "waf/certificate", None).await.0,
-        200
+    assert_eq!(c.call(a, get.clone(), "waf/certificate", None).await.0, 200);
+    let (ok, _, err) = run_wafcert(
+        &["token", "revoke", "--database", &r.url, &c.token],
+        &[],
+        "",
     );
-    let out = Command::new(BIN)
-        .args(["token", "revoke", "--database", &db.url, &c.token])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    assert_eq!(
-        c.call(&a, get.clone(), "waf/certificate", None).await.0,
-        401
-    );
-    assert_eq!(c.call(&b, get, "waf/certificate", None).await.0, 401);
+    assert!(ok, "{err}");
+    assert_eq!(c.call(a, get.clone(), "waf/certificate", None).await.0, 401);
+    assert_eq!(c.call(b, get, "waf/certificate", None).await.0, 401);
 }
 
 /// The plans of the list queries at scale use the indexes meant for them.
@@ -586,7 +546,7 @@ async fn database_outage_is_503_and_recovers() {
     let mut app = TestApp::start(config, db).await;
     let project = wafcert::domain::ProjectId::random();
     app.token = app
-        .token_for(project.as_str(), wafcert::auth::Role::Admin, None)
+        .token_for(project.as_str(), wafcert::domain::Role::Admin, None)
         .await;
     app.project = project.to_string();
     assert_eq!(app.get("waf/certificate").await.0, 200);

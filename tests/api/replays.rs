@@ -5,10 +5,9 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use wafcert::auth::Role;
+use wafcert::domain::Role;
 
 use crate::helpers::*;
-use crate::hosts::NO_SUCH_ID;
 
 crate::on_both_backends!(
     otc_waf_dedicated_certificate_v1,
@@ -323,8 +322,7 @@ async fn huawei_waf_certificates_data_source(db: Db) {
                 .to_owned(),
         );
     }
-    let host =
-        crate::hosts::create_host(&app, "www.ds.example", "HTTPS", Some((&ids[0], "ds-000"))).await;
+    let host = create_host(&app, "www.ds.example", "HTTPS", Some((&ids[0], "ds-000"))).await;
     let read_all = |query: &'static str| {
         let app = &app;
         async move {
@@ -493,7 +491,7 @@ async fn certimate_huaweicloud_waf_deployer(db: Db) {
     // RESOURCE_TYPE_PREMIUMHOST: list hosts by hostname (page=1, pagesize=100), then point the
     // host at the uploaded certificate.
     let old = app.create_cert("old-site", &fixture(20)).await;
-    let host = crate::hosts::create_host(
+    let host = create_host(
         &app,
         "www.site.example",
         "HTTPS",

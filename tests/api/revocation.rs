@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
-use wafcert::auth::{Role, hash_password};
+use wafcert::auth::hash_password;
+use wafcert::domain::Role;
 use wafcert::domain::{ProjectId, UserId, now_ms};
 use wafcert::storage::UserRecord;
 
 use crate::helpers::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_wafcert");
 const PASSWORD: &str = "idle-test-password";
 
 crate::on_both_backends!(revocation_holds_after_the_pool_went_idle);
@@ -26,11 +26,11 @@ async fn let_the_pool_go_idle() {
 async fn keystone_token(app: &TestApp) -> String {
     let project = ProjectId::parse(&app.project).unwrap();
     let user = UserRecord {
-        id: UserId::random().to_string(),
+        id: UserId::random(),
         name: "idle".to_owned(),
         domain: "Default".to_owned(),
-        project_id: project.to_string(),
-        role: Role::ReadOnly.as_str().to_owned(),
+        project,
+        role: Role::ReadOnly,
         password_hash: hash_password(PASSWORD).unwrap(),
     };
     app.store.insert_user(&user, now_ms()).await.unwrap();

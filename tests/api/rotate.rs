@@ -5,8 +5,6 @@
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::hosts::{HOSTS, NO_SUCH_ID, create_host, host_path, id_of};
-use crate::rotation::assert_no_dangling_binding;
 
 crate::on_both_backends!(
     rotation_moves_every_host,
@@ -127,7 +125,7 @@ async fn failed_rotations_change_nothing(db: Db) {
     let before = snapshot(&app).await;
     let good = fixture(90);
     let readonly = app
-        .token_for(&app.project, wafcert::auth::Role::ReadOnly, None)
+        .token_for(&app.project, wafcert::domain::Role::ReadOnly, None)
         .await;
     let mut cases: Vec<(&str, Value, u16, &str)> = vec![
         (

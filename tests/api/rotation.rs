@@ -4,34 +4,12 @@
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::hosts::{HOSTS, create_host, host_path, id_of};
 
 crate::on_both_backends!(
     rotation_without_downtime,
     bind_and_delete_race_safely,
     bind_and_rename_race_safely,
 );
-
-/// The invariant of every race: each host that names a certificate names one that exists (and
-/// whose name the join still finds).
-pub(crate) async fn assert_no_dangling_binding(app: &TestApp) {
-    let (status, list) = app.get(&format!("{HOSTS}?pagesize=-1")).await;
-    assert_eq!(status, 200, "{list}");
-    for host in list["items"].as_array().unwrap() {
-        if let Some(cert) = host["certificateid"].as_str() {
-            assert!(
-                host["certificatename"].is_string(),
-                "host points at a missing certificate: {host}"
-            );
-            let (status, body) = app.get(&format!("waf/certificate/{cert}")).await;
-            assert_eq!(
-                status, 200,
-                "host {} points at deleted certificate {cert}: {body}",
-                host["hostname"]
-            );
-        }
-    }
-}
 
 async fn rotation_without_downtime(db: Db) {
     let app = TestApp::spawn_on(db).await;

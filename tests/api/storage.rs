@@ -1,17 +1,41 @@
 //! The storage layer's batch insert (used by bulk loads and the benchmark): rows readable through
 //! the API with their sealed keys, the project's counter exact, the quota and name uniqueness
-//! enforced for the whole batch.
+//! enforced for the whole batch. And the typed rows: a stored value that no longer reads as its
+//! domain type is a schema error (500), not a client error.
 
 use wafcert::app::open_sealer;
 use wafcert::domain::{CertificateId, CertificateName, NameLimit, ProjectId, now_ms};
-use wafcert::storage::{NewCertificate, StoreError};
+use wafcert::storage::{NewCertificate, PoolSettings, Store, StoreError};
 
 use crate::helpers::*;
 
 crate::on_both_backends!(
     batch_rows_are_listed_shown_and_counted,
     batch_is_all_or_nothing_under_quota_and_names,
+    unreadable_stored_values_are_schema_errors,
 );
+
+async fn unreadable_stored_values_are_schema_errors(db: Db) {
+    use sqlx::Connection;
+    let app = TestApp::spawn_on(db).await;
+    let mut conn = sqlx::AnyConnection::connect(&app.db.url).await.unwrap();
+    sqlx::query("UPDATE tokens SET role = 'superuser'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let err = app
+        .store
+        .token(&wafcert::crypto::token_hash(&app.token))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Schema(m) if m.contains("role")),
+        "{err:?}"
+    );
+    let answer = app.get("waf/certificate").await;
+    assert_error(&answer, 500, "WAF.00010001");
+    conn.close().await.unwrap();
+}
 
 /// Owned rows for a batch: ids, names and sealed keys that `NewCertificate` borrows.
 struct Rows {
@@ -168,4 +192,82 @@ async fn batch_is_all_or_nothing_under_quota_and_names(db: Db) {
         .await
         .unwrap();
     assert_eq!(total(&app).await, 11);
+}
+
+/// The change stamp (the `-shm` header the SQLite caches rest on) cross-checked against
+/// SQLite's documented commit counter, `PRAGMA data_version` of a connection that never writes:
+/// after every step, one moved exactly when the other did, and commits by this server, by
+/// another pool and by another process all move both.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_stamp_moves_exactly_when_data_version_does() {
+    use sqlx::Connection;
+    let app = TestApp::spawn_on(Db::Sqlite).await;
+    let mut watcher = sqlx::AnyConnection::connect(&app.db.url).await.unwrap();
+    let mut observe = async || {
+        let version: i64 = sqlx::query_scalar("PRAGMA data_version")
+            .fetch_one(&mut watcher)
+            .await
+            .unwrap();
+        (
+            app.store
+                .change_stamp()
+                .expect("SQLite file databases have a stamp"),
+            version,
+        )
+    };
+    let other = Store::open(&app.db.url, PoolSettings::default())
+        .await
+        .unwrap();
+    let mut last = observe().await;
+    let steps = [
+        "read",
+        "api write",
+        "read",
+        "other pool write",
+        "other process write",
+        "read",
+    ];
+    for (i, step) in steps.into_iter().enumerate() {
+        match step {
+            "read" => {
+                assert_eq!(app.get("waf/certificate").await.0, 200);
+            }
+            "api write" => {
+                app.create_cert(&format!("stamp-{i}"), &fixture(30)).await;
+            }
+            "other pool write" => {
+                other
+                    .ensure_project(&ProjectId::random(), None, now_ms())
+                    .await
+                    .unwrap();
+            }
+            _ => {
+                let project = ProjectId::random().to_string();
+                let key = master_key_hex();
+                let (ok, _, err) = run_wafcert(
+                    &[
+                        "token",
+                        "create",
+                        "--database",
+                        &app.db.url,
+                        "--project-id",
+                        &project,
+                    ],
+                    &[("WAFCERT_MASTER_KEY", key.as_str())],
+                    "",
+                );
+                assert!(ok, "{err}");
+            }
+        }
+        let now = observe().await;
+        let (stamp_moved, version_moved) = (now.0 != last.0, now.1 != last.1);
+        assert_eq!(
+            stamp_moved, version_moved,
+            "after {step}: stamp moved {stamp_moved}, data_version moved {version_moved}"
+        );
+        assert_eq!(version_moved, step != "read", "after {step}");
+        last = now;
+    }
+    other.close().await;
 }

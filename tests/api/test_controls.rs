@@ -9,15 +9,12 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use wafcert::app::{MasterKeySource, TestControlsConfig};
-use wafcert::auth::Role;
 use wafcert::crypto::token_id;
+use wafcert::domain::Role;
 use wafcert::domain::{SeededRandom, now_ms, parse_rfc3339};
 
 use crate::helpers::*;
-use crate::hosts::{create_host, id_of};
-use crate::postgres::Replica;
 
-const BIN: &str = env!("CARGO_BIN_EXE_wafcert");
 const DAY: i64 = 86_400_000;
 
 crate::on_both_backends!(
@@ -483,7 +480,7 @@ async fn only_a_shared_clock_store_reads_the_clock_with_credentials(db: Db) {
     shared.store_clock_setting(advanced).await.unwrap();
     let record = shared.token(&hash).await.unwrap().unwrap();
     assert_eq!(record.clock(), Some(advanced));
-    assert_eq!(record.project_id, app.project);
+    assert_eq!(record.project.as_str(), app.project);
     // The server without test controls keeps real time although the table says otherwise.
     let cert = app.create_cert("real-time", &fixture(33)).await;
     assert_eq!(cert["exp_status"], 0);

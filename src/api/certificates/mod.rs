@@ -12,19 +12,21 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::AppState;
-use super::error::{ApiError, ApiResult, ErrorBody, ErrorCode, from_write};
+use super::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use super::extract::{Caller, IdInPath, JsonBody, QueryPairs};
+use super::paging::PageSize;
 use super::read_cache::{CachedCertificate, CachedPage, CertificateKey, PageKey, ReadCache};
+use crate::auth::Principal;
 use crate::domain::{
     CertificateId, CertificateName, CertificatePair, ExpiryStatus, HostId, Millis, NameLimit,
-    ProjectId, parse_pair, refuse_expired,
+    ProjectId, Role, parse_pair, refuse_expired,
 };
 use crate::storage::{BoundHost, CertificateRecord, NewCertificate, ReplacedPair, Store};
 use query::ListParams;
 pub(super) use wire::ShowResponse;
 use wire::{
-    ApplyBody, ApplyResponse, BindHostBody, CertificateBody, CreateResponse, DeleteResponse,
-    ListItem, ListResponse, UpdateResponse, group_by_certificate,
+    ApplyBody, ApplyResponse, CertificateBody, CreateResponse, DeleteResponse, ListItem,
+    ListResponse, UpdateResponse, group_by_certificate,
 };
 
 /// The certificate routes, all under `/v1/{project_id}/waf/certificate`.
@@ -48,7 +50,14 @@ pub(super) fn routes() -> Router<AppState> {
     path = "/v1/{project_id}/waf/certificate",
     operation_id = "ListCertificates",
     tag = "certificates",
-    params(Caller, ListParams),
+    params(
+        Caller,
+        ("page" = Option<i64>, Query, minimum = 1, description = "1-based page, default 1; \
+            not an integer, or below 1: 400 `WAF.00011011`"),
+        ("pagesize" = inline(Option<PageSize>), Query, description = "1 to 100, or -1 for all \
+            (the default); anything else: 400 `WAF.00011011`"),
+        ListParams,
+    ),
     responses(
         (status = 200, description = "A page of certificates, newest first", body = ListResponse),
         (status = 400, body = ErrorBody<'static>, description = "`WAF.00011011`: bad `page` or `pagesize`; \
@@ -78,28 +87,14 @@ async fn list(
         .map(|c| {
             let extra = params.host.then(|| {
                 (
-                    c.expire_time,
                     ExpiryStatus::at(c.expire_time, now).code(),
-                    bound.remove(c.id.as_str()).unwrap_or_default(),
+                    bound.remove(&c.id).unwrap_or_default(),
                 )
             });
-            ListItem {
-                id: c.id.clone(),
-                name: c.name.clone(),
-                certificateid: c.id.clone(),
-                certificatename: c.name.clone(),
-                timestamp: c.created_at,
-                enterprise_project_id: "0",
-                expire_time: extra.as_ref().map(|e| e.0),
-                exp_status: extra.as_ref().map(|e| e.1),
-                bind_host: extra.map(|e| e.2),
-            }
+            ListItem::new(c, extra)
         })
         .collect();
-    Ok(Json(ListResponse {
-        total: page.total,
-        items,
-    }))
+    Ok(Json(ListResponse::new(page.total, items)))
 }
 
 /// A list page through the read cache: a page of stored data is valid while the project's
@@ -120,8 +115,7 @@ async fn read_page(
             .name_contains
             .as_ref()
             .map(|n| n.to_ascii_lowercase()),
-        limit: filter.limit,
-        offset: filter.offset,
+        window: filter.window,
         with_hosts: params.host,
         exp_status: params.exp_status.map(ExpiryStatus::code),
     };
@@ -138,7 +132,7 @@ async fn read_page(
             };
             let found = store.list_certificates(project, &filter).await?;
             let bound = if params.host {
-                let ids: Vec<&str> = found.items.iter().map(|c| c.id.as_str()).collect();
+                let ids: Vec<&CertificateId> = found.items.iter().map(|c| &c.id).collect();
                 store.bound_hosts(project, &ids).await?
             } else {
                 Vec::new()
@@ -202,14 +196,14 @@ async fn create(
         .insert_certificate(&new, state.settings.certificate_quota, &caller.credential)
         .await?;
     tracing::info!(certificate = %id, project = %caller.project, "certificate created");
-    Ok(Json(CreateResponse {
-        id: id.to_string(),
-        name: name.as_str().to_owned(),
-        expire_time: pair.expire_time,
-        exp_status: ExpiryStatus::at(pair.expire_time, now).code(),
-        timestamp: now,
-        bind_host: Vec::new(),
-    }))
+    let exp_status = ExpiryStatus::at(pair.expire_time, now).code();
+    Ok(Json(CreateResponse::new(
+        &id,
+        &name,
+        pair.expire_time,
+        exp_status,
+        now,
+    )))
 }
 
 /// `GET /v1/{project_id}/waf/certificate/{certificate_id}`: one certificate, with its key for
@@ -241,14 +235,10 @@ async fn show(
             caller.project_version,
             state.clock.now_ms(),
             async {
-                let record = state
-                    .store
-                    .certificate(&caller.project, &id)
-                    .await
-                    .map_err(not_found_as_certificate)?;
+                let record = state.store.certificate(&caller.project, &id).await?;
                 let bound = state
                     .store
-                    .bound_hosts(&caller.project, &[record.id.as_str()])
+                    .bound_hosts(&caller.project, &[&record.id])
                     .await?;
                 Ok::<_, ApiError>(CachedCertificate { record, bound })
             },
@@ -261,34 +251,23 @@ async fn show(
 /// server withholds keys); rotation answers with it too.
 pub(super) fn show_body(
     state: &AppState,
-    caller: &crate::auth::Principal,
+    caller: &Principal,
     record: &CertificateRecord,
     bound: &[BoundHost],
 ) -> ApiResult<ShowResponse> {
-    let bind_host = bound.iter().cloned().map(Into::into).collect();
-    let reveal = caller.role == crate::auth::Role::Admin && !state.settings.withhold_private_keys;
+    let reveal = caller.role == Role::Admin && !state.settings.withhold_private_keys;
     let key = if reveal {
         Some(
             state
                 .sealer
-                .open_text(&record.sealed_key, &record.id)
+                .open_text(&record.sealed_key, record.id.as_str())
                 .map_err(ApiError::internal)?,
         )
     } else {
         None
     };
-    Ok(ShowResponse {
-        exp_status: ExpiryStatus::at(record.expire_time, state.clock.now_ms()).code(),
-        certificateid: record.id.clone(),
-        certificatename: record.name.clone(),
-        id: record.id.clone(),
-        name: record.name.clone(),
-        content: record.content.clone(),
-        key,
-        expire_time: record.expire_time,
-        timestamp: record.created_at,
-        bind_host,
-    })
+    let exp_status = ExpiryStatus::at(record.expire_time, state.clock.now_ms()).code();
+    Ok(ShowResponse::new(record, key, exp_status, bound))
 }
 
 /// `PUT /v1/{project_id}/waf/certificate/{certificate_id}`: rename, optionally replacing the
@@ -356,15 +335,9 @@ async fn update(
             replaced.as_ref(),
             caller.origin(state.clock.now_ms()),
         )
-        .await
-        .map_err(not_found_as_certificate)?;
-    Ok(Json(UpdateResponse {
-        exp_status: ExpiryStatus::at(record.expire_time, state.clock.now_ms()).code(),
-        id: record.id,
-        name: record.name,
-        expire_time: record.expire_time,
-        timestamp: record.created_at,
-    }))
+        .await?;
+    let exp_status = ExpiryStatus::at(record.expire_time, state.clock.now_ms()).code();
+    Ok(Json(UpdateResponse::new(record, exp_status)))
 }
 
 /// `DELETE /v1/{project_id}/waf/certificate/{certificate_id}`: refused while a host uses it.
@@ -386,18 +359,12 @@ async fn delete(
     IdInPath(id): IdInPath<CertificateId>,
 ) -> ApiResult<Json<DeleteResponse>> {
     caller.require_admin()?;
-    let record: CertificateRecord = state
+    let record = state
         .store
         .delete_certificate(&caller.project, &id, caller.origin(state.clock.now_ms()))
-        .await
-        .map_err(not_found_as_certificate)?;
+        .await?;
     tracing::info!(certificate = %id, project = %caller.project, "certificate deleted");
-    Ok(Json(DeleteResponse {
-        id: record.id,
-        name: record.name,
-        expire_time: record.expire_time,
-        timestamp: record.created_at,
-    }))
+    Ok(Json(record.into()))
 }
 
 /// `POST /v1/{project_id}/waf/certificate/{certificate_id}/apply-to-hosts`: bind the
@@ -443,42 +410,19 @@ async fn apply_to_hosts(
         .collect::<Result<Vec<_>, _>>()?;
     // The certificate is read before the bind: a rotation may delete it the moment the bind
     // commits, and the bind has still happened (the rotation moved the host on).
-    let record = state
-        .store
-        .certificate(&caller.project, &id)
-        .await
-        .map_err(not_found_as_certificate)?;
+    let record = state.store.certificate(&caller.project, &id).await?;
     let now = state.clock.now_ms();
     state
         .store
         .bind_hosts(&caller.project, &id, &hosts, caller.origin(now), |facts| {
             refuse_expired(facts.expire_time, now)
         })
-        .await
-        .map_err(|e| from_write(e, "host (one of premium_host_ids)"))?;
-    let bind_host = bind_hosts_of(&state, &caller.project, &record.id).await?;
-    Ok(Json(ApplyResponse {
-        id: record.id,
-        name: record.name,
-        timestamp: record.created_at,
-        expire_time: record.expire_time,
-        bind_host,
-    }))
-}
-
-/// The hosts bound to one certificate.
-async fn bind_hosts_of(
-    state: &AppState,
-    project: &ProjectId,
-    id: &str,
-) -> ApiResult<Vec<BindHostBody>> {
-    Ok(state
+        .await?;
+    let bound = state
         .store
-        .bound_hosts(project, &[id])
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect())
+        .bound_hosts(&caller.project, &[&record.id])
+        .await?;
+    Ok(Json(ApplyResponse::new(record, bound)))
 }
 
 /// A mandatory body field.
@@ -527,12 +471,4 @@ pub(super) async fn prepare_upload(
         id,
         sealed_key,
     })
-}
-
-/// Names the certificate in a store's not-found.
-pub(super) fn not_found_as_certificate(e: crate::storage::StoreError) -> ApiError {
-    match e {
-        crate::storage::StoreError::NotFound => ApiError::not_found("certificate"),
-        other => other.into(),
-    }
 }

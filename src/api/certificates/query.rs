@@ -3,7 +3,7 @@
 
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::QueryPairs;
-use crate::api::paging::{PageSize, Paging};
+use crate::api::paging::Paging;
 use crate::domain::{ExpiryStatus, Millis};
 use crate::storage::ListFilter;
 
@@ -11,14 +11,10 @@ use crate::storage::ListFilter;
 #[derive(Debug, Clone, PartialEq, Eq, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct ListParams {
-    /// 1-based page.
-    /// Not an integer, or below 1: 400 `WAF.00011011`.
-    #[param(value_type = Option<i64>, minimum = 1, default = 1)]
-    pub(super) page: i64,
-    /// Page size: 1 to 100, or -1 for all (`None` here; also when absent).
-    /// Anything else: 400 `WAF.00011011`.
-    #[param(value_type = PageSize, inline, required = false, default = -1)]
-    pub(super) pagesize: Option<i64>,
+    /// The page window (page size `None` is all: absent or -1).
+    /// (`page` and `pagesize` are documented by the handler.)
+    #[param(ignore)]
+    pub(super) paging: Paging,
     /// Case-insensitive name substring.
     /// `%` and `_` are literal; empty is no filter; longer than 256 bytes: 400 `WAF.00011002`.
     #[param(max_length = 256)]
@@ -36,7 +32,7 @@ pub(super) struct ListParams {
 impl ListParams {
     /// Checks every documented parameter.
     pub(super) fn parse(query: &QueryPairs) -> Result<Self, ApiError> {
-        let Paging { page, pagesize } = Paging::parse(query, None)?;
+        let paging = Paging::parse(query, None)?;
         let name = query.filter("name")?.map(str::to_owned);
         let host = match query.get("host") {
             None => false,
@@ -61,8 +57,7 @@ impl ListParams {
             )?),
         };
         Ok(Self {
-            page,
-            pagesize,
+            paging,
             name,
             host,
             exp_status,
@@ -71,16 +66,10 @@ impl ListParams {
 
     /// The storage filter for this query at time `now`.
     pub(super) fn to_filter(&self, now: Millis) -> ListFilter {
-        let offset = Paging {
-            page: self.page,
-            pagesize: self.pagesize,
-        }
-        .offset();
         ListFilter {
             name_contains: self.name.clone(),
             expiry: self.exp_status.map(|s| s.window(now)),
-            limit: self.pagesize,
-            offset,
+            window: self.paging.window(),
         }
     }
 }
@@ -97,18 +86,18 @@ mod tests {
     fn defaults_are_page_one_and_all() {
         let p = parse("").unwrap();
         assert_eq!(
-            (p.page, p.pagesize, p.host, p.exp_status),
+            (p.paging.page, p.paging.pagesize, p.host, p.exp_status),
             (1, None, false, None)
         );
-        assert_eq!(p.to_filter(0).limit, None);
-        assert_eq!(p.to_filter(0).offset, 0);
+        assert_eq!(p.to_filter(0).window.limit, None);
+        assert_eq!(p.to_filter(0).window.offset, 0);
     }
 
     #[test]
     fn pagesize_edges() {
-        assert_eq!(parse("pagesize=1").unwrap().pagesize, Some(1));
-        assert_eq!(parse("pagesize=100").unwrap().pagesize, Some(100));
-        assert_eq!(parse("pagesize=-1").unwrap().pagesize, None);
+        assert_eq!(parse("pagesize=1").unwrap().paging.pagesize, Some(1));
+        assert_eq!(parse("pagesize=100").unwrap().paging.pagesize, Some(100));
+        assert_eq!(parse("pagesize=-1").unwrap().paging.pagesize, None);
         for bad in [
             "pagesize=0",
             "pagesize=101",
@@ -123,13 +112,28 @@ mod tests {
 
     #[test]
     fn page_edges() {
-        assert_eq!(parse("page=3&pagesize=10").unwrap().to_filter(0).offset, 20);
-        assert_eq!(parse("page=3&pagesize=-1").unwrap().to_filter(0).offset, 0);
-        assert_eq!(parse("page=3").unwrap().to_filter(0).offset, 0);
+        assert_eq!(
+            parse("page=3&pagesize=10")
+                .unwrap()
+                .to_filter(0)
+                .window
+                .offset,
+            20
+        );
+        assert_eq!(
+            parse("page=3&pagesize=-1")
+                .unwrap()
+                .to_filter(0)
+                .window
+                .offset,
+            0
+        );
+        assert_eq!(parse("page=3").unwrap().to_filter(0).window.offset, 0);
         assert_eq!(
             parse(&format!("page={}&pagesize=100", i64::MAX))
                 .unwrap()
                 .to_filter(0)
+                .window
                 .offset,
             i64::MAX
         );
@@ -170,8 +174,8 @@ mod tests {
 
     fn print(p: &ListParams) -> String {
         let mut q = vec![
-            format!("page={}", p.page),
-            format!("pagesize={}", p.pagesize.unwrap_or(-1)),
+            format!("page={}", p.paging.page),
+            format!("pagesize={}", p.paging.pagesize.unwrap_or(-1)),
             format!("host={}", p.host),
         ];
         if let Some(name) = &p.name {
@@ -193,8 +197,7 @@ mod tests {
             proptest::option::of(0i64..=2),
         )
             .prop_map(|(page, pagesize, name, host, exp)| ListParams {
-                page,
-                pagesize,
+                paging: Paging { page, pagesize },
                 name,
                 host,
                 exp_status: exp.and_then(ExpiryStatus::from_code),

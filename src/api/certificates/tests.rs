@@ -5,6 +5,7 @@ use proptest::prelude::*;
 
 use super::query::ListParams;
 use super::read_page;
+use crate::api::paging::Paging;
 use crate::api::read_cache::ReadCache;
 use crate::domain::{CertificateId, CertificateName, ExpiryStatus, Millis, NameLimit, ProjectId};
 use crate::storage::{NewCertificate, PoolSettings, Store};
@@ -38,7 +39,7 @@ fn step() -> impl Strategy<Value = Step> {
 fn seen(page: &crate::api::read_cache::CachedPage) -> (i64, Vec<String>) {
     (
         page.total,
-        page.items.iter().map(|c| c.id.clone()).collect(),
+        page.items.iter().map(|c| c.id.to_string()).collect(),
     )
 }
 
@@ -101,8 +102,10 @@ async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
             Step::Move(hours) => now += hours * DAY / 24,
             Step::Read(status, page, pagesize) => {
                 let params = ListParams {
-                    page,
-                    pagesize: Some(pagesize),
+                    paging: Paging {
+                        page,
+                        pagesize: Some(pagesize),
+                    },
                     name: None,
                     host: true,
                     exp_status: status.and_then(ExpiryStatus::from_code),

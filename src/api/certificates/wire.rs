@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::storage::BoundHost;
+use crate::domain::{CertificateId, CertificateName, Millis};
+use crate::storage::{BoundHost, CertificateRecord, CertificateSummary};
 
 /// A host using a certificate, as listed in `bind_host`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -27,7 +28,7 @@ pub(super) struct BindHostBody {
 impl From<BoundHost> for BindHostBody {
     fn from(h: BoundHost) -> Self {
         Self {
-            id: h.id,
+            id: h.id.to_string(),
             hostname: h.hostname,
             waf_type: "premium",
             mode: "premium",
@@ -36,10 +37,12 @@ impl From<BoundHost> for BindHostBody {
 }
 
 /// The `bind_host` lists of several certificates, by certificate id.
-pub(super) fn group_by_certificate(hosts: &[BoundHost]) -> HashMap<&str, Vec<BindHostBody>> {
-    let mut map: HashMap<&str, Vec<BindHostBody>> = HashMap::new();
+pub(super) fn group_by_certificate(
+    hosts: &[BoundHost],
+) -> HashMap<&CertificateId, Vec<BindHostBody>> {
+    let mut map: HashMap<&CertificateId, Vec<BindHostBody>> = HashMap::new();
     for h in hosts {
-        map.entry(h.certificate_id.as_str())
+        map.entry(&h.certificate_id)
             .or_default()
             .push(h.clone().into());
     }
@@ -50,24 +53,24 @@ pub(super) fn group_by_certificate(hosts: &[BoundHost]) -> HashMap<&str, Vec<Bin
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = CertificateListItem)]
 pub(super) struct ListItem {
-    pub(super) id: String,
-    pub(super) name: String,
-    pub(super) timestamp: i64,
-    pub(super) certificateid: String,
-    pub(super) certificatename: String,
+    id: String,
+    name: String,
+    timestamp: i64,
+    certificateid: String,
+    certificatename: String,
     /// Always `"0"`.
     #[schema(example = "0")]
-    pub(super) enterprise_project_id: &'static str,
+    enterprise_project_id: &'static str,
     /// Only with `host=true`: the leaf's notAfter, epoch ms.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) expire_time: Option<i64>,
+    expire_time: Option<i64>,
     /// Only with `host=true`: 0 valid, 1 expired, 2 expiring within 30 days.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 0, maximum = 2)]
-    pub(super) exp_status: Option<i32>,
+    exp_status: Option<i32>,
     /// Only with `host=true`: the hosts using the certificate (`[]` when none).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) bind_host: Option<Vec<BindHostBody>>,
+    bind_host: Option<Vec<BindHostBody>>,
 }
 
 /// The list response.
@@ -76,8 +79,8 @@ pub(super) struct ListItem {
 pub(super) struct ListResponse {
     /// Number of all matches (not only this page).
     #[schema(minimum = 0)]
-    pub(super) total: i64,
-    pub(super) items: Vec<ListItem>,
+    total: i64,
+    items: Vec<ListItem>,
 }
 
 /// Body of create and update; every field optional here so that a missing one gets a clear
@@ -102,57 +105,57 @@ pub(super) struct CertificateBody {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = CreateCertificateResponse)]
 pub(super) struct CreateResponse {
-    pub(super) id: String,
-    pub(super) name: String,
-    pub(super) expire_time: i64,
+    id: String,
+    name: String,
+    expire_time: i64,
     /// 0 valid, 1 expired, 2 expiring within 30 days (at the time of the request).
     #[schema(minimum = 0, maximum = 2)]
-    pub(super) exp_status: i32,
-    pub(super) timestamp: i64,
-    pub(super) bind_host: Vec<BindHostBody>,
+    exp_status: i32,
+    timestamp: i64,
+    bind_host: Vec<BindHostBody>,
 }
 
 /// Response of show.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = ShowCertificateResponse)]
 pub(in crate::api) struct ShowResponse {
-    pub(super) id: String,
-    pub(super) name: String,
-    pub(super) content: String,
+    id: String,
+    name: String,
+    content: String,
     /// The PEM private key: for admin callers only, never when the server withholds keys.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) key: Option<String>,
-    pub(super) expire_time: i64,
+    key: Option<String>,
+    expire_time: i64,
     /// 0 valid, 1 expired, 2 expiring within 30 days (at the time of the request).
     #[schema(minimum = 0, maximum = 2)]
-    pub(super) exp_status: i32,
-    pub(super) timestamp: i64,
-    pub(super) bind_host: Vec<BindHostBody>,
-    pub(super) certificateid: String,
-    pub(super) certificatename: String,
+    exp_status: i32,
+    timestamp: i64,
+    bind_host: Vec<BindHostBody>,
+    certificateid: String,
+    certificatename: String,
 }
 
 /// Response of update.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = UpdateCertificateResponse)]
 pub(super) struct UpdateResponse {
-    pub(super) id: String,
-    pub(super) name: String,
-    pub(super) expire_time: i64,
+    id: String,
+    name: String,
+    expire_time: i64,
     /// 0 valid, 1 expired, 2 expiring within 30 days (at the time of the request).
     #[schema(minimum = 0, maximum = 2)]
-    pub(super) exp_status: i32,
-    pub(super) timestamp: i64,
+    exp_status: i32,
+    timestamp: i64,
 }
 
 /// Response of delete.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = DeleteCertificateResponse)]
 pub(super) struct DeleteResponse {
-    pub(super) id: String,
-    pub(super) name: String,
-    pub(super) expire_time: i64,
-    pub(super) timestamp: i64,
+    id: String,
+    name: String,
+    expire_time: i64,
+    timestamp: i64,
 }
 
 /// Body of apply-to-hosts.
@@ -171,9 +174,114 @@ pub(super) struct ApplyBody {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = ApplyCertificateToHostResponse)]
 pub(super) struct ApplyResponse {
-    pub(super) id: String,
-    pub(super) name: String,
-    pub(super) timestamp: i64,
-    pub(super) expire_time: i64,
-    pub(super) bind_host: Vec<BindHostBody>,
+    id: String,
+    name: String,
+    timestamp: i64,
+    expire_time: i64,
+    bind_host: Vec<BindHostBody>,
+}
+
+impl ListItem {
+    /// An item; `extra` (the expiry status and bound hosts) when the query asked for hosts.
+    pub(super) fn new(c: &CertificateSummary, extra: Option<(i32, Vec<BindHostBody>)>) -> Self {
+        let (exp_status, bind_host) = extra.unzip();
+        Self {
+            id: c.id.to_string(),
+            name: c.name.clone(),
+            certificateid: c.id.to_string(),
+            certificatename: c.name.clone(),
+            timestamp: c.created_at,
+            enterprise_project_id: "0",
+            expire_time: exp_status.is_some().then_some(c.expire_time),
+            exp_status,
+            bind_host,
+        }
+    }
+}
+
+impl ListResponse {
+    /// The page's items and the number of all matches.
+    pub(super) fn new(total: i64, items: Vec<ListItem>) -> Self {
+        Self { total, items }
+    }
+}
+
+impl CreateResponse {
+    /// The certificate just stored (no host uses it yet).
+    pub(super) fn new(
+        id: &CertificateId,
+        name: &CertificateName,
+        expire_time: Millis,
+        exp_status: i32,
+        timestamp: Millis,
+    ) -> Self {
+        Self {
+            id: id.to_string(),
+            name: name.as_str().to_owned(),
+            expire_time,
+            exp_status,
+            timestamp,
+            bind_host: Vec::new(),
+        }
+    }
+}
+
+impl ShowResponse {
+    /// A stored certificate, its key when revealed, and the hosts using it.
+    pub(super) fn new(
+        record: &CertificateRecord,
+        key: Option<String>,
+        exp_status: i32,
+        bound: &[BoundHost],
+    ) -> Self {
+        Self {
+            exp_status,
+            certificateid: record.id.to_string(),
+            certificatename: record.name.clone(),
+            id: record.id.to_string(),
+            name: record.name.clone(),
+            content: record.content.clone(),
+            key,
+            expire_time: record.expire_time,
+            timestamp: record.created_at,
+            bind_host: bound.iter().cloned().map(Into::into).collect(),
+        }
+    }
+}
+
+impl UpdateResponse {
+    /// The certificate as updated.
+    pub(super) fn new(record: CertificateRecord, exp_status: i32) -> Self {
+        Self {
+            exp_status,
+            id: record.id.to_string(),
+            name: record.name,
+            expire_time: record.expire_time,
+            timestamp: record.created_at,
+        }
+    }
+}
+
+impl From<CertificateRecord> for DeleteResponse {
+    fn from(record: CertificateRecord) -> Self {
+        Self {
+            id: record.id.to_string(),
+            name: record.name,
+            expire_time: record.expire_time,
+            timestamp: record.created_at,
+        }
+    }
+}
+
+impl ApplyResponse {
+    /// The certificate and every host now using it.
+    pub(super) fn new(record: CertificateRecord, bound: Vec<BoundHost>) -> Self {
+        Self {
+            id: record.id.to_string(),
+            name: record.name,
+            timestamp: record.created_at,
+            expire_time: record.expire_time,
+            bind_host: bound.into_iter().map(Into::into).collect(),
+        }
+    }
 }

@@ -11,20 +11,16 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 
 use super::AppState;
-use super::error::{ApiError, ApiResult, ErrorBody, ErrorCode, from_write};
+use super::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use super::extract::{Caller, IdInPath, JsonBody, QueryPairs};
+use super::paging::PageSize;
 use crate::domain::{
-    CertificateChange, HostId, HostSettings, PolicyId, PolicyName, PolicySettings, ProtectStatus,
-    check_bind, check_certificate_present,
+    CertificateChange, HostChange, HostId, HostSettings, PolicyId, PolicyName, PolicySettings,
+    ProtectStatus, check_bind, check_certificate_present,
 };
-use crate::storage::{
-    CertificateFacts, HostChange, HostPolicy, HostRecord, HostState, NewHost, NewPolicy,
-    StoreError, WriteError,
-};
+use crate::storage::{HostPolicy, HostRecord, NewHost, NewPolicy, StoreError, WriteError};
 use query::HostListParams;
-use wire::{
-    DeleteResponse, HostRequest, HostResponse, ListResponse, ParsedRequest, ProtectStatusBody,
-};
+use wire::{DeleteResponse, HostRequest, HostResponse, ListResponse, ProtectStatusBody};
 
 /// The host routes, all under `/v1/{project_id}/premium-waf/host`.
 pub(super) fn routes() -> Router<AppState> {
@@ -100,7 +96,7 @@ async fn create(
         .policy
         .as_ref()
         .map_or(HostPolicy::Create(&automatic), HostPolicy::Existing);
-    let policy_id = request.policy.as_ref().unwrap_or(&automatic.id).to_string();
+    let policy_id = request.policy.as_ref().unwrap_or(&automatic.id).clone();
     let new = NewHost {
         id: &id,
         project: &caller.project,
@@ -128,13 +124,13 @@ async fn create(
                     hostname.as_str()
                 ),
             ),
-            other => from_write(other, "host"),
+            other => other.into(),
         })?;
     tracing::info!(host = %id, project = %caller.project, "host created");
     Ok(Json(HostResponse::from(HostRecord {
-        id: id.to_string(),
+        id,
         hostname: hostname.as_str().to_owned(),
-        certificate_id: certificate.as_ref().map(|(c, _)| c.to_string()),
+        certificate_id: certificate.as_ref().map(|(c, _)| c.clone()),
         certificate_name: certificate.map(|(_, n)| n),
         policy_id: Some(policy_id),
         settings,
@@ -148,7 +144,14 @@ async fn create(
     path = "/v1/{project_id}/premium-waf/host",
     operation_id = "ListPremiumHost",
     tag = "hosts",
-    params(Caller, HostListParams),
+    params(
+        Caller,
+        ("page" = Option<i64>, Query, minimum = 1, description = "1-based page, default 1; \
+            not an integer, or below 1: 400 `WAF.00011011`"),
+        ("pagesize" = inline(Option<PageSize>), Query, description = "1 to 100, or -1 for all; \
+            default 10; anything else: 400 `WAF.00011011`"),
+        HostListParams,
+    ),
     responses(
         (status = 200, description = "A page of hosts, newest first", body = ListResponse),
         (status = 400, body = ErrorBody<'static>, description = "`WAF.00011011`: bad `page` or `pagesize`; \
@@ -189,11 +192,7 @@ async fn show(
     Caller(caller): Caller,
     IdInPath(id): IdInPath<HostId>,
 ) -> ApiResult<Json<HostResponse>> {
-    let record = state
-        .store
-        .host(&caller.project, &id)
-        .await
-        .map_err(not_found_as_host)?;
+    let record = state.store.host(&caller.project, &id).await?;
     Ok(Json(record.into()))
 }
 
@@ -224,65 +223,20 @@ async fn update(
 ) -> ApiResult<Json<HostResponse>> {
     caller.require_admin()?;
     let request = body.parse()?;
-    let lock = match &request.certificate {
-        CertificateChange::Bind { id, .. } => Some(id.clone()),
-        CertificateChange::Keep | CertificateChange::Unbind => None,
-    };
     let now = state.clock.now_ms();
     state
         .store
         .update_host(
             &caller.project,
             &id,
-            lock.as_ref(),
+            request.certificate_to_lock(),
             caller.origin(now),
-            |current, facts| decide(current, facts, &request, now),
+            |current, facts| request.decide(current, facts, now),
         )
-        .await
-        .map_err(|e| from_write(e, "host"))?;
+        .await?;
     tracing::info!(host = %id, project = %caller.project, "host updated");
-    let record = state
-        .store
-        .host(&caller.project, &id)
-        .await
-        .map_err(not_found_as_host)?;
+    let record = state.store.host(&caller.project, &id).await?;
     Ok(Json(record.into()))
-}
-
-/// The host after `request`, given its current state and the certificate to bind (read under
-/// lock), or why the update is refused.
-fn decide(
-    current: &HostState,
-    facts: Option<&CertificateFacts>,
-    request: &ParsedRequest,
-    now: i64,
-) -> ApiResult<HostChange> {
-    if let Some(h) = &request.hostname
-        && h.as_str() != current.hostname
-    {
-        return Err(ApiError::new(
-            ErrorCode::RequestBodyIllegal,
-            "hostname cannot be changed; create a host for the new name and delete this one",
-        ));
-    }
-    let settings = request.patch.apply(current.settings.clone());
-    let certificate_id = match (&request.certificate, facts) {
-        (CertificateChange::Keep, _) => current.certificate_id.clone(),
-        (CertificateChange::Unbind, _) => None,
-        (CertificateChange::Bind { id, name }, Some(facts)) => {
-            let newly_bound = current.certificate_id.as_deref() != Some(id.as_str());
-            check_bind(name, &facts.name, facts.expire_time, newly_bound, now)?;
-            Some(id.to_string())
-        }
-        (CertificateChange::Bind { .. }, None) => {
-            return Err(ApiError::internal("the certificate to bind was not locked"));
-        }
-    };
-    check_certificate_present(&settings, certificate_id.is_some())?;
-    Ok(HostChange {
-        certificate_id,
-        settings,
-    })
 }
 
 /// `PUT /v1/{project_id}/premium-waf/host/{host_id}/protect-status`: bypass (-1), pause (0)
@@ -328,8 +282,7 @@ async fn protect_status(
                 })
             },
         )
-        .await
-        .map_err(|e| from_write(e, "host"))?;
+        .await?;
     tracing::info!(host = %id, project = %caller.project, status = status.code(), "host protect status changed");
     Ok(Json(ProtectStatusBody {
         protect_status: Some(i64::from(status.code())),
@@ -383,8 +336,7 @@ async fn delete(
             keep_policy,
             caller.origin(state.clock.now_ms()),
         )
-        .await
-        .map_err(not_found_as_host)?;
+        .await?;
     tracing::info!(host = %id, project = %caller.project, "host deleted");
     Ok(Json(deleted.into()))
 }
@@ -395,12 +347,4 @@ fn required(field: &str) -> ApiError {
         ErrorCode::RequestBodyIllegal,
         format!("{field} is required"),
     )
-}
-
-/// Names the host in a store's not-found.
-fn not_found_as_host(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::not_found("host"),
-        other => other.into(),
-    }
 }

@@ -4,7 +4,7 @@
 
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::QueryPairs;
-use crate::api::paging::{PageSize, Paging};
+use crate::api::paging::Paging;
 use crate::storage::HostListFilter;
 
 /// Page size when `pagesize` is absent.
@@ -15,14 +15,10 @@ const DEFAULT_PAGESIZE: i64 = 10;
 #[derive(Debug, Clone, PartialEq, Eq, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct HostListParams {
-    /// 1-based page.
-    /// Not an integer, or below 1: 400 `WAF.00011011`.
-    #[param(value_type = Option<i64>, minimum = 1, default = 1)]
-    page: i64,
-    /// Page size: 1 to 100, or -1 for all (`None` here).
-    /// Default 10; anything else: 400 `WAF.00011011`.
-    #[param(value_type = PageSize, inline, required = false, default = 10)]
-    pagesize: Option<i64>,
+    /// The page window (page size `None` is all: -1).
+    /// (`page` and `pagesize` are documented by the handler.)
+    #[param(ignore)]
+    paging: Paging,
     /// Case-insensitive hostname substring.
     /// Empty is no filter; longer than 256 bytes: 400 `WAF.00011002`.
     #[param(max_length = 256)]
@@ -40,7 +36,7 @@ pub(super) struct HostListParams {
 impl HostListParams {
     /// Checks every documented parameter; bad paging is `WAF.00011011`.
     pub(super) fn parse(query: &QueryPairs) -> Result<Self, ApiError> {
-        let Paging { page, pagesize } = Paging::parse(query, Some(DEFAULT_PAGESIZE))?;
+        let paging = Paging::parse(query, Some(DEFAULT_PAGESIZE))?;
         let hostname = query.filter("hostname")?.map(str::to_owned);
         let protect_status = match query.get("protect_status") {
             None | Some("") => None,
@@ -58,8 +54,7 @@ impl HostListParams {
         };
         let policyname = query.filter("policyname")?.map(str::to_owned);
         Ok(Self {
-            page,
-            pagesize,
+            paging,
             hostname,
             protect_status,
             policyname,
@@ -68,17 +63,11 @@ impl HostListParams {
 
     /// The storage filter for this query.
     pub(super) fn to_filter(&self) -> HostListFilter {
-        let offset = Paging {
-            page: self.page,
-            pagesize: self.pagesize,
-        }
-        .offset();
         HostListFilter {
             hostname_contains: self.hostname.clone(),
             protect_status: self.protect_status,
             policy_name_contains: self.policyname.clone(),
-            limit: self.pagesize,
-            offset,
+            window: self.paging.window(),
         }
     }
 }
@@ -95,21 +84,21 @@ mod tests {
     fn defaults_are_page_one_of_ten() {
         let f = parse("").unwrap().to_filter();
         assert_eq!(
-            (f.limit, f.offset, f.hostname_contains),
+            (f.window.limit, f.window.offset, f.hostname_contains),
             (Some(10), 0, None)
         );
         let f = parse("page=3").unwrap().to_filter();
-        assert_eq!((f.limit, f.offset), (Some(10), 20));
+        assert_eq!((f.window.limit, f.window.offset), (Some(10), 20));
         let f = parse("page=3&pagesize=-1").unwrap().to_filter();
-        assert_eq!((f.limit, f.offset), (None, 0));
+        assert_eq!((f.window.limit, f.window.offset), (None, 0));
         let f = parse("pagesize=100&hostname=Shop").unwrap().to_filter();
         assert_eq!(
-            (f.limit, f.hostname_contains.as_deref()),
+            (f.window.limit, f.hostname_contains.as_deref()),
             (Some(100), Some("Shop"))
         );
         assert_eq!(parse("hostname=").unwrap().hostname, None);
         let far = format!("page={}&pagesize=100", i64::MAX);
-        assert_eq!(parse(&far).unwrap().to_filter().offset, i64::MAX);
+        assert_eq!(parse(&far).unwrap().to_filter().window.offset, i64::MAX);
     }
 
     #[test]
@@ -153,8 +142,8 @@ mod tests {
     fn print(p: &HostListParams) -> String {
         use crate::api::extract::urlencode;
         let mut q = vec![
-            format!("page={}", p.page),
-            format!("pagesize={}", p.pagesize.unwrap_or(-1)),
+            format!("page={}", p.paging.page),
+            format!("pagesize={}", p.paging.pagesize.unwrap_or(-1)),
         ];
         if let Some(h) = &p.hostname {
             q.push(format!("hostname={}", urlencode(h)));
@@ -180,7 +169,8 @@ mod tests {
             protect_status in proptest::option::of(-1i64..=1),
             policyname in proptest::option::of("\\PC{1,40}"),
         ) {
-            let p = HostListParams { page, pagesize, hostname, protect_status, policyname };
+            let paging = Paging { page, pagesize };
+            let p = HostListParams { paging, hostname, protect_status, policyname };
             let pairs = QueryPairs::extracted(&print(&p)).expect("a printed query is well-formed");
             proptest::prop_assert_eq!(HostListParams::parse(&pairs).ok(), Some(p));
         }

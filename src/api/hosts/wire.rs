@@ -6,8 +6,8 @@ use utoipa::ToSchema;
 
 use crate::api::error::{ApiError, ApiResult, ErrorCode};
 use crate::domain::{
-    CertificateChange, CertificateId, Cipher, HostSettings, Hostname, PolicyId, ProtectStatus,
-    Server, ServerFields, TlsVersion, parse_description, parse_servers,
+    CertificateChange, CertificateId, Cipher, HostUpdate, Hostname, PolicyId, ProtectStatus,
+    ServerFields, SettingsPatch, TlsVersion, parse_description, parse_servers,
 };
 use crate::storage::{DeletedHost, HostRecord};
 
@@ -131,68 +131,10 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
     Option::<String>::deserialize(d).map(Some)
 }
 
-/// The settings fields a request carries, checked; absent ones are `None`.
-#[derive(Debug, Clone, Default)]
-pub(super) struct SettingsPatch {
-    /// `server`, replacing the whole list.
-    pub(super) servers: Option<Vec<Server>>,
-    proxy: Option<bool>,
-    description: Option<String>,
-    protect_status: Option<ProtectStatus>,
-    tls: Option<TlsVersion>,
-    cipher: Option<Cipher>,
-    pci_3ds: Option<bool>,
-    pci_dss: Option<bool>,
-}
-
-impl SettingsPatch {
-    /// `base` with every carried field replaced.
-    pub(super) fn apply(&self, mut base: HostSettings) -> HostSettings {
-        if let Some(servers) = &self.servers {
-            base.servers.clone_from(servers);
-        }
-        if let Some(proxy) = self.proxy {
-            base.proxy = proxy;
-        }
-        if let Some(description) = &self.description {
-            base.description.clone_from(description);
-        }
-        if let Some(status) = self.protect_status {
-            base.protect_status = status;
-        }
-        if let Some(tls) = self.tls {
-            base.tls = tls;
-        }
-        if let Some(cipher) = self.cipher {
-            base.cipher = cipher;
-        }
-        if let Some(on) = self.pci_3ds {
-            base.compliance.pci_3ds = on;
-        }
-        if let Some(on) = self.pci_dss {
-            base.compliance.pci_dss = on;
-        }
-        base
-    }
-}
-
-/// A request after every carried field has been checked.
-#[derive(Debug, Clone)]
-pub(super) struct ParsedRequest {
-    /// `hostname`, if carried.
-    pub(super) hostname: Option<Hostname>,
-    /// The settings carried.
-    pub(super) patch: SettingsPatch,
-    /// What to do with the certificate.
-    pub(super) certificate: CertificateChange,
-    /// The policy named by `policyid` (create only); `None` when absent or empty.
-    pub(super) policy: Option<PolicyId>,
-}
-
 impl HostRequest {
     /// Checks every carried field: a bad hostname is `WAF.00011006`, anything else
     /// `WAF.00011003`, and an unknown `certificateid` 404.
-    pub(super) fn parse(self) -> ApiResult<ParsedRequest> {
+    pub(super) fn parse(self) -> ApiResult<HostUpdate> {
         let hostname = self.hostname.as_deref().map(Hostname::parse).transpose()?;
         let servers = match &self.server {
             None => None,
@@ -229,7 +171,7 @@ impl HostRequest {
             None | Some("") => None,
             Some(id) => Some(PolicyId::parse(id).ok_or_else(|| ApiError::not_found("policy"))?),
         };
-        Ok(ParsedRequest {
+        Ok(HostUpdate {
             hostname,
             patch,
             certificate,
@@ -378,12 +320,12 @@ impl From<HostRecord> for HostResponse {
                 pci_3ds: bool_text(settings.compliance.pci_3ds),
                 pci_dss: bool_text(settings.compliance.pci_dss),
             },
-            id: h.id,
+            id: h.id.to_string(),
             hostname: h.hostname,
             timestamp: h.created_at,
-            certificateid: h.certificate_id,
+            certificateid: h.certificate_id.as_ref().map(ToString::to_string),
             certificatename: h.certificate_name,
-            policyid: h.policy_id,
+            policyid: h.policy_id.as_ref().map(ToString::to_string),
             enterprise_project_id: "0",
         }
     }
@@ -419,7 +361,7 @@ pub(super) struct DeleteResponse {
 impl From<DeletedHost> for DeleteResponse {
     fn from(h: DeletedHost) -> Self {
         Self {
-            id: h.id,
+            id: h.id.to_string(),
             hostname: h.hostname,
         }
     }

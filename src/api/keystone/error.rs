@@ -3,7 +3,6 @@
 //! identity clients (keystoneauth, gophercloud) expect this one instead.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -102,12 +101,7 @@ impl IntoResponse for KeystoneError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
-        if let Some(cause) = self.cause {
-            response
-                .extensions_mut()
-                .insert(ErrorCause(Arc::new(cause)));
-        }
-        response
+        ErrorCause::attach(response, self.cause)
     }
 }
 
@@ -156,7 +150,14 @@ impl From<StoreError> for KeystoneError {
                 cause: Some(e.to_string()),
                 retry_after: None,
             },
-            other => Self::internal(other),
+            other @ (StoreError::NotFound(_)
+            | StoreError::NameTaken
+            | StoreError::InUse(_)
+            | StoreError::PolicyInUse(_)
+            | StoreError::QuotaExceeded
+            | StoreError::Schema(_)
+            | StoreError::Config(_)
+            | StoreError::Backend(_)) => Self::internal(other),
         }
     }
 }

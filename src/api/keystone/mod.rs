@@ -23,8 +23,8 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{any, get};
 
 use super::AppState;
-use crate::auth::{LoginError, Role, TokenInfo};
-use crate::domain::now_ms;
+use crate::auth::{LoginError, TokenInfo};
+use crate::domain::{Role, UserId, now_ms};
 use documented::{VersionResponse, VersionsResponse};
 use error::{ErrorEnvelope, KeystoneError};
 use response::TokenResponse;
@@ -233,9 +233,8 @@ async fn authorized_subject(
         KeystoneError::bad_request("Expecting to find the token to check in X-Subject-Token.")
     })?;
     let info = state.auth.describe_token(subject, now).await?;
-    let same_user = caller.user_id.as_deref() == Some(info.user.id.as_str());
-    let project_admin = caller.project_id == info.project.id.as_str()
-        && Role::parse(&caller.role) == Some(Role::Admin);
+    let same_user = caller.user_id.as_ref().map(UserId::as_str) == Some(info.user.id.as_str());
+    let project_admin = caller.project == info.project.id && caller.role == Role::Admin;
     if !(same_user || project_admin) {
         return Err(KeystoneError::new(
             StatusCode::FORBIDDEN,

@@ -17,12 +17,10 @@ use super::super::authentication::authenticated;
 use super::documented::{DomainsResponse, ProjectResponse, ProjectsResponse};
 use super::error::{ErrorEnvelope, KeystoneError};
 use crate::auth::domain_id;
+use crate::domain::Project;
 
-/// The caller's project as `(id, name, domain)`.
-async fn caller_project(
-    state: &AppState,
-    req: Request,
-) -> Result<(String, String, String), KeystoneError> {
+/// The caller's project.
+async fn caller_project(state: &AppState, req: Request) -> Result<Project, KeystoneError> {
     let (principal, _) = authenticated(state, req).await?;
     state
         .store
@@ -32,9 +30,10 @@ async fn caller_project(
 }
 
 /// A project in Keystone's shape.
-fn project_body(state: &AppState, (id, name, domain): &(String, String, String)) -> Value {
+fn project_body(state: &AppState, project: &Project) -> Value {
+    let Project { id, name, domain } = project;
     json!({
-        "id": id,
+        "id": id.as_str(),
         "name": name,
         "domain_id": domain_id(domain),
         "parent_id": domain_id(domain),
@@ -97,7 +96,7 @@ pub(super) async fn list(
     let project = caller_project(&state, req).await?;
     let matches = match name.as_deref() {
         None => true,
-        Some(n) => n == project.1 || n == state.settings.region,
+        Some(n) => n == project.name || n == state.settings.region,
     };
     let projects: Vec<Value> = if matches {
         vec![project_body(&state, &project)]
@@ -148,7 +147,7 @@ pub(super) async fn auth_domains(
     State(state): State<AppState>,
     req: Request,
 ) -> Result<Json<Value>, KeystoneError> {
-    let (_, _, domain) = caller_project(&state, req).await?;
+    let Project { domain, .. } = caller_project(&state, req).await?;
     let id = domain_id(&domain);
     Ok(Json(json!({
         "domains": [{
@@ -183,7 +182,7 @@ pub(super) async fn show(
     req: Request,
 ) -> Result<Json<Value>, KeystoneError> {
     let project = caller_project(&state, req).await?;
-    if project.0 != id {
+    if project.id.as_str() != id {
         return Err(KeystoneError::new(
             axum::http::StatusCode::NOT_FOUND,
             format!("Could not find project: {id}."),

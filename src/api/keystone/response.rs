@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::api::ServiceSettings;
-use crate::auth::{Role, TokenInfo, domain_id};
-use crate::domain::format_iso8601;
+use crate::auth::{TokenInfo, domain_id};
+use crate::domain::{Role, format_iso8601};
 
 /// The identity API version this server speaks.
 const VERSION_ID: &str = "v3.14";

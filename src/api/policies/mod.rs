@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::AppState;
-use super::error::{ApiError, ApiResult, ErrorBody, ErrorCode, from_write};
+use super::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use super::extract::{Caller, IdInPath, JsonBody, QueryPairs, body_rejection, parse_json};
 use super::paging::{PageSize, Paging};
 use crate::domain::{HostId, PolicyId, PolicySettings};
@@ -100,8 +100,7 @@ async fn list(
     let paging = Paging::parse(&query, Some(DEFAULT_PAGESIZE))?;
     let filter = PolicyListFilter {
         name_contains: query.filter("name")?.map(str::to_owned),
-        limit: paging.pagesize,
-        offset: paging.offset(),
+        window: paging.window(),
     };
     let page = state.store.list_policies(&caller.project, &filter).await?;
     Ok(Json(ListResponse {
@@ -187,8 +186,7 @@ async fn update(
                 (name, parsed.patch.apply(current.settings.clone()))
             }))
         })
-        .await
-        .map_err(|e| from_write(e, "host"))?;
+        .await?;
     tracing::info!(policy = %id, project = %caller.project, hosts = hosts.len(), "policy updated");
     Ok(Json(record.into()))
 }

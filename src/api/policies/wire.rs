@@ -118,18 +118,18 @@ impl From<PolicyRecord> for PolicyResponse {
             modulex_options,
         } = p.settings;
         Self {
-            hosts: p.hosts.iter().map(|h| h.id.clone()).collect(),
+            hosts: p.hosts.iter().map(|h| h.id.to_string()).collect(),
             bind_host: p
                 .hosts
                 .into_iter()
                 .map(|h| BindHost {
-                    id: h.id,
+                    id: h.id.to_string(),
                     hostname: h.hostname,
                     waf_type: "premium",
                     mode: "premium",
                 })
                 .collect(),
-            id: p.id,
+            id: p.id.to_string(),
             name: p.name,
             level,
             full_detection,

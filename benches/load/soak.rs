@@ -20,9 +20,9 @@ use serde_json::{Value, json};
 
 use wafcert::domain::ProjectId;
 
-use super::{
-    Args, Bounded, Fixtures, free_port, pg_admin, random_hex, replace_db_name, seed, wait_ready,
-};
+use crate::Args;
+use crate::process::{Bounded, free_port, pg_admin, random_hex, replace_db_name, wait_ready};
+use crate::seed::{Fixtures, seed};
 
 /// Concurrent clients.
 const SOAK_CLIENTS: usize = 8;
@@ -32,7 +32,7 @@ const WINDOWS: u32 = 10;
 const OWN_LIMIT: usize = 40;
 
 /// Parses `30s`, `10m`, `1h` or plain seconds.
-pub(super) fn parse_duration(text: &str) -> anyhow::Result<Duration> {
+pub(crate) fn parse_duration(text: &str) -> anyhow::Result<Duration> {
     let (number, unit) = text.split_at(
         text.find(|c: char| !c.is_ascii_digit())
             .unwrap_or(text.len()),
@@ -359,7 +359,7 @@ fn percentile(sorted: &[u64], pct: usize) -> f64 {
 
 /// Soaks SQLite (unless `--skip-sqlite`) and PostgreSQL (with `--postgres`) for `length` each;
 /// returns whether every run passed.
-pub(super) async fn run(
+pub(crate) async fn run(
     args: &Args,
     fixtures: &Fixtures,
     length: Duration,

@@ -1,8 +1,15 @@
-//! The test harness: a real server on 127.0.0.1:0 over a fresh database (a temporary SQLite
-//! file, or a fresh PostgreSQL database dropped afterwards), a seeded admin token, and
-//! certificate fixtures made with rcgen.
+//! The test harness, the one module every test file takes its helpers from: a real server on
+//! 127.0.0.1:0 over a fresh database (a temporary SQLite file, or a fresh PostgreSQL database
+//! dropped afterwards), a seeded admin token, error assertions, certificate fixtures made with
+//! rcgen, host fixtures (`hosts`) and running the binary (`process`).
 
 #![allow(dead_code)]
+
+mod hosts;
+mod process;
+
+pub use hosts::*;
+pub use process::*;
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -12,8 +19,8 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use wafcert::app::{App, MasterKeySource, ServeConfig, TestControlsConfig};
-use wafcert::auth::Role;
-use wafcert::crypto::{new_token, token_hash};
+use wafcert::auth::{TokenGrant, mint_token};
+use wafcert::domain::Role;
 use wafcert::domain::{ProjectId, now_ms};
 use wafcert::storage::{PoolSettings, Store};
 
@@ -251,19 +258,14 @@ impl TestApp {
             .ensure_project(&project, None, now_ms())
             .await
             .unwrap();
-        let token = new_token().unwrap();
-        self.store
-            .insert_token(
-                &token_hash(&token),
-                &project,
-                role.as_str(),
-                None,
-                now_ms(),
-                expires_at,
-            )
-            .await
-            .unwrap();
-        token
+        let grant = TokenGrant {
+            project: &project,
+            role,
+            user: None,
+            parent: None,
+            expires_at,
+        };
+        mint_token(&self.store, &grant, now_ms()).await.unwrap()
     }
 
     /// A server with test controls on (`--test-controls`).
@@ -382,6 +384,14 @@ pub fn assert_error(answer: &(StatusCode, Value), status: u16, code: &str) {
         body["error_msg"].as_str().is_some_and(|m| m.len() > 5),
         "body: {body}"
     );
+}
+
+/// Asserts an error answer whose message mentions `needle`.
+#[track_caller]
+pub fn assert_error_says(answer: &(StatusCode, Value), status: u16, code: &str, needle: &str) {
+    assert_error(answer, status, code);
+    let msg = answer.1["error_msg"].as_str().unwrap_or_default();
+    assert!(msg.contains(needle), "{needle:?} not in {msg:?}");
 }
 
 /// Key algorithms the fixtures can use.
@@ -525,7 +535,7 @@ impl TestApp {
         let sk = format!("SK{}", ProjectId::random().as_str());
         let sealed = sealer.seal(sk.as_bytes(), &ak).unwrap();
         self.store
-            .insert_access_key(&ak, &project, role.as_str(), &sealed, now_ms())
+            .insert_access_key(&ak, &project, role, &sealed, now_ms())
             .await
             .unwrap();
         AccessKey { ak, sk }

@@ -1,0 +1,209 @@
+//! The report: the machine, the table, the targets met or missed and the final ratio line.
+
+use std::fmt::Write as _;
+
+use crate::*;
+
+pub(crate) fn machine_summary() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let mem_kb: u64 = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    format!(
+        "machine: {cores} cores, {cpu}, {:.1} GiB RAM; load average at start: {}",
+        mem_kb as f64 / 1_048_576.0,
+        load_average()
+    )
+}
+
+pub(crate) fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub(crate) fn table_header() -> String {
+    format!(
+        "{:<9} {:<14} {:>5} {:>10} {:>9} {:>9} {:>8} {:>7} {:>7} {:>8} {:>7}",
+        "backend",
+        "case",
+        "conns",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "resp B",
+        "errors",
+        "RSS MB",
+        "CPU us/r",
+        "DB us/r"
+    )
+}
+
+pub(crate) fn table_line(r: &Row) -> String {
+    format!(
+        "{:<9} {:<14} {:>5} {:>10.1} {:>9.2} {:>9.2} {:>8} {:>7} {:>7.1} {:>8.0} {:>7}",
+        r.backend,
+        r.case,
+        r.connections,
+        r.rps,
+        r.p50_ms,
+        r.p99_ms,
+        r.body_bytes,
+        r.errors,
+        r.rss_kb as f64 / 1024.0,
+        r.cpu_us_per_request,
+        r.db_cpu_us_per_request
+            .map_or_else(|| "-".to_owned(), |v| format!("{v:.0}"))
+    )
+}
+
+pub(crate) fn summarise(args: &Args, reports: &[BackendReport]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n== results (N={}, {} s per case, wrk -t{} on the same machine; load average now: {})",
+        args.n,
+        args.seconds,
+        args.wrk_threads,
+        load_average()
+    );
+    let _ = writeln!(s, "{}", table_header());
+    for r in reports {
+        for row in &r.rows {
+            let _ = writeln!(s, "{}", table_line(row));
+        }
+    }
+    let _ = writeln!(
+        s,
+        "(resp B: body of one answer; errors: non-2xx answers and socket errors; RSS MB: the \
+         server's VmRSS after the run; CPU us/r: the server process's CPU time per answer, all \
+         threads; DB us/r: the PostgreSQL processes' CPU time per answer. wrk's own CPU is in \
+         neither.)"
+    );
+    let c0 = args.connections[0];
+    let mut ratio_line = None;
+    for r in reports {
+        let _ = writeln!(
+            s,
+            "\n{}: seeded in {:.1} s; {} certificates after the run ({} created)",
+            r.backend, r.seed_secs, r.total_after, r.created
+        );
+        for (what, kb) in &r.rss {
+            let _ = writeln!(s, "  RSS {what}: {:.1} MB", *kb as f64 / 1024.0);
+        }
+        let find = |case: &str, c: u32| {
+            r.rows
+                .iter()
+                .find(|row| row.case == case && row.connections == c)
+        };
+        let best = |case: &str| {
+            r.rows
+                .iter()
+                .filter(|row| row.case == case)
+                .map(|row| row.rps)
+                .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
+        };
+        let mut targets = Vec::new();
+        let ratio = match (find("list_page", c0), find("baseline", c0)) {
+            (Some(page), Some(base)) if base.rps > 0.0 => Some(page.rps / base.rps),
+            _ => None,
+        };
+        if let Some(ratio) = ratio {
+            targets.push((
+                format!("list_page req/s >= 0.5 x baseline ({c0} conns)"),
+                format!("{ratio:.2}"),
+                ratio >= 0.5,
+            ));
+            ratio_line.get_or_insert((r.backend, ratio));
+        }
+        for (case, limit) in [
+            ("list_page", 5.0),
+            ("list_name", 10.0),
+            ("list_expiring", 10.0),
+        ] {
+            if let Some(row) = find(case, c0) {
+                targets.push((
+                    format!("{case} p99 < {limit} ms ({c0} conns)"),
+                    format!("{:.2} ms", row.p99_ms),
+                    row.p99_ms < limit,
+                ));
+            }
+        }
+        for (case, limit) in [("create_ec", 1_000.0), ("create_rsa", 300.0)] {
+            if let Some(rps) = best(case) {
+                targets.push((
+                    format!("{case} >= {limit} certificates/s (best connection count)"),
+                    format!("{rps:.0}/s"),
+                    rps >= limit,
+                ));
+            }
+        }
+        targets.push((
+            format!("/metrics scrape < 1 s (N={}, slowest of 5)", args.n),
+            format!("{:.0} ms", r.scrape_ms.1),
+            r.scrape_ms.1 < 1_000.0,
+        ));
+        if let (Some(plain), Some(scraped)) = (find("list_page", c0), find("list_scraped", c0)) {
+            targets.push((
+                format!("list_page p99 while scraped every 1 s < 5 ms ({c0} conns)"),
+                format!("{:.2} ms (vs {:.2})", scraped.p99_ms, plain.p99_ms),
+                scraped.p99_ms < 5.0,
+            ));
+        }
+        if let Some((_, kb)) = r.rss.iter().find(|(w, _)| *w == "peak (VmHWM)") {
+            let mb = *kb as f64 / 1024.0;
+            targets.push((
+                format!("server peak RSS < 100 MB (N={})", args.n),
+                format!("{mb:.1} MB"),
+                mb < 100.0,
+            ));
+        }
+        let _ = writeln!(s, "  targets:");
+        for (what, got, met) in targets {
+            let verdict = if met { "met" } else { "MISSED" };
+            let _ = writeln!(s, "    {what:<58} {got:>10}  {verdict}");
+        }
+    }
+    for r in reports.iter().skip(1) {
+        if let (Some(page), Some(base)) = (
+            r.rows
+                .iter()
+                .find(|row| row.case == "list_page" && row.connections == c0),
+            r.rows
+                .iter()
+                .find(|row| row.case == "baseline" && row.connections == c0),
+        ) && base.rps > 0.0
+        {
+            let _ = writeln!(
+                s,
+                "\nratio list_page/baseline ({}, {c0} conns) = {:.2}",
+                r.backend,
+                page.rps / base.rps
+            );
+        }
+    }
+    match ratio_line {
+        Some((backend, ratio)) => {
+            let _ = writeln!(
+                s,
+                "\n({backend}, list_page vs baseline req/s at {c0} connections)\nratio list_page/baseline = {ratio:.2}"
+            );
+        }
+        None => {
+            let _ = writeln!(s, "\nratio list_page/baseline = n/a (case skipped)");
+        }
+    }
+    s
+}

@@ -1,0 +1,389 @@
+//! The run: the cases, and per backend seeding, starting the server, driving every case with
+//! wrk and sampling the processes.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use wafcert::domain::ProjectId;
+
+use crate::process::*;
+use crate::report::*;
+use crate::seed::*;
+use crate::wrk::*;
+use crate::*;
+
+/// Every case of the run, in order: the baseline, the list and show reads, then the creates.
+pub(crate) fn cases(pairs: &[CreatePair]) -> Vec<Case> {
+    let mut cases = vec![
+        Case {
+            name: "baseline",
+            target: Target::Baseline,
+            load: Load::Get(LIST_PAGE),
+        },
+        Case {
+            name: "list_page",
+            target: Target::Wafcert,
+            load: Load::Get(LIST_PAGE),
+        },
+        Case {
+            name: "list_scraped",
+            target: Target::Wafcert,
+            load: Load::GetWhileScraped(LIST_PAGE),
+        },
+        Case {
+            name: "list_name",
+            target: Target::Wafcert,
+            load: Load::Get("?page=1&pagesize=10&host=true&name=needle"),
+        },
+        Case {
+            name: "list_expiring",
+            target: Target::Wafcert,
+            load: Load::Get("?page=1&pagesize=10&host=true&exp_status=2"),
+        },
+        Case {
+            name: "list_100",
+            target: Target::Wafcert,
+            load: Load::Get("?page=1&pagesize=100&host=true"),
+        },
+        Case {
+            name: "show",
+            target: Target::Wafcert,
+            load: Load::Show,
+        },
+    ];
+    for (i, pair) in pairs.iter().enumerate() {
+        cases.push(Case {
+            name: pair.case,
+            target: Target::Wafcert,
+            load: Load::Create(i),
+        });
+    }
+    cases
+}
+
+pub(crate) async fn run(args: &Args) -> anyhow::Result<bool> {
+    if args.connections.is_empty() || args.connections.contains(&0) {
+        bail!("--connections needs positive counts");
+    }
+    check_wrk(&args.wrk)?;
+    let mut report = String::new();
+    let host = machine_summary();
+    println!("{host}");
+    report.push_str(&host);
+    report.push('\n');
+
+    let started = Instant::now();
+    let fixtures = Fixtures::generate(args.rsa_keys)?;
+    println!(
+        "generated {} certificate/key pairs ({} RSA-2048 keys) in {:.1} s",
+        fixtures.pool.len(),
+        args.rsa_keys,
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(length) = &args.soak {
+        return crate::soak::run(args, &fixtures, crate::soak::parse_duration(length)?).await;
+    }
+
+    let mut reports = Vec::new();
+    let mut all_ok = true;
+    if !args.skip_sqlite {
+        let mut dir = tempfile::Builder::new()
+            .prefix("wafcert-bench-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .context("temporary directory")?;
+        dir.disable_cleanup(args.keep);
+        let url = format!("sqlite://{}/bench.db", dir.path().display());
+        let (r, ok) = run_backend(args, "sqlite", &url, dir.path(), &fixtures).await?;
+        if args.keep {
+            println!("kept {}", dir.path().display());
+        }
+        all_ok &= ok;
+        reports.push(r);
+    }
+    if let Some(admin) = &args.postgres {
+        let dir = tempfile::Builder::new()
+            .prefix("wafcert-bench-pg-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .context("temporary directory")?;
+        let name = format!("wafcert_bench_{}", ProjectId::random());
+        pg_admin(admin, &format!("CREATE DATABASE {name}")).await?;
+        let url = replace_db_name(admin, &name)?;
+        let outcome = run_backend(args, "postgres", &url, dir.path(), &fixtures).await;
+        let dropped = if args.keep {
+            println!("kept PostgreSQL database {name}");
+            Ok(())
+        } else {
+            pg_admin(
+                admin,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            )
+            .await
+        };
+        let (r, ok) = outcome?;
+        dropped?;
+        all_ok &= ok;
+        reports.push(r);
+    }
+
+    let summary = summarise(args, &reports);
+    println!("{summary}");
+    report.push_str(&summary);
+    if let Some(path) = &args.out {
+        std::fs::write(path, &report).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(all_ok)
+}
+
+/// Seeds, starts the server and runs every case on one backend.
+pub(crate) async fn run_backend(
+    args: &Args,
+    backend: &'static str,
+    url: &str,
+    dir: &Path,
+    fixtures: &Fixtures,
+) -> anyhow::Result<(BackendReport, bool)> {
+    println!("== {backend}: seeding {} certificates", args.n);
+    let master_hex = random_hex(32)?;
+    let started = Instant::now();
+    let seeded = seed(url, &master_hex, args.n, fixtures).await?;
+    if backend == "postgres" {
+        // What autovacuum does within a minute of a bulk load: statistics for the planner and
+        // the visibility map for index-only scans. Without them the first minutes of a fresh
+        // database plan the filtered lists badly (a 100k-row bitmap AND for the name search).
+        pg_admin(url, "VACUUM ANALYZE").await?;
+    }
+    let seed_secs = started.elapsed().as_secs_f64();
+    println!(
+        "seeded {} certificates and {} bound hosts in {seed_secs:.1} s ({:.0} rows/s)",
+        args.n,
+        seeded.hosts,
+        f64::from(u32::try_from(args.n).unwrap_or(u32::MAX)) / seed_secs
+    );
+
+    let budget = budget_secs(args);
+    let port = free_port()?;
+    let server = Bounded::spawn(
+        Command::new(env!("CARGO_BIN_EXE_wafcert"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--database", url, "--no-bootstrap"])
+            .env("WAFCERT_MASTER_KEY", &master_hex),
+        &dir.join("server.log"),
+        budget,
+    )?;
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    wait_ready(&client, &format!("{base}/readyz"), &server).await?;
+    let mut rss = vec![("idle after start", server.rss_kb().0)];
+    println!("wafcert pid {} listening on {base}", server.pid);
+
+    let api = format!("{base}/v1/{}/waf/certificate", seeded.project);
+    let page = probe_get(&client, &format!("{api}{LIST_PAGE}"), &seeded.token).await?;
+    let page_items = serde_json::from_slice::<serde_json::Value>(&page)?["items"]
+        .as_array()
+        .map_or(0, Vec::len);
+    if page_items != 10.min(args.n.saturating_sub(60)) {
+        bail!("the list page has {page_items} items");
+    }
+    let base_port = free_port()?;
+    let exe = std::env::current_exe()?;
+    let baseline = Bounded::spawn(
+        Command::new(exe).args([
+            "--baseline-server",
+            &base_port.to_string(),
+            "--baseline-bytes",
+            &page.len().to_string(),
+        ]),
+        &dir.join("baseline.log"),
+        budget,
+    )?;
+    let baseline_api = format!(
+        "http://127.0.0.1:{base_port}/v1/{}/waf/certificate",
+        seeded.project
+    );
+    wait_ready(&client, &format!("{baseline_api}{LIST_PAGE}"), &baseline).await?;
+
+    // The expiry events of the seeded certificates (their backlog at first start), then the
+    // server's caches and connections warmed for a moment, unrecorded.
+    let backlog = Instant::now();
+    let events =
+        wait_expiry_backlog(&client, &base, seeded.project.as_str(), &seeded.token).await?;
+    println!(
+        "expiry backlog: {events} events emitted within {:.1} s of the start",
+        backlog.elapsed().as_secs_f64()
+    );
+    let warm = script_get(&dir.join("warm.lua"), &seeded.token)?;
+    run_wrk(args, &format!("{api}{LIST_PAGE}"), &warm, 4, 2)?;
+    let scrape_ms = time_scrapes(&client, &base, 5).await?;
+    println!(
+        "/metrics scrape: median {:.1} ms, slowest {:.1} ms",
+        scrape_ms.0, scrape_ms.1
+    );
+
+    let mut rows = Vec::new();
+    let mut ok = true;
+    let mut created = 0;
+    let mut reads_done = false;
+    println!("{}", table_header());
+    for case in cases(&fixtures.create) {
+        if !args.only.is_empty() && !args.only.iter().any(|o| o == case.name) {
+            continue;
+        }
+        if matches!(case.load, Load::Create(_)) && !reads_done {
+            rss.push(("after the read cases", server.rss_kb().0));
+            reads_done = true;
+        }
+        let root = match case.target {
+            Target::Wafcert => &api,
+            Target::Baseline => &baseline_api,
+        };
+        let script = dir.join(format!("{}.lua", case.name));
+        let (url, body_bytes) = match &case.load {
+            Load::Get(query) | Load::GetWhileScraped(query) => {
+                let url = format!("{root}{query}");
+                let body = probe_get(&client, &url, &seeded.token).await?;
+                script_get(&script, &seeded.token)?;
+                (url, body.len())
+            }
+            Load::Show => {
+                let url = format!("{root}/");
+                let body = probe_get(
+                    &client,
+                    &format!("{url}{}", seeded.show_ids[0]),
+                    &seeded.token,
+                )
+                .await?;
+                script_show(&script, &seeded.token, &seeded.show_ids)?;
+                (url, body.len())
+            }
+            Load::Create(i) => {
+                let pair = &fixtures.create[*i];
+                let probe = serde_json::json!({
+                    "name": format!("probe-{}", case.name),
+                    "content": pair.content,
+                    "key": pair.key,
+                });
+                let answer = client
+                    .post(root)
+                    .header("X-Auth-Token", &seeded.token)
+                    .json(&probe)
+                    .send()
+                    .await?;
+                let status = answer.status();
+                let body = answer.bytes().await?;
+                if !status.is_success() {
+                    bail!(
+                        "probe create {}: {status} {}",
+                        case.name,
+                        String::from_utf8_lossy(&body)
+                    );
+                }
+                created += 1;
+                script_create(&script, &seeded.token, case.name, &pair.content, &pair.key)?;
+                (root.clone(), body.len())
+            }
+        };
+        let loaded = match case.target {
+            Target::Wafcert => &server,
+            Target::Baseline => &baseline,
+        };
+        for &connections in &args.connections {
+            let db_before = (backend == "postgres").then(postgres_cpu_ticks);
+            let cpu_before = loaded.cpu_secs();
+            let scraper = matches!(case.load, Load::GetWhileScraped(_))
+                .then(|| tokio::spawn(scrape_every_second(client.clone(), base.clone())));
+            let r = run_wrk(args, &url, &script, connections, args.seconds)
+                .with_context(|| format!("{} at {connections} connections", case.name));
+            if let Some(scraper) = scraper {
+                scraper.abort();
+            }
+            let r = r?;
+            let cpu = loaded.cpu_secs() - cpu_before;
+            let db_cpu = db_before.map(|before| postgres_cpu_since(&before));
+            let per_request = |secs: f64| {
+                if r.requests > 0 {
+                    secs * 1e6 / r.requests as f64
+                } else {
+                    0.0
+                }
+            };
+            if matches!(case.load, Load::Create(_)) {
+                // Error answers created nothing; a timed-out request may still have (the slack below).
+                created += r.requests.saturating_sub(r.errors);
+            }
+            let row = Row {
+                backend,
+                case: case.name,
+                connections,
+                rps: r.rps(),
+                p50_ms: r.p50_us / 1000.0,
+                p99_ms: r.p99_us / 1000.0,
+                errors: r.errors,
+                body_bytes,
+                rss_kb: loaded.rss_kb().0,
+                cpu_us_per_request: per_request(cpu),
+                db_cpu_us_per_request: match case.target {
+                    Target::Wafcert => db_cpu.map(per_request),
+                    Target::Baseline => None,
+                },
+            };
+            // A broken case fails every request; an overloaded machine may fail a handful.
+            ok &= row.errors * 100 <= r.requests;
+            println!("{}", table_line(&row));
+            rows.push(row);
+        }
+    }
+    if !reads_done {
+        rss.push(("after the read cases", server.rss_kb().0));
+    }
+    let (current, peak) = server.rss_kb();
+    rss.push(("after all cases", current));
+    rss.push(("peak (VmHWM)", peak));
+    rss.push(("baseline peak (VmHWM)", baseline.rss_kb().1));
+
+    let total_after = probe_total(&client, &api, &seeded.token).await?;
+    let expected = i64::try_from(u64::try_from(args.n)? + created)?;
+    // A request wrk abandoned at the end of a run may still have been committed.
+    let slack = i64::from(args.connections.iter().sum::<u32>()) * 2;
+    if total_after < expected || total_after > expected + slack {
+        println!("WARNING: {total_after} certificates after the run, expected {expected}");
+        ok = false;
+    }
+    if rows.iter().any(|r| r.errors > 0) {
+        let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+        let errors: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("ERROR") || l.contains("WARN"))
+            .collect();
+        println!(
+            "{backend}: some requests failed; the server logged {} error/warning lines, the last:",
+            errors.len()
+        );
+        for line in errors.iter().rev().take(5).rev() {
+            println!("  {line}");
+        }
+    }
+    baseline.stop();
+    server.stop();
+    Ok((
+        BackendReport {
+            backend,
+            rows,
+            rss,
+            seed_secs,
+            scrape_ms,
+            total_after,
+            created,
+        },
+        ok,
+    ))
+}
+
+/// Seconds a child may live at most: every case at every connection count, with margin.
+pub(crate) fn budget_secs(args: &Args) -> u64 {
+    let runs = 9 * u64::try_from(args.connections.len()).unwrap_or(8);
+    runs * (args.seconds + 30) + 600
+}
