@@ -166,10 +166,14 @@ impl ApiError {
     }
 }
 
-/// The error body of the API.
-#[derive(Debug, Serialize)]
-struct ErrorBody<'a> {
+/// The error body of the API (`WafError` in the API document).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WafError)]
+pub(crate) struct ErrorBody<'a> {
+    /// The WAF error code, `WAF.` and eight digits.
+    #[schema(example = "WAF.00011011")]
     error_code: &'a str,
+    /// What went wrong, in a sentence a person can act on.
     error_msg: &'a str,
 }
 

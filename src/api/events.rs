@@ -6,9 +6,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::AppState;
-use super::error::{ApiError, ApiResult, ErrorCode};
+use super::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use super::extract::{Caller, QueryPairs};
 use super::paging::Paging;
 use crate::domain::{CertificateId, EventType};
@@ -20,27 +21,40 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// Where an event's webhook delivery stands.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = EventDelivery)]
 struct DeliveryBody {
     /// `none` (no webhook configured when it was recorded), `pending`, `delivered`, `failed`.
+    #[schema(example = "delivered")]
     state: String,
+    /// Delivery attempts so far.
     attempts: i64,
+    /// HTTP status of the last attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
     last_status: Option<i64>,
+    /// When the next attempt is due, epoch ms.
     #[serde(skip_serializing_if = "Option::is_none")]
     next_attempt: Option<i64>,
 }
 
 /// One event.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Event)]
 struct EventBody {
     id: String,
+    /// The event type, e.g. `wafcert.certificate.created`.
     #[serde(rename = "type")]
+    #[schema(value_type = EventTypeName)]
     kind: String,
+    /// When it happened, epoch ms.
     time: i64,
     project_id: String,
+    /// The certificate or host it is about.
     subject: String,
+    /// Who caused it.
     actor: String,
+    /// Type-specific details.
+    #[schema(value_type = Object)]
     data: Value,
     delivery: DeliveryBody,
 }
@@ -66,13 +80,52 @@ impl From<EventRecord> for EventBody {
 }
 
 /// The list response.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ListEventsResponse)]
 struct ListResponse {
     total: i64,
     items: Vec<EventBody>,
 }
 
+/// An event type name, for the API document: one of [`EventType::ALL`].
+#[derive(Debug, Clone, Copy)]
+struct EventTypeName;
+
+impl utoipa::PartialSchema for EventTypeName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(EventType::ALL.map(EventType::as_str)))
+            .into()
+    }
+}
+
+impl ToSchema for EventTypeName {}
+
 /// `GET /v1/{project_id}/wafcert/events?page=&pagesize=&type=&subject=`.
+#[utoipa::path(
+    get,
+    path = "/v1/{project_id}/wafcert/events",
+    operation_id = "ListEvents",
+    tag = "wafcert extensions",
+    params(
+        Caller,
+        ("page" = Option<i64>, Query, minimum = 1, description = "1-based page, default 1; \
+            not an integer, or below 1: 400 `WAF.00011011`"),
+        ("pagesize" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, \
+            default 10 (-1 is refused here); anything else: 400 `WAF.00011011`"),
+        ("type" = inline(Option<EventTypeName>), Query, description = "Only events of this \
+            type; empty is no filter, an unknown type 400 `WAF.00011002`"),
+        ("subject" = Option<String>, Query, pattern = "^[0-9a-f]{32}$", description = "Only \
+            events about this certificate or host id; empty is no filter, anything else \
+            400 `WAF.00011002`"),
+    ),
+    responses(
+        (status = 200, description = "A page of events, newest first", body = ListResponse),
+        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011011`: bad `page` or `pagesize`; \
+            `WAF.00011002`: bad `type` or `subject`, or a malformed query string"),
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,

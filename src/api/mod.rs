@@ -10,6 +10,7 @@ mod extract;
 mod hosts;
 mod keystone;
 pub mod metrics;
+pub mod openapi;
 pub mod operation;
 mod paging;
 mod policies;
@@ -101,7 +102,8 @@ pub fn router(state: AppState) -> Router {
         .merge(keystone::routes(state.clone()))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
-        .route("/metrics", get(metrics::scrape));
+        .route("/metrics", get(metrics::scrape))
+        .route("/openapi.json", openapi::route(state.controls.is_some()));
     if let Some(controls) = &state.controls {
         app = app.merge(test_controls::routes(state.clone(), Arc::clone(controls)));
     }
@@ -157,6 +159,13 @@ pub fn router(state: AppState) -> Router {
 
 /// `GET /readyz`: 200 `{"status":"ready"}` when the database answers (migrations ran before
 /// the listener opened), 503 in the WAF error shape otherwise.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "WafcertReady",
+    tag = "operations",
+    responses((status = 200, description = "`{\"status\": \"ready\"}`: the database answers", body = Object))
+)]
 async fn ready(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),

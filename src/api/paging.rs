@@ -74,6 +74,33 @@ fn paging_error(msg: &'static str) -> ApiError {
     ApiError::new(ErrorCode::PageOrPageSizeIllegal, msg)
 }
 
+/// `pagesize` as the API document states it: 1 to [`MAX_PAGESIZE`], or -1 for all. Only a
+/// schema: [`Paging::parse`] is what checks it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PageSize;
+
+impl utoipa::PartialSchema for PageSize {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(MAX_PAGESIZE)),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .enum_values(Some([-1])),
+            )
+            .description(Some("1 to 100, or -1 for all"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for PageSize {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,10 +6,11 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::certificates::{ShowResponse, prepare_upload, required, show_body};
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{AdminJson, Caller, IdInPath};
 use crate::domain::{
     CertificateId, CertificateName, CheckContext, NameLimit, OtherCertificate, certificate_details,
@@ -25,16 +26,38 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// Body of rotate: the new chain and key, and optionally a new name.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = RotateCertificateRequest)]
 struct RotateBody {
+    /// Required: the new PEM chain, leaf first.
+    #[schema(value_type = String, required = true)]
     content: Option<String>,
+    /// Required: the new PEM private key, matching the leaf.
+    #[schema(value_type = String, required = true)]
     key: Option<String>,
+    /// The new certificate's name (default: the old one's): 1 to 256 of `[A-Za-z0-9._-]`.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,256}$")]
     name: Option<String>,
 }
 
 /// `POST .../wafcert/certificate/{id}/rotate` (admin): stores the new certificate (checked
 /// like a create), moves every host bound to the old one to it and deletes the old one, all in
 /// one transaction. Answers the new certificate as a show.
+#[utoipa::path(
+    post,
+    path = "/v1/{project_id}/wafcert/certificate/{certificate_id}/rotate",
+    operation_id = "RotateCertificate",
+    tag = "wafcert extensions",
+    params(Caller, IdInPath<CertificateId>),
+    request_body = RotateBody,
+    responses(
+        (status = 200, description = "The new certificate, as a show answers it", body = ShowResponse),
+        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011003`: bad JSON, a missing field, \
+            bad PEM or key; `WAF.00011005`: bad name; `WAF.00011016`: the name is taken; \
+            `WAF.00021013`: the new certificate has expired and hosts use the old one"),
+        (status = 404, body = ErrorBody<'static>, description = "`WAF.00022001`: no such certificate in the project"),
+    )
+)]
 async fn rotate(
     State(state): State<AppState>,
     IdInPath(old): IdInPath<CertificateId>,
@@ -77,7 +100,8 @@ async fn rotate(
 }
 
 /// One finding on the wire.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CertificateFinding)]
 struct FindingBody {
     severity: &'static str,
     code: &'static str,
@@ -85,7 +109,8 @@ struct FindingBody {
 }
 
 /// Response of details.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CertificateDetails)]
 struct DetailsResponse {
     id: String,
     name: String,
@@ -108,6 +133,17 @@ struct DetailsResponse {
 /// `GET .../wafcert/certificate/{id}/details` (any token of the project): the leaf's facts on
 /// the server's certificate clock and every finding of the checks, including hostnames bound
 /// to it that no SAN covers and the same certificate or key stored under another name.
+#[utoipa::path(
+    get,
+    path = "/v1/{project_id}/wafcert/certificate/{certificate_id}/details",
+    operation_id = "ShowCertificateDetails",
+    tag = "wafcert extensions",
+    params(Caller, IdInPath<CertificateId>),
+    responses(
+        (status = 200, description = "The leaf's facts and the checks' findings", body = DetailsResponse),
+        (status = 404, body = ErrorBody<'static>, description = "`WAF.00022001`: no such certificate in the project"),
+    )
+)]
 async fn details(
     State(state): State<AppState>,
     Caller(caller): Caller,

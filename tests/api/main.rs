@@ -31,6 +31,7 @@ mod list;
 mod list_cache;
 mod metrics;
 mod migration;
+mod openapi;
 mod outage;
 mod pg_cluster;
 mod policies;

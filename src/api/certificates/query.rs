@@ -7,16 +7,25 @@ use crate::api::paging::Paging;
 use crate::domain::{ExpiryStatus, Millis};
 use crate::storage::ListFilter;
 
-/// A checked list query.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A checked list query (the field docs are the parameters' descriptions in the API document).
+#[derive(Debug, Clone, PartialEq, Eq, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListParams {
     /// The page window (page size `None` is all: absent or -1).
+    /// (`page` and `pagesize` are documented by the handler.)
+    #[param(ignore)]
     pub(super) paging: Paging,
     /// Case-insensitive name substring.
+    /// `%` and `_` are literal; empty is no filter; longer than 256 bytes: 400 `WAF.00011002`.
+    #[param(max_length = 256)]
     pub(super) name: Option<String>,
     /// Whether items carry `expire_time`, `exp_status` and `bind_host`.
+    /// `true` or `false` (any case); anything else: 400 `WAF.00011002`.
+    #[param(value_type = Option<bool>, default = false)]
     pub(super) host: bool,
     /// Only certificates in this state.
+    /// 0 valid, 1 expired, 2 expiring within 30 days; anything else: 400 `WAF.00011002`.
+    #[param(value_type = Option<i32>, minimum = 0, maximum = 2)]
     pub(super) exp_status: Option<ExpiryStatus>,
 }
 

@@ -4,16 +4,24 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::domain::{CertificateId, CertificateName, Millis};
 use crate::storage::{BoundHost, CertificateRecord, CertificateSummary};
 
 /// A host using a certificate, as listed in `bind_host`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = BindHost)]
 pub(super) struct BindHostBody {
+    /// The host's id.
+    #[schema(pattern = "^[0-9a-f]{32}$")]
     id: String,
     hostname: String,
+    /// Always `premium` (dedicated mode).
+    #[schema(example = "premium")]
     waf_type: &'static str,
+    /// Always `premium` (dedicated mode).
+    #[schema(example = "premium")]
     mode: &'static str,
 }
 
@@ -42,58 +50,84 @@ pub(super) fn group_by_certificate(
 }
 
 /// One item of the list response.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CertificateListItem)]
 pub(super) struct ListItem {
     id: String,
     name: String,
     timestamp: i64,
     certificateid: String,
     certificatename: String,
+    /// Always `"0"`.
+    #[schema(example = "0")]
     enterprise_project_id: &'static str,
+    /// Only with `host=true`: the leaf's notAfter, epoch ms.
     #[serde(skip_serializing_if = "Option::is_none")]
     expire_time: Option<i64>,
+    /// Only with `host=true`: 0 valid, 1 expired, 2 expiring within 30 days.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 2)]
     exp_status: Option<i32>,
+    /// Only with `host=true`: the hosts using the certificate (`[]` when none).
     #[serde(skip_serializing_if = "Option::is_none")]
     bind_host: Option<Vec<BindHostBody>>,
 }
 
 /// The list response.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ListCertificatesResponse)]
 pub(super) struct ListResponse {
+    /// Number of all matches (not only this page).
+    #[schema(minimum = 0)]
     total: i64,
     items: Vec<ListItem>,
 }
 
 /// Body of create and update; every field optional here so that a missing one gets a clear
 /// message instead of a parser error.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = CertificateRequest)]
 pub(super) struct CertificateBody {
+    /// Required. 1 to 256 of `[A-Za-z0-9._-]` on create, 1 to 64 on update (`--contract otc`:
+    /// 64 on both; `huawei`: 256 on both); unique in the project (case-sensitive).
+    #[schema(value_type = String, required = true, pattern = "^[A-Za-z0-9._-]{1,256}$")]
     pub(super) name: Option<String>,
+    /// PEM chain, leaf first. Required on create; on update with `key` or not at all.
+    #[schema(value_type = String)]
     pub(super) content: Option<String>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1; RSA 2048 to 8192 bits, EC P-256 or P-384)
+    /// matching the leaf. Required on create; on update with `content` or not at all.
+    #[schema(value_type = String)]
     pub(super) key: Option<String>,
 }
 
 /// Response of create.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CreateCertificateResponse)]
 pub(super) struct CreateResponse {
     id: String,
     name: String,
     expire_time: i64,
+    /// 0 valid, 1 expired, 2 expiring within 30 days (at the time of the request).
+    #[schema(minimum = 0, maximum = 2)]
     exp_status: i32,
     timestamp: i64,
     bind_host: Vec<BindHostBody>,
 }
 
 /// Response of show.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ShowCertificateResponse)]
 pub(in crate::api) struct ShowResponse {
     id: String,
     name: String,
     content: String,
+    /// The PEM private key: for admin callers only, never when the server withholds keys.
     #[serde(skip_serializing_if = "Option::is_none")]
     key: Option<String>,
     expire_time: i64,
+    /// 0 valid, 1 expired, 2 expiring within 30 days (at the time of the request).
+    #[schema(minimum = 0, maximum = 2)]
     exp_status: i32,
     timestamp: i64,
     bind_host: Vec<BindHostBody>,
@@ -102,17 +136,21 @@ pub(in crate::api) struct ShowResponse {
 }
 
 /// Response of update.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = UpdateCertificateResponse)]
 pub(super) struct UpdateResponse {
     id: String,
     name: String,
     expire_time: i64,
+    /// 0 valid, 1 expired, 2 expiring within 30 days (at the time of the request).
+    #[schema(minimum = 0, maximum = 2)]
     exp_status: i32,
     timestamp: i64,
 }
 
 /// Response of delete.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DeleteCertificateResponse)]
 pub(super) struct DeleteResponse {
     id: String,
     name: String,
@@ -121,14 +159,20 @@ pub(super) struct DeleteResponse {
 }
 
 /// Body of apply-to-hosts.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = ApplyCertificateToHostRequest)]
 pub(super) struct ApplyBody {
+    /// Required, at least one: ids of the project's dedicated-mode hosts to bind.
+    #[schema(value_type = Vec<String>, required = true, min_items = 1)]
     pub(super) premium_host_ids: Option<Vec<String>>,
+    /// Must be empty or absent: this service has dedicated-mode hosts only.
+    #[schema(max_items = 0)]
     pub(super) cloud_host_ids: Option<Vec<String>>,
 }
 
 /// Response of apply-to-hosts.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ApplyCertificateToHostResponse)]
 pub(super) struct ApplyResponse {
     id: String,
     name: String,

@@ -10,16 +10,26 @@ use crate::storage::HostListFilter;
 /// Page size when `pagesize` is absent.
 const DEFAULT_PAGESIZE: i64 = 10;
 
-/// A checked host list query.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A checked host list query (the field docs are the parameters' descriptions in the API
+/// document).
+#[derive(Debug, Clone, PartialEq, Eq, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct HostListParams {
     /// The page window (page size `None` is all: -1).
+    /// (`page` and `pagesize` are documented by the handler.)
+    #[param(ignore)]
     paging: Paging,
     /// Case-insensitive hostname substring.
+    /// Empty is no filter; longer than 256 bytes: 400 `WAF.00011002`.
+    #[param(max_length = 256)]
     hostname: Option<String>,
     /// Protection status.
+    /// -1 bypass, 0 paused, 1 protected; empty is no filter, anything else 400 `WAF.00011002`.
+    #[param(minimum = -1, maximum = 1)]
     protect_status: Option<i64>,
     /// Case-insensitive substring of the policy name.
+    /// Empty is no filter; longer than 256 bytes: 400 `WAF.00011002`.
+    #[param(max_length = 256)]
     policyname: Option<String>,
 }
 

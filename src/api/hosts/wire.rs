@@ -2,6 +2,7 @@
 //! `huaweicloudsdkwaf` models name them, and their translation to checked domain values.
 
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
 
 use crate::api::error::{ApiError, ApiResult, ErrorCode};
 use crate::domain::{
@@ -12,28 +13,77 @@ use crate::storage::{DeletedHost, HostRecord};
 
 /// Body of create and update. Every field is optional here so that a missing one gets a clear
 /// message; `certificateid`/`certificatename` also tell `null` apart from absent.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(
+    as = PremiumHostRequest,
+    example = json!({
+        "hostname": "www.example.com",
+        "server": [{"front_protocol": "HTTP", "back_protocol": "HTTP", "address": "10.0.0.10", "port": 8080}]
+    })
+)]
 pub(super) struct HostRequest {
+    /// The protected domain, optionally a `*.` wildcard; required on create, unchangeable on
+    /// update.
+    #[schema(
+        max_length = 253,
+        pattern = "^(\\*\\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
+    )]
     hostname: Option<String>,
+    /// The origin servers, 1 to 80; required on create, replaces the list on update.
+    #[schema(inline, min_items = 1, max_items = 80)]
     server: Option<Vec<ServerBody>>,
+    /// Whether a proxy (CDN, load balancer) sits in front of the WAF.
     proxy: Option<bool>,
+    /// Free text, at most 256 characters, no control characters.
+    #[schema(max_length = 256)]
     description: Option<String>,
+    /// -1 bypass, 0 paused, 1 protected (the default).
+    #[schema(minimum = -1, maximum = 1)]
     protect_status: Option<i64>,
+    /// The lowest TLS version accepted from clients (default `TLS v1.2`).
+    #[schema(pattern = "^TLS v1\\.[0-3]$", example = "TLS v1.2")]
     tls: Option<String>,
+    /// `cipher_default` or `cipher_1` to `cipher_6`.
+    #[schema(pattern = "^cipher_(default|[1-6])$")]
     cipher: Option<String>,
+    /// The certificate to bind, with `certificatename`; `null` unbinds, `""` keeps.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     certificateid: Option<Option<String>>,
+    /// The name of the certificate `certificateid` names.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     certificatename: Option<Option<String>>,
+    /// On create: an existing policy of the project (otherwise the host gets its own).
     policyid: Option<String>,
+    /// Compliance checks (recorded, not enforced).
     flag: Option<FlagBody>,
 }
 
 /// `flag` as sent: the SDKs send `"true"`/`"false"` strings; booleans are accepted too.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = PremiumHostFlagRequest)]
 struct FlagBody {
+    /// PCI 3DS: `true`, `false`, `"true"` or `"false"`.
+    #[schema(schema_with = flag_switch_schema)]
     pci_3ds: Option<serde_json::Value>,
+    /// PCI DSS: `true`, `false`, `"true"` or `"false"`.
+    #[schema(schema_with = flag_switch_schema)]
     pci_dss: Option<serde_json::Value>,
+}
+
+/// What [`flag_switch`] accepts, for the API document.
+fn flag_switch_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Boolean))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^(?i:true|false)$")),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .into()
 }
 
 /// One switch of `flag`: `true`, `false`, `"true"` or `"false"`; absent or `null` keeps it.
@@ -52,14 +102,27 @@ fn flag_switch(field: &str, value: Option<&serde_json::Value>) -> ApiResult<Opti
 }
 
 /// One origin server as sent (`PremiumWafServer`); `weight` is accepted and ignored.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = PremiumHostServerRequest)]
 struct ServerBody {
+    /// Required: `HTTP` or `HTTPS` (an `HTTPS` front needs a certificate).
+    #[schema(value_type = String, required = true, pattern = "^HTTPS?$")]
     front_protocol: Option<String>,
+    /// Required: `HTTP` or `HTTPS`.
+    #[schema(value_type = String, required = true, pattern = "^HTTPS?$")]
     back_protocol: Option<String>,
+    /// Required: an IPv4 or IPv6 address or a domain name.
+    #[schema(value_type = String, required = true)]
     address: Option<String>,
+    /// Required: 1 to 65535.
+    #[schema(value_type = i64, required = true, minimum = 1, maximum = 65535)]
     port: Option<i64>,
+    /// `ipv4` or `ipv6`; follows the address when absent.
     #[serde(rename = "type")]
+    #[schema(pattern = "^ipv[46]$")]
     kind: Option<String>,
+    /// Up to 64 letters, digits, `-` or `_`.
+    #[schema(pattern = "^[A-Za-z0-9_-]{0,64}$")]
     vpc_id: Option<String>,
 }
 
@@ -173,17 +236,26 @@ fn certificate_change(
 }
 
 /// A host as every endpoint returns it (`ShowPremiumHostResponse` and list items).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PremiumHost)]
 pub(super) struct HostResponse {
+    #[schema(pattern = "^[0-9a-f]{32}$")]
     id: String,
     hostname: String,
+    /// The servers' front protocols: `HTTP`, `HTTPS` or `HTTP,HTTPS`.
+    #[schema(example = "HTTPS")]
     protocol: &'static str,
     server: Vec<ServerResponse>,
     proxy: bool,
     description: String,
+    /// -1 bypass, 0 paused, 1 protected.
+    #[schema(minimum = -1, maximum = 1)]
     protect_status: i32,
+    /// Creation time, epoch ms.
     timestamp: i64,
+    #[schema(example = "TLS v1.2")]
     tls: &'static str,
+    #[schema(example = "cipher_default")]
     cipher: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     certificateid: Option<String>,
@@ -197,7 +269,8 @@ pub(super) struct HostResponse {
 
 /// `flag` as the cloud answers it (string values; the OTC provider reads it unguarded, so it
 /// is always present).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PremiumHostFlag)]
 struct FlagResponse {
     pci_3ds: &'static str,
     pci_dss: &'static str,
@@ -208,7 +281,8 @@ const fn bool_text(b: bool) -> &'static str {
 }
 
 /// One origin server in a response.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PremiumHostServer)]
 struct ServerResponse {
     front_protocol: &'static str,
     back_protocol: &'static str,
@@ -258,7 +332,8 @@ impl From<HostRecord> for HostResponse {
 }
 
 /// The list response.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ListPremiumHostResponse)]
 pub(super) struct ListResponse {
     /// Number of all matches.
     pub(super) total: i64,
@@ -267,14 +342,17 @@ pub(super) struct ListResponse {
 }
 
 /// Body and response of `PUT .../protect-status`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = PremiumHostProtectStatus)]
 pub(super) struct ProtectStatusBody {
     /// -1 (bypass), 0 (paused) or 1 (protected).
+    #[schema(value_type = i64, required = true, minimum = -1, maximum = 1)]
     pub(super) protect_status: Option<i64>,
 }
 
 /// Response of delete.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DeletePremiumHostResponse)]
 pub(super) struct DeleteResponse {
     id: String,
     hostname: String,

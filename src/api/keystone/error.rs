@@ -69,14 +69,19 @@ impl KeystoneError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorEnvelope<'a> {
+/// Keystone's error answer (`KeystoneError` in the API document).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = KeystoneError)]
+pub(super) struct ErrorEnvelope<'a> {
     error: ErrorBody<'a>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = KeystoneErrorDetail)]
 struct ErrorBody<'a> {
+    /// The HTTP status again.
     code: u16,
+    /// The status's reason phrase.
     title: &'a str,
     message: &'a str,
 }

@@ -4,62 +4,94 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::error::KeystoneError;
 use crate::auth::{DomainRef, LoginError, LoginMethod, ProjectRef, UserRef};
 
-#[derive(Deserialize)]
-struct Envelope {
+/// The body of `POST /v3/auth/tokens`; every field optional here so a missing one gets
+/// Keystone's "Expecting to find ..." answer.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = KeystoneAuthRequest)]
+pub(super) struct Envelope {
+    /// Required.
+    #[schema(value_type = AuthBody, required = true)]
     auth: Option<AuthBody>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = KeystoneAuth)]
 struct AuthBody {
+    /// Required: how the caller authenticates.
+    #[schema(value_type = IdentityBody, required = true)]
     identity: Option<IdentityBody>,
+    /// The project to act in (by id, or by name with its domain); absent, `null` or `{}` is
+    /// the user's own project. Anything but a project scope is 401.
     #[serde(default)]
+    #[schema(value_type = Option<ScopeBody>)]
     scope: Option<Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = KeystoneIdentity)]
 struct IdentityBody {
+    /// Required: `password` and/or `token` (other methods are 401).
     #[serde(default)]
+    #[schema(required = true, min_items = 1)]
     methods: Vec<String>,
+    /// Required with the `password` method.
     password: Option<PasswordBody>,
+    /// Required with the `token` method.
     token: Option<TokenBody>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = KeystonePasswordMethod)]
 struct PasswordBody {
+    /// Required.
+    #[schema(value_type = UserBody, required = true)]
     user: Option<UserBody>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = KeystoneUserRef)]
 struct UserBody {
+    /// The user's id, or else `name` with `domain`.
     id: Option<String>,
     name: Option<String>,
     domain: Option<DomainBody>,
+    /// Required: at most 1024 bytes.
+    #[schema(value_type = String, required = true)]
     password: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = KeystoneTokenMethod)]
 struct TokenBody {
+    /// Required: a token issued by this server.
+    #[schema(value_type = String, required = true)]
     id: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = KeystoneScope)]
 struct ScopeBody {
     project: Option<ProjectBody>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = KeystoneProjectRef)]
 struct ProjectBody {
+    /// The project's id, or else `name` with `domain`.
     id: Option<String>,
     name: Option<String>,
     domain: Option<DomainBody>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = KeystoneDomainRef)]
 struct DomainBody {
+    /// The domain's id, or else its name.
     id: Option<String>,
     name: Option<String>,
 }

@@ -7,6 +7,7 @@
 use aws_lc_rs::digest;
 use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::api::ServiceSettings;
 use crate::auth::{TokenInfo, domain_id};
@@ -41,26 +42,32 @@ fn version_entry(settings: &ServiceSettings) -> Value {
 }
 
 /// `{"token": ...}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = KeystoneTokenResponse)]
 pub(super) struct TokenResponse {
     token: TokenBody,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = KeystoneToken)]
 struct TokenBody {
     methods: Vec<&'static str>,
     user: UserBody,
     project: ProjectBody,
     roles: Vec<RoleBody>,
+    /// The service catalog (absent with `?nocatalog`).
     #[serde(skip_serializing_if = "Option::is_none")]
     catalog: Option<Vec<Service>>,
     is_domain: bool,
+    /// ISO 8601, UTC.
     issued_at: String,
+    /// ISO 8601, UTC.
     expires_at: String,
     audit_ids: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = KeystoneUser)]
 struct UserBody {
     id: String,
     name: String,
@@ -68,26 +75,30 @@ struct UserBody {
     password_expires_at: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = KeystoneProject)]
 struct ProjectBody {
     id: String,
     name: String,
     domain: DomainBody,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = KeystoneDomain)]
 struct DomainBody {
     id: String,
     name: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = KeystoneRole)]
 struct RoleBody {
     id: &'static str,
     name: &'static str,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = KeystoneService)]
 struct Service {
     id: String,
     #[serde(rename = "type")]
@@ -96,7 +107,8 @@ struct Service {
     endpoints: Vec<Endpoint>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = KeystoneEndpoint)]
 struct Endpoint {
     id: String,
     interface: &'static str,

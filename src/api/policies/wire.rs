@@ -3,20 +3,35 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::api::error::{ApiError, ApiResult, ErrorCode};
 use crate::domain::{PolicyName, PolicyPatch, Rules};
 use crate::storage::PolicyRecord;
 
 /// Body of create and update; every field optional so a missing one gets a clear message.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = PolicyRequest)]
 pub(super) struct PolicyRequest {
+    /// Required on create: 1 to 64 of `[A-Za-z0-9._-]`.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     name: Option<String>,
+    /// Protection level: 1 loose, 2 medium, 3 strict.
+    #[schema(minimum = 1, maximum = 3)]
     level: Option<i64>,
+    /// Full detection (`true`) or fast detection (`false`).
     full_detection: Option<bool>,
+    /// Keys of the bot action to set, e.g. `{"category": "log"}`.
+    #[schema(value_type = Option<Object>)]
     robot_action: Option<Value>,
+    /// Keys of the attack action to set, e.g. `{"category": "block"}`.
+    #[schema(value_type = Option<Object>)]
     action: Option<Value>,
+    /// Module switches to set, e.g. `{"webattack": true}`.
+    #[schema(value_type = Option<Object>)]
     options: Option<Value>,
+    /// Machine-learning module options to set.
+    #[schema(value_type = Option<Object>)]
     modulex_options: Option<Value>,
 }
 
@@ -60,15 +75,22 @@ fn object(field: &str, value: Option<Value>) -> ApiResult<Option<Rules>> {
 }
 
 /// A policy as every endpoint returns it (the SDKs' policy response).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Policy)]
 pub(super) struct PolicyResponse {
+    #[schema(pattern = "^[0-9a-f]{32}$")]
     id: String,
     name: String,
+    #[schema(minimum = 1, maximum = 3)]
     level: i64,
     full_detection: bool,
+    #[schema(value_type = Object)]
     robot_action: Rules,
+    #[schema(value_type = Object)]
     action: Rules,
+    #[schema(value_type = Object)]
     options: Rules,
+    #[schema(value_type = Object)]
     modulex_options: Rules,
     hosts: Vec<String>,
     bind_host: Vec<BindHost>,
@@ -76,7 +98,8 @@ pub(super) struct PolicyResponse {
 }
 
 /// A host using the policy.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PolicyBindHost)]
 struct BindHost {
     id: String,
     hostname: String,
@@ -113,7 +136,8 @@ impl From<PolicyRecord> for PolicyResponse {
 }
 
 /// The list response.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ListPolicyResponse)]
 pub(super) struct ListResponse {
     /// Number of all matches.
     pub(super) total: i64,

@@ -4,16 +4,18 @@
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{ControlState, bad_input};
-use crate::api::error::ApiResult;
+use crate::api::error::{ApiResult, ErrorBody};
 use crate::api::extract::JsonBody;
 use crate::domain::{
     ClockMove, ClockSetting, Millis, format_rfc3339, now_ms, parse_duration, parse_rfc3339,
 };
 
 /// The clock as answered.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WafcertClock)]
 pub(super) struct ClockBody {
     /// Certificate time, epoch ms.
     now: Millis,
@@ -38,12 +40,19 @@ impl ClockBody {
 }
 
 /// A move request: any of the fields, applied in the order reset, set, advance, freeze.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WafcertClockRequest)]
 pub(super) struct ClockRequest {
+    /// Move certificate time to this instant (RFC 3339).
+    #[schema(example = "2030-01-01T00:00:00Z")]
     set: Option<String>,
+    /// Move certificate time on by this ISO 8601 duration.
+    #[schema(example = "P30D")]
     advance: Option<String>,
+    /// Stop (`true`) or restart (`false`) certificate time.
     freeze: Option<bool>,
+    /// `true`: back to real time.
     reset: Option<bool>,
 }
 
@@ -68,6 +77,13 @@ impl ClockRequest {
 }
 
 /// `GET /_wafcert/clock`.
+#[utoipa::path(
+    get,
+    path = "/_wafcert/clock",
+    operation_id = "WafcertShowClock",
+    tag = "test controls",
+    responses((status = 200, description = "The certificate clock", body = ClockBody))
+)]
 pub(super) async fn show(State(s): State<ControlState>) -> ApiResult<Json<ClockBody>> {
     let setting = s.app.store.clock_setting().await?;
     s.app.clock.apply(setting);
@@ -75,6 +91,17 @@ pub(super) async fn show(State(s): State<ControlState>) -> ApiResult<Json<ClockB
 }
 
 /// `POST /_wafcert/clock`.
+#[utoipa::path(
+    post,
+    path = "/_wafcert/clock",
+    operation_id = "WafcertMoveClock",
+    tag = "test controls",
+    request_body = ClockRequest,
+    responses(
+        (status = 200, description = "The certificate clock after the moves", body = ClockBody),
+        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011003`: a bad field (the message names it), bad JSON or an unknown field"),
+    )
+)]
 pub(super) async fn change(
     State(s): State<ControlState>,
     JsonBody(body): JsonBody<ClockRequest>,

@@ -5,9 +5,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{ControlState, Shared, bad_input};
-use crate::api::error::ApiResult;
+use crate::api::error::{ApiResult, ErrorBody};
 use crate::api::extract::JsonBody;
 use crate::domain::SeededRandom;
 
@@ -15,22 +16,37 @@ use crate::domain::SeededRandom;
 pub(super) const MAX_LATENCY_MS: u64 = 60_000;
 
 /// A fault as asked for (`POST /_wafcert/faults`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WafcertFaultRequest)]
 pub(super) struct FaultRequest {
+    /// The SDK operation name to fault.
+    #[schema(value_type = super::OperationName)]
     operation: String,
+    /// The error status, 400 to 599; absent: latency only.
+    #[schema(minimum = 400, maximum = 599)]
     status: Option<i64>,
+    /// Default `WAF.00010001`: 1 to 64 letters, digits, `.` or `_`.
+    #[schema(pattern = "^[A-Za-z0-9._]{1,64}$")]
     error_code: Option<String>,
     error_msg: Option<String>,
+    /// How many calls it fails; absent: every call.
+    #[schema(minimum = 1)]
     count: Option<i64>,
+    /// The chance a call is faulted, 0 to 1 (default 1).
+    #[schema(minimum = 0, maximum = 1)]
     probability: Option<f64>,
+    /// Added latency, 0 to 60000 ms.
+    #[schema(minimum = 0, maximum = 60000)]
     latency_ms: Option<i64>,
 }
 
 /// A fault as stored and listed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = WafcertFault)]
 pub(super) struct Fault {
     /// The SDK operation name it applies to.
+    #[schema(value_type = super::OperationName)]
     pub operation: &'static str,
     /// The error status; `None` adds latency only.
     pub status: Option<u16>,
@@ -183,12 +199,24 @@ impl Faults {
 }
 
 /// The active faults answered.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WafcertFaults)]
 pub(super) struct FaultsBody {
     items: Vec<Fault>,
 }
 
 /// `POST /_wafcert/faults`: adds a fault and answers it as stored.
+#[utoipa::path(
+    post,
+    path = "/_wafcert/faults",
+    operation_id = "WafcertAddFault",
+    tag = "test controls",
+    request_body = FaultRequest,
+    responses(
+        (status = 200, description = "The fault as stored", body = Fault),
+        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011003`: a bad field (the message names it), bad JSON or an unknown field"),
+    )
+)]
 pub(super) async fn add(
     State(s): State<ControlState>,
     JsonBody(body): JsonBody<FaultRequest>,
@@ -199,6 +227,13 @@ pub(super) async fn add(
 }
 
 /// `GET /_wafcert/faults`: the active faults with their remaining counts.
+#[utoipa::path(
+    get,
+    path = "/_wafcert/faults",
+    operation_id = "WafcertListFaults",
+    tag = "test controls",
+    responses((status = 200, description = "The active faults", body = FaultsBody))
+)]
 pub(super) async fn show(State(s): State<ControlState>) -> Json<FaultsBody> {
     Json(FaultsBody {
         items: s.controls.faults.list(),
@@ -206,6 +241,13 @@ pub(super) async fn show(State(s): State<ControlState>) -> Json<FaultsBody> {
 }
 
 /// `DELETE /_wafcert/faults`: removes every fault.
+#[utoipa::path(
+    delete,
+    path = "/_wafcert/faults",
+    operation_id = "WafcertClearFaults",
+    tag = "test controls",
+    responses((status = 200, description = "No faults any more", body = FaultsBody))
+)]
 pub(super) async fn clear(State(s): State<ControlState>) -> Json<FaultsBody> {
     s.controls.faults.clear();
     Json(FaultsBody { items: Vec::new() })

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{ControlState, Shared, bad_input};
-use crate::api::error::ApiResult;
+use crate::api::error::{ApiResult, ErrorBody};
 use crate::api::extract::QueryPairs;
 use crate::api::operation::is_operation;
 
@@ -18,18 +19,21 @@ use crate::api::operation::is_operation;
 pub(super) const CAPACITY: usize = 10_000;
 
 /// One journaled request.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = WafcertJournalEntry)]
 pub(super) struct Entry {
     /// Real time the request arrived, RFC 3339.
     pub time: String,
     pub method: String,
     pub path: String,
     /// The SDK operation name, when the path is an API operation.
+    #[schema(value_type = Option<super::OperationName>)]
     pub operation: Option<&'static str>,
     pub project_id: Option<String>,
     /// A token's id (first 16 hex of its SHA-256) or an access key id; never a secret.
     pub credential: Option<String>,
     pub status: u16,
+    #[schema(value_type = Option<String>)]
     pub error_code: Option<Arc<str>>,
     pub duration_ms: u64,
 }
@@ -79,13 +83,32 @@ impl Journal {
 }
 
 /// The journal page answered.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WafcertJournal)]
 pub(super) struct JournalBody {
     items: Vec<Entry>,
 }
 
 /// `GET /_wafcert/requests?project_id=&operation=&limit=`: newest first; `limit` defaults to
 /// 1000.
+#[utoipa::path(
+    get,
+    path = "/_wafcert/requests",
+    operation_id = "WafcertListRequests",
+    tag = "test controls",
+    params(
+        ("project_id" = Option<String>, Query, description = "Only requests of this project"),
+        ("operation" = inline(Option<super::OperationName>), Query, description = "Only calls \
+            of this SDK operation; an unknown name is 400 `WAF.00011003`"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 10000, description = "At most \
+            this many, default 1000"),
+    ),
+    responses(
+        (status = 200, description = "Journaled requests, newest first", body = JournalBody),
+        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011003`: unknown `operation` or bad \
+            `limit`; `WAF.00011002`: a malformed query string"),
+    )
+)]
 pub(super) async fn show(
     State(s): State<ControlState>,
     query: QueryPairs,
@@ -113,6 +136,13 @@ pub(super) async fn show(
 }
 
 /// `DELETE /_wafcert/requests`: empties the journal.
+#[utoipa::path(
+    delete,
+    path = "/_wafcert/requests",
+    operation_id = "WafcertClearRequests",
+    tag = "test controls",
+    responses((status = 200, description = "The journal is empty", body = JournalBody))
+)]
 pub(super) async fn clear(State(s): State<ControlState>) -> Json<JournalBody> {
     s.controls.journal.clear(None);
     Json(JournalBody { items: Vec::new() })

@@ -6,9 +6,9 @@
 //! The clock lives in the database (shared by replicas); the journal, the faults and the id
 //! seed belong to this process.
 
-mod clock;
-mod faults;
-mod journal;
+pub(super) mod clock;
+pub(super) mod faults;
+pub(super) mod journal;
 mod observe;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -17,9 +17,10 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::AppState;
-use super::error::{ApiError, ApiResult, ErrorCode};
+use super::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use super::extract::JsonBody;
 use crate::domain::{ProjectId, SeededRandom};
 
@@ -86,18 +87,37 @@ pub(super) fn routes(app: AppState, controls: Arc<TestControls>) -> Router<AppSt
         .with_state(ControlState { app, controls })
 }
 
+/// An SDK operation name, for the API document: one of [`OPERATIONS`](super::operation::OPERATIONS).
+#[derive(Debug, Clone, Copy)]
+struct OperationName;
+
+impl utoipa::PartialSchema for OperationName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(super::operation::OPERATIONS.iter().copied()))
+            .into()
+    }
+}
+
+impl ToSchema for OperationName {}
+
 /// A 400 `WAF.00011003` for bad control input.
 fn bad_input(msg: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::RequestBodyIllegal, msg.into())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WafcertResetRequest)]
 struct ResetRequest {
+    /// The project to reset (32 lowercase hex characters); absent or `null`: every project.
+    #[schema(pattern = "^[0-9a-f]{32}$")]
     project_id: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WafcertResetResponse)]
 struct ResetResponse {
     project_id: Option<String>,
     /// Rows deleted (certificates, hosts and the like).
@@ -106,6 +126,17 @@ struct ResetResponse {
 
 /// `POST /_wafcert/reset`: deletes the certificates and hosts (and later per-project state)
 /// of one project or all, keeps credentials, and clears the journal and the faults.
+#[utoipa::path(
+    post,
+    path = "/_wafcert/reset",
+    operation_id = "WafcertReset",
+    tag = "test controls",
+    request_body = ResetRequest,
+    responses(
+        (status = 200, description = "What was deleted", body = ResetResponse),
+        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011003`: a bad field (the message names it), bad JSON or an unknown field"),
+    )
+)]
 async fn reset(
     State(s): State<ControlState>,
     JsonBody(body): JsonBody<ResetRequest>,
@@ -129,14 +160,26 @@ async fn reset(
     }))
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WafcertSeed)]
 struct SeedBody {
     /// The seed; `null` returns to random ids.
     seed: Option<u64>,
 }
 
 /// `POST /_wafcert/seed`: from now on, ids of new resources come from this seed's stream.
+#[utoipa::path(
+    post,
+    path = "/_wafcert/seed",
+    operation_id = "WafcertSeed",
+    tag = "test controls",
+    request_body = SeedBody,
+    responses(
+        (status = 200, description = "The seed now in force", body = SeedBody),
+        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011003`: a bad field (the message names it), bad JSON or an unknown field"),
+    )
+)]
 async fn seed(
     State(s): State<ControlState>,
     JsonBody(body): JsonBody<SeedBody>,
