@@ -93,10 +93,7 @@ struct EventTypeName;
 
 impl utoipa::PartialSchema for EventTypeName {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::schema::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .enum_values(Some(EventType::ALL.map(EventType::as_str)))
-            .into()
+        super::string_enum_schema(EventType::ALL.map(EventType::as_str))
     }
 }
 

@@ -83,6 +83,33 @@ pub struct AppState {
     pub controls: Option<Arc<test_controls::TestControls>>,
 }
 
+#[cfg(test)]
+impl ServiceSettings {
+    /// Settings for unit tests: the catalog names `region` and `public_url`, the rest as a
+    /// server starts without flags.
+    pub(crate) fn for_tests(region: &str, public_url: &str) -> Self {
+        Self {
+            withhold_private_keys: false,
+            certificate_quota: None,
+            region: region.to_owned(),
+            public_url: public_url.to_owned(),
+            contract: Contract::default(),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The API document's schema of a string that is one of `values` (the document's only enums
+/// the derive cannot write: lists kept as constants elsewhere).
+fn string_enum_schema<'a>(
+    values: impl IntoIterator<Item = &'a str>,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(values))
+        .into()
+}
+
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     let protected = Router::new()

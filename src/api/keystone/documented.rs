@@ -142,20 +142,9 @@ mod tests {
     use super::*;
     use crate::api::ServiceSettings;
 
-    fn settings() -> ServiceSettings {
-        ServiceSettings {
-            withhold_private_keys: false,
-            certificate_quota: None,
-            region: "eu-de".to_owned(),
-            public_url: "http://127.0.0.1:8080".to_owned(),
-            contract: crate::domain::Contract::default(),
-            request_timeout: std::time::Duration::from_secs(30),
-        }
-    }
-
     #[test]
     fn version_documents_have_the_documented_shape() {
-        let settings = settings();
+        let settings = ServiceSettings::for_tests("eu-de", "http://127.0.0.1:8080");
         serde_json::from_value::<VersionResponse>(super::super::response::version(&settings))
             .unwrap();
         serde_json::from_value::<VersionsResponse>(super::super::response::versions(&settings))

@@ -201,14 +201,7 @@ mod tests {
     use super::*;
 
     fn settings() -> ServiceSettings {
-        ServiceSettings {
-            withhold_private_keys: false,
-            certificate_quota: None,
-            region: "eu-ch2".to_owned(),
-            public_url: "https://waf.example.com".to_owned(),
-            contract: crate::domain::Contract::default(),
-            request_timeout: std::time::Duration::from_secs(30),
-        }
+        ServiceSettings::for_tests("eu-ch2", "https://waf.example.com")
     }
 
     #[test]

@@ -93,10 +93,7 @@ struct OperationName;
 
 impl utoipa::PartialSchema for OperationName {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::schema::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .enum_values(Some(super::operation::OPERATIONS.iter().copied()))
-            .into()
+        super::string_enum_schema(super::operation::OPERATIONS.iter().copied())
     }
 }
 
