@@ -60,6 +60,22 @@ pub struct ServiceSettings {
     pub request_timeout: Duration,
 }
 
+#[cfg(test)]
+impl ServiceSettings {
+    /// Settings of a server in `eu-ch2` at `https://waf.example.com`, for the unit tests of
+    /// the answers built from them.
+    pub(crate) fn sample() -> Self {
+        Self {
+            withhold_private_keys: false,
+            certificate_quota: None,
+            region: "eu-ch2".to_owned(),
+            public_url: "https://waf.example.com".to_owned(),
+            contract: Contract::default(),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
 /// What every handler can reach.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -159,13 +175,8 @@ pub fn router(state: AppState) -> Router {
 
 /// `GET /readyz`: 200 `{"status":"ready"}` when the database answers (migrations ran before
 /// the listener opened), 503 in the WAF error shape otherwise.
-#[utoipa::path(
-    get,
-    path = "/readyz",
-    operation_id = "WafcertReady",
-    tag = "operations",
-    responses((status = 200, description = "`{\"status\": \"ready\"}`: the database answers", body = Object))
-)]
+#[utoipa::path(get, path = "/readyz", operation_id = "WafcertReady",
+    responses((status = 200, description = "`{\"status\": \"ready\"}`: the database answers", body = Object)))]
 async fn ready(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),

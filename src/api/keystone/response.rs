@@ -200,21 +200,10 @@ fn stable_id(parts: &[&str]) -> String {
 mod tests {
     use super::*;
 
-    fn settings() -> ServiceSettings {
-        ServiceSettings {
-            withhold_private_keys: false,
-            certificate_quota: None,
-            region: "eu-ch2".to_owned(),
-            public_url: "https://waf.example.com".to_owned(),
-            contract: crate::domain::Contract::default(),
-            request_timeout: std::time::Duration::from_secs(30),
-        }
-    }
-
     #[test]
     fn catalog_points_at_this_server() {
         let project = "0123456789abcdef0123456789abcdef";
-        let catalog = serde_json::to_value(catalog(&settings(), project)).unwrap();
+        let catalog = serde_json::to_value(catalog(&ServiceSettings::sample(), project)).unwrap();
         let url = |kind: &str| {
             catalog
                 .as_array()
