@@ -1,17 +1,20 @@
 //! The OpenAPI 3.1 document of the API, served at `GET /openapi.json` without a credential.
 //!
 //! It is generated from the code so it cannot drift: the wire types derive `ToSchema` (and the
-//! list queries `IntoParams`), each handler carries its `#[utoipa::path]` (path template,
-//! operation id, parameters, body, answers), and this module assembles them and adds what the
-//! router's layers add to every route of a group (see [`super::router`]): the credential and
-//! its 401 on `/v1/...`, 413 where a body is read, 500 and 503 everywhere, `X-Request-Id` on
-//! every answer. The `/_wafcert/...` test controls are in the document only when the server
-//! runs with them.
+//! list queries `IntoParams`), each handler carries its `#[utoipa::path]` with what is its own
+//! (method, path template, its own parameters, body, success answer and route-specific error
+//! causes), and this module assembles them and adds, in one place, what follows from the
+//! route: the operation id, the tag, the ids in a `/v1` path and the 404 of an unknown one,
+//! the 400 causes of a JSON body, of paging and of a query string, the error shape of every
+//! 4xx; and what the router's layers add to every route of a group (see [`super::router`]):
+//! the credential and its 401 on `/v1/...`, 413 where a body is read, 500 and 503
+//! everywhere, `X-Request-Id` on every answer. The `/_wafcert/...` test controls are in the
+//! document only when the server runs with them.
 //!
-//! Operation ids: an API operation has its SDK name from [`super::operation::OPERATIONS`];
-//! every other route (health, readiness, metrics, this document, test controls) has a name
-//! starting with `Wafcert`. `tests/api/openapi.rs` holds both to that and compares the
-//! document with the committed snapshots.
+//! Operation ids: an API operation has its SDK name from [`super::operation::operation`] (the
+//! one mapping of routes to names); every other route (health, readiness, metrics, this
+//! document, test controls) names itself, starting with `Wafcert`. `tests/api/openapi.rs`
+//! holds both to that and compares the document with the committed snapshots.
 
 use axum::body::Bytes;
 use axum::http::{Method, header};
