@@ -206,7 +206,7 @@ pub(crate) fn summarise(args: &Args, reports: &[BackendReport]) -> String {
                     no_parses,
                 ));
                 targets.push((
-                    "cached read = 1 round trip (credential + version)".to_owned(),
+                    "cached read = 1 statement trip (credential + version)".to_owned(),
                     if one_trip { "1" } else { "more" }.to_owned(),
                     one_trip,
                 ));

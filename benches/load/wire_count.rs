@@ -2,9 +2,11 @@
 //! configuration (`pg_stat_statements` needs a server restart to load): a TCP relay between a
 //! second, short-lived wafcert process and PostgreSQL that reads the frontend messages of the
 //! protocol as they pass. Per request it gives the round trips (`Sync` and simple `Query`
-//! messages: each waits for the server's `ReadyForQuery`), the statements executed (`Execute`)
-//! and the statements parsed (`Parse`): a hot statement that is prepared once per pooled
-//! connection and then cached shows no `Parse` in steady state.
+//! messages: each waits for the server's `ReadyForQuery`), split into those that carry
+//! statements and bare `Sync`s (sqlx's pool pings every connection when it is returned to the
+//! pool: `PgConnection::ping` is a lone `Sync`), the statements executed (`Execute`) and the
+//! statements parsed (`Parse`): a hot statement that is prepared once per pooled connection and
+//! then cached shows no `Parse` in steady state.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -20,6 +22,7 @@ pub(crate) struct Counts {
     parse: AtomicU64,
     execute: AtomicU64,
     sync: AtomicU64,
+    bare_sync: AtomicU64,
     query: AtomicU64,
 }
 
@@ -28,8 +31,10 @@ pub(crate) struct Counts {
 pub(crate) struct Snapshot {
     pub(crate) parse: u64,
     pub(crate) execute: u64,
-    /// Round trips: `Sync` plus simple `Query` messages.
+    /// Round trips with statements: `Sync` after other messages, plus simple `Query` messages.
     pub(crate) round_trips: u64,
+    /// Round trips without: a `Sync` alone (a ping).
+    pub(crate) pings: u64,
 }
 
 impl Counts {
@@ -38,6 +43,7 @@ impl Counts {
             parse: self.parse.load(Ordering::Relaxed),
             execute: self.execute.load(Ordering::Relaxed),
             round_trips: self.sync.load(Ordering::Relaxed) + self.query.load(Ordering::Relaxed),
+            pings: self.bare_sync.load(Ordering::Relaxed),
         }
     }
 }
@@ -49,6 +55,7 @@ impl std::ops::Sub for Snapshot {
             parse: self.parse.saturating_sub(rhs.parse),
             execute: self.execute.saturating_sub(rhs.execute),
             round_trips: self.round_trips.saturating_sub(rhs.round_trips),
+            pings: self.pings.saturating_sub(rhs.pings),
         }
     }
 }
@@ -131,6 +138,8 @@ fn relay(client: TcpStream, server: TcpStream, counts: Arc<Counts>) {
 struct FrontendParser {
     started: bool,
     pending: Vec<u8>,
+    /// Whether a message other than `Sync` came since the last `Sync`.
+    busy: bool,
 }
 
 impl FrontendParser {
@@ -158,19 +167,26 @@ impl FrontendParser {
             }
             match kind {
                 None => self.started = true,
-                Some(b'P') => {
-                    counts.parse.fetch_add(1, Ordering::Relaxed);
-                }
-                Some(b'E') => {
-                    counts.execute.fetch_add(1, Ordering::Relaxed);
-                }
                 Some(b'S') => {
-                    counts.sync.fetch_add(1, Ordering::Relaxed);
+                    let counter = if self.busy {
+                        &counts.sync
+                    } else {
+                        &counts.bare_sync
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    self.busy = false;
                 }
                 Some(b'Q') => {
                     counts.query.fetch_add(1, Ordering::Relaxed);
                 }
-                Some(_) => {}
+                Some(kind) => {
+                    self.busy = true;
+                    match kind {
+                        b'P' => counts.parse.fetch_add(1, Ordering::Relaxed),
+                        b'E' => counts.execute.fetch_add(1, Ordering::Relaxed),
+                        _ => 0,
+                    };
+                }
             }
             at += header + len;
         }
