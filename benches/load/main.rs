@@ -5,13 +5,19 @@
 //!    pairs, ~5% expired, ~10% expiring within 30 days, ~1% of names containing `needle`, a
 //!    hundred hosts bound to recent certificates);
 //! 2. starts the real `wafcert serve` binary on 127.0.0.1 and drives it with `wrk` at each
-//!    `--connections` count: list pages (default page with `host=true`, name substring,
-//!    `exp_status=2`, `pagesize=100`), show by id, and create with EC P-256 and RSA-2048 pairs;
-//!    It also times `/metrics` scrapes (all certificate series come from the database) and
-//!    runs the list page while `/metrics` is scraped every second (`list_scraped`);
+//!    `--connections` count: list pages (default page with `host=true`, a fixed name
+//!    substring, a fresh random 4-character name per request, `exp_status=2`, `pagesize=100`),
+//!    show by id, and create with EC P-256 and RSA-2048 pairs; It also times `/metrics`
+//!    scrapes (all certificate series come from the database) and runs the list page while
+//!    `/metrics` is scraped every second (`list_scraped`);
 //! 3. runs the same load against a bare axum server (this binary re-executed with
-//!    `--baseline-server`) that answers a fixed body as large as the 10-item page;
-//! 4. prints a table, the server's peak RSS, the targets met or missed, and a last line
+//!    `--baseline-server`) that answers a fixed body as large as the 10-item page, and on
+//!    PostgreSQL `pgbench -S -M prepared` against the same database (its round-trip limit);
+//! 4. seeds `--projects` more projects sharing another `--n` certificates and loads a random
+//!    one per request (`tenants_page`), reporting the server's RSS before and after;
+//! 5. on PostgreSQL, counts the protocol messages per request of each hot read through a relay
+//!    (`statements.rs`): round trips, executes and parses;
+//! 6. prints a table, the server's peak RSS, the targets met or missed, and a last line
 //!    `ratio list_page/baseline = X.XX` (list page vs baseline, both at the first connection
 //!    count, on the first backend run).
 //!
@@ -23,11 +29,14 @@
 //! do not fail it.
 
 mod baseline;
+mod pgbench;
 mod process;
 mod report;
 mod run;
 mod seed;
 mod soak;
+mod statements;
+mod wire_count;
 mod wrk;
 
 use std::path::PathBuf;
@@ -55,6 +64,14 @@ struct Args {
     /// Also run on PostgreSQL: an admin URL; a fresh database is created and dropped after.
     #[arg(long)]
     postgres: Option<String>,
+    /// The pgbench executable (Debian's `postgresql-client`), run with `--postgres` as the
+    /// database's own limit; the case is skipped when it is missing.
+    #[arg(long, default_value = "pgbench")]
+    pgbench: String,
+    /// Projects of the many-tenants case (`tenants_page`), sharing another `--n` certificates;
+    /// 0 skips it.
+    #[arg(long, default_value_t = 1_000)]
+    projects: usize,
     /// Skip SQLite (with `--postgres`).
     #[arg(long)]
     skip_sqlite: bool,
@@ -125,6 +142,8 @@ fn main() -> ExitCode {
 enum Target {
     Wafcert,
     Baseline,
+    /// `pgbench -S` against the database itself (PostgreSQL only).
+    Pgbench,
 }
 
 /// What one request of a case is.
@@ -134,6 +153,12 @@ enum Load {
     Get(&'static str),
     /// As `Get`, while another client scrapes `/metrics` once a second.
     GetWhileScraped(&'static str),
+    /// As `Get`, with a fresh random 4-character name appended per request (never cached).
+    GetFreshName(&'static str),
+    /// GET of this query in a random one of the many tenants, with its token.
+    Tenants(&'static str),
+    /// pgbench's select-only transaction.
+    Pgbench,
     /// GET of one certificate, cycling through seeded ids.
     Show,
     /// POST of a fresh name with this pair.
@@ -178,6 +203,14 @@ struct BackendReport {
     scrape_ms: (f64, f64),
     total_after: i64,
     created: u64,
+    /// Projects and certificates of the many-tenants case, and whether every project
+    /// sampled afterwards held its certificates.
+    tenants: Option<(usize, usize, bool)>,
+    /// PostgreSQL's messages per request (PostgreSQL only).
+    statements: Vec<statements::StatementRow>,
 }
 
 const LIST_PAGE: &str = "?page=7&pagesize=10&host=true";
+/// The first page, to which the name searches add `&name=...`.
+const LIST_FIRST: &str = "?page=1&pagesize=10&host=true";
+const LIST_EXPIRING: &str = "?page=1&pagesize=10&host=true&exp_status=2";

@@ -23,6 +23,11 @@ pub(crate) fn cases(pairs: &[CreatePair]) -> Vec<Case> {
             load: Load::Get(LIST_PAGE),
         },
         Case {
+            name: "pgbench",
+            target: Target::Pgbench,
+            load: Load::Pgbench,
+        },
+        Case {
             name: "list_page",
             target: Target::Wafcert,
             load: Load::Get(LIST_PAGE),
@@ -33,14 +38,19 @@ pub(crate) fn cases(pairs: &[CreatePair]) -> Vec<Case> {
             load: Load::GetWhileScraped(LIST_PAGE),
         },
         Case {
-            name: "list_name",
+            name: "list_needle",
             target: Target::Wafcert,
             load: Load::Get("?page=1&pagesize=10&host=true&name=needle"),
         },
         Case {
+            name: "list_name",
+            target: Target::Wafcert,
+            load: Load::GetFreshName("?page=1&pagesize=10&host=true&name="),
+        },
+        Case {
             name: "list_expiring",
             target: Target::Wafcert,
-            load: Load::Get("?page=1&pagesize=10&host=true&exp_status=2"),
+            load: Load::Get(LIST_EXPIRING),
         },
         Case {
             name: "list_100",
@@ -51,6 +61,11 @@ pub(crate) fn cases(pairs: &[CreatePair]) -> Vec<Case> {
             name: "show",
             target: Target::Wafcert,
             load: Load::Show,
+        },
+        Case {
+            name: "tenants_page",
+            target: Target::Wafcert,
+            load: Load::Tenants(LIST_FIRST),
         },
     ];
     for (i, pair) in pairs.iter().enumerate() {
@@ -228,8 +243,21 @@ pub(crate) async fn run_backend(
     let mut created = 0;
     let mut reads_done = false;
     println!("{}", table_header());
+    let mut tenants = None;
     for case in cases(&fixtures.create) {
         if !args.only.is_empty() && !args.only.iter().any(|o| o == case.name) {
+            continue;
+        }
+        if case.target == Target::Pgbench
+            && (backend != "postgres" || !crate::pgbench::available(&args.pgbench))
+        {
+            if backend == "postgres" {
+                println!("(pgbench skipped: {} does not run)", args.pgbench);
+            }
+            continue;
+        }
+        let tenant_shape = (args.projects > 0).then(|| (args.projects, args.n / args.projects));
+        if matches!(case.load, Load::Tenants(_)) && tenant_shape.is_none_or(|(_, per)| per == 0) {
             continue;
         }
         if matches!(case.load, Load::Create(_)) && !reads_done {
@@ -237,8 +265,8 @@ pub(crate) async fn run_backend(
             reads_done = true;
         }
         let root = match case.target {
-            Target::Wafcert => &api,
             Target::Baseline => &baseline_api,
+            Target::Wafcert | Target::Pgbench => &api,
         };
         let script = dir.join(format!("{}.lua", case.name));
         let (url, body_bytes) = match &case.load {
@@ -247,6 +275,39 @@ pub(crate) async fn run_backend(
                 let body = probe_get(&client, &url, &seeded.token).await?;
                 script_get(&script, &seeded.token)?;
                 (url, body.len())
+            }
+            Load::GetFreshName(query) => {
+                let url = format!("{root}{query}");
+                let body = probe_get(&client, &format!("{url}zz9z"), &seeded.token).await?;
+                (url, body.len())
+            }
+            Load::Pgbench => {
+                crate::pgbench::init(&args.pgbench, url)?;
+                (url.to_owned(), 0)
+            }
+            Load::Tenants(query) => {
+                let (projects, per) = tenant_shape.unwrap_or((0, 0));
+                rss.push(("before the tenants", server.rss_kb().0));
+                let started = Instant::now();
+                let list = seed_tenants(url, &master_hex, projects, per, fixtures).await?;
+                if backend == "postgres" {
+                    // As after the first seeding: statistics for the planner.
+                    pg_admin(url, "VACUUM ANALYZE").await?;
+                }
+                println!(
+                    "seeded {projects} more projects of {per} certificates in {:.1} s",
+                    started.elapsed().as_secs_f64()
+                );
+                let (project, token) = list.first().context("no tenants")?;
+                let body = probe_get(
+                    &client,
+                    &format!("{base}/v1/{project}/waf/certificate{query}"),
+                    token,
+                )
+                .await?;
+                script_tenants(&script, &list, query)?;
+                tenants = Some((projects, per, list));
+                (format!("{base}/"), body.len())
             }
             Load::Show => {
                 let url = format!("{root}/");
@@ -287,21 +348,42 @@ pub(crate) async fn run_backend(
             }
         };
         let loaded = match case.target {
-            Target::Wafcert => &server,
-            Target::Baseline => &baseline,
+            Target::Wafcert => Some(&server),
+            Target::Baseline => Some(&baseline),
+            Target::Pgbench => None,
         };
-        for &connections in &args.connections {
+        for (run_index, &connections) in args.connections.iter().enumerate() {
+            if matches!(case.load, Load::GetFreshName(_)) {
+                script_fresh_name(
+                    &script,
+                    &seeded.token,
+                    run_index,
+                    args.connections.len(),
+                    args.wrk_threads.clamp(1, connections),
+                )?;
+            }
             let db_before = (backend == "postgres").then(postgres_cpu_ticks);
-            let cpu_before = loaded.cpu_secs();
+            let cpu_before = loaded.map_or(0.0, Bounded::cpu_secs);
             let scraper = matches!(case.load, Load::GetWhileScraped(_))
                 .then(|| tokio::spawn(scrape_every_second(client.clone(), base.clone())));
-            let r = run_wrk(args, &url, &script, connections, args.seconds)
-                .with_context(|| format!("{} at {connections} connections", case.name));
+            let r = if case.target == Target::Pgbench {
+                crate::pgbench::run(
+                    &args.pgbench,
+                    url.as_str(),
+                    dir,
+                    connections,
+                    args.wrk_threads,
+                    args.seconds,
+                )
+            } else {
+                run_wrk(args, &url, &script, connections, args.seconds)
+            }
+            .with_context(|| format!("{} at {connections} connections", case.name));
             if let Some(scraper) = scraper {
                 scraper.abort();
             }
             let r = r?;
-            let cpu = loaded.cpu_secs() - cpu_before;
+            let cpu = loaded.map_or(0.0, Bounded::cpu_secs) - cpu_before;
             let db_cpu = db_before.map(|before| postgres_cpu_since(&before));
             let per_request = |secs: f64| {
                 if r.requests > 0 {
@@ -323,10 +405,10 @@ pub(crate) async fn run_backend(
                 p99_ms: r.p99_us / 1000.0,
                 errors: r.errors,
                 body_bytes,
-                rss_kb: loaded.rss_kb().0,
+                rss_kb: loaded.map_or(0, |l| l.rss_kb().0),
                 cpu_us_per_request: per_request(cpu),
                 db_cpu_us_per_request: match case.target {
-                    Target::Wafcert => db_cpu.map(per_request),
+                    Target::Wafcert | Target::Pgbench => db_cpu.map(per_request),
                     Target::Baseline => None,
                 },
             };
@@ -335,7 +417,29 @@ pub(crate) async fn run_backend(
             println!("{}", table_line(&row));
             rows.push(row);
         }
+        if case.target == Target::Pgbench {
+            crate::pgbench::drop_tables(&args.pgbench, &url)?;
+        }
+        if matches!(case.load, Load::Tenants(_)) {
+            rss.push(("after the tenants", server.rss_kb().0));
+        }
     }
+    // Every tenant still holds its certificates (per-project counters), sampled.
+    let tenants = match tenants {
+        Some((projects, per, list)) => {
+            let mut held = true;
+            for (project, token) in list.iter().step_by((projects / 20).max(1)) {
+                let api = format!("{base}/v1/{project}/waf/certificate");
+                held &= probe_total(&client, &api, token).await? == i64::try_from(per)?;
+            }
+            if !held {
+                println!("WARNING: a tenant does not hold its {per} certificates");
+                ok = false;
+            }
+            Some((projects, per, held))
+        }
+        None => None,
+    };
     if !reads_done {
         rss.push(("after the read cases", server.rss_kb().0));
     }
@@ -366,6 +470,11 @@ pub(crate) async fn run_backend(
             println!("  {line}");
         }
     }
+    let statements = if backend == "postgres" && args.only.is_empty() {
+        crate::statements::check(url, &master_hex, &seeded, args.n, dir).await?
+    } else {
+        Vec::new()
+    };
     baseline.stop();
     server.stop();
     Ok((
@@ -377,6 +486,8 @@ pub(crate) async fn run_backend(
             scrape_ms,
             total_after,
             created,
+            tenants,
+            statements,
         },
         ok,
     ))
@@ -384,6 +495,6 @@ pub(crate) async fn run_backend(
 
 /// Seconds a child may live at most: every case at every connection count, with margin.
 pub(crate) fn budget_secs(args: &Args) -> u64 {
-    let runs = 9 * u64::try_from(args.connections.len()).unwrap_or(8);
+    let runs = 12 * u64::try_from(args.connections.len()).unwrap_or(8);
     runs * (args.seconds + 30) + 600
 }

@@ -285,3 +285,83 @@ pub(crate) async fn seed(
         hosts,
     })
 }
+
+/// Many tenants: `projects` projects of `per_project` certificates each (the same pool of
+/// pairs, none expiring within 30 days), with an admin token each; returns `(project id,
+/// token)` per project.
+pub(crate) async fn seed_tenants(
+    url: &str,
+    master_hex: &str,
+    projects: usize,
+    per_project: usize,
+    fixtures: &Fixtures,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let store = Store::open(url, PoolSettings::default()).await?;
+    let sealer = open_sealer(&store, &MasterKeySource::Hex(master_hex.to_owned()), url).await?;
+    let now = now_ms();
+    let mut tenants = Vec::with_capacity(projects);
+    for _ in 0..projects {
+        let project = ProjectId::random();
+        store.ensure_project(&project, None, now).await?;
+        let grant = TokenGrant {
+            project: &project,
+            role: Role::Admin,
+            user: None,
+            parent: None,
+            expires_at: None,
+        };
+        let token = mint_token(&store, &grant, now).await?;
+        tenants.push((project, token));
+    }
+    let per_batch = (SEED_BATCH / per_project.max(1)).max(1);
+    for (b, group) in tenants.chunks(per_batch).enumerate() {
+        let rows: Vec<(usize, &ProjectId, usize)> = group
+            .iter()
+            .enumerate()
+            .flat_map(|(g, (project, _))| {
+                (0..per_project).map(move |i| (b * per_batch + g, project, i))
+            })
+            .collect();
+        let ids: Vec<CertificateId> = rows.iter().map(|_| CertificateId::random()).collect();
+        let names = rows
+            .iter()
+            .map(|(p, _, i)| {
+                CertificateName::parse(&format!("tenant-{p:05}-{i:04}"), NameLimit::Create)
+                    .context("seed name")
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        // Pairs valid for 31+ days only (pool index 3..=19 modulo 20): the tenants add no
+        // expiry events, so the server's scheduler stays idle during their case.
+        let pairs: Vec<&PoolPair> = rows
+            .iter()
+            .map(|(p, _, i)| {
+                let k = p * per_project + i;
+                &fixtures.pool[(k * 20 + 3 + k % 17) % fixtures.pool.len()]
+            })
+            .collect();
+        let sealed = ids
+            .iter()
+            .zip(&pairs)
+            .map(|(id, p)| sealer.seal(p.key.as_bytes(), id.as_str()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let batch: Vec<NewCertificate<'_>> = (0..rows.len())
+            .map(|k| NewCertificate {
+                id: &ids[k],
+                project: rows[k].1,
+                name: &names[k],
+                content: &pairs[k].content,
+                sealed_key: &sealed[k],
+                expire_time: pairs[k].not_after_ms,
+                created_at: now - 1_000 - i64::try_from(per_project - rows[k].2).unwrap_or(0) * 10,
+                leaf_sha256: None,
+                key_sha256: None,
+            })
+            .collect();
+        store.insert_certificates(&batch, None).await?;
+    }
+    store.close().await;
+    Ok(tenants
+        .into_iter()
+        .map(|(p, t)| (p.as_str().to_owned(), t))
+        .collect())
+}

@@ -186,3 +186,66 @@ pub(crate) fn run_wrk(
         errors: count("status_errors")? + count("socket_errors")?,
     })
 }
+
+/// Distinct 4-character `[a-z0-9]` names.
+const NAME_SPACE: u64 = 36 * 36 * 36 * 36;
+
+/// A GET of the URL with a fresh 4-character `[a-z0-9]` name appended to it per request: run
+/// `run` of `runs` and wrk thread `tid` of `threads` draw from their own slice of the name
+/// space, scrambled by a multiplier prime to 36, so no name repeats within the case and no
+/// answer can come from the read cache.
+pub(crate) fn script_fresh_name(
+    path: &Path,
+    token: &str,
+    run: usize,
+    runs: usize,
+    threads: u32,
+) -> anyhow::Result<()> {
+    let slots = (runs.max(1) as u64) * u64::from(threads.max(1));
+    let width = NAME_SPACE / slots;
+    let script = format!(
+        "wrk.method = \"GET\"\nwrk.headers[\"X-Auth-Token\"] = {token}\n{LUA_THREADS}\
+         local space = {NAME_SPACE}\nlocal width = {width}\nlocal first = 0\nlocal i = 0\n\
+         local digits = \"0123456789abcdefghijklmnopqrstuvwxyz\"\n\
+         function init(args) first = ({run} * {threads} + (tonumber(tid) or 0)) * width end\n\
+         function request()\n\
+           local k = ((first + i % width) * 1000003) % space\n  i = i + 1\n\
+           local name = \"\"\n\
+           for _ = 1, 4 do\n\
+             local d = k % 36\n    name = name .. digits:sub(d + 1, d + 1)\n    k = (k - d) / 36\n\
+           end\n\
+           return wrk.format(nil, wrk.path .. name)\nend\n\
+         {LUA_DONE}",
+        token = lua_string(token),
+    );
+    std::fs::write(path, script)?;
+    Ok(())
+}
+
+/// A GET of `query` in a random project of `tenants` per request, with that project's token.
+pub(crate) fn script_tenants(
+    path: &Path,
+    tenants: &[(String, String)],
+    query: &str,
+) -> anyhow::Result<()> {
+    let table = tenants
+        .iter()
+        .map(|(project, token)| {
+            format!(
+                "{{{}, {{[\"X-Auth-Token\"] = {}}}}}",
+                lua_string(&format!("/v1/{project}/waf/certificate{query}")),
+                lua_string(token)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",\n");
+    let script = format!(
+        "wrk.method = \"GET\"\n{LUA_THREADS}local tenants = {{\n{table}\n}}\n\
+         function init(args) math.randomseed(os.time() * 1000 + (tonumber(tid) or 0)) end\n\
+         function request()\n  local t = tenants[math.random(#tenants)]\n\
+           return wrk.format(nil, t[1], t[2])\nend\n\
+         {LUA_DONE}"
+    );
+    std::fs::write(path, script)?;
+    Ok(())
+}

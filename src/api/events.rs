@@ -9,9 +9,9 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::{Caller, QueryPairs};
-use super::paging::Paging;
+use super::paging::{PageParams, Paging, TenNeverAll};
 use crate::domain::{CertificateId, EventType};
 use crate::storage::{EventFilter, EventRecord};
 
@@ -100,29 +100,14 @@ impl utoipa::PartialSchema for EventTypeName {
 impl ToSchema for EventTypeName {}
 
 /// `GET /v1/{project_id}/wafcert/events?page=&pagesize=&type=&subject=`.
-#[utoipa::path(
-    get,
-    path = "/v1/{project_id}/wafcert/events",
-    operation_id = "ListEvents",
-    tag = "wafcert extensions",
-    params(
-        Caller,
-        ("page" = Option<i64>, Query, minimum = 1, description = "1-based page, default 1; \
-            not an integer, or below 1: 400 `WAF.00011011`"),
-        ("pagesize" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, \
-            default 10 (-1 is refused here); anything else: 400 `WAF.00011011`"),
-        ("type" = inline(Option<EventTypeName>), Query, description = "Only events of this \
-            type; empty is no filter, an unknown type 400 `WAF.00011002`"),
-        ("subject" = Option<String>, Query, pattern = "^[0-9a-f]{32}$", description = "Only \
-            events about this certificate or host id; empty is no filter, anything else \
-            400 `WAF.00011002`"),
-    ),
-    responses(
-        (status = 200, description = "A page of events, newest first", body = ListResponse),
-        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011011`: bad `page` or `pagesize`; \
-            `WAF.00011002`: bad `type` or `subject`, or a malformed query string"),
-    )
-)]
+#[utoipa::path(get, path = "/v1/{project_id}/wafcert/events",
+    params(PageParams<TenNeverAll>,
+        ("type" = inline(Option<EventTypeName>), Query, description = "Only events of this type; \
+            empty is no filter, an unknown type 400 `WAF.00011002`"),
+        ("subject" = Option<String>, Query, pattern = "^[0-9a-f]{32}$", description = "Only events \
+            about this certificate or host id; empty is no filter, anything else 400 `WAF.00011002`")),
+    responses((status = 200, description = "A page of events, newest first", body = ListResponse),
+        (status = 400, description = "`WAF.00011002`: bad `type` or `subject`")))]
 async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,

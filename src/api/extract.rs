@@ -333,53 +333,16 @@ impl<S: Send + Sync, T: PathId> FromRequestParts<S> for IdInPath<T> {
 /// The pattern of every id in a path (projects, certificates, hosts, policies).
 pub(super) const ID_PATTERN: &str = "^[0-9a-f]{32}$";
 
-/// A path parameter holding an id, for the API document.
-fn id_parameter(name: &str, description: String) -> utoipa::openapi::path::Parameter {
-    use utoipa::openapi::Required;
-    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
-    use utoipa::openapi::schema::{ObjectBuilder, Type};
-    ParameterBuilder::new()
-        .name(name)
-        .parameter_in(ParameterIn::Path)
-        .required(Required::True)
-        .description(Some(description))
-        .schema(Some(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .pattern(Some(ID_PATTERN)),
-        ))
-        .build()
-}
-
-/// In the API document the caller is `{project_id}`: the authentication layer checks that the
-/// credential belongs to the project in the path.
-impl utoipa::IntoParams for Caller {
-    fn into_params(
-        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
-    ) -> Vec<utoipa::openapi::path::Parameter> {
-        vec![id_parameter(
-            "project_id",
-            "The project: 32 lowercase hex characters, the project of the credential \
-             (another one is 401 `WAF.00012002`)."
-                .to_owned(),
-        )]
-    }
-}
-
-/// In the API document an id in the path is `{T::PARAM}`, 32 lowercase hex characters.
-impl<T: PathId> utoipa::IntoParams for IdInPath<T> {
-    fn into_params(
-        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
-    ) -> Vec<utoipa::openapi::path::Parameter> {
-        vec![id_parameter(
-            T::PARAM,
-            format!(
-                "The {kind}: 32 lowercase hex characters; a malformed one, or one of no {kind} \
-                 of the project, is 404 `WAF.00022001`.",
-                kind = T::KIND
-            ),
-        )]
-    }
+/// The resource an id parameter of a path names (`certificate_id`: `certificate`), for the
+/// API document; every [`PathId`] is listed here.
+pub(super) fn path_id_kind(param: &str) -> Option<&'static str> {
+    [
+        (CertificateId::PARAM, CertificateId::KIND),
+        (HostId::PARAM, HostId::KIND),
+        (PolicyId::PARAM, PolicyId::KIND),
+    ]
+    .into_iter()
+    .find_map(|(name, kind)| (name == param).then_some(kind))
 }
 
 #[cfg(test)]

@@ -129,19 +129,11 @@ struct Snapshot {
 }
 
 /// `GET /metrics`.
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    operation_id = "WafcertMetrics",
-    tag = "operations",
-    responses(
-        (status = 200, description = "The metrics in the OpenMetrics text format", body = String,
+#[utoipa::path(get, path = "/metrics", operation_id = "WafcertMetrics",
+    responses((status = 200, description = "The metrics in the OpenMetrics text format", body = String,
             content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
-        (status = 401, body = super::error::ErrorBody<'static>, description = "`WAF.00012001`: \
-            the server has a `--metrics-token` and the request no matching \
-            `Authorization: Bearer`"),
-    )
-)]
+        (status = 401, description = "`WAF.00012001`: the server has a `--metrics-token` and the \
+            request no matching `Authorization: Bearer`")))]
 pub(super) async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(token) = &state.metrics.settings.token {
         let given = headers

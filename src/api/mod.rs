@@ -60,6 +60,22 @@ pub struct ServiceSettings {
     pub request_timeout: Duration,
 }
 
+#[cfg(test)]
+impl ServiceSettings {
+    /// Settings of a server in `eu-ch2` at `https://waf.example.com`, for the unit tests of
+    /// the answers built from them.
+    pub(crate) fn sample() -> Self {
+        Self {
+            withhold_private_keys: false,
+            certificate_quota: None,
+            region: "eu-ch2".to_owned(),
+            public_url: "https://waf.example.com".to_owned(),
+            contract: Contract::default(),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
 /// What every handler can reach.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -81,22 +97,6 @@ pub struct AppState {
     pub ids: Arc<SeededRandom>,
     /// Test controls (`/_wafcert/...`, journal, faults), when the server runs with them.
     pub controls: Option<Arc<test_controls::TestControls>>,
-}
-
-#[cfg(test)]
-impl ServiceSettings {
-    /// Settings for unit tests: the catalog names `region` and `public_url`, the rest as a
-    /// server starts without flags.
-    pub(crate) fn for_tests(region: &str, public_url: &str) -> Self {
-        Self {
-            withhold_private_keys: false,
-            certificate_quota: None,
-            region: region.to_owned(),
-            public_url: public_url.to_owned(),
-            contract: Contract::default(),
-            request_timeout: Duration::from_secs(30),
-        }
-    }
 }
 
 /// The API document's schema of a string that is one of `values` (the document's only enums
@@ -186,13 +186,8 @@ pub fn router(state: AppState) -> Router {
 
 /// `GET /readyz`: 200 `{"status":"ready"}` when the database answers (migrations ran before
 /// the listener opened), 503 in the WAF error shape otherwise.
-#[utoipa::path(
-    get,
-    path = "/readyz",
-    operation_id = "WafcertReady",
-    tag = "operations",
-    responses((status = 200, description = "`{\"status\": \"ready\"}`: the database answers", body = Object))
-)]
+#[utoipa::path(get, path = "/readyz", operation_id = "WafcertReady",
+    responses((status = 200, description = "`{\"status\": \"ready\"}`: the database answers", body = Object)))]
 async fn ready(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),

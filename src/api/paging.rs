@@ -1,4 +1,4 @@
-//! `page` and `pagesize` as both list endpoints (certificates and hosts) take them.
+//! `page` and `pagesize` as every list endpoint takes them, and as the API document states them.
 
 use super::error::{ApiError, ErrorCode};
 use super::extract::QueryPairs;
@@ -74,32 +74,99 @@ fn paging_error(msg: &'static str) -> ApiError {
     ApiError::new(ErrorCode::PageOrPageSizeIllegal, msg)
 }
 
-/// `pagesize` as the API document states it: 1 to [`MAX_PAGESIZE`], or -1 for all. Only a
-/// schema: [`Paging::parse`] is what checks it.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct PageSize;
+/// `page` and `pagesize` of a list in the API document, `R` saying how its page size
+/// defaults. Written once for every list; [`Paging::parse`] is what checks them.
+#[derive(Debug)]
+pub(super) struct PageParams<R>(std::marker::PhantomData<R>);
 
-impl utoipa::PartialSchema for PageSize {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
-        OneOfBuilder::new()
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::Integer)
-                    .minimum(Some(1))
-                    .maximum(Some(MAX_PAGESIZE)),
-            )
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::Integer)
-                    .enum_values(Some([-1])),
-            )
-            .description(Some("1 to 100, or -1 for all"))
-            .into()
-    }
+/// How a list's `pagesize` defaults and whether it takes -1 (all), for [`PageParams`].
+pub(super) trait PageRule {
+    /// The page size when `pagesize` is absent; `None` is all.
+    const DEFAULT: Option<i64>;
+    /// Whether -1 (all) is taken.
+    const ALL: bool;
 }
 
-impl utoipa::ToSchema for PageSize {}
+/// The certificate list: everything unless `pagesize` says otherwise.
+#[derive(Debug)]
+pub(super) struct AllByDefault;
+
+impl PageRule for AllByDefault {
+    const DEFAULT: Option<i64> = None;
+    const ALL: bool = true;
+}
+
+/// The host and policy lists: 10 at a time, -1 for all.
+#[derive(Debug)]
+pub(super) struct TenByDefault;
+
+impl PageRule for TenByDefault {
+    const DEFAULT: Option<i64> = Some(10);
+    const ALL: bool = true;
+}
+
+/// The event list: 10 at a time, never all.
+#[derive(Debug)]
+pub(super) struct TenNeverAll;
+
+impl PageRule for TenNeverAll {
+    const DEFAULT: Option<i64> = Some(10);
+    const ALL: bool = false;
+}
+
+impl<R: PageRule> utoipa::IntoParams for PageParams<R> {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+        use utoipa::openapi::{KnownFormat, Required};
+        let integer = || {
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .minimum(Some(1))
+        };
+        let page = ParameterBuilder::new()
+            .name("page")
+            .parameter_in(ParameterIn::Query)
+            .required(Required::False)
+            .description(Some(
+                "1-based page, default 1; not an integer, or below 1: 400 `WAF.00011011`",
+            ))
+            .schema(Some(integer()));
+        let default = R::DEFAULT.map_or_else(|| "all".to_owned(), |n| n.to_string());
+        let pagesize = ParameterBuilder::new()
+            .name("pagesize")
+            .parameter_in(ParameterIn::Query)
+            .required(Required::False);
+        let pagesize = if R::ALL {
+            pagesize
+                .description(Some(format!(
+                    "1 to {MAX_PAGESIZE}, or -1 for all; default {default}; anything else: 400 \
+                     `WAF.00011011`"
+                )))
+                .schema(Some(
+                    OneOfBuilder::new()
+                        .item(integer().maximum(Some(MAX_PAGESIZE)).format(None))
+                        .item(
+                            ObjectBuilder::new()
+                                .schema_type(Type::Integer)
+                                .enum_values(Some([-1])),
+                        )
+                        .description(Some("1 to 100, or -1 for all")),
+                ))
+        } else {
+            pagesize
+                .description(Some(format!(
+                    "1 to {MAX_PAGESIZE}, default {default} (-1 is refused here); anything \
+                     else: 400 `WAF.00011011`"
+                )))
+                .schema(Some(integer().maximum(Some(MAX_PAGESIZE))))
+        };
+        vec![page.build(), pagesize.build()]
+    }
+}
 
 #[cfg(test)]
 mod tests {

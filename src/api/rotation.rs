@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::certificates::{ShowResponse, prepare_upload, required, show_body};
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{ApiError, ApiResult};
 use super::extract::{AdminJson, Caller, IdInPath};
 use crate::domain::{
     CertificateId, CertificateName, CheckContext, NameLimit, OtherCertificate, certificate_details,
@@ -43,21 +43,11 @@ struct RotateBody {
 /// `POST .../wafcert/certificate/{id}/rotate` (admin): stores the new certificate (checked
 /// like a create), moves every host bound to the old one to it and deletes the old one, all in
 /// one transaction. Answers the new certificate as a show.
-#[utoipa::path(
-    post,
-    path = "/v1/{project_id}/wafcert/certificate/{certificate_id}/rotate",
-    operation_id = "RotateCertificate",
-    tag = "wafcert extensions",
-    params(Caller, IdInPath<CertificateId>),
-    request_body = RotateBody,
-    responses(
-        (status = 200, description = "The new certificate, as a show answers it", body = ShowResponse),
-        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011003`: bad JSON, a missing field, \
-            bad PEM or key; `WAF.00011005`: bad name; `WAF.00011016`: the name is taken; \
-            `WAF.00021013`: the new certificate has expired and hosts use the old one"),
-        (status = 404, body = ErrorBody<'static>, description = "`WAF.00022001`: no such certificate in the project"),
-    )
-)]
+#[utoipa::path(post, path = "/v1/{project_id}/wafcert/certificate/{certificate_id}/rotate", request_body = RotateBody,
+    responses((status = 200, description = "The new certificate, as a show answers it", body = ShowResponse),
+        (status = 400, description = "`WAF.00011003`: a missing field, bad PEM or key; \
+            `WAF.00011005`: bad name; `WAF.00011016`: the name is taken; `WAF.00021013`: the new \
+            certificate has expired and hosts use the old one")))]
 async fn rotate(
     State(state): State<AppState>,
     IdInPath(old): IdInPath<CertificateId>,
@@ -133,17 +123,8 @@ struct DetailsResponse {
 /// `GET .../wafcert/certificate/{id}/details` (any token of the project): the leaf's facts on
 /// the server's certificate clock and every finding of the checks, including hostnames bound
 /// to it that no SAN covers and the same certificate or key stored under another name.
-#[utoipa::path(
-    get,
-    path = "/v1/{project_id}/wafcert/certificate/{certificate_id}/details",
-    operation_id = "ShowCertificateDetails",
-    tag = "wafcert extensions",
-    params(Caller, IdInPath<CertificateId>),
-    responses(
-        (status = 200, description = "The leaf's facts and the checks' findings", body = DetailsResponse),
-        (status = 404, body = ErrorBody<'static>, description = "`WAF.00022001`: no such certificate in the project"),
-    )
-)]
+#[utoipa::path(get, path = "/v1/{project_id}/wafcert/certificate/{certificate_id}/details",
+    responses((status = 200, description = "The leaf's facts and the checks' findings", body = DetailsResponse)))]
 async fn details(
     State(state): State<AppState>,
     Caller(caller): Caller,

@@ -12,9 +12,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::AppState;
-use super::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::{Admin, AdminJson, Caller, IdInPath, QueryPairs};
-use super::paging::PageSize;
+use super::paging::{AllByDefault, PageParams};
 use super::read_cache::{CachedCertificate, CachedPage, CertificateKey, PageKey, ReadCache};
 use crate::auth::Principal;
 use crate::domain::{
@@ -45,25 +45,10 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// `GET /v1/{project_id}/waf/certificate`: a page of certificates, newest first.
-#[utoipa::path(
-    get,
-    path = "/v1/{project_id}/waf/certificate",
-    operation_id = "ListCertificates",
-    tag = "certificates",
-    params(
-        Caller,
-        ("page" = Option<i64>, Query, minimum = 1, description = "1-based page, default 1; \
-            not an integer, or below 1: 400 `WAF.00011011`"),
-        ("pagesize" = inline(Option<PageSize>), Query, description = "1 to 100, or -1 for all \
-            (the default); anything else: 400 `WAF.00011011`"),
-        ListParams,
-    ),
-    responses(
-        (status = 200, description = "A page of certificates, newest first", body = ListResponse),
-        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011011`: bad `page` or `pagesize`; \
-            `WAF.00011002`: bad `name`, `host` or `exp_status`, or a malformed query string"),
-    )
-)]
+#[utoipa::path(get, path = "/v1/{project_id}/waf/certificate",
+    params(PageParams<AllByDefault>, ListParams),
+    responses((status = 200, description = "A page of certificates, newest first", body = ListResponse),
+        (status = 400, description = "`WAF.00011002`: bad `name`, `host` or `exp_status`")))]
 async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -148,21 +133,11 @@ async fn read_page(
 }
 
 /// `POST /v1/{project_id}/waf/certificate`: upload a certificate chain and its private key.
-#[utoipa::path(
-    post,
-    path = "/v1/{project_id}/waf/certificate",
-    operation_id = "CreateCertificate",
-    tag = "certificates",
-    params(Caller),
-    request_body = CertificateBody,
-    responses(
-        (status = 200, description = "The stored certificate (the key is not echoed)", body = CreateResponse),
-        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011003`: bad JSON, a missing field, \
-            bad PEM, an unsupported, encrypted or mismatched key; `WAF.00011005`: bad name; \
-            `WAF.00011016`: the name is taken"),
-        (status = 403, body = ErrorBody<'static>, description = "`WAF.00022005`: the certificate quota is used up"),
-    )
-)]
+#[utoipa::path(post, path = "/v1/{project_id}/waf/certificate", request_body = CertificateBody,
+    responses((status = 200, description = "The stored certificate (the key is not echoed)", body = CreateResponse),
+        (status = 400, description = "`WAF.00011003`: a missing field, bad PEM, an unsupported, \
+            encrypted or mismatched key; `WAF.00011005`: bad name; `WAF.00011016`: the name is taken"),
+        (status = 403, description = "`WAF.00022005`: the certificate quota is used up")))]
 async fn create(
     State(state): State<AppState>,
     AdminJson(caller, body): AdminJson<CertificateBody>,
@@ -193,17 +168,8 @@ async fn create(
 
 /// `GET /v1/{project_id}/waf/certificate/{certificate_id}`: one certificate, with its key for
 /// admins (unless the server withholds keys) and the hosts using it.
-#[utoipa::path(
-    get,
-    path = "/v1/{project_id}/waf/certificate/{certificate_id}",
-    operation_id = "ShowCertificate",
-    tag = "certificates",
-    params(Caller, IdInPath<CertificateId>),
-    responses(
-        (status = 200, description = "The certificate, with its key for admins", body = ShowResponse),
-        (status = 404, body = ErrorBody<'static>, description = "`WAF.00022001`: no such certificate in the project"),
-    )
-)]
+#[utoipa::path(get, path = "/v1/{project_id}/waf/certificate/{certificate_id}",
+    responses((status = 200, description = "The certificate, with its key for admins", body = ShowResponse)))]
 async fn show(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -257,21 +223,11 @@ pub(super) fn show_body(
 
 /// `PUT /v1/{project_id}/waf/certificate/{certificate_id}`: rename, optionally replacing the
 /// chain and key; refused while a host uses the certificate.
-#[utoipa::path(
-    put,
-    path = "/v1/{project_id}/waf/certificate/{certificate_id}",
-    operation_id = "UpdateCertificate",
-    tag = "certificates",
-    params(Caller, IdInPath<CertificateId>),
-    request_body = CertificateBody,
-    responses(
-        (status = 200, description = "The renamed (or replaced) certificate", body = UpdateResponse),
-        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011003`: bad JSON, a missing name, bad \
-            PEM or key, or only one of `content` and `key`; `WAF.00011005`: bad name; \
-            `WAF.00011016`: the name is taken; `WAF.00022003`: a host uses the certificate"),
-        (status = 404, body = ErrorBody<'static>, description = "`WAF.00022001`: no such certificate in the project"),
-    )
-)]
+#[utoipa::path(put, path = "/v1/{project_id}/waf/certificate/{certificate_id}", request_body = CertificateBody,
+    responses((status = 200, description = "The renamed (or replaced) certificate", body = UpdateResponse),
+        (status = 400, description = "`WAF.00011003`: a missing name, bad PEM or key, or only one of \
+            `content` and `key`; `WAF.00011005`: bad name; `WAF.00011016`: the name is taken; \
+            `WAF.00022003`: a host uses the certificate")))]
 async fn update(
     State(state): State<AppState>,
     IdInPath(id): IdInPath<CertificateId>,
@@ -324,18 +280,9 @@ async fn update(
 }
 
 /// `DELETE /v1/{project_id}/waf/certificate/{certificate_id}`: refused while a host uses it.
-#[utoipa::path(
-    delete,
-    path = "/v1/{project_id}/waf/certificate/{certificate_id}",
-    operation_id = "DeleteCertificate",
-    tag = "certificates",
-    params(Caller, IdInPath<CertificateId>),
-    responses(
-        (status = 200, description = "The deleted certificate", body = DeleteResponse),
-        (status = 400, body = ErrorBody<'static>, description = "`WAF.00022003`: a host uses the certificate"),
-        (status = 404, body = ErrorBody<'static>, description = "`WAF.00022001`: no such certificate in the project"),
-    )
-)]
+#[utoipa::path(delete, path = "/v1/{project_id}/waf/certificate/{certificate_id}",
+    responses((status = 200, description = "The deleted certificate", body = DeleteResponse),
+        (status = 400, description = "`WAF.00022003`: a host uses the certificate")))]
 async fn delete(
     State(state): State<AppState>,
     IdInPath(id): IdInPath<CertificateId>,
@@ -351,21 +298,12 @@ async fn delete(
 
 /// `POST /v1/{project_id}/waf/certificate/{certificate_id}/apply-to-hosts`: bind the
 /// certificate to every listed dedicated-mode host, all or nothing.
-#[utoipa::path(
-    post,
-    path = "/v1/{project_id}/waf/certificate/{certificate_id}/apply-to-hosts",
-    operation_id = "ApplyCertificateToHost",
-    tag = "certificates",
-    params(Caller, IdInPath<CertificateId>),
-    request_body = ApplyBody,
-    responses(
-        (status = 200, description = "The certificate with every host now using it", body = ApplyResponse),
-        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011003`: bad JSON, no \
-            `premium_host_ids`, or `cloud_host_ids` given; `WAF.00021013`: the certificate has expired"),
-        (status = 404, body = ErrorBody<'static>, description = "`WAF.00022001`: no such certificate, or one of \
-            the hosts is not in the project"),
-    )
-)]
+#[utoipa::path(post, path = "/v1/{project_id}/waf/certificate/{certificate_id}/apply-to-hosts", request_body = ApplyBody,
+    responses((status = 200, description = "The certificate with every host now using it", body = ApplyResponse),
+        (status = 400, description = "`WAF.00011003`: no `premium_host_ids`, or `cloud_host_ids` \
+            given; `WAF.00021013`: the certificate has expired"),
+        (status = 404, description = "`WAF.00022001`: no such certificate, or one of the hosts is \
+            not in the project")))]
 async fn apply_to_hosts(
     State(state): State<AppState>,
     IdInPath(id): IdInPath<CertificateId>,

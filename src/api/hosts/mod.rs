@@ -11,9 +11,9 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 
 use super::AppState;
-use super::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::{Admin, AdminJson, Caller, IdInPath, QueryPairs};
-use super::paging::PageSize;
+use super::paging::{PageParams, TenByDefault};
 use crate::domain::{
     CertificateChange, HostChange, HostId, HostSettings, PolicyId, PolicyName, PolicySettings,
     ProtectStatus, check_bind, check_certificate_present,
@@ -45,23 +45,13 @@ pub(super) fn routes() -> Router<AppState> {
 
 /// `POST /v1/{project_id}/premium-waf/host`: protect a domain, optionally binding a
 /// certificate (required when a server's front protocol is HTTPS).
-#[utoipa::path(
-    post,
-    path = "/v1/{project_id}/premium-waf/host",
-    operation_id = "CreatePremiumHost",
-    tag = "hosts",
-    params(Caller),
-    request_body = HostRequest,
-    responses(
-        (status = 200, description = "The new host", body = HostResponse),
-        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011003`: bad JSON, a missing or bad \
-            field, `certificateid` without `certificatename` (or naming another certificate), \
-            an `HTTPS` front without a certificate; `WAF.00011006`: bad hostname; \
-            `WAF.00011016`: the hostname is already protected; `WAF.00021013`: the \
-            certificate has expired"),
-        (status = 404, body = ErrorBody<'static>, description = "`WAF.00022001`: no such certificate or policy in the project"),
-    )
-)]
+#[utoipa::path(post, path = "/v1/{project_id}/premium-waf/host", request_body = HostRequest,
+    responses((status = 200, description = "The new host", body = HostResponse),
+        (status = 400, description = "`WAF.00011003`: a missing or bad field, `certificateid` \
+            without `certificatename` (or naming another certificate), an `HTTPS` front without a \
+            certificate; `WAF.00011006`: bad hostname; `WAF.00011016`: the hostname is already \
+            protected; `WAF.00021013`: the certificate has expired"),
+        (status = 404, description = "`WAF.00022001`: no such certificate or policy in the project")))]
 async fn create(
     State(state): State<AppState>,
     AdminJson(caller, body): AdminJson<HostRequest>,
@@ -137,26 +127,10 @@ async fn create(
 }
 
 /// `GET /v1/{project_id}/premium-waf/host`: a page of hosts, newest first.
-#[utoipa::path(
-    get,
-    path = "/v1/{project_id}/premium-waf/host",
-    operation_id = "ListPremiumHost",
-    tag = "hosts",
-    params(
-        Caller,
-        ("page" = Option<i64>, Query, minimum = 1, description = "1-based page, default 1; \
-            not an integer, or below 1: 400 `WAF.00011011`"),
-        ("pagesize" = inline(Option<PageSize>), Query, description = "1 to 100, or -1 for all; \
-            default 10; anything else: 400 `WAF.00011011`"),
-        HostListParams,
-    ),
-    responses(
-        (status = 200, description = "A page of hosts, newest first", body = ListResponse),
-        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011011`: bad `page` or `pagesize`; \
-            `WAF.00011002`: bad `hostname`, `policyname` or `protect_status`, or a malformed \
-            query string"),
-    )
-)]
+#[utoipa::path(get, path = "/v1/{project_id}/premium-waf/host",
+    params(PageParams<TenByDefault>, HostListParams),
+    responses((status = 200, description = "A page of hosts, newest first", body = ListResponse),
+        (status = 400, description = "`WAF.00011002`: bad `hostname`, `policyname` or `protect_status`")))]
 async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -174,17 +148,8 @@ async fn list(
 }
 
 /// `GET /v1/{project_id}/premium-waf/host/{host_id}`: one host with its certificate.
-#[utoipa::path(
-    get,
-    path = "/v1/{project_id}/premium-waf/host/{host_id}",
-    operation_id = "ShowPremiumHost",
-    tag = "hosts",
-    params(Caller, IdInPath<HostId>),
-    responses(
-        (status = 200, description = "The host", body = HostResponse),
-        (status = 404, body = ErrorBody<'static>, description = "`WAF.00022001`: no such host in the project"),
-    )
-)]
+#[utoipa::path(get, path = "/v1/{project_id}/premium-waf/host/{host_id}",
+    responses((status = 200, description = "The host", body = HostResponse)))]
 async fn show(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -195,23 +160,13 @@ async fn show(
 
 /// `PUT /v1/{project_id}/premium-waf/host/{host_id}`: changes only the fields the body
 /// carries; `certificateid` with `certificatename` rebinds, both empty unbinds.
-#[utoipa::path(
-    put,
-    path = "/v1/{project_id}/premium-waf/host/{host_id}",
-    operation_id = "UpdatePremiumHost",
-    tag = "hosts",
-    params(Caller, IdInPath<HostId>),
-    request_body = HostRequest,
-    responses(
-        (status = 200, description = "The host after the change", body = HostResponse),
-        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011003`: bad JSON or field, a changed \
-            hostname, a certificate pair that does not match, an `HTTPS` front left without a \
-            certificate; `WAF.00011006`: bad hostname; `WAF.00021013`: the certificate to bind \
-            has expired"),
-        (status = 404, body = ErrorBody<'static>, description = "`WAF.00022001`: no such host, or no such \
-            certificate to bind, in the project"),
-    )
-)]
+#[utoipa::path(put, path = "/v1/{project_id}/premium-waf/host/{host_id}", request_body = HostRequest,
+    responses((status = 200, description = "The host after the change", body = HostResponse),
+        (status = 400, description = "`WAF.00011003`: a bad field, a changed hostname, a \
+            certificate pair that does not match, an `HTTPS` front left without a certificate; \
+            `WAF.00011006`: bad hostname; `WAF.00021013`: the certificate to bind has expired"),
+        (status = 404, description = "`WAF.00022001`: no such host, or no such certificate to \
+            bind, in the project")))]
 async fn update(
     State(state): State<AppState>,
     IdInPath(id): IdInPath<HostId>,
@@ -236,20 +191,9 @@ async fn update(
 
 /// `PUT /v1/{project_id}/premium-waf/host/{host_id}/protect-status`: bypass (-1), pause (0)
 /// or resume (1) protection; answers `{"protect_status"}`.
-#[utoipa::path(
-    put,
-    path = "/v1/{project_id}/premium-waf/host/{host_id}/protect-status",
-    operation_id = "UpdatePremiumHostProtectStatus",
-    tag = "hosts",
-    params(Caller, IdInPath<HostId>),
-    request_body = ProtectStatusBody,
-    responses(
-        (status = 200, description = "The new status (`protect_status` always present)", body = ProtectStatusBody),
-        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011003`: bad JSON, or `protect_status` \
-            missing or not -1, 0 or 1"),
-        (status = 404, body = ErrorBody<'static>, description = "`WAF.00022001`: no such host in the project"),
-    )
-)]
+#[utoipa::path(put, path = "/v1/{project_id}/premium-waf/host/{host_id}/protect-status", request_body = ProtectStatusBody,
+    responses((status = 200, description = "The new status (`protect_status` always present)", body = ProtectStatusBody),
+        (status = 400, description = "`WAF.00011003`: `protect_status` missing or not -1, 0 or 1")))]
 async fn protect_status(
     State(state): State<AppState>,
     IdInPath(id): IdInPath<HostId>,
@@ -285,24 +229,12 @@ async fn protect_status(
 /// `DELETE /v1/{project_id}/premium-waf/host/{host_id}[?keepPolicy=false]`: stop protecting a
 /// domain, freeing its certificate; `keepPolicy=false` also deletes its policy when no other
 /// host uses it.
-#[utoipa::path(
-    delete,
-    path = "/v1/{project_id}/premium-waf/host/{host_id}",
-    operation_id = "DeletePremiumHost",
-    tag = "hosts",
-    params(
-        Caller,
-        IdInPath<HostId>,
-        ("keepPolicy" = Option<bool>, Query, description = "`false` also deletes the host's \
-            policy when no other host uses it (default `true`); anything but `true` or `false`: \
-            400 `WAF.00011002`"),
-    ),
-    responses(
-        (status = 200, description = "The deleted host", body = DeleteResponse),
-        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011002`: bad `keepPolicy`, or a malformed query string"),
-        (status = 404, body = ErrorBody<'static>, description = "`WAF.00022001`: no such host in the project"),
-    )
-)]
+#[utoipa::path(delete, path = "/v1/{project_id}/premium-waf/host/{host_id}",
+    params(("keepPolicy" = Option<bool>, Query, description = "`false` also deletes the host's \
+        policy when no other host uses it (default `true`); anything but `true` or `false`: 400 \
+        `WAF.00011002`")),
+    responses((status = 200, description = "The deleted host", body = DeleteResponse),
+        (status = 400, description = "`WAF.00011002`: bad `keepPolicy`")))]
 async fn delete(
     State(state): State<AppState>,
     IdInPath(id): IdInPath<HostId>,

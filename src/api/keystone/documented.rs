@@ -1,12 +1,50 @@
 //! The shapes of the identity answers built with `json!` (version documents, project and
 //! domain lookups), for the API document only. The tests below read the real answers into
 //! them strictly, and schemathesis checks the served ones, so they cannot drift unnoticed.
+//! Also the parameters and error answers several token routes share.
 
 // Shapes for the document: nothing builds them outside the tests, nothing reads their fields.
 #![allow(dead_code)]
 
 use serde::Deserialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, IntoResponses, ToSchema};
+
+use super::error::ErrorEnvelope;
+
+/// `?nocatalog` of the token answers (issue and validate).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct NoCatalog {
+    /// Present: the answer carries no service catalog
+    #[param(allow_reserved)]
+    nocatalog: Option<String>,
+}
+
+/// The token a validate, check or revoke is about.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub(super) struct SubjectToken {
+    /// The token to describe, check or revoke
+    #[param(rename = "X-Subject-Token")]
+    subject: String,
+}
+
+/// Why a validate, check or revoke of the `X-Subject-Token` is refused.
+#[derive(IntoResponses)]
+pub(super) enum SubjectTokenErrors {
+    /// No `X-Subject-Token`
+    #[response(status = 400)]
+    NoSubject(ErrorEnvelope<'static>),
+    /// No valid `X-Auth-Token`
+    #[response(status = 401)]
+    NoCaller(ErrorEnvelope<'static>),
+    /// The caller is neither the token's user nor an admin of its project
+    #[response(status = 403)]
+    NotAllowed(ErrorEnvelope<'static>),
+    /// The subject token is unknown, expired or revoked
+    #[response(status = 404)]
+    Unknown(ErrorEnvelope<'static>),
+}
 
 /// `GET /`: the identity versions.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -144,7 +182,7 @@ mod tests {
 
     #[test]
     fn version_documents_have_the_documented_shape() {
-        let settings = ServiceSettings::for_tests("eu-de", "http://127.0.0.1:8080");
+        let settings = ServiceSettings::sample();
         serde_json::from_value::<VersionResponse>(super::super::response::version(&settings))
             .unwrap();
         serde_json::from_value::<VersionsResponse>(super::super::response::versions(&settings))

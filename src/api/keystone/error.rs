@@ -72,7 +72,7 @@ impl KeystoneError {
 /// Keystone's error answer (`KeystoneError` in the API document).
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = KeystoneError)]
-pub(super) struct ErrorEnvelope<'a> {
+pub(in crate::api) struct ErrorEnvelope<'a> {
     error: ErrorBody<'a>,
 }
 

@@ -26,8 +26,9 @@ use axum::routing::{MethodRouter, any, get};
 use super::AppState;
 use crate::auth::{LoginError, TokenInfo};
 use crate::domain::{Role, UserId, now_ms};
-use documented::{VersionResponse, VersionsResponse};
-use error::{ErrorEnvelope, KeystoneError};
+use documented::{NoCatalog, SubjectToken, SubjectTokenErrors, VersionResponse, VersionsResponse};
+pub(super) use error::ErrorEnvelope;
+use error::KeystoneError;
 use response::TokenResponse;
 
 /// The header carrying the issued or inspected token.
@@ -68,13 +69,8 @@ where
 const BODY_LIMIT: usize = 16 * 1024;
 
 /// `GET /`: the identity versions, as Keystone's root answers (300 Multiple Choices).
-#[utoipa::path(
-    get,
-    path = "/",
-    operation_id = "KeystoneListVersions",
-    tag = "identity",
-    responses((status = 300, description = "The identity versions (one)", body = VersionsResponse))
-)]
+#[utoipa::path(get, path = "/",
+    responses((status = 300, description = "The identity versions (one)", body = VersionsResponse)))]
 async fn versions(State(state): State<AppState>) -> Response {
     (
         StatusCode::MULTIPLE_CHOICES,
@@ -84,37 +80,21 @@ async fn versions(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /v3`: the version document.
-#[utoipa::path(
-    get,
-    path = "/v3",
-    operation_id = "KeystoneShowVersion",
-    tag = "identity",
-    responses((status = 200, description = "The version document", body = VersionResponse))
-)]
+#[utoipa::path(get, path = "/v3",
+    responses((status = 200, description = "The version document", body = VersionResponse)))]
 async fn version(State(state): State<AppState>) -> Response {
     Json(response::version(&state.settings)).into_response()
 }
 
 /// `POST /v3/auth/tokens`: 201 with the token in `X-Subject-Token` and its description.
-#[utoipa::path(
-    post,
-    path = "/v3/auth/tokens",
-    operation_id = "KeystoneCreateToken",
-    tag = "identity",
-    params(("nocatalog" = Option<String>, Query, allow_reserved, description = "Present: the \
-        answer carries no service catalog")),
-    request_body = request::Envelope,
-    responses(
-        (status = 201, description = "The new token (in `X-Subject-Token`) and its description",
+#[utoipa::path(post, path = "/v3/auth/tokens", params(NoCatalog), request_body = request::Envelope,
+    responses((status = 201, description = "The new token (in `X-Subject-Token`) and its description",
             body = TokenResponse, headers(("X-Subject-Token" = String, description = "The token described"))),
-        (status = 400, description = "A malformed body, or one missing what the method needs", body = ErrorEnvelope<'static>),
+        (status = 400, description = "A malformed body, or one missing what the method needs"),
         (status = 401, description = "Wrong credentials, an unknown or expired token, an \
-            unsupported method or scope", body = ErrorEnvelope<'static>),
-        (status = 413, description = "The body is larger than 16 KiB", body = ErrorEnvelope<'static>),
-        (status = 429, description = "Too many failed logins; retry after `Retry-After` seconds", body = ErrorEnvelope<'static>,
-            headers(("Retry-After" = i64, description = "Seconds to wait"))),
-    )
-)]
+            unsupported method or scope"),
+        (status = 429, description = "Too many failed logins; retry after `Retry-After` seconds",
+            headers(("Retry-After" = i64, description = "Seconds to wait")))))]
 async fn issue(
     State(state): State<AppState>,
     client: Option<Extension<ConnectInfo<SocketAddr>>>,
@@ -157,25 +137,10 @@ async fn issue(
 }
 
 /// `GET /v3/auth/tokens`: describes the `X-Subject-Token` to a caller allowed to see it.
-#[utoipa::path(
-    get,
-    path = "/v3/auth/tokens",
-    operation_id = "KeystoneValidateToken",
-    tag = "identity",
-    params(
-        ("X-Subject-Token" = String, Header, description = "The token to describe"),
-        ("nocatalog" = Option<String>, Query, allow_reserved, description = "Present: the \
-            answer carries no service catalog"),
-    ),
-    security(("token" = [])),
-    responses(
-        (status = 200, description = "The token's description", body = TokenResponse, headers(("X-Subject-Token" = String, description = "The token described"))),
-        (status = 400, description = "No `X-Subject-Token`", body = ErrorEnvelope<'static>),
-        (status = 401, description = "No valid `X-Auth-Token`", body = ErrorEnvelope<'static>),
-        (status = 403, description = "The caller is neither the token's user nor an admin of its project", body = ErrorEnvelope<'static>),
-        (status = 404, description = "The subject token is unknown, expired or revoked", body = ErrorEnvelope<'static>),
-    )
-)]
+#[utoipa::path(get, path = "/v3/auth/tokens", params(SubjectToken, NoCatalog), security(("token" = [])),
+    responses((status = 200, description = "The token's description", body = TokenResponse,
+            headers(("X-Subject-Token" = String, description = "The token described"))),
+        SubjectTokenErrors))]
 async fn validate(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -186,21 +151,8 @@ async fn validate(
 }
 
 /// `DELETE /v3/auth/tokens`: revokes the `X-Subject-Token`; 204.
-#[utoipa::path(
-    delete,
-    path = "/v3/auth/tokens",
-    operation_id = "KeystoneRevokeToken",
-    tag = "identity",
-    params(("X-Subject-Token" = String, Header, description = "The token to revoke")),
-    security(("token" = [])),
-    responses(
-        (status = 204, description = "Revoked"),
-        (status = 400, description = "No `X-Subject-Token`", body = ErrorEnvelope<'static>),
-        (status = 401, description = "No valid `X-Auth-Token`", body = ErrorEnvelope<'static>),
-        (status = 403, description = "The caller is neither the token's user nor an admin of its project", body = ErrorEnvelope<'static>),
-        (status = 404, description = "The subject token is unknown, expired or revoked", body = ErrorEnvelope<'static>),
-    )
-)]
+#[utoipa::path(delete, path = "/v3/auth/tokens", params(SubjectToken), security(("token" = [])),
+    responses((status = 204, description = "Revoked"), SubjectTokenErrors))]
 async fn revoke(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::super::AppState;
 use super::super::authentication::authenticated;
 use super::documented::{DomainsResponse, ProjectResponse, ProjectsResponse};
-use super::error::{ErrorEnvelope, KeystoneError};
+use super::error::KeystoneError;
 use crate::auth::domain_id;
 use crate::domain::Project;
 
@@ -69,19 +69,10 @@ fn name_filter(query: QueryList) -> Result<Option<String>, KeystoneError> {
 
 /// `GET /v3/projects[?name=]`: the caller's project when the name is absent, the project's
 /// name or the server's region; otherwise an empty list.
-#[utoipa::path(
-    get,
-    path = "/v3/projects",
-    operation_id = "KeystoneListProjects",
-    tag = "identity",
+#[utoipa::path(get, path = "/v3/projects", security(("token" = []), ("aksk" = [])),
     params(("name" = Option<String>, Query, description = "The project's name or the region's")),
-    security(("token" = []), ("aksk" = [])),
-    responses(
-        (status = 200, description = "The caller's project, if it matches", body = ProjectsResponse),
-        (status = 400, description = "A malformed query string", body = ErrorEnvelope<'static>),
-        (status = 401, description = "No valid credential", body = ErrorEnvelope<'static>),
-    )
-)]
+    responses((status = 200, description = "The caller's project, if it matches", body = ProjectsResponse),
+        (status = 400, description = "A malformed query string")))]
 pub(super) async fn list(
     State(state): State<AppState>,
     query: QueryList,
@@ -109,17 +100,8 @@ pub(super) async fn list(
 }
 
 /// `GET /v3/auth/projects`: the projects the caller may scope to (its own).
-#[utoipa::path(
-    get,
-    path = "/v3/auth/projects",
-    operation_id = "KeystoneListAuthProjects",
-    tag = "identity",
-    security(("token" = []), ("aksk" = [])),
-    responses(
-        (status = 200, description = "The caller's project", body = ProjectsResponse),
-        (status = 401, description = "No valid credential", body = ErrorEnvelope<'static>),
-    )
-)]
+#[utoipa::path(get, path = "/v3/auth/projects", security(("token" = []), ("aksk" = [])),
+    responses((status = 200, description = "The caller's project", body = ProjectsResponse)))]
 pub(super) async fn auth_projects(
     State(state): State<AppState>,
     req: Request,
@@ -132,17 +114,8 @@ pub(super) async fn auth_projects(
 }
 
 /// `GET /v3/auth/domains`: the domain of the caller's project.
-#[utoipa::path(
-    get,
-    path = "/v3/auth/domains",
-    operation_id = "KeystoneListAuthDomains",
-    tag = "identity",
-    security(("token" = []), ("aksk" = [])),
-    responses(
-        (status = 200, description = "The domain of the caller's project", body = DomainsResponse),
-        (status = 401, description = "No valid credential", body = ErrorEnvelope<'static>),
-    )
-)]
+#[utoipa::path(get, path = "/v3/auth/domains", security(("token" = []), ("aksk" = [])),
+    responses((status = 200, description = "The domain of the caller's project", body = DomainsResponse)))]
 pub(super) async fn auth_domains(
     State(state): State<AppState>,
     req: Request,
@@ -163,19 +136,10 @@ pub(super) async fn auth_domains(
 }
 
 /// `GET /v3/projects/{id}`: the caller's own project; any other id is 404.
-#[utoipa::path(
-    get,
-    path = "/v3/projects/{project_id}",
-    operation_id = "KeystoneShowProject",
-    tag = "identity",
+#[utoipa::path(get, path = "/v3/projects/{project_id}", security(("token" = []), ("aksk" = [])),
     params(("project_id" = String, Path, description = "The caller's project id (any other is 404)")),
-    security(("token" = []), ("aksk" = [])),
-    responses(
-        (status = 200, description = "The caller's project", body = ProjectResponse),
-        (status = 401, description = "No valid credential", body = ErrorEnvelope<'static>),
-        (status = 404, description = "Not the caller's project", body = ErrorEnvelope<'static>),
-    )
-)]
+    responses((status = 200, description = "The caller's project", body = ProjectResponse),
+        (status = 404, description = "Not the caller's project")))]
 pub(super) async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,

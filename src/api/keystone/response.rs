@@ -200,14 +200,10 @@ fn stable_id(parts: &[&str]) -> String {
 mod tests {
     use super::*;
 
-    fn settings() -> ServiceSettings {
-        ServiceSettings::for_tests("eu-ch2", "https://waf.example.com")
-    }
-
     #[test]
     fn catalog_points_at_this_server() {
         let project = "0123456789abcdef0123456789abcdef";
-        let catalog = serde_json::to_value(catalog(&settings(), project)).unwrap();
+        let catalog = serde_json::to_value(catalog(&ServiceSettings::sample(), project)).unwrap();
         let url = |kind: &str| {
             catalog
                 .as_array()

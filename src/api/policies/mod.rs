@@ -11,9 +11,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::AppState;
-use super::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::{Admin, AdminJson, Caller, IdInPath, QueryPairs, body_rejection, parse_json};
-use super::paging::{PageSize, Paging};
+use super::paging::{PageParams, Paging, TenByDefault};
 use crate::domain::{HostId, PolicyId, PolicySettings};
 use crate::storage::{NewPolicy, PolicyListFilter};
 use wire::{ListResponse, PolicyRequest, PolicyResponse};
@@ -32,20 +32,10 @@ pub(super) fn routes() -> Router<AppState> {
 
 /// `POST /v1/{project_id}/waf/policy`: a new policy with the given name and settings (the
 /// rest at the defaults a new cloud policy has).
-#[utoipa::path(
-    post,
-    path = "/v1/{project_id}/waf/policy",
-    operation_id = "CreatePolicy",
-    tag = "policies",
-    params(Caller),
-    request_body = PolicyRequest,
-    responses(
-        (status = 200, description = "The new policy", body = PolicyResponse),
-        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011003`: bad JSON, no name, a bad level \
-            or a rule field that is not an object; `WAF.00011005`: bad name; `WAF.00011016`: \
-            the name is taken"),
-    )
-)]
+#[utoipa::path(post, path = "/v1/{project_id}/waf/policy", request_body = PolicyRequest,
+    responses((status = 200, description = "The new policy", body = PolicyResponse),
+        (status = 400, description = "`WAF.00011003`: no name, a bad level or a rule field that \
+            is not an object; `WAF.00011005`: bad name; `WAF.00011016`: the name is taken")))]
 async fn create(
     State(state): State<AppState>,
     AdminJson(caller, body): AdminJson<PolicyRequest>,
@@ -70,26 +60,12 @@ async fn create(
 
 /// `GET /v1/{project_id}/waf/policy`: a page of policies (`page`, `pagesize` default 10,
 /// `name` a case-insensitive substring), newest first.
-#[utoipa::path(
-    get,
-    path = "/v1/{project_id}/waf/policy",
-    operation_id = "ListPolicy",
-    tag = "policies",
-    params(
-        Caller,
-        ("page" = Option<i64>, Query, minimum = 1, description = "1-based page, default 1; \
-            not an integer, or below 1: 400 `WAF.00011011`"),
-        ("pagesize" = inline(Option<PageSize>), Query, description = "Default 10; anything \
-            else: 400 `WAF.00011011`"),
-        ("name" = Option<String>, Query, max_length = 256, description = "Case-insensitive \
-            substring of the name; empty is no filter; longer than 256 bytes: 400 `WAF.00011002`"),
-    ),
-    responses(
-        (status = 200, description = "A page of policies, newest first", body = ListResponse),
-        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011011`: bad `page` or `pagesize`; \
-            `WAF.00011002`: bad `name`, or a malformed query string"),
-    )
-)]
+#[utoipa::path(get, path = "/v1/{project_id}/waf/policy",
+    params(PageParams<TenByDefault>, ("name" = Option<String>, Query, max_length = 256,
+        description = "Case-insensitive substring of the name; empty is no filter; longer than \
+        256 bytes: 400 `WAF.00011002`")),
+    responses((status = 200, description = "A page of policies, newest first", body = ListResponse),
+        (status = 400, description = "`WAF.00011002`: bad `name`")))]
 async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -108,17 +84,8 @@ async fn list(
 }
 
 /// `GET /v1/{project_id}/waf/policy/{policy_id}`: one policy with its hosts.
-#[utoipa::path(
-    get,
-    path = "/v1/{project_id}/waf/policy/{policy_id}",
-    operation_id = "ShowPolicy",
-    tag = "policies",
-    params(Caller, IdInPath<PolicyId>),
-    responses(
-        (status = 200, description = "The policy with its hosts", body = PolicyResponse),
-        (status = 404, body = ErrorBody<'static>, description = "`WAF.00022001`: no such policy in the project"),
-    )
-)]
+#[utoipa::path(get, path = "/v1/{project_id}/waf/policy/{policy_id}",
+    responses((status = 200, description = "The policy with its hosts", body = PolicyResponse)))]
 async fn show(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -130,28 +97,16 @@ async fn show(
 /// `PUT /v1/{project_id}/waf/policy/{policy_id}[?hosts=id,...]`: moves the listed hosts onto
 /// the policy and applies the body's fields, if any, in one transaction (all or nothing; an
 /// unknown host is 404); answers the policy.
-#[utoipa::path(
-    put,
-    path = "/v1/{project_id}/waf/policy/{policy_id}",
-    operation_id = "UpdatePolicy",
-    tag = "policies",
-    params(
-        Caller,
-        IdInPath<PolicyId>,
-        ("hosts" = Option<String>, Query, description = "Comma-separated ids of hosts to move \
-            onto the policy (`UpdatePolicyProtectHost`); all or nothing"),
-    ),
+#[utoipa::path(put, path = "/v1/{project_id}/waf/policy/{policy_id}",
+    params(("hosts" = Option<String>, Query, description = "Comma-separated ids of hosts to move \
+        onto the policy (`UpdatePolicyProtectHost`); all or nothing")),
     request_body(content = Option<PolicyRequest>, description = "The fields to change; may be \
         empty when only `hosts` is given"),
-    responses(
-        (status = 200, description = "The policy after the change", body = PolicyResponse),
-        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011003`: bad JSON, a bad level or a \
-            rule field that is not an object; `WAF.00011005`: bad name; `WAF.00011002`: a \
-            malformed query string"),
-        (status = 404, body = ErrorBody<'static>, description = "`WAF.00022001`: no such policy, or one of \
-            `hosts` is not in the project"),
-    )
-)]
+    responses((status = 200, description = "The policy after the change", body = PolicyResponse),
+        (status = 400, description = "`WAF.00011003`: a bad level or a rule field that is not an \
+            object; `WAF.00011005`: bad name"),
+        (status = 404, description = "`WAF.00022001`: no such policy, or one of `hosts` is not in \
+            the project")))]
 async fn update(
     State(state): State<AppState>,
     IdInPath(id): IdInPath<PolicyId>,
@@ -190,18 +145,9 @@ async fn update(
 
 /// `DELETE /v1/{project_id}/waf/policy/{policy_id}`: a policy no host uses; one in use is
 /// 400 `WAF.00022003`.
-#[utoipa::path(
-    delete,
-    path = "/v1/{project_id}/waf/policy/{policy_id}",
-    operation_id = "DeletePolicy",
-    tag = "policies",
-    params(Caller, IdInPath<PolicyId>),
-    responses(
-        (status = 200, description = "The deleted policy", body = PolicyResponse),
-        (status = 400, body = ErrorBody<'static>, description = "`WAF.00022003`: a host uses the policy"),
-        (status = 404, body = ErrorBody<'static>, description = "`WAF.00022001`: no such policy in the project"),
-    )
-)]
+#[utoipa::path(delete, path = "/v1/{project_id}/waf/policy/{policy_id}",
+    responses((status = 200, description = "The deleted policy", body = PolicyResponse),
+        (status = 400, description = "`WAF.00022003`: a host uses the policy")))]
 async fn delete(
     State(state): State<AppState>,
     IdInPath(id): IdInPath<PolicyId>,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{ControlState, bad_input};
-use crate::api::error::{ApiResult, ErrorBody};
+use crate::api::error::ApiResult;
 use crate::api::extract::JsonBody;
 use crate::domain::{
     ClockMove, ClockSetting, Millis, format_rfc3339, now_ms, parse_duration, parse_rfc3339,
@@ -77,13 +77,8 @@ impl ClockRequest {
 }
 
 /// `GET /_wafcert/clock`.
-#[utoipa::path(
-    get,
-    path = "/_wafcert/clock",
-    operation_id = "WafcertShowClock",
-    tag = "test controls",
-    responses((status = 200, description = "The certificate clock", body = ClockBody))
-)]
+#[utoipa::path(get, path = "/_wafcert/clock", operation_id = "WafcertShowClock",
+    responses((status = 200, description = "The certificate clock", body = ClockBody)))]
 pub(super) async fn show(State(s): State<ControlState>) -> ApiResult<Json<ClockBody>> {
     let setting = s.app.store.clock_setting().await?;
     s.app.clock.apply(setting);
@@ -91,17 +86,8 @@ pub(super) async fn show(State(s): State<ControlState>) -> ApiResult<Json<ClockB
 }
 
 /// `POST /_wafcert/clock`.
-#[utoipa::path(
-    post,
-    path = "/_wafcert/clock",
-    operation_id = "WafcertMoveClock",
-    tag = "test controls",
-    request_body = ClockRequest,
-    responses(
-        (status = 200, description = "The certificate clock after the moves", body = ClockBody),
-        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011003`: a bad field (the message names it), bad JSON or an unknown field"),
-    )
-)]
+#[utoipa::path(post, path = "/_wafcert/clock", operation_id = "WafcertMoveClock", request_body = ClockRequest,
+    responses((status = 200, description = "The certificate clock after the moves", body = ClockBody)))]
 pub(super) async fn change(
     State(s): State<ControlState>,
     JsonBody(body): JsonBody<ClockRequest>,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{ControlState, Shared, bad_input};
-use crate::api::error::{ApiResult, ErrorBody};
+use crate::api::error::ApiResult;
 use crate::api::extract::JsonBody;
 use crate::domain::SeededRandom;
 
@@ -206,17 +206,8 @@ pub(super) struct FaultsBody {
 }
 
 /// `POST /_wafcert/faults`: adds a fault and answers it as stored.
-#[utoipa::path(
-    post,
-    path = "/_wafcert/faults",
-    operation_id = "WafcertAddFault",
-    tag = "test controls",
-    request_body = FaultRequest,
-    responses(
-        (status = 200, description = "The fault as stored", body = Fault),
-        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011003`: a bad field (the message names it), bad JSON or an unknown field"),
-    )
-)]
+#[utoipa::path(post, path = "/_wafcert/faults", operation_id = "WafcertAddFault", request_body = FaultRequest,
+    responses((status = 200, description = "The fault as stored", body = Fault)))]
 pub(super) async fn add(
     State(s): State<ControlState>,
     JsonBody(body): JsonBody<FaultRequest>,
@@ -227,13 +218,8 @@ pub(super) async fn add(
 }
 
 /// `GET /_wafcert/faults`: the active faults with their remaining counts.
-#[utoipa::path(
-    get,
-    path = "/_wafcert/faults",
-    operation_id = "WafcertListFaults",
-    tag = "test controls",
-    responses((status = 200, description = "The active faults", body = FaultsBody))
-)]
+#[utoipa::path(get, path = "/_wafcert/faults", operation_id = "WafcertListFaults",
+    responses((status = 200, description = "The active faults", body = FaultsBody)))]
 pub(super) async fn show(State(s): State<ControlState>) -> Json<FaultsBody> {
     Json(FaultsBody {
         items: s.controls.faults.list(),
@@ -241,13 +227,8 @@ pub(super) async fn show(State(s): State<ControlState>) -> Json<FaultsBody> {
 }
 
 /// `DELETE /_wafcert/faults`: removes every fault.
-#[utoipa::path(
-    delete,
-    path = "/_wafcert/faults",
-    operation_id = "WafcertClearFaults",
-    tag = "test controls",
-    responses((status = 200, description = "No faults any more", body = FaultsBody))
-)]
+#[utoipa::path(delete, path = "/_wafcert/faults", operation_id = "WafcertClearFaults",
+    responses((status = 200, description = "No faults any more", body = FaultsBody)))]
 pub(super) async fn clear(State(s): State<ControlState>) -> Json<FaultsBody> {
     s.controls.faults.clear();
     Json(FaultsBody { items: Vec::new() })

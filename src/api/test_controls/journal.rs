@@ -11,7 +11,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{ControlState, Shared, bad_input};
-use crate::api::error::{ApiResult, ErrorBody};
+use crate::api::error::ApiResult;
 use crate::api::extract::QueryPairs;
 use crate::api::operation::is_operation;
 
@@ -91,24 +91,14 @@ pub(super) struct JournalBody {
 
 /// `GET /_wafcert/requests?project_id=&operation=&limit=`: newest first; `limit` defaults to
 /// 1000.
-#[utoipa::path(
-    get,
-    path = "/_wafcert/requests",
-    operation_id = "WafcertListRequests",
-    tag = "test controls",
-    params(
-        ("project_id" = Option<String>, Query, description = "Only requests of this project"),
-        ("operation" = inline(Option<super::OperationName>), Query, description = "Only calls \
-            of this SDK operation; an unknown name is 400 `WAF.00011003`"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 10000, description = "At most \
-            this many, default 1000"),
-    ),
-    responses(
-        (status = 200, description = "Journaled requests, newest first", body = JournalBody),
-        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011003`: unknown `operation` or bad \
-            `limit`; `WAF.00011002`: a malformed query string"),
-    )
-)]
+#[utoipa::path(get, path = "/_wafcert/requests", operation_id = "WafcertListRequests",
+    params(("project_id" = Option<String>, Query, description = "Only requests of this project"),
+        ("operation" = inline(Option<super::OperationName>), Query, description = "Only calls of \
+            this SDK operation; an unknown name is 400 `WAF.00011003`"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 10000, description = "At most this \
+            many, default 1000")),
+    responses((status = 200, description = "Journaled requests, newest first", body = JournalBody),
+        (status = 400, description = "`WAF.00011003`: unknown `operation` or bad `limit`")))]
 pub(super) async fn show(
     State(s): State<ControlState>,
     query: QueryPairs,
@@ -136,13 +126,8 @@ pub(super) async fn show(
 }
 
 /// `DELETE /_wafcert/requests`: empties the journal.
-#[utoipa::path(
-    delete,
-    path = "/_wafcert/requests",
-    operation_id = "WafcertClearRequests",
-    tag = "test controls",
-    responses((status = 200, description = "The journal is empty", body = JournalBody))
-)]
+#[utoipa::path(delete, path = "/_wafcert/requests", operation_id = "WafcertClearRequests",
+    responses((status = 200, description = "The journal is empty", body = JournalBody)))]
 pub(super) async fn clear(State(s): State<ControlState>) -> Json<JournalBody> {
     s.controls.journal.clear(None);
     Json(JournalBody { items: Vec::new() })

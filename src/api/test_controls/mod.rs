@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::JsonBody;
 use crate::domain::{ProjectId, SeededRandom};
 
@@ -123,17 +123,8 @@ struct ResetResponse {
 
 /// `POST /_wafcert/reset`: deletes the certificates and hosts (and later per-project state)
 /// of one project or all, keeps credentials, and clears the journal and the faults.
-#[utoipa::path(
-    post,
-    path = "/_wafcert/reset",
-    operation_id = "WafcertReset",
-    tag = "test controls",
-    request_body = ResetRequest,
-    responses(
-        (status = 200, description = "What was deleted", body = ResetResponse),
-        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011003`: a bad field (the message names it), bad JSON or an unknown field"),
-    )
-)]
+#[utoipa::path(post, path = "/_wafcert/reset", operation_id = "WafcertReset", request_body = ResetRequest,
+    responses((status = 200, description = "What was deleted", body = ResetResponse)))]
 async fn reset(
     State(s): State<ControlState>,
     JsonBody(body): JsonBody<ResetRequest>,
@@ -166,17 +157,8 @@ struct SeedBody {
 }
 
 /// `POST /_wafcert/seed`: from now on, ids of new resources come from this seed's stream.
-#[utoipa::path(
-    post,
-    path = "/_wafcert/seed",
-    operation_id = "WafcertSeed",
-    tag = "test controls",
-    request_body = SeedBody,
-    responses(
-        (status = 200, description = "The seed now in force", body = SeedBody),
-        (status = 400, body = ErrorBody<'static>, description = "`WAF.00011003`: a bad field (the message names it), bad JSON or an unknown field"),
-    )
-)]
+#[utoipa::path(post, path = "/_wafcert/seed", operation_id = "WafcertSeed", request_body = SeedBody,
+    responses((status = 200, description = "The seed now in force", body = SeedBody)))]
 async fn seed(
     State(s): State<ControlState>,
     JsonBody(body): JsonBody<SeedBody>,
