@@ -143,9 +143,10 @@ pub(super) async fn record(
     Ok(())
 }
 
-/// Rows per multi-row `INSERT` of [`record_many`] (9 binds each stays far below both
-/// engines' bind limits).
-const MANY_CHUNK_ROWS: usize = 500;
+/// Rows per multi-row `INSERT` of [`record_many`]: 450 bind parameters, as few as the
+/// certificate rows' (binding on SQLite costs the square of a statement's parameters, see
+/// `INSERT_CHUNK_ROWS` in `certificates.rs`).
+const MANY_CHUNK_ROWS: usize = 50;
 
 /// Writes events of one type in multi-row statements on `conn` (bulk loads): each row is
 /// `(project, subject, data, origin)`.
