@@ -223,9 +223,10 @@ fn delivery_start(outbox: bool) -> (&'static str, Option<Millis>) {
     }
 }
 
-/// Rows per multi-row `INSERT` of [`record_many_certificates`] (9 binds each stays far below
-/// both engines' bind limits).
-const MANY_CHUNK_ROWS: usize = 500;
+/// Rows per multi-row `INSERT` of [`record_many_certificates`]: 450 bind parameters, as few as
+/// the certificate rows' (binding on SQLite costs the square of a statement's parameters, see
+/// `INSERT_CHUNK_ROWS` in `certificates.rs`).
+const MANY_CHUNK_ROWS: usize = 50;
 
 /// Writes certificate events of one type in multi-row statements on `conn` (bulk loads): each
 /// row is `(project, (certificate id, name), extra, origin)`, as [`EventLog::certificate`]

@@ -62,24 +62,28 @@ impl Store {
         thresholds: &Thresholds,
         now: Millis,
     ) -> Result<usize, StoreError> {
+        // Walks the partial index `certificates_expiry_due` (migration 0009) in expiry order:
+        // only rows still owed an event, within the horizon, never the table.
         let sql = format!(
             "SELECT id, project_id, expire_time_ms, expiry_stage FROM certificates \
              WHERE expire_time_ms <= $1 AND (expiry_stage IS NULL OR expiry_stage > 0) \
-             AND expire_time_ms <= $2 + {} AND id > $3 ORDER BY id LIMIT $4",
+             AND expire_time_ms <= $2 + {} AND (expire_time_ms, id) > ($3, $4) \
+             ORDER BY expire_time_ms, id LIMIT $5",
             thresholds.next_lead_sql()
         );
         let mut emitted = 0;
-        let mut after = String::new();
+        let mut after = (Millis::MIN, String::new());
         loop {
             let rows: Vec<DueRow> = sqlx::query_as(AssertSqlSafe(sql.clone()))
                 .bind(now.saturating_add(thresholds.horizon_ms()))
                 .bind(now)
-                .bind(after.clone())
+                .bind(after.0)
+                .bind(after.1.clone())
                 .bind(BATCH)
                 .fetch_all(&self.pool)
                 .await?;
             let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) == BATCH;
-            let due: Vec<(&DueRow, Vec<i64>)> = rows
+            let mut due: Vec<(&DueRow, Vec<i64>)> = rows
                 .iter()
                 .map(|row| {
                     (
@@ -90,11 +94,12 @@ impl Store {
                 .filter(|(_, stages)| !stages.is_empty())
                 .collect();
             // Rows go in id order, so concurrent replicas lock them in the same order.
+            due.sort_by(|a, b| a.0.id.cmp(&b.0.id));
             for chunk in due.chunks(PER_TRANSACTION) {
                 emitted += self.emit_stages(chunk, now).await?;
             }
             match rows.last() {
-                Some(last) if full => after.clone_from(&last.id),
+                Some(last) if full => after = (last.expire_time_ms, last.id.clone()),
                 _ => break,
             }
         }
