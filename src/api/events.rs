@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::{Ctx, QueryPairs};
-use super::paging::{PageParams, Paging, TenNeverAll};
+use super::paging::{PageParams, Paging, TenNeverAll, list_from_page};
 use crate::domain::{CertificateId, EventType};
 use crate::storage::{EventFilter, EventRecord};
 
@@ -86,6 +86,8 @@ struct ListResponse {
     items: Vec<EventBody>,
 }
 
+list_from_page!(ListResponse, EventRecord);
+
 /// An event type name, for the API document: one of [`EventType::ALL`].
 #[derive(Debug, Clone, Copy)]
 struct EventTypeName;
@@ -146,8 +148,5 @@ async fn list(Ctx { state, caller, .. }: Ctx, query: QueryPairs) -> ApiResult<Js
         window: paging.window(),
     };
     let page = state.store.list_events(&caller.project, &filter).await?;
-    Ok(Json(ListResponse {
-        total: page.total,
-        items: page.items.into_iter().map(Into::into).collect(),
-    }))
+    Ok(Json(page.into()))
 }

@@ -10,11 +10,11 @@ mod wire;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::{Admin, AdminJson, Ctx, QueryPairs};
 use super::paging::{AllByDefault, PageParams};
 use super::read_cache::{CachedCertificate, CachedPage, CertificateKey, PageKey, ReadCache};
+use super::{AppState, resource_routes};
 use crate::auth::Principal;
 use crate::domain::{
     CertificateId, CertificateName, CertificatePair, ExpiryStatus, HostId, Millis, NameLimit,
@@ -31,16 +31,11 @@ use wire::{
 /// The certificate routes, all under `/v1/{project_id}/waf/certificate`.
 pub(super) fn routes() -> Router<AppState> {
     let base = "/v1/{project_id}/waf/certificate";
-    Router::new()
-        .route(base, get(list).post(create))
-        .route(
-            &format!("{base}/{{certificate_id}}"),
-            get(show).put(update).delete(delete),
-        )
-        .route(
-            &format!("{base}/{{certificate_id}}/apply-to-hosts"),
-            post(apply_to_hosts),
-        )
+    let item = get(show).put(update).delete(delete);
+    resource_routes::<CertificateId>(base, get(list).post(create), item).route(
+        &format!("{base}/{{certificate_id}}/apply-to-hosts"),
+        post(apply_to_hosts),
+    )
 }
 
 /// `GET /v1/{project_id}/waf/certificate`: a page of certificates, newest first.

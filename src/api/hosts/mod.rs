@@ -9,10 +9,10 @@ mod wire;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 
-use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::{Admin, AdminJson, Ctx, QueryPairs};
 use super::paging::{PageParams, TenByDefault};
+use super::{AppState, resource_routes};
 use crate::domain::{
     CertificateChange, HostChange, HostId, HostSettings, PolicyId, PolicyName, PolicySettings,
     ProtectStatus, check_bind, check_certificate_present,
@@ -24,12 +24,8 @@ use wire::{DeleteResponse, HostRequest, HostResponse, ListResponse, ProtectStatu
 /// The host routes, all under `/v1/{project_id}/premium-waf/host`.
 pub(super) fn routes() -> Router<AppState> {
     let base = "/v1/{project_id}/premium-waf/host";
-    Router::new()
-        .route(base, get(list).post(create))
-        .route(
-            &format!("{base}/{{host_id}}"),
-            get(show).put(update).delete(delete),
-        )
+    let item = get(show).put(update).delete(delete);
+    resource_routes::<HostId>(base, get(list).post(create), item)
         // Huawei's SDK and Terraform provider send the hyphen, gophertelekomcloud (OTC's
         // provider) the underscore.
         .route(
@@ -135,10 +131,7 @@ async fn list(Ctx { state, caller, .. }: Ctx, query: QueryPairs) -> ApiResult<Js
         .store
         .list_hosts(&caller.project, &params.to_filter())
         .await?;
-    Ok(Json(ListResponse {
-        total: page.total,
-        items: page.items.into_iter().map(Into::into).collect(),
-    }))
+    Ok(Json(page.into()))
 }
 
 /// `GET /v1/{project_id}/premium-waf/host/{host_id}`: one host with its certificate.

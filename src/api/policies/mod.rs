@@ -9,10 +9,10 @@ use axum::extract::rejection::BytesRejection;
 use axum::routing::get;
 use axum::{Json, Router};
 
-use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::{Admin, AdminJson, Ctx, QueryPairs, body_rejection, parse_json};
 use super::paging::{PageParams, Paging, TenByDefault};
+use super::{AppState, resource_routes};
 use crate::domain::{HostId, PolicyId, PolicySettings};
 use crate::storage::{NewPolicy, PolicyListFilter};
 use wire::{ListResponse, PolicyRequest, PolicyResponse};
@@ -23,10 +23,8 @@ const DEFAULT_PAGESIZE: i64 = 10;
 /// The policy routes, all under `/v1/{project_id}/waf/policy`.
 pub(super) fn routes() -> Router<AppState> {
     let base = "/v1/{project_id}/waf/policy";
-    Router::new().route(base, get(list).post(create)).route(
-        &format!("{base}/{{policy_id}}"),
-        get(show).put(update).delete(delete),
-    )
+    let item = get(show).put(update).delete(delete);
+    resource_routes::<PolicyId>(base, get(list).post(create), item)
 }
 
 /// `POST /v1/{project_id}/waf/policy`: a new policy with the given name and settings (the
@@ -71,10 +69,7 @@ async fn list(Ctx { state, caller, .. }: Ctx, query: QueryPairs) -> ApiResult<Js
         window: paging.window(),
     };
     let page = state.store.list_policies(&caller.project, &filter).await?;
-    Ok(Json(ListResponse {
-        total: page.total,
-        items: page.items.into_iter().map(Into::into).collect(),
-    }))
+    Ok(Json(page.into()))
 }
 
 /// `GET /v1/{project_id}/waf/policy/{policy_id}`: one policy with its hosts.
