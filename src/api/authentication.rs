@@ -1,6 +1,6 @@
 //! The authentication layer of the WAF routes: every `/v1/{project_id}/...` request carries one
 //! credential, resolved by [`crate::auth`] to a principal that must belong to the project in the
-//! path; the principal then travels in the request's extensions to the `Caller` extractor.
+//! path; the principal then travels in the request's extensions to the `Ctx` extractor.
 
 use axum::body::Body;
 use axum::extract::rejection::RawPathParamsRejection;

@@ -247,6 +247,13 @@ pub fn for_contract(response: Response, contract: Contract) -> Response {
     }
 }
 
+/// An extractor that cannot fail (`()` as the input of an [`Admin`](super::extract::Admin)).
+impl From<std::convert::Infallible> for ApiError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}
+
 impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         let code = match e {

@@ -1,7 +1,6 @@
 //! `GET /v1/{project_id}/wafcert/events`: the project's event log, newest first, with each
 //! event's webhook delivery state. Admin and read-only credentials of the project may read it.
 
-use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
@@ -10,8 +9,8 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode};
-use super::extract::{Caller, QueryPairs};
-use super::paging::{PageParams, Paging, TenNeverAll};
+use super::extract::{Ctx, QueryPairs};
+use super::paging::{PageParams, Paging, TenNeverAll, list_from_page};
 use crate::domain::{CertificateId, EventType};
 use crate::storage::{EventFilter, EventRecord};
 
@@ -87,6 +86,8 @@ struct ListResponse {
     items: Vec<EventBody>,
 }
 
+list_from_page!(ListResponse, EventRecord);
+
 /// An event type name, for the API document: one of [`EventType::ALL`].
 #[derive(Debug, Clone, Copy)]
 struct EventTypeName;
@@ -108,11 +109,7 @@ impl ToSchema for EventTypeName {}
             about this certificate or host id; empty is no filter, anything else 400 `WAF.00011002`")),
     responses((status = 200, description = "A page of events, newest first", body = ListResponse),
         (status = 400, description = "`WAF.00011002`: bad `type` or `subject`")))]
-async fn list(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    query: QueryPairs,
-) -> ApiResult<Json<ListResponse>> {
+async fn list(Ctx { state, caller, .. }: Ctx, query: QueryPairs) -> ApiResult<Json<ListResponse>> {
     let paging = Paging::parse(&query, Some(10))?;
     if paging.pagesize.is_none() {
         return Err(ApiError::new(
@@ -151,8 +148,5 @@ async fn list(
         window: paging.window(),
     };
     let page = state.store.list_events(&caller.project, &filter).await?;
-    Ok(Json(ListResponse {
-        total: page.total,
-        items: page.items.into_iter().map(Into::into).collect(),
-    }))
+    Ok(Json(page.into()))
 }

@@ -1,5 +1,6 @@
-//! Extractors that answer in the API's error shape: the authenticated caller, JSON bodies,
-//! query pairs and ids in the path. Plain axum extractors would reply in plain text.
+//! Extractors that answer in the API's error shape: a handler's context (state, authenticated
+//! caller, id in the path), JSON bodies and query pairs. Plain axum extractors would reply in
+//! plain text.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -8,19 +9,82 @@ use axum::http::Extensions;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use super::AppState;
 use super::error::{ApiError, ErrorCode};
 use crate::auth::Principal;
 use crate::domain::{CertificateId, HostId, PolicyId};
 
-/// The authenticated caller, put into the request by the authentication middleware.
-#[derive(Debug, Clone)]
-pub struct Caller(pub Principal);
+/// What every handler under `/v1/{project_id}` starts from: the app state, the caller the
+/// authentication middleware let in (any role), and the checked id in the path (`Id = ()`:
+/// the route has none). One extractor, so a handler's signature says only what differs.
+#[derive(Debug)]
+pub struct Ctx<Id = ()> {
+    /// The server's shared state.
+    pub state: AppState,
+    /// The authenticated caller.
+    pub caller: Principal,
+    /// The id in the path; a malformed one was answered 404 before the handler ran.
+    pub id: Id,
+}
 
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
+impl<Id: PathPart> Ctx<Id> {
+    /// The caller, then the id in the path, as every handler reads them.
+    async fn read(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = principal(&parts.extensions)?;
+        let id = Id::from_path(parts).await?;
+        Ok(Self {
+            state: state.clone(),
+            caller,
+            id,
+        })
+    }
+}
+
+impl<Id: PathPart> FromRequestParts<AppState> for Ctx<Id> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        principal(&parts.extensions).map(Caller)
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Self::read(parts, state).await
+    }
+}
+
+/// The context of a write without a body, and what it reads of the query (`In`: `()` for
+/// nothing, or [`QueryPairs`]); refused (`WAF.00012003`) unless the caller is an admin. The role
+/// is checked last, so a malformed id or query is answered before it, as for every write.
+#[derive(Debug)]
+pub struct Admin<Id = (), In = ()>(pub Ctx<Id>, pub In);
+
+impl<Id: PathPart, In> FromRequestParts<AppState> for Admin<Id, In>
+where
+    In: FromRequestParts<AppState>,
+    ApiError: From<In::Rejection>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let ctx = Ctx::read(parts, state).await?;
+        let input = In::from_request_parts(parts, state).await?;
+        ctx.caller.require_admin()?;
+        Ok(Self(ctx, input))
+    }
+}
+
+/// The context and the JSON body of a write that takes one: the id, then the body (a malformed
+/// one is a 400 whoever sends it, as [`JsonBody`]), then a caller who is not an admin is
+/// refused as by [`Admin`].
+#[derive(Debug)]
+pub struct AdminJson<T, Id = ()>(pub Ctx<Id>, pub T);
+
+impl<T: DeserializeOwned, Id: PathPart> FromRequest<AppState> for AdminJson<T, Id> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = req.into_parts();
+        let ctx = Ctx::read(&mut parts, state).await?;
+        let req = Request::from_parts(parts, body);
+        let JsonBody(body) = JsonBody::from_request(req, state).await?;
+        ctx.caller.require_admin()?;
+        Ok(Self(ctx, body))
     }
 }
 
@@ -30,39 +94,6 @@ fn principal(extensions: &Extensions) -> Result<Principal, ApiError> {
         .get::<Principal>()
         .cloned()
         .ok_or_else(|| ApiError::internal("route is missing the authentication layer"))
-}
-
-/// The authenticated caller of a write, refused (`WAF.00012003`) unless an admin. A handler
-/// takes it after its path and query extractors, so a malformed id or query is answered
-/// before the role, as for every write.
-#[derive(Debug, Clone)]
-pub struct Admin(pub Principal);
-
-impl<S: Send + Sync> FromRequestParts<S> for Admin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let caller = principal(&parts.extensions)?;
-        caller.require_admin()?;
-        Ok(Self(caller))
-    }
-}
-
-/// The caller and the JSON body of a write that takes one: the body is read first (a
-/// malformed one is a 400 whoever sends it, as [`JsonBody`]), then a caller who is not an
-/// admin is refused as by [`Admin`].
-#[derive(Debug)]
-pub struct AdminJson<T>(pub Principal, pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AdminJson<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let caller = principal(req.extensions())?;
-        let JsonBody(body) = JsonBody::from_request(req, state).await?;
-        caller.require_admin()?;
-        Ok(Self(caller, body))
-    }
 }
 
 /// A JSON body parsed whatever the `Content-Type` (clients differ), with every failure mapped
@@ -309,23 +340,29 @@ impl PathId for PolicyId {
     }
 }
 
+/// What a [`Ctx`] takes from the path besides the project: nothing (`()`), or one [`PathId`].
+pub trait PathPart: Sized + Send {
+    /// Reads it from the path.
+    fn from_path(parts: &mut Parts) -> impl Future<Output = Result<Self, ApiError>> + Send;
+}
+
+impl PathPart for () {
+    async fn from_path(_: &mut Parts) -> Result<Self, ApiError> {
+        Ok(())
+    }
+}
+
 /// The id in the path, checked: a malformed one (not UTF-8 once percent-decoded, or not of
 /// the id's form) is as unknown as a missing one, 404 `WAF.00022001`, never axum's plain text.
-#[derive(Debug)]
-pub struct IdInPath<T>(pub T);
-
-impl<S: Send + Sync, T: PathId> FromRequestParts<S> for IdInPath<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+impl<T: PathId + Send> PathPart for T {
+    async fn from_path(parts: &mut Parts) -> Result<Self, ApiError> {
+        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, &())
             .await
             .map_err(|_| ApiError::not_found(T::KIND))?;
         params
             .iter()
             .find(|(k, _)| k == T::PARAM)
             .and_then(|(_, v)| T::from_path(v))
-            .map(Self)
             .ok_or_else(|| ApiError::not_found(T::KIND))
     }
 }

@@ -27,7 +27,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -108,6 +108,18 @@ fn string_enum_schema<'a>(
         .schema_type(utoipa::openapi::schema::Type::String)
         .enum_values(Some(values))
         .into()
+}
+
+/// The routes of one kind of resource: `base` for the collection, `base/{id}` for one of
+/// them, the parameter named as the [`PathId`](extract::PathId) of its handlers reads it.
+fn resource_routes<Id: extract::PathId>(
+    base: &str,
+    collection: MethodRouter<AppState>,
+    item: MethodRouter<AppState>,
+) -> Router<AppState> {
+    Router::new()
+        .route(base, collection)
+        .route(&format!("{base}/{{{}}}", Id::PARAM), item)
 }
 
 /// The whole HTTP application.

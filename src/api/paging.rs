@@ -61,6 +61,22 @@ impl Paging {
     }
 }
 
+/// Implements `From<Page<record>>` for a list answer of `total` and `items` (each record in
+/// its wire form), so every list handler answers a page the same way: `Ok(Json(page.into()))`.
+macro_rules! list_from_page {
+    ($answer:ty, $record:ty) => {
+        impl From<$crate::storage::Page<$record>> for $answer {
+            fn from(page: $crate::storage::Page<$record>) -> Self {
+                Self {
+                    total: page.total,
+                    items: page.items.into_iter().map(Into::into).collect(),
+                }
+            }
+        }
+    };
+}
+pub(super) use list_from_page;
+
 /// `page` and `pagesize` as a client writes them (property tests of the list queries).
 #[cfg(test)]
 pub(super) fn printed(paging: Paging) -> Vec<String> {

@@ -2,7 +2,6 @@
 //! `POST .../rotate` replaces a certificate on every host in one transaction, and
 //! `GET .../details` reports what the chain says about itself and what is wrong with it.
 
-use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -11,7 +10,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::certificates::{ShowResponse, prepare_upload, required, show_body};
 use super::error::{ApiError, ApiResult};
-use super::extract::{AdminJson, Caller, IdInPath};
+use super::extract::{AdminJson, Ctx};
 use crate::domain::{
     CertificateId, CertificateName, CheckContext, NameLimit, OtherCertificate, certificate_details,
     inspect, refuse_expired,
@@ -49,10 +48,9 @@ struct RotateBody {
             `WAF.00011005`: bad name; `WAF.00011016`: the name is taken; `WAF.00021013`: the new \
             certificate has expired and hosts use the old one")))]
 async fn rotate(
-    State(state): State<AppState>,
-    IdInPath(old): IdInPath<CertificateId>,
-    AdminJson(caller, RotateBody { content, key, name }): AdminJson<RotateBody>,
+    AdminJson(Ctx { state, caller, id }, body): AdminJson<RotateBody, CertificateId>,
 ) -> ApiResult<Json<ShowResponse>> {
+    let RotateBody { content, key, name } = body;
     let content = required(content, "content")?;
     let key = required(key, "key")?;
     let name = name
@@ -67,7 +65,7 @@ async fn rotate(
         .store
         .rotate_certificate(
             &caller.project,
-            &old,
+            &id,
             &upload.sealed(now),
             name.as_ref(),
             caller.origin(now),
@@ -80,12 +78,12 @@ async fn rotate(
             },
         )
         .await?;
-    let id = &upload.id;
+    let new = &upload.id;
     tracing::info!(
-        old = %old, new = %id, project = %caller.project, hosts = rotated.moved.len(),
+        old = %id, new = %new, project = %caller.project, hosts = rotated.moved.len(),
         "certificate rotated"
     );
-    let bound = state.store.bound_hosts(&caller.project, &[id]).await?;
+    let bound = state.store.bound_hosts(&caller.project, &[new]).await?;
     show_body(&state, &caller, &rotated.record, &bound).map(Json)
 }
 
@@ -126,9 +124,7 @@ struct DetailsResponse {
 #[utoipa::path(get, path = "/v1/{project_id}/wafcert/certificate/{certificate_id}/details",
     responses((status = 200, description = "The leaf's facts and the checks' findings", body = DetailsResponse)))]
 async fn details(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    IdInPath(id): IdInPath<CertificateId>,
+    Ctx { state, caller, id }: Ctx<CertificateId>,
 ) -> ApiResult<Json<DetailsResponse>> {
     let record = state.store.certificate(&caller.project, &id).await?;
     let hostnames: Vec<String> = state

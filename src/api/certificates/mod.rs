@@ -7,15 +7,14 @@ mod query;
 mod tests;
 mod wire;
 
-use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode};
-use super::extract::{Admin, AdminJson, Caller, IdInPath, QueryPairs};
+use super::extract::{Admin, AdminJson, Ctx, QueryPairs};
 use super::paging::{AllByDefault, PageParams};
 use super::read_cache::{CachedCertificate, CachedPage, CertificateKey, PageKey, ReadCache};
+use super::{AppState, resource_routes};
 use crate::auth::Principal;
 use crate::domain::{
     CertificateId, CertificateName, CertificatePair, ExpiryStatus, HostId, Millis, NameLimit,
@@ -32,16 +31,11 @@ use wire::{
 /// The certificate routes, all under `/v1/{project_id}/waf/certificate`.
 pub(super) fn routes() -> Router<AppState> {
     let base = "/v1/{project_id}/waf/certificate";
-    Router::new()
-        .route(base, get(list).post(create))
-        .route(
-            &format!("{base}/{{certificate_id}}"),
-            get(show).put(update).delete(delete),
-        )
-        .route(
-            &format!("{base}/{{certificate_id}}/apply-to-hosts"),
-            post(apply_to_hosts),
-        )
+    let item = get(show).put(update).delete(delete);
+    resource_routes::<CertificateId>(base, get(list).post(create), item).route(
+        &format!("{base}/{{certificate_id}}/apply-to-hosts"),
+        post(apply_to_hosts),
+    )
 }
 
 /// `GET /v1/{project_id}/waf/certificate`: a page of certificates, newest first.
@@ -49,11 +43,7 @@ pub(super) fn routes() -> Router<AppState> {
     params(PageParams<AllByDefault>, ListParams),
     responses((status = 200, description = "A page of certificates, newest first", body = ListResponse),
         (status = 400, description = "`WAF.00011002`: bad `name`, `host` or `exp_status`")))]
-async fn list(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    query: QueryPairs,
-) -> ApiResult<Json<ListResponse>> {
+async fn list(Ctx { state, caller, .. }: Ctx, query: QueryPairs) -> ApiResult<Json<ListResponse>> {
     let params = ListParams::parse(&query)?;
     let now = state.clock.now_ms();
     let page = read_page(
@@ -139,8 +129,7 @@ async fn read_page(
             encrypted or mismatched key; `WAF.00011005`: bad name; `WAF.00011016`: the name is taken"),
         (status = 403, description = "`WAF.00022005`: the certificate quota is used up")))]
 async fn create(
-    State(state): State<AppState>,
-    AdminJson(caller, body): AdminJson<CertificateBody>,
+    AdminJson(Ctx { state, caller, .. }, body): AdminJson<CertificateBody>,
 ) -> ApiResult<Json<CreateResponse>> {
     let name = required(body.name, "name")?;
     let content = required(body.content, "content")?;
@@ -170,11 +159,7 @@ async fn create(
 /// admins (unless the server withholds keys) and the hosts using it.
 #[utoipa::path(get, path = "/v1/{project_id}/waf/certificate/{certificate_id}",
     responses((status = 200, description = "The certificate, with its key for admins", body = ShowResponse)))]
-async fn show(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    IdInPath(id): IdInPath<CertificateId>,
-) -> ApiResult<Json<ShowResponse>> {
+async fn show(Ctx { state, caller, id }: Ctx<CertificateId>) -> ApiResult<Json<ShowResponse>> {
     let key = CertificateKey {
         project: caller.project.to_string(),
         id: id.to_string(),
@@ -229,9 +214,7 @@ pub(super) fn show_body(
             `content` and `key`; `WAF.00011005`: bad name; `WAF.00011016`: the name is taken; \
             `WAF.00022003`: a host uses the certificate")))]
 async fn update(
-    State(state): State<AppState>,
-    IdInPath(id): IdInPath<CertificateId>,
-    AdminJson(caller, body): AdminJson<CertificateBody>,
+    AdminJson(Ctx { state, caller, id }, body): AdminJson<CertificateBody, CertificateId>,
 ) -> ApiResult<Json<UpdateResponse>> {
     let name = required(body.name, "name")?;
     let name =
@@ -284,9 +267,7 @@ async fn update(
     responses((status = 200, description = "The deleted certificate", body = DeleteResponse),
         (status = 400, description = "`WAF.00022003`: a host uses the certificate")))]
 async fn delete(
-    State(state): State<AppState>,
-    IdInPath(id): IdInPath<CertificateId>,
-    Admin(caller): Admin,
+    Admin(Ctx { state, caller, id }, ()): Admin<CertificateId>,
 ) -> ApiResult<Json<DeleteResponse>> {
     let record = state
         .store
@@ -305,9 +286,7 @@ async fn delete(
         (status = 404, description = "`WAF.00022001`: no such certificate, or one of the hosts is \
             not in the project")))]
 async fn apply_to_hosts(
-    State(state): State<AppState>,
-    IdInPath(id): IdInPath<CertificateId>,
-    AdminJson(caller, body): AdminJson<ApplyBody>,
+    AdminJson(Ctx { state, caller, id }, body): AdminJson<ApplyBody, CertificateId>,
 ) -> ApiResult<Json<ApplyResponse>> {
     if body.cloud_host_ids.as_ref().is_some_and(|c| !c.is_empty()) {
         return Err(ApiError::new(

@@ -6,14 +6,13 @@
 mod query;
 mod wire;
 
-use axum::extract::State;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 
-use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode};
-use super::extract::{Admin, AdminJson, Caller, IdInPath, QueryPairs};
+use super::extract::{Admin, AdminJson, Ctx, QueryPairs};
 use super::paging::{PageParams, TenByDefault};
+use super::{AppState, resource_routes};
 use crate::domain::{
     CertificateChange, HostChange, HostId, HostSettings, PolicyId, PolicyName, PolicySettings,
     ProtectStatus, check_bind, check_certificate_present,
@@ -25,12 +24,8 @@ use wire::{DeleteResponse, HostRequest, HostResponse, ListResponse, ProtectStatu
 /// The host routes, all under `/v1/{project_id}/premium-waf/host`.
 pub(super) fn routes() -> Router<AppState> {
     let base = "/v1/{project_id}/premium-waf/host";
-    Router::new()
-        .route(base, get(list).post(create))
-        .route(
-            &format!("{base}/{{host_id}}"),
-            get(show).put(update).delete(delete),
-        )
+    let item = get(show).put(update).delete(delete);
+    resource_routes::<HostId>(base, get(list).post(create), item)
         // Huawei's SDK and Terraform provider send the hyphen, gophertelekomcloud (OTC's
         // provider) the underscore.
         .route(
@@ -53,8 +48,7 @@ pub(super) fn routes() -> Router<AppState> {
             protected; `WAF.00021013`: the certificate has expired"),
         (status = 404, description = "`WAF.00022001`: no such certificate or policy in the project")))]
 async fn create(
-    State(state): State<AppState>,
-    AdminJson(caller, body): AdminJson<HostRequest>,
+    AdminJson(Ctx { state, caller, .. }, body): AdminJson<HostRequest>,
 ) -> ApiResult<Json<HostResponse>> {
     let request = body.parse()?;
     let hostname = request.hostname.ok_or_else(|| required("hostname"))?;
@@ -131,30 +125,19 @@ async fn create(
     params(PageParams<TenByDefault>, HostListParams),
     responses((status = 200, description = "A page of hosts, newest first", body = ListResponse),
         (status = 400, description = "`WAF.00011002`: bad `hostname`, `policyname` or `protect_status`")))]
-async fn list(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    query: QueryPairs,
-) -> ApiResult<Json<ListResponse>> {
+async fn list(Ctx { state, caller, .. }: Ctx, query: QueryPairs) -> ApiResult<Json<ListResponse>> {
     let params = HostListParams::parse(&query)?;
     let page = state
         .store
         .list_hosts(&caller.project, &params.to_filter())
         .await?;
-    Ok(Json(ListResponse {
-        total: page.total,
-        items: page.items.into_iter().map(Into::into).collect(),
-    }))
+    Ok(Json(page.into()))
 }
 
 /// `GET /v1/{project_id}/premium-waf/host/{host_id}`: one host with its certificate.
 #[utoipa::path(get, path = "/v1/{project_id}/premium-waf/host/{host_id}",
     responses((status = 200, description = "The host", body = HostResponse)))]
-async fn show(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    IdInPath(id): IdInPath<HostId>,
-) -> ApiResult<Json<HostResponse>> {
+async fn show(Ctx { state, caller, id }: Ctx<HostId>) -> ApiResult<Json<HostResponse>> {
     Ok(Json(state.store.host(&caller.project, &id).await?.into()))
 }
 
@@ -168,9 +151,7 @@ async fn show(
         (status = 404, description = "`WAF.00022001`: no such host, or no such certificate to \
             bind, in the project")))]
 async fn update(
-    State(state): State<AppState>,
-    IdInPath(id): IdInPath<HostId>,
-    AdminJson(caller, body): AdminJson<HostRequest>,
+    AdminJson(Ctx { state, caller, id }, body): AdminJson<HostRequest, HostId>,
 ) -> ApiResult<Json<HostResponse>> {
     let request = body.parse()?;
     let now = state.clock.now_ms();
@@ -195,9 +176,7 @@ async fn update(
     responses((status = 200, description = "The new status (`protect_status` always present)", body = ProtectStatusBody),
         (status = 400, description = "`WAF.00011003`: `protect_status` missing or not -1, 0 or 1")))]
 async fn protect_status(
-    State(state): State<AppState>,
-    IdInPath(id): IdInPath<HostId>,
-    AdminJson(caller, body): AdminJson<ProtectStatusBody>,
+    AdminJson(Ctx { state, caller, id }, body): AdminJson<ProtectStatusBody, HostId>,
 ) -> ApiResult<Json<ProtectStatusBody>> {
     let status = ProtectStatus::from_code(
         body.protect_status
@@ -236,10 +215,7 @@ async fn protect_status(
     responses((status = 200, description = "The deleted host", body = DeleteResponse),
         (status = 400, description = "`WAF.00011002`: bad `keepPolicy`")))]
 async fn delete(
-    State(state): State<AppState>,
-    IdInPath(id): IdInPath<HostId>,
-    query: QueryPairs,
-    Admin(caller): Admin,
+    Admin(Ctx { state, caller, id }, query): Admin<HostId, QueryPairs>,
 ) -> ApiResult<Json<DeleteResponse>> {
     // An empty `keepPolicy=` keeps the policy, as an absent one does.
     let keep_policy = match query.get("keepPolicy") {

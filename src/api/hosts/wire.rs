@@ -5,6 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::error::{ApiError, ApiResult, ErrorCode};
+use crate::api::paging::list_from_page;
 use crate::domain::{
     CertificateChange, CertificateId, Cipher, HostUpdate, Hostname, PolicyId, ProtectStatus,
     ServerFields, SettingsPatch, TlsVersion, parse_description, parse_servers,
@@ -293,6 +294,8 @@ struct ServerResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     vpc_id: Option<String>,
 }
+
+list_from_page!(ListResponse, HostRecord);
 
 impl From<HostRecord> for HostResponse {
     fn from(h: HostRecord) -> Self {

@@ -5,15 +5,14 @@
 mod wire;
 
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::routing::get;
 use axum::{Json, Router};
 
-use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorCode};
-use super::extract::{Admin, AdminJson, Caller, IdInPath, QueryPairs, body_rejection, parse_json};
+use super::extract::{Admin, AdminJson, Ctx, QueryPairs, body_rejection, parse_json};
 use super::paging::{PageParams, Paging, TenByDefault};
+use super::{AppState, resource_routes};
 use crate::domain::{HostId, PolicyId, PolicySettings};
 use crate::storage::{NewPolicy, PolicyListFilter};
 use wire::{ListResponse, PolicyRequest, PolicyResponse};
@@ -24,10 +23,8 @@ const DEFAULT_PAGESIZE: i64 = 10;
 /// The policy routes, all under `/v1/{project_id}/waf/policy`.
 pub(super) fn routes() -> Router<AppState> {
     let base = "/v1/{project_id}/waf/policy";
-    Router::new().route(base, get(list).post(create)).route(
-        &format!("{base}/{{policy_id}}"),
-        get(show).put(update).delete(delete),
-    )
+    let item = get(show).put(update).delete(delete);
+    resource_routes::<PolicyId>(base, get(list).post(create), item)
 }
 
 /// `POST /v1/{project_id}/waf/policy`: a new policy with the given name and settings (the
@@ -37,8 +34,7 @@ pub(super) fn routes() -> Router<AppState> {
         (status = 400, description = "`WAF.00011003`: no name, a bad level or a rule field that \
             is not an object; `WAF.00011005`: bad name; `WAF.00011016`: the name is taken")))]
 async fn create(
-    State(state): State<AppState>,
-    AdminJson(caller, body): AdminJson<PolicyRequest>,
+    AdminJson(Ctx { state, caller, .. }, body): AdminJson<PolicyRequest>,
 ) -> ApiResult<Json<PolicyResponse>> {
     let parsed = body.parse()?;
     let name = parsed
@@ -66,31 +62,20 @@ async fn create(
         256 bytes: 400 `WAF.00011002`")),
     responses((status = 200, description = "A page of policies, newest first", body = ListResponse),
         (status = 400, description = "`WAF.00011002`: bad `name`")))]
-async fn list(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    query: QueryPairs,
-) -> ApiResult<Json<ListResponse>> {
+async fn list(Ctx { state, caller, .. }: Ctx, query: QueryPairs) -> ApiResult<Json<ListResponse>> {
     let paging = Paging::parse(&query, Some(DEFAULT_PAGESIZE))?;
     let filter = PolicyListFilter {
         name_contains: query.filter("name")?.map(str::to_owned),
         window: paging.window(),
     };
     let page = state.store.list_policies(&caller.project, &filter).await?;
-    Ok(Json(ListResponse {
-        total: page.total,
-        items: page.items.into_iter().map(Into::into).collect(),
-    }))
+    Ok(Json(page.into()))
 }
 
 /// `GET /v1/{project_id}/waf/policy/{policy_id}`: one policy with its hosts.
 #[utoipa::path(get, path = "/v1/{project_id}/waf/policy/{policy_id}",
     responses((status = 200, description = "The policy with its hosts", body = PolicyResponse)))]
-async fn show(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    IdInPath(id): IdInPath<PolicyId>,
-) -> ApiResult<Json<PolicyResponse>> {
+async fn show(Ctx { state, caller, id }: Ctx<PolicyId>) -> ApiResult<Json<PolicyResponse>> {
     Ok(Json(state.store.policy(&caller.project, &id).await?.into()))
 }
 
@@ -108,10 +93,7 @@ async fn show(
         (status = 404, description = "`WAF.00022001`: no such policy, or one of `hosts` is not in \
             the project")))]
 async fn update(
-    State(state): State<AppState>,
-    IdInPath(id): IdInPath<PolicyId>,
-    query: QueryPairs,
-    Admin(caller): Admin,
+    Admin(Ctx { state, caller, id }, query): Admin<PolicyId, QueryPairs>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<PolicyResponse>> {
     let body = body.map_err(body_rejection)?;
@@ -149,9 +131,7 @@ async fn update(
     responses((status = 200, description = "The deleted policy", body = PolicyResponse),
         (status = 400, description = "`WAF.00022003`: a host uses the policy")))]
 async fn delete(
-    State(state): State<AppState>,
-    IdInPath(id): IdInPath<PolicyId>,
-    Admin(caller): Admin,
+    Admin(Ctx { state, caller, id }, ()): Admin<PolicyId>,
 ) -> ApiResult<Json<PolicyResponse>> {
     let record = state.store.delete_policy(&caller.project, &id).await?;
     tracing::info!(policy = %id, project = %caller.project, "policy deleted");

@@ -6,6 +6,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::api::error::{ApiError, ApiResult, ErrorCode};
+use crate::api::paging::list_from_page;
 use crate::domain::{PolicyName, PolicyPatch, Rules};
 use crate::storage::PolicyRecord;
 
@@ -106,6 +107,8 @@ struct BindHost {
     waf_type: &'static str,
     mode: &'static str,
 }
+
+list_from_page!(ListResponse, PolicyRecord);
 
 impl From<PolicyRecord> for PolicyResponse {
     fn from(p: PolicyRecord) -> Self {

@@ -6,9 +6,8 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ControlState, bad_input};
+use super::{Control, ControlState, bad_input};
 use crate::api::error::ApiResult;
-use crate::api::extract::JsonBody;
 use crate::domain::{
     ClockMove, ClockSetting, Millis, format_rfc3339, now_ms, parse_duration, parse_rfc3339,
 };
@@ -88,10 +87,7 @@ pub(super) async fn show(State(s): State<ControlState>) -> ApiResult<Json<ClockB
 /// `POST /_wafcert/clock`.
 #[utoipa::path(post, path = "/_wafcert/clock", operation_id = "WafcertMoveClock", request_body = ClockRequest,
     responses((status = 200, description = "The certificate clock after the moves", body = ClockBody)))]
-pub(super) async fn change(
-    State(s): State<ControlState>,
-    JsonBody(body): JsonBody<ClockRequest>,
-) -> ApiResult<Json<ClockBody>> {
+pub(super) async fn change(Control(s, body): Control<ClockRequest>) -> ApiResult<Json<ClockBody>> {
     if body.set.is_none() && body.advance.is_none() && body.freeze.is_none() && body.reset.is_none()
     {
         return Err(bad_input(

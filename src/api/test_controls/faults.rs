@@ -7,9 +7,8 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ControlState, Shared, bad_input};
+use super::{Control, ControlState, Shared, bad_input};
 use crate::api::error::ApiResult;
-use crate::api::extract::JsonBody;
 use crate::domain::SeededRandom;
 
 /// The longest latency a fault may add, so a mistaken fault cannot hang a test run.
@@ -208,10 +207,7 @@ pub(super) struct FaultsBody {
 /// `POST /_wafcert/faults`: adds a fault and answers it as stored.
 #[utoipa::path(post, path = "/_wafcert/faults", operation_id = "WafcertAddFault", request_body = FaultRequest,
     responses((status = 200, description = "The fault as stored", body = Fault)))]
-pub(super) async fn add(
-    State(s): State<ControlState>,
-    JsonBody(body): JsonBody<FaultRequest>,
-) -> ApiResult<Json<Fault>> {
+pub(super) async fn add(Control(s, body): Control<FaultRequest>) -> ApiResult<Json<Fault>> {
     let fault = body.validate().map_err(bad_input)?;
     s.controls.faults.add(fault.clone());
     Ok(Json(fault))

@@ -13,9 +13,10 @@ mod observe;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use axum::extract::State;
+use axum::extract::{FromRequest, Request};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -68,6 +69,20 @@ impl<T> Shared<T> {
 pub(super) struct ControlState {
     app: AppState,
     controls: Arc<TestControls>,
+}
+
+/// What a control write takes: the control state and its JSON body (read as [`JsonBody`]),
+/// together so that every such handler's signature is one line.
+#[derive(Debug)]
+pub(super) struct Control<T>(ControlState, T);
+
+impl<T: DeserializeOwned> FromRequest<ControlState> for Control<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &ControlState) -> Result<Self, ApiError> {
+        let JsonBody(body) = JsonBody::from_request(req, state).await?;
+        Ok(Self(state.clone(), body))
+    }
 }
 
 /// The `/_wafcert` routes.
@@ -125,10 +140,7 @@ struct ResetResponse {
 /// of one project or all, keeps credentials, and clears the journal and the faults.
 #[utoipa::path(post, path = "/_wafcert/reset", operation_id = "WafcertReset", request_body = ResetRequest,
     responses((status = 200, description = "What was deleted", body = ResetResponse)))]
-async fn reset(
-    State(s): State<ControlState>,
-    JsonBody(body): JsonBody<ResetRequest>,
-) -> ApiResult<Json<ResetResponse>> {
+async fn reset(Control(s, body): Control<ResetRequest>) -> ApiResult<Json<ResetResponse>> {
     let project = body
         .project_id
         .as_deref()
@@ -159,10 +171,7 @@ struct SeedBody {
 /// `POST /_wafcert/seed`: from now on, ids of new resources come from this seed's stream.
 #[utoipa::path(post, path = "/_wafcert/seed", operation_id = "WafcertSeed", request_body = SeedBody,
     responses((status = 200, description = "The seed now in force", body = SeedBody)))]
-async fn seed(
-    State(s): State<ControlState>,
-    JsonBody(body): JsonBody<SeedBody>,
-) -> ApiResult<Json<SeedBody>> {
+async fn seed(Control(s, body): Control<SeedBody>) -> ApiResult<Json<SeedBody>> {
     s.controls.reseed(&s.app.ids, body.seed);
     Ok(Json(body))
 }
