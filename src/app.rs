@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 
 use crate::api::metrics::{Metrics, MetricsSettings};
 use crate::api::test_controls::TestControls;
-use crate::api::{self, AppState, ServiceSettings};
+use crate::api::{self, AppState, ServiceSettings, Services};
 use crate::auth::{ADMIN_TOKEN_LIFETIME_MS, Authenticator, TokenGrant, mint_token};
 use crate::console;
 use crate::crypto::{MasterKey, Sealer};
@@ -181,7 +181,7 @@ impl App {
             }
             None => (store, None),
         };
-        let state = AppState {
+        let state = AppState::new(Services {
             cache: Arc::default(),
             clock,
             ids,
@@ -198,7 +198,7 @@ impl App {
                 contract: config.contract,
                 request_timeout: config.request_timeout,
             }),
-        };
+        });
         Ok(Self {
             listener,
             state,

@@ -76,9 +76,30 @@ impl ServiceSettings {
     }
 }
 
-/// What every handler can reach.
+/// What every handler can reach: one `Arc`, so the several clones each request makes (the
+/// state extractor, middleware) cost one reference count, not one per service. Fields are
+/// read through `Deref` (`state.store`).
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    /// The state of a server with these services.
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services behind [`AppState`].
+#[derive(Debug)]
+pub struct Services {
     /// The database.
     pub store: Store,
     /// Seals and opens private keys and secret keys.
