@@ -14,8 +14,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_wafcert");
-
 /// The Pebble run's settings, when this mode is the one running.
 struct Pebble {
     directory: String,

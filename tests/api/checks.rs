@@ -13,8 +13,6 @@ use crate::helpers::*;
 
 crate::on_both_backends!(details_report_facts_and_findings);
 
-const BIN: &str = env!("CARGO_BIN_EXE_wafcert");
-
 /// A root CA, an intermediate it signed, and leaves the intermediate signs.
 struct Pki {
     root_pem: String,

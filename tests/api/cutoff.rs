@@ -3,9 +3,6 @@
 //! and revoke by id, Keystone tokens bought with a token revoked with it, and the default
 //! lifetime of admin-command and bootstrap tokens.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use reqwest::StatusCode;
 use serde_json::json;
 use wafcert::app::MasterKeySource;
@@ -15,7 +12,6 @@ use wafcert::domain::now_ms;
 
 use crate::helpers::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_wafcert");
 const DAY_MS: i64 = 86_400_000;
 
 crate::on_both_backends!(
@@ -32,29 +28,10 @@ fn cli(app: &TestApp, args: &[&str], stdin: &str) -> (bool, String, String) {
         panic!("tests use a hex master key")
     };
     let (command, rest) = args.split_at(2);
-    let mut child = Command::new(BIN)
-        .args(command)
-        .args(["--database", &app.db.url])
-        .args(rest)
-        .env("WAFCERT_MASTER_KEY", key)
-        .env_remove("WAFCERT_PASSWORD")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    let mut full: Vec<&str> = command.to_vec();
+    full.extend(["--database", app.db.url.as_str()]);
+    full.extend(rest);
+    run_wafcert(&full, &[("WAFCERT_MASTER_KEY", key.as_str())], stdin)
 }
 
 async fn signed_get(app: &TestApp, ak: &str, sk: &str) -> StatusCode {

@@ -10,8 +10,6 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_wafcert");
-
 crate::on_both_backends!(
     hosts_of_an_unpaged_list_of_33000_certificates,
     long_filters_are_400,

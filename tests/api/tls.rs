@@ -13,8 +13,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_wafcert");
-
 /// Accepts any certificate (checking the handshake signatures): the test compares the
 /// certificate it was shown with the one it expects.
 #[derive(Debug)]
