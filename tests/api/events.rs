@@ -180,41 +180,6 @@ async fn listing_pages_and_filters(db: Db) {
     assert_eq!(events(&app, "").await.len(), 4);
 }
 
-/// The columns of `table` as the database reports them, sorted.
-async fn columns(url: &str, table: &str) -> Vec<String> {
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(url).await.unwrap();
-    let sql = if url.starts_with("sqlite") {
-        format!("SELECT name FROM pragma_table_info('{table}') ORDER BY name")
-    } else {
-        format!(
-            "SELECT CAST(column_name AS TEXT) FROM information_schema.columns \
-             WHERE table_name = '{table}' AND table_schema = current_schema() ORDER BY 1"
-        )
-    };
-    let names: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    names
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn both_schemas_have_the_same_event_columns() {
-    if postgres_url().is_none() {
-        return;
-    }
-    let sqlite = TestApp::spawn_on(Db::Sqlite).await;
-    let postgres = TestApp::spawn_on(Db::Postgres).await;
-    for table in ["events", "certificates"] {
-        let s = columns(&sqlite.db.url, table).await;
-        assert!(s.contains(&"expiry_stage".to_owned()) || table == "events");
-        assert!(s.contains(&"delivery_state".to_owned()) || table == "certificates");
-        assert_eq!(s, columns(&postgres.db.url, table).await, "{table}");
-    }
-}
-
 async fn reset_removes_the_events_of_its_projects_only(db: Db) {
     let mut app = TestApp::spawn_with_controls(db).await;
     app.create_cert("a", &fixture(60)).await;

@@ -86,6 +86,18 @@ async fn both_dialects_have_the_same_tables_and_columns() {
              version triggers in both dialects and list it in TRACKED, else in NOT_CACHED"
         );
     }
+    // Columns later migrations added, so a migration left out of one dialect shows here too.
+    let has = |table: &str, column: &str| on_sqlite.get(table).is_some_and(|c| c.contains(column));
+    for (table, column) in [
+        ("certificates", "key_sha256"),
+        ("certificates", "leaf_sha256"),
+        ("certificates", "expiry_stage"),
+        ("hosts", "policy_id"),
+        ("hosts", "protect_status"),
+        ("events", "delivery_state"),
+    ] {
+        assert!(has(table, column), "{table}.{column}: {on_sqlite:?}");
+    }
     if postgres_url().is_none() {
         return;
     }
@@ -95,21 +107,6 @@ async fn both_dialects_have_the_same_tables_and_columns() {
         on_sqlite, on_postgres,
         "migrations/sqlite and migrations/postgres must make the same tables and columns"
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn both_backends_have_the_same_columns() {
-    let (_sqlite_db, mut sqlite) = migrated(Db::Sqlite).await;
-    let on_sqlite = columns(&mut sqlite, Db::Sqlite).await;
-    let has = |table: &str, column: &str| on_sqlite.get(table).is_some_and(|c| c.contains(column));
-    assert!(has("certificates", "key_sha256"), "{on_sqlite:?}");
-    assert!(has("certificates", "leaf_sha256"), "{on_sqlite:?}");
-    assert!(has("hosts", "policy_id"), "{on_sqlite:?}");
-    assert!(has("hosts", "protect_status"), "{on_sqlite:?}");
-    if postgres_url().is_some() {
-        let (_pg_db, mut postgres) = migrated(Db::Postgres).await;
-        assert_eq!(on_sqlite, columns(&mut postgres, Db::Postgres).await);
-    }
 }
 
 async fn version(conn: &mut AnyConnection, project: &ProjectId) -> i64 {
