@@ -168,6 +168,21 @@ pub(crate) struct Seeded {
     pub(crate) hosts: usize,
 }
 
+/// A new project and an admin token for it that never expires.
+async fn project_with_admin_token(store: &Store, now: i64) -> anyhow::Result<(ProjectId, String)> {
+    let project = ProjectId::random();
+    store.ensure_project(&project, None, now).await?;
+    let grant = TokenGrant {
+        project: &project,
+        role: Role::Admin,
+        user: None,
+        parent: None,
+        expires_at: None,
+    };
+    let token = mint_token(store, &grant, now).await?;
+    Ok((project, token))
+}
+
 /// Creates the project, an admin token, `n` certificates (in transactions of `SEED_BATCH`
 /// rows, newest last) and hosts bound to every 20th of the 2,000 newest certificates.
 pub(crate) async fn seed(
@@ -178,17 +193,8 @@ pub(crate) async fn seed(
 ) -> anyhow::Result<Seeded> {
     let store = Store::open(url, PoolSettings::default()).await?;
     let sealer = open_sealer(&store, &MasterKeySource::Hex(master_hex.to_owned()), url).await?;
-    let project = ProjectId::random();
     let now = now_ms();
-    store.ensure_project(&project, None, now).await?;
-    let grant = TokenGrant {
-        project: &project,
-        role: Role::Admin,
-        user: None,
-        parent: None,
-        expires_at: None,
-    };
-    let token = mint_token(&store, &grant, now).await?;
+    let (project, token) = project_with_admin_token(&store, now).await?;
     let n_i64 = i64::try_from(n)?;
     // One upload every 10 ms up to a second ago, so the newest-first order is total.
     let created_at = |i: usize| now - 1_000 - (n_i64 - i64::try_from(i).unwrap_or(0)) * 10;
@@ -301,17 +307,7 @@ pub(crate) async fn seed_tenants(
     let now = now_ms();
     let mut tenants = Vec::with_capacity(projects);
     for _ in 0..projects {
-        let project = ProjectId::random();
-        store.ensure_project(&project, None, now).await?;
-        let grant = TokenGrant {
-            project: &project,
-            role: Role::Admin,
-            user: None,
-            parent: None,
-            expires_at: None,
-        };
-        let token = mint_token(&store, &grant, now).await?;
-        tenants.push((project, token));
+        tenants.push(project_with_admin_token(&store, now).await?);
     }
     let per_batch = (SEED_BATCH / per_project.max(1)).max(1);
     for (b, group) in tenants.chunks(per_batch).enumerate() {
