@@ -275,7 +275,13 @@ impl Store {
     ) -> Result<CertificateRecord, StoreError> {
         let sql =
             format!("SELECT {RECORD_COLUMNS} FROM certificates WHERE id = $1 AND project_id = $2");
-        one_in_project(&self.pool, sql, id.as_str(), project, Resource::Certificate).await
+        let mut conn = self.reader().await?;
+        let found =
+            one_in_project(&mut *conn, sql, id.as_str(), project, Resource::Certificate).await;
+        if matches!(found, Ok(_) | Err(StoreError::NotFound(_))) {
+            conn.done();
+        }
+        found
     }
 
     /// A page of the project's certificates, newest upload first (then id descending), and the
@@ -290,21 +296,23 @@ impl Store {
         // count there); the page of a search matching few rows too, while a page of one
         // matching many walks the newest-first index and stops after the page.
         let (args, predicate) = self.list_predicate(project, filter, true, false);
+        let mut conn = self.reader().await?;
         let total: i64 = if filter.name_contains.is_none() && filter.expiry.is_none() {
             // Unfiltered: the counter kept by insert/delete avoids counting every row.
             sqlx::query_scalar("SELECT certificate_count FROM projects WHERE id = $1")
                 .bind(project.as_str())
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *conn)
                 .await?
                 .unwrap_or(0)
         } else {
             let sql = format!("SELECT COUNT(*) FROM certificates WHERE {predicate}");
             sqlx::query_scalar_with(AssertSqlSafe(sql), args.arguments()?)
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *conn)
                 .await?
         };
         let PageWindow { limit, offset } = filter.window;
         if total <= offset || limit == Some(0) {
+            conn.done();
             return Ok(Page::empty(total));
         }
         let (args, page_predicate) =
@@ -313,7 +321,8 @@ impl Store {
             "SELECT id, name, expire_time_ms, created_at_ms FROM certificates WHERE {page_predicate} \
              ORDER BY created_at_ms DESC, id DESC"
         );
-        let items = fetch_window(&self.pool, select, args, filter.window).await?;
+        let items = fetch_window(&mut *conn, select, args, filter.window).await?;
+        conn.done();
         Ok(Page { total, items })
     }
 
@@ -325,6 +334,7 @@ impl Store {
         project: &ProjectId,
         now: Millis,
     ) -> Result<Option<Millis>, StoreError> {
+        let mut conn = self.reader().await?;
         let (after_now, after_horizon): (Option<i64>, Option<i64>) = sqlx::query_as(
             "SELECT \
              (SELECT MIN(expire_time_ms) FROM certificates WHERE project_id = $1 AND expire_time_ms > $2), \
@@ -333,8 +343,9 @@ impl Store {
         .bind(project.as_str())
         .bind(now)
         .bind(ExpiryStatus::soon_horizon(now))
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *conn)
         .await?;
+        conn.done();
         Ok(ExpiryStatus::next_change(now, after_now, after_horizon))
     }
 
@@ -385,6 +396,7 @@ impl Store {
         ids: &[&CertificateId],
     ) -> Result<Vec<BoundHost>, StoreError> {
         let mut found = Vec::new();
+        let mut conn = self.reader().await?;
         for chunk in ids.chunks(IDS_PER_STATEMENT) {
             let mut args = SqlArgs::new();
             let project = args.push(project.as_str());
@@ -394,10 +406,11 @@ impl Store {
                  WHERE project_id = {project} AND certificate_id IN ({list}) ORDER BY hostname, id"
             );
             let rows: Vec<BoundHost> = sqlx::query_as_with(AssertSqlSafe(sql), args.arguments()?)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *conn)
                 .await?;
             found.extend(rows);
         }
+        conn.done();
         Ok(found)
     }
 

@@ -262,14 +262,17 @@ impl Store {
     /// The token with this hash, if any (expired and revoked ones too: the caller decides).
     pub async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
         let (columns, join) = self.clock_sql();
-        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let mut conn = self.reader().await?;
+        let record = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT t.project_id, t.role, t.user_id, t.created_at_ms, t.expires_at_ms, t.revoked, \
              p.version AS project_version{columns} \
              FROM tokens t JOIN projects p ON p.id = t.project_id{join} WHERE t.token_hash = $1",
         )))
         .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?)
+        .fetch_optional(&mut *conn)
+        .await?;
+        conn.done();
+        Ok(record)
     }
 
     /// Marks a token revoked, with every token bought with it (and so on, recursively);
@@ -440,13 +443,16 @@ impl Store {
         access_key: &str,
     ) -> Result<Option<AccessKeyRecord>, StoreError> {
         let (columns, join) = self.clock_sql();
-        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let mut conn = self.reader().await?;
+        let record = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT a.project_id, a.role, a.sealed_secret, p.version AS project_version{columns} \
              FROM access_keys a JOIN projects p ON p.id = a.project_id{join} \
              WHERE a.access_key = $1",
         )))
         .bind(access_key)
-        .fetch_optional(&self.pool)
-        .await?)
+        .fetch_optional(&mut *conn)
+        .await?;
+        conn.done();
+        Ok(record)
     }
 }

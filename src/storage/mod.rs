@@ -16,6 +16,7 @@ mod host_settings;
 mod hosts;
 mod name_search;
 mod policies;
+mod readers;
 mod sql;
 mod stored;
 mod test_controls;
@@ -260,6 +261,8 @@ impl Default for PoolSettings {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Connections held for the hot reads, outside `pool` (see `readers`).
+    readers: Arc<readers::Readers>,
     backend: Backend,
     /// SQLite admits one writer at a time, and a second one sleeps in its busy handler (tens to
     /// hundreds of milliseconds); writers of this process queue here instead. `None` on
@@ -323,8 +326,15 @@ impl Store {
                     .after_connect(move |conn, _| Box::pin(prepare_sqlite(conn, pages)))
                     .connect_lazy_with(options.clone())
             });
+        // Up to 4 of the connections are held for the hot reads; an in-memory SQLite database
+        // has none (each connection to it would be a database of its own).
+        let held = if sqlite_path(&url).is_some() || backend == Backend::Postgres {
+            (settings.max_connections / 2).min(4)
+        } else {
+            0
+        };
         let pool = pool_options
-            .max_connections(settings.max_connections)
+            .max_connections(settings.max_connections - held)
             .acquire_timeout(settings.acquire_timeout)
             .idle_timeout(settings.idle_timeout)
             // No ping before every use: a broken connection fails its query (a 503 for that
@@ -341,6 +351,7 @@ impl Store {
         let writer = (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
         let mut store = Self {
             pool,
+            readers: Arc::new(readers::Readers::new(held as usize)),
             backend,
             writer,
             reserve,
@@ -389,6 +400,12 @@ impl Store {
         StoreError,
     > {
         self.begin_write_on(&self.pool).await
+    }
+
+    /// A connection for a hot read (see `readers`); call [`readers::Reader::done`] after the
+    /// statements succeeded.
+    async fn reader(&self) -> Result<readers::Reader<'_>, StoreError> {
+        Ok(self.readers.get(&self.pool).await?)
     }
 
     /// Starts the write transaction of a delete: [`Store::begin_write`], but on the reserve
@@ -474,6 +491,7 @@ impl Store {
 
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
+        self.readers.close();
         self.pool.close().await;
         if let Some(reserve) = &self.reserve {
             reserve.close().await;

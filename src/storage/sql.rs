@@ -6,7 +6,7 @@
 //! [`SqlArgs`] numbers them as it collects the values, and no statement counts `$n` by hand.
 
 use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::{AnyPool, Arguments, AssertSqlSafe, FromRow};
+use sqlx::{Any, AnyPool, Arguments, AssertSqlSafe, Executor, FromRow};
 
 use super::{Resource, StoreError};
 use crate::domain::ProjectId;
@@ -41,8 +41,8 @@ impl<T> Page<T> {
 
 /// The row of `resource` that `sql` selects by id (`$1`) within a project (`$2`); a missing
 /// one is not found.
-pub(super) async fn one_in_project<T>(
-    pool: &AnyPool,
+pub(super) async fn one_in_project<'e, T>(
+    executor: impl Executor<'e, Database = Any>,
     sql: String,
     id: &str,
     project: &ProjectId,
@@ -54,7 +54,7 @@ where
     let row: Option<T> = sqlx::query_as(AssertSqlSafe(sql))
         .bind(id)
         .bind(project.as_str())
-        .fetch_optional(pool)
+        .fetch_optional(executor)
         .await?;
     row.ok_or(StoreError::NotFound(resource))
 }
@@ -125,8 +125,8 @@ where
 
 /// The rows in `window` of what `select` (a whole `SELECT ... ORDER BY ...` using the values in
 /// `args`) returns: its `LIMIT` and `OFFSET` become the next values.
-pub(super) async fn fetch_window<T>(
-    pool: &AnyPool,
+pub(super) async fn fetch_window<'e, T>(
+    executor: impl Executor<'e, Database = Any>,
     select: String,
     mut args: SqlArgs,
     window: PageWindow,
@@ -138,7 +138,7 @@ where
     let offset = args.push(window.offset);
     let sql = format!("{select} LIMIT {limit} OFFSET {offset}");
     Ok(sqlx::query_as_with(AssertSqlSafe(sql), args.arguments()?)
-        .fetch_all(pool)
+        .fetch_all(executor)
         .await?)
 }
 
