@@ -48,6 +48,46 @@ pub struct CachedPage {
     /// For a page that depends on the certificate clock: the first instant it may differ
     /// (`Some(Millis::MAX)`: never again); `None` for a page of stored data only.
     pub changes_at: Option<Millis>,
+    /// The page's JSON answer, once rendered.
+    pub rendered: Rendered,
+}
+
+/// An answer rendered from a cached value, with the range of the certificate clock it holds
+/// for (its `exp_status` codes change at boundaries): a page asked for again is answered with
+/// these bytes, not serialized again.
+#[derive(Debug, Default)]
+pub struct Rendered(std::sync::Mutex<Option<RenderedBody>>);
+
+/// What [`Rendered`] keeps: the bytes, valid while the clock stands in `[from, until)`.
+#[derive(Debug, Clone)]
+pub struct RenderedBody {
+    /// The JSON.
+    pub bytes: axum::body::Bytes,
+    /// First instant the bytes hold for.
+    pub from: Millis,
+    /// First instant they may no longer hold for.
+    pub until: Millis,
+}
+
+impl Rendered {
+    /// The answer for certificate time `now`: the kept one if it holds then, else `render`'s
+    /// (kept for the next request).
+    pub fn get_or_render<E>(
+        &self,
+        now: Millis,
+        render: impl FnOnce() -> Result<RenderedBody, E>,
+    ) -> Result<axum::body::Bytes, E> {
+        let kept = self.0.lock().ok().and_then(|kept| kept.clone());
+        if let Some(body) = kept.filter(|b| b.from <= now && now < b.until) {
+            return Ok(body.bytes);
+        }
+        let body = render()?;
+        let bytes = body.bytes.clone();
+        if let Ok(mut kept) = self.0.lock() {
+            *kept = Some(body);
+        }
+        Ok(bytes)
+    }
 }
 
 /// A certificate as read from the store, with the hosts bound to it.
@@ -216,6 +256,7 @@ mod tests {
             items: Vec::new(),
             bound: Vec::new(),
             changes_at: None,
+            rendered: Rendered::default(),
         }
     }
 
@@ -265,6 +306,7 @@ mod tests {
                 read = true;
                 Ok::<_, ()>(CachedPage {
                     changes_at: Some(200),
+                    rendered: Rendered::default(),
                     ..page(now)
                 })
             }))
@@ -295,6 +337,7 @@ mod tests {
                     items,
                     bound: Vec::new(),
                     changes_at: None,
+                    rendered: Rendered::default(),
                 })
             };
             block_on(cache.read_through(Some(k), 1, 0, read)).unwrap();

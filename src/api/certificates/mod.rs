@@ -7,13 +7,18 @@ mod query;
 mod tests;
 mod wire;
 
+use axum::http::HeaderValue;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::error::{ApiError, ApiResult, ErrorCode};
 use super::extract::{Admin, AdminJson, Ctx, QueryPairs};
 use super::paging::{AllByDefault, PageParams};
-use super::read_cache::{CachedCertificate, CachedPage, CertificateKey, PageKey, ReadCache};
+use super::read_cache::{
+    CachedCertificate, CachedPage, CertificateKey, PageKey, ReadCache, Rendered, RenderedBody,
+};
 use super::{AppState, resource_routes};
 use crate::auth::Principal;
 use crate::domain::{
@@ -43,7 +48,7 @@ pub(super) fn routes() -> Router<AppState> {
     params(PageParams<AllByDefault>, ListParams),
     responses((status = 200, description = "A page of certificates, newest first", body = ListResponse),
         (status = 400, description = "`WAF.00011002`: bad `name`, `host` or `exp_status`")))]
-async fn list(Ctx { state, caller, .. }: Ctx, query: QueryPairs) -> ApiResult<Json<ListResponse>> {
+async fn list(Ctx { state, caller, .. }: Ctx, query: QueryPairs) -> ApiResult<Response> {
     let params = ListParams::parse(&query)?;
     let now = state.clock.now_ms();
     let page = read_page(
@@ -55,12 +60,25 @@ async fn list(Ctx { state, caller, .. }: Ctx, query: QueryPairs) -> ApiResult<Js
         now,
     )
     .await?;
+    let body = page
+        .rendered
+        .get_or_render(now, || render_page(&page, params.host, now))?;
+    Ok((
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response())
+}
+
+/// The JSON answer of `page` at certificate time `now`, and the range of the clock it holds
+/// for: with hosts, until the first `exp_status` change of one of its certificates.
+fn render_page(page: &CachedPage, with_hosts: bool, now: Millis) -> ApiResult<RenderedBody> {
     let mut bound = group_by_certificate(&page.bound);
-    let items = page
+    let items: Vec<ListItem> = page
         .items
         .iter()
         .map(|c| {
-            let extra = params.host.then(|| {
+            let extra = with_hosts.then(|| {
                 (
                     ExpiryStatus::at(c.expire_time, now).code(),
                     bound.remove(&c.id).unwrap_or_default(),
@@ -69,7 +87,30 @@ async fn list(Ctx { state, caller, .. }: Ctx, query: QueryPairs) -> ApiResult<Js
             ListItem::new(c, extra)
         })
         .collect();
-    Ok(Json(ListResponse::new(page.total, items)))
+    let bytes = serde_json::to_vec(&ListResponse::new(page.total, items))
+        .map_err(|e| ApiError::internal(format!("rendering a list page: {e}")))?;
+    let until = if with_hosts {
+        let earliest = |after: Millis| {
+            page.items
+                .iter()
+                .map(|c| c.expire_time)
+                .filter(|e| *e > after)
+                .min()
+        };
+        ExpiryStatus::next_change(
+            now,
+            earliest(now),
+            earliest(ExpiryStatus::soon_horizon(now)),
+        )
+        .unwrap_or(Millis::MAX)
+    } else {
+        Millis::MAX
+    };
+    Ok(RenderedBody {
+        bytes: bytes.into(),
+        from: if with_hosts { now } else { Millis::MIN },
+        until,
+    })
 }
 
 /// A list page through the read cache: a page of stored data is valid while the project's
@@ -117,6 +158,7 @@ async fn read_page(
                 items: found.items,
                 bound,
                 changes_at,
+                rendered: Rendered::default(),
             })
         })
         .await
