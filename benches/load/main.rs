@@ -72,6 +72,14 @@ struct Args {
     /// 0 skips it.
     #[arg(long, default_value_t = 1_000)]
     projects: usize,
+    /// Certificates the `--projects` tenants share (default: `--n`).
+    #[arg(long)]
+    tenant_rows: Option<usize>,
+    /// Seed the tenants before the first case instead of before their own, so every case runs
+    /// with them in the database: the million-certificate run is `--n 100000 --projects 10000
+    /// --tenant-rows 900000 --tenants-first`.
+    #[arg(long)]
+    tenants_first: bool,
     /// Skip SQLite (with `--postgres`).
     #[arg(long)]
     skip_sqlite: bool,

@@ -265,6 +265,21 @@ pub(crate) async fn pg_admin(admin_url: &str, sql: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The one `BIGINT` that `sql` selects.
+pub(crate) async fn pg_scalar(url: &str, sql: &str) -> anyhow::Result<i64> {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url)
+        .await
+        .context("connecting to PostgreSQL (--postgres)")?;
+    let value = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(&mut conn)
+        .await
+        .with_context(|| format!("PostgreSQL: {sql}"))?;
+    conn.close().await?;
+    Ok(value)
+}
+
 pub(crate) fn replace_db_name(url: &str, name: &str) -> anyhow::Result<String> {
     let (base, query) = url
         .split_once('?')

@@ -151,6 +151,41 @@ pub(crate) async fn run(args: &Args) -> anyhow::Result<bool> {
     Ok(all_ok)
 }
 
+/// Seeds the tenants of the `tenants_page` case (`--projects`, `--tenant-rows`) and reports
+/// how long it took; their `(project, token)`s.
+async fn seed_tenant_case(
+    args: &Args,
+    backend: &str,
+    url: &str,
+    master_hex: &str,
+    fixtures: &Fixtures,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let projects = args.projects;
+    let per = args.tenant_rows.unwrap_or(args.n) / projects.max(1);
+    let started = Instant::now();
+    let list = seed_tenants(url, master_hex, projects, per, fixtures).await?;
+    if backend == "postgres" {
+        // As after the first seeding: statistics for the planner.
+        pg_admin(url, "VACUUM ANALYZE").await?;
+    }
+    println!(
+        "seeded {projects} more projects of {per} certificates in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(list)
+}
+
+/// The database's size on disk in bytes: the SQLite file with its WAL, or
+/// `pg_database_size` of a PostgreSQL one.
+async fn database_size(backend: &str, url: &str, dir: &Path) -> anyhow::Result<Option<u64>> {
+    if backend == "postgres" {
+        let bytes = pg_scalar(url, "SELECT pg_database_size(current_database())").await?;
+        return Ok(u64::try_from(bytes).ok());
+    }
+    let file = |name: &str| std::fs::metadata(dir.join(name)).map_or(0, |m| m.len());
+    Ok(Some(file("bench.db") + file("bench.db-wal")))
+}
+
 /// Seeds, starts the server and runs every case on one backend.
 pub(crate) async fn run_backend(
     args: &Args,
@@ -176,6 +211,37 @@ pub(crate) async fn run_backend(
         seeded.hosts,
         f64::from(u32::try_from(args.n).unwrap_or(u32::MAX)) / seed_secs
     );
+
+    let tenant_shape = (args.projects > 0)
+        .then(|| {
+            (
+                args.projects,
+                args.tenant_rows.unwrap_or(args.n) / args.projects,
+            )
+        })
+        .filter(|(_, per)| *per > 0);
+    let mut seeded_tenants = None;
+    if args.tenants_first
+        && let Some((projects, per)) = tenant_shape
+    {
+        seeded_tenants = Some(seed_tenant_case(args, backend, url, &master_hex, fixtures).await?);
+        println!(
+            "{} certificates in {} projects in all",
+            args.n + projects * per,
+            projects + 1
+        );
+    }
+    if let Some(size) = database_size(backend, url, dir).await? {
+        let rows = args.n
+            + tenant_shape
+                .filter(|_| args.tenants_first)
+                .map_or(0, |(p, n)| p * n);
+        println!(
+            "database size: {:.1} MB, {:.0} bytes per certificate",
+            size as f64 / 1e6,
+            size as f64 / rows.max(1) as f64
+        );
+    }
 
     let budget = budget_secs(args);
     let port = free_port()?;
@@ -256,8 +322,7 @@ pub(crate) async fn run_backend(
             }
             continue;
         }
-        let tenant_shape = (args.projects > 0).then(|| (args.projects, args.n / args.projects));
-        if matches!(case.load, Load::Tenants(_)) && tenant_shape.is_none_or(|(_, per)| per == 0) {
+        if matches!(case.load, Load::Tenants(_)) && tenant_shape.is_none() {
             continue;
         }
         if matches!(case.load, Load::Create(_)) && !reads_done {
@@ -288,16 +353,10 @@ pub(crate) async fn run_backend(
             Load::Tenants(query) => {
                 let (projects, per) = tenant_shape.unwrap_or((0, 0));
                 rss.push(("before the tenants", server.rss_kb().0));
-                let started = Instant::now();
-                let list = seed_tenants(url, &master_hex, projects, per, fixtures).await?;
-                if backend == "postgres" {
-                    // As after the first seeding: statistics for the planner.
-                    pg_admin(url, "VACUUM ANALYZE").await?;
-                }
-                println!(
-                    "seeded {projects} more projects of {per} certificates in {:.1} s",
-                    started.elapsed().as_secs_f64()
-                );
+                let list = match seeded_tenants.take() {
+                    Some(list) => list,
+                    None => seed_tenant_case(args, backend, url, &master_hex, fixtures).await?,
+                };
                 let (project, token) = list.first().context("no tenants")?;
                 let body = probe_get(
                     &client,
