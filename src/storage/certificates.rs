@@ -6,7 +6,7 @@ use sqlx::{AnyConnection, AssertSqlSafe};
 
 use super::binding::{WriteError, certificate_to_bind, hostnames_using, lock_certificate};
 use super::events::{Origin, record_many_certificates};
-use super::name_search::name_condition;
+use super::name_search::{name_condition, plan_per_value};
 use super::sql::{Bind, Page, PageWindow, SqlArgs, fetch_window, one_in_project};
 use super::{Resource, Store, StoreError};
 use crate::domain::{
@@ -296,6 +296,7 @@ impl Store {
         // count there); the page of a search matching few rows too, while a page of one
         // matching many walks the newest-first index and stops after the page.
         let (args, predicate) = self.list_predicate(project, filter, true, false);
+        let persistent = filter.name_contains.is_none() || !plan_per_value(self.backend);
         let mut conn = self.reader().await?;
         let total: i64 = if filter.name_contains.is_none() && filter.expiry.is_none() {
             // Unfiltered: the counter kept by insert/delete avoids counting every row.
@@ -307,6 +308,7 @@ impl Store {
         } else {
             let sql = format!("SELECT COUNT(*) FROM certificates WHERE {predicate}");
             sqlx::query_scalar_with(AssertSqlSafe(sql), args.arguments()?)
+                .persistent(persistent)
                 .fetch_one(&mut *conn)
                 .await?
         };
@@ -321,7 +323,7 @@ impl Store {
             "SELECT id, name, expire_time_ms, created_at_ms FROM certificates WHERE {page_predicate} \
              ORDER BY created_at_ms DESC, id DESC"
         );
-        let items = fetch_window(&mut *conn, select, args, filter.window).await?;
+        let items = fetch_window(&mut *conn, select, args, filter.window, persistent).await?;
         conn.done();
         Ok(Page { total, items })
     }

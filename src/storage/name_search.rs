@@ -63,6 +63,17 @@ pub(super) fn name_condition(
     }
 }
 
+/// Whether the statements of a name search must be planned with their values rather than
+/// kept prepared: PostgreSQL switches a prepared statement to a generic plan after five
+/// executions, and the generic plan of `project_id = $1 AND name_lower LIKE $2` guesses the
+/// average project's share of rows (1 / number of projects) and walks the project's listing
+/// index: 238 ms for a 4-character search in a project of 100,000 among 1,000,000
+/// certificates, against 0.12 ms through the trigram index. An unprepared statement is
+/// planned for its values each time (one more round trip). SQLite plans without guessing.
+pub(super) fn plan_per_value(backend: Backend) -> bool {
+    backend == Backend::Postgres
+}
+
 /// `text` as one FTS5 phrase: in double quotes, quotes doubled; everything else is literal.
 fn fts_phrase(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\"\""))

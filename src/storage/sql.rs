@@ -119,17 +119,19 @@ where
     if total <= window.offset || window.limit == Some(0) {
         return Ok(Page::empty(total));
     }
-    let items = fetch_window(pool, select, args, window).await?;
+    let items = fetch_window(pool, select, args, window, true).await?;
     Ok(Page { total, items })
 }
 
 /// The rows in `window` of what `select` (a whole `SELECT ... ORDER BY ...` using the values in
-/// `args`) returns: its `LIMIT` and `OFFSET` become the next values.
+/// `args`) returns: its `LIMIT` and `OFFSET` become the next values. `persistent`: keep the
+/// statement prepared (see `name_search::plan_per_value` for when not).
 pub(super) async fn fetch_window<'e, T>(
     executor: impl Executor<'e, Database = Any>,
     select: String,
     mut args: SqlArgs,
     window: PageWindow,
+    persistent: bool,
 ) -> Result<Vec<T>, StoreError>
 where
     T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
@@ -138,6 +140,7 @@ where
     let offset = args.push(window.offset);
     let sql = format!("{select} LIMIT {limit} OFFSET {offset}");
     Ok(sqlx::query_as_with(AssertSqlSafe(sql), args.arguments()?)
+        .persistent(persistent)
         .fetch_all(executor)
         .await?)
 }
