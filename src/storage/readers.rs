@@ -133,10 +133,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pool = pool(&dir).await;
         let readers = Readers::new(1);
-        let pid = |r: &mut Reader<'_>| {
-            let conn: &mut AnyConnection = r;
-            std::ptr::from_mut(conn) as usize
-        };
         let mut r = readers.get(&pool).await.unwrap();
         sqlx::query("CREATE TEMP TABLE mark (x)")
             .execute(&mut *r)
@@ -150,10 +146,16 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(seen, 0);
-        // While it is lent, a second reader gets a pooled connection.
+        // While it is lent, a second reader gets a pooled connection: another one, which has
+        // no such table.
         let mut other = readers.get(&pool).await.unwrap();
         assert!(matches!(other.conn, Held::Pooled(_)));
-        assert_ne!(pid(&mut other), pid(&mut r));
+        assert!(
+            sqlx::query("SELECT COUNT(*) FROM temp.mark")
+                .execute(&mut *other)
+                .await
+                .is_err()
+        );
         drop(other);
         // Not marked done (a failed statement): discarded, the next reader connects anew.
         assert!(
