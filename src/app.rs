@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use crate::api::metrics::{Metrics, MetricsSettings};
 use crate::api::test_controls::TestControls;
 use crate::api::{self, AppState, ServiceSettings, Services};
-use crate::auth::{ADMIN_TOKEN_LIFETIME_MS, Authenticator, TokenGrant, mint_token};
+use crate::auth::{ADMIN_TOKEN_LIFETIME_MS, Authenticator, project_token};
 use crate::console;
 use crate::crypto::{MasterKey, Sealer};
 use crate::domain::{
@@ -375,15 +375,8 @@ async fn bootstrap(store: &Store) -> anyhow::Result<Option<Bootstrap>> {
     }
     let project_id = ProjectId::random();
     let now = now_ms();
-    store.ensure_project(&project_id, None, now).await?;
-    let grant = TokenGrant {
-        project: &project_id,
-        role: Role::Admin,
-        user: None,
-        parent: None,
-        expires_at: Some(now.saturating_add(ADMIN_TOKEN_LIFETIME_MS)),
-    };
-    let token = mint_token(store, &grant, now).await?;
+    let expires_at = Some(now.saturating_add(ADMIN_TOKEN_LIFETIME_MS));
+    let token = project_token(store, &project_id, Role::Admin, expires_at, now).await?;
     Ok(Some(Bootstrap { project_id, token }))
 }
 

@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use wafcert::app::{MasterKeySource, open_sealer};
-use wafcert::auth::{TokenGrant, mint_token};
+use wafcert::auth::project_token;
 use wafcert::domain::{
     CertificateId, CertificateName, HostId, NameLimit, PolicyId, PolicyName, PolicySettings,
     ProjectId, Role, now_ms,
@@ -171,15 +171,7 @@ pub(crate) struct Seeded {
 /// A new project and an admin token for it that never expires.
 async fn project_with_admin_token(store: &Store, now: i64) -> anyhow::Result<(ProjectId, String)> {
     let project = ProjectId::random();
-    store.ensure_project(&project, None, now).await?;
-    let grant = TokenGrant {
-        project: &project,
-        role: Role::Admin,
-        user: None,
-        parent: None,
-        expires_at: None,
-    };
-    let token = mint_token(store, &grant, now).await?;
+    let token = project_token(store, &project, Role::Admin, None, now).await?;
     Ok((project, token))
 }
 

@@ -34,6 +34,27 @@ pub enum MintError {
     Store(#[from] StoreError),
 }
 
+/// Makes sure `project` exists and mints a token of `role` in it that no user holds (the
+/// bootstrap of an empty database, `wafcert token create`, the benchmark's seeding); returns
+/// the secret.
+pub async fn project_token(
+    store: &Store,
+    project: &ProjectId,
+    role: Role,
+    expires_at: Option<Millis>,
+    now: Millis,
+) -> Result<String, MintError> {
+    store.ensure_project(project, None, now).await?;
+    let grant = TokenGrant {
+        project,
+        role,
+        user: None,
+        parent: None,
+        expires_at,
+    };
+    mint_token(store, &grant, now).await
+}
+
 /// Mints a token for `grant`, issued at `now`, and returns the secret (shown once; only its
 /// hash is stored).
 pub async fn mint_token(

@@ -23,7 +23,7 @@ pub use identity::{
     TokenInfo, UserInfo, UserRef, domain_id,
 };
 pub use login::{LoginError, TOKEN_LIFETIME_MS};
-pub use mint::{MintError, TokenGrant, mint_token};
+pub use mint::{MintError, TokenGrant, mint_token, project_token};
 pub use password::hash_password;
 pub use signature::{SignedRequest, access_key_of, format_basic_date, sign_request};
 

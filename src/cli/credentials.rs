@@ -12,7 +12,7 @@ use super::{
     random_text, read_password,
 };
 use crate::app::open_sealer;
-use crate::auth::{TokenGrant, hash_password, mint_token};
+use crate::auth::{hash_password, project_token};
 use crate::crypto::{TOKEN_ID_LEN, token_hash, token_id_of_hash};
 use crate::domain::{ProjectId, Role, UserId, format_iso8601, now_ms};
 use crate::storage::{Store, StoreError, UserRecord};
@@ -28,17 +28,10 @@ pub(super) async fn token(command: TokenCommand) -> anyhow::Result<()> {
             let ttl = parse_ttl(&ttl)?;
             let store = database.open().await?;
             let now = now_ms();
-            store.ensure_project(&grant.project_id, None, now).await?;
             let expires_at =
                 ttl.map(|d| now.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)));
-            let grant = TokenGrant {
-                project: &grant.project_id,
-                role: grant.role,
-                user: None,
-                parent: None,
-                expires_at,
-            };
-            let token = mint_token(&store, &grant, now).await?;
+            let token =
+                project_token(&store, &grant.project_id, grant.role, expires_at, now).await?;
             println!("{token}");
         }
         TokenCommand::Revoke { database, token } => {
