@@ -128,6 +128,11 @@ mod tests {
             .unwrap()
     }
 
+    /// Whether `sql` fails on `conn`.
+    async fn fails(conn: &mut AnyConnection, sql: &'static str) -> bool {
+        sqlx::query(sql).execute(conn).await.is_err()
+    }
+
     #[tokio::test]
     async fn a_held_connection_is_reused_after_success_and_replaced_after_a_failure() {
         let dir = tempfile::tempdir().unwrap();
@@ -150,25 +155,15 @@ mod tests {
         // no such table.
         let mut other = readers.get(&pool).await.unwrap();
         assert!(matches!(other.conn, Held::Pooled(_)));
-        assert!(
-            sqlx::query("SELECT COUNT(*) FROM temp.mark")
-                .execute(&mut *other)
-                .await
-                .is_err()
-        );
+        assert!(fails(&mut other, "SELECT COUNT(*) FROM temp.mark").await);
         drop(other);
         // Not marked done (a failed statement): discarded, the next reader connects anew.
-        assert!(
-            sqlx::query("SELECT * FROM no_such_table")
-                .execute(&mut *r)
-                .await
-                .is_err()
-        );
+        assert!(fails(&mut r, "SELECT * FROM no_such_table").await);
         drop(r);
         let mut r = readers.get(&pool).await.unwrap();
-        let fresh = sqlx::query("SELECT COUNT(*) FROM temp.mark")
-            .execute(&mut *r)
-            .await;
-        assert!(fresh.is_err(), "a new connection has no temporary table");
+        assert!(
+            fails(&mut r, "SELECT COUNT(*) FROM temp.mark").await,
+            "a new connection has no temporary table"
+        );
     }
 }
