@@ -75,17 +75,11 @@ impl ChangeWatch {
     }
 
     /// Whether the open handle is still the file at the `-shm` path: not unlinked, not replaced.
+    /// One `stat` of the path is enough: the open handle keeps its inode alive (so the number
+    /// cannot be reused), and if the path names that inode the file is still linked there.
     fn is_live(&self) -> bool {
-        let open = self.shm.metadata().ok();
-        let at_path = std::fs::metadata(&self.path).ok();
-        match (open, at_path) {
-            (Some(open), Some(at_path)) => {
-                open.nlink() > 0
-                    && (open.dev(), open.ino()) == self.identity
-                    && (at_path.dev(), at_path.ino()) == self.identity
-            }
-            _ => false,
-        }
+        std::fs::metadata(&self.path)
+            .is_ok_and(|at_path| (at_path.dev(), at_path.ino()) == self.identity)
     }
 }
 
