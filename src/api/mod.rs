@@ -4,6 +4,7 @@
 
 mod authentication;
 mod certificates;
+mod envelope;
 pub mod error;
 mod events;
 mod extract;
@@ -24,20 +25,15 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
-use tower_http::trace::TraceLayer;
 
 use crate::auth::Authenticator;
 use crate::crypto::Sealer;
 use crate::domain::{Clock, Contract, SeededRandom};
 use crate::storage::Store;
-use error::{ApiError, ErrorCause, ErrorCode};
+use error::{ApiError, ErrorCode};
 pub use timeout::DEFAULT_REQUEST_TIMEOUT_MS;
 
 /// Largest accepted request body.
@@ -156,7 +152,6 @@ pub fn router(state: AppState) -> Router {
             authentication::authenticate,
         ));
 
-    let request_id = HeaderName::from_static("x-request-id");
     let mut app = Router::new()
         .merge(protected)
         .merge(keystone::routes(state.clone()))
@@ -198,23 +193,12 @@ pub fn router(state: AppState) -> Router {
         ));
     }
     // Outermost of the counting layers: injected faults and timeouts are counted as answered.
-    app.layer(middleware::from_fn_with_state(state.clone(), metrics::track))
-        .layer(middleware::from_fn(log_server_errors))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let id = req
-                .extensions()
-                .get::<RequestId>()
-                .and_then(|r| r.header_value().to_str().ok())
-                .unwrap_or("-");
-            // Debug level: at the default `info` filter the span costs nothing per request;
-            // failures are logged with the same fields by `log_server_errors`.
-            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-        }))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, RandomRequestId))
-        .layer(middleware::map_request(drop_unsafe_request_id))
-        .layer(middleware::map_response(no_store))
-        .with_state(state)
+    app.layer(middleware::from_fn_with_state(
+        state.clone(),
+        metrics::track,
+    ))
+    .layer(middleware::from_fn(envelope::envelope))
+    .with_state(state)
 }
 
 /// `GET /readyz`: 200 `{"status":"ready"}` when the database answers (migrations ran before
@@ -228,67 +212,8 @@ async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Request ids: 32 random hex characters, like the cloud's.
-#[derive(Debug, Clone, Copy)]
-struct RandomRequestId;
-
-impl MakeRequestId for RandomRequestId {
-    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        let id = crate::domain::HostId::random();
-        HeaderValue::from_str(id.as_str()).ok().map(RequestId::new)
-    }
-}
-
 /// Rewrites error codes the contract profile words differently (see [`error::for_contract`]).
 async fn contract_codes(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let response = next.run(req).await;
     error::for_contract(response, state.settings.contract)
-}
-
-/// Longest client-sent `X-Request-Id` kept.
-const MAX_REQUEST_ID_LEN: usize = 64;
-
-/// Removes a client's `X-Request-Id` unless it is a plain token (1 to 64 of `[A-Za-z0-9-]`),
-/// so a fresh one is made: the id is logged, and `abc status=200 cause=forged` would forge
-/// log fields.
-async fn drop_unsafe_request_id(mut req: Request) -> Request {
-    let plain = |v: &HeaderValue| {
-        let b = v.as_bytes();
-        !b.is_empty()
-            && b.len() <= MAX_REQUEST_ID_LEN
-            && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
-    };
-    if !req.headers().get_all("x-request-id").iter().all(plain) {
-        req.headers_mut().remove("x-request-id");
-    }
-    req
-}
-
-/// `Cache-Control: no-store` on every answer: answers carry private keys, tokens and
-/// certificate data that no proxy or browser cache should keep.
-async fn no_store(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .entry(axum::http::header::CACHE_CONTROL)
-        .or_insert(HeaderValue::from_static("no-store"));
-    response
-}
-
-/// Logs the hidden cause of 5xx answers inside the request's span.
-async fn log_server_errors(req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    let uri = req.uri().clone();
-    let request_id = req.extensions().get::<RequestId>().cloned();
-    let response = next.run(req).await;
-    if let Some(ErrorCause(cause)) = response.extensions().get::<ErrorCause>() {
-        let id = request_id
-            .as_ref()
-            .and_then(|r| r.header_value().to_str().ok())
-            .unwrap_or("-");
-        tracing::error!(
-            status = %response.status(), %method, path = %uri.path(), request_id = %id, cause = %cause,
-            "request failed"
-        );
-    }
-    response
 }
