@@ -69,3 +69,59 @@ fn request_id(req: &Request) -> HeaderValue {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::StatusCode;
+    use axum::middleware;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// The answer of a router whose `/fail` is a 500, to a request with these request ids.
+    async fn answer(path: &str, ids: &[&str]) -> Response {
+        let app = Router::new()
+            .route("/ok", get(|| async { "ok" }))
+            .route("/fail", get(|| async { StatusCode::INTERNAL_SERVER_ERROR }))
+            .layer(middleware::from_fn(envelope));
+        let mut req = Request::get(path);
+        for id in ids {
+            req = req.header("x-request-id", *id);
+        }
+        app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap()
+    }
+
+    fn id_of(response: &Response) -> &str {
+        response.headers()["x-request-id"].to_str().unwrap()
+    }
+
+    #[tokio::test]
+    async fn plain_ids_are_kept_and_any_unsafe_one_replaces_them_all() {
+        assert_eq!(id_of(&answer("/ok", &["trace-1"]).await), "trace-1");
+        assert_eq!(id_of(&answer("/ok", &["a-1", "b-2"]).await), "a-1");
+        for ids in [&["a-1", "b 2"][..], &["x=y"], &[]] {
+            let response = answer("/ok", ids).await;
+            let id = id_of(&response);
+            assert!(
+                id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{id}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn every_answer_is_no_store_with_its_id_server_errors_too() {
+        for path in ["/ok", "/fail", "/none"] {
+            let response = answer(path, &["r-1"]).await;
+            assert_eq!(
+                response.headers()[header::CACHE_CONTROL],
+                "no-store",
+                "{path}"
+            );
+            assert_eq!(id_of(&response), "r-1", "{path}");
+        }
+    }
+}

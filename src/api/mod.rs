@@ -175,15 +175,18 @@ pub fn router(state: AppState) -> Router {
                 "this method is not allowed on this URL",
             )
         })
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn_with_state(
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    if state.settings.contract.otc_not_found() {
+        // Only OTC words a code differently; the other profiles skip the layer.
+        app = app.layer(middleware::from_fn_with_state(
             state.clone(),
             contract_codes,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.settings.request_timeout,
-            timeout::limit,
         ));
+    }
+    let mut app = app.layer(middleware::from_fn_with_state(
+        state.settings.request_timeout,
+        timeout::limit,
+    ));
     if let Some(controls) = &state.controls {
         // Outside the deadline: an injected latency is what the test asked for, and the
         // journal sees a timeout's 503.
