@@ -206,17 +206,9 @@ async fn a_full_sqlite_database_is_503_with_a_clear_log_line_and_recovers() {
     assert!(!created.is_empty(), "some certificates fit");
     assert_eq!(full.0, 503, "{}", full.1);
     assert_eq!(full.1["error_code"], "WAF.00010002");
-    let logged = server
-        .logs
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|l| l.contains("database full"));
-    assert!(
-        logged,
-        "a log line says the database is full: {:?}",
-        server.logs.lock().unwrap()
-    );
+    let logged = server.logged("database full");
+    let lines = server.logs.lock().unwrap().clone();
+    assert!(logged, "a log line says the database is full: {lines:?}");
     // Reads still work, and the refused write left nothing behind.
     let list: Value = http
         .get(&certs)

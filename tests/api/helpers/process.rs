@@ -90,6 +90,21 @@ impl Replica {
         }
     }
 
+    /// Whether a log line containing `needle` arrives within 5 s: the lines are read from the
+    /// process's pipe by a thread, so one written just before an answer may arrive after it.
+    pub fn logged(&self, needle: &str) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            if self.logs.lock().unwrap().iter().any(|l| l.contains(needle)) {
+                return true;
+            }
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Kills the process with SIGKILL (no shutdown, no flush) and waits for it to be gone.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
