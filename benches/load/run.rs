@@ -118,16 +118,20 @@ pub(crate) async fn run(args: &Args) -> anyhow::Result<bool> {
         reports.push(r);
     }
     if let Some(admin) = &args.postgres {
-        let dir = tempfile::Builder::new()
+        let mut dir = tempfile::Builder::new()
             .prefix("wafcert-bench-pg-")
             .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
             .context("temporary directory")?;
+        dir.disable_cleanup(args.keep);
         let name = format!("wafcert_bench_{}", ProjectId::random());
         pg_admin(admin, &format!("CREATE DATABASE {name}")).await?;
         let url = replace_db_name(admin, &name)?;
         let outcome = run_backend(args, "postgres", &url, dir.path(), &fixtures).await;
         let dropped = if args.keep {
-            println!("kept PostgreSQL database {name}");
+            println!(
+                "kept PostgreSQL database {name} and {}",
+                dir.path().display()
+            );
             Ok(())
         } else {
             pg_admin(

@@ -6,7 +6,7 @@ use sqlx::{AnyConnection, AssertSqlSafe};
 
 use super::binding::{WriteError, certificate_to_bind, hostnames_using, lock_certificate};
 use super::events::{Origin, record_many_certificates};
-use super::name_search::{name_condition, plan_per_value};
+use super::name_search::{NameLookup, name_condition, plan_per_value};
 use super::sql::{Bind, Page, PageWindow, SqlArgs, fetch_window, one_in_project};
 use super::{Resource, Store, StoreError};
 use crate::domain::{
@@ -295,7 +295,7 @@ impl Store {
         // The count goes through the trigram index (a search that is not frequent is cheap to
         // count there); the page of a search matching few rows too, while a page of one
         // matching many walks the newest-first index and stops after the page.
-        let (args, predicate) = self.list_predicate(project, filter, true, false);
+        let (args, predicate) = self.list_predicate(project, filter, NameLookup::Count);
         let persistent = filter.name_contains.is_none() || !plan_per_value(self.backend);
         let mut conn = self.reader().await?;
         let total: i64 = if filter.name_contains.is_none() && filter.expiry.is_none() {
@@ -317,8 +317,12 @@ impl Store {
             conn.done();
             return Ok(Page::empty(total));
         }
-        let (args, page_predicate) =
-            self.list_predicate(project, filter, total <= PAGE_VIA_TRIGRAM_MAX, true);
+        let lookup = if total <= PAGE_VIA_TRIGRAM_MAX {
+            NameLookup::FewMatches
+        } else {
+            NameLookup::ManyMatches
+        };
+        let (args, page_predicate) = self.list_predicate(project, filter, lookup);
         let select = format!(
             "SELECT id, name, expire_time_ms, created_at_ms FROM certificates WHERE {page_predicate} \
              ORDER BY created_at_ms DESC, id DESC"
@@ -351,25 +355,24 @@ impl Store {
         Ok(ExpiryStatus::next_change(now, after_now, after_horizon))
     }
 
-    /// The `WHERE` clause of a list query and its values. `trigram`: search names through the
-    /// trigram index where the dialect and text allow ([`name_condition`]). `page`: the page
-    /// query, which walks the newest-first listing index (it also holds the expiry), and
-    /// stops after the page; `+expire_time_ms` keeps the planners (SQLite's above all) from
-    /// preferring the expiry index there, which would mean sorting every match. The count
-    /// uses the expiry index.
+    /// The `WHERE` clause of a list query and its values, for the count or a page as `lookup`
+    /// says (which index drives a name search: [`NameLookup`]). The page query walks the
+    /// newest-first listing index (it also holds the expiry), and stops after the page;
+    /// `+expire_time_ms` keeps the planners (SQLite's above all) from preferring the expiry
+    /// index there, which would mean sorting every match. The count uses the expiry index.
     fn list_predicate(
         &self,
         project: &ProjectId,
         filter: &ListFilter,
-        trigram: bool,
-        page: bool,
+        lookup: NameLookup,
     ) -> (SqlArgs, String) {
+        let page = lookup != NameLookup::Count;
         let mut args = SqlArgs::new();
         let project_value = args.push(project.as_str());
         let mut project_column = "project_id";
         let mut conditions = Vec::new();
         if let Some(text) = &filter.name_contains {
-            let name = name_condition(self.backend, text, &mut args, trigram);
+            let name = name_condition(self.backend, text, &mut args, lookup);
             project_column = name.project_column;
             conditions.push(name.sql);
         }

@@ -14,30 +14,50 @@ use super::sql::{SqlArgs, like_contains};
 /// Characters from which a search uses the trigram index.
 pub(super) const TRIGRAM_MIN_CHARS: usize = 3;
 
+/// Which statement of a list a name condition is for, and so which index should drive it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum NameLookup {
+    /// Counting every match: SQLite goes through the trigram table; PostgreSQL's planner
+    /// chooses (it walks the listing index for a text most names contain).
+    Count,
+    /// The page of a search the count showed to match few rows: the trigram index drives it
+    /// on both dialects and the page is sorted afterwards. PostgreSQL's planner cannot be left
+    /// to choose here: its estimate for `LIKE '%1396%'` varies with the statistics' sample
+    /// (11 rows in one analysis, 1,064 in another), and with the larger one it walks the
+    /// project's listing index in page order, reading most of 100,000 rows for 20 matches
+    /// (50-120 ms instead of 0.2 ms).
+    FewMatches,
+    /// The page of a search matching many rows: it walks the newest-first listing index and
+    /// stops after the page.
+    ManyMatches,
+}
+
 /// A `WHERE` condition matching `name_lower` against a search text (its values are pushed
 /// onto the statement's [`SqlArgs`]).
 #[derive(Debug)]
 pub(super) struct NameCondition {
     /// SQL condition on `certificates`.
     pub(super) sql: String,
-    /// How the query must name the project: `+project_id` when the trigram lookup should
-    /// drive it (SQLite would otherwise walk the project's listing index and probe each row).
+    /// How the query must name the project: an expression no index serves (SQLite
+    /// `+project_id`, PostgreSQL `(project_id || '')`) when the trigram lookup must drive it,
+    /// since the planners would otherwise walk the project's listing index and test each row.
     pub(super) project_column: &'static str,
 }
 
-/// The condition for `text` on `backend`, its values pushed onto `args`. `indexed` asks for the trigram form where the text allows it (SQLite decides per query: a page of
-/// a search matching most rows is cheaper walking the listing index).
+/// The condition for `text` on `backend` in a statement of kind `lookup`, its values pushed
+/// onto `args`. Texts shorter than [`TRIGRAM_MIN_CHARS`] have no trigram and walk the
+/// project's rows whatever the lookup.
 pub(super) fn name_condition(
     backend: Backend,
     text: &str,
     args: &mut SqlArgs,
-    indexed: bool,
+    lookup: NameLookup,
 ) -> NameCondition {
     let lower = text.to_ascii_lowercase();
-    let trigram = indexed && lower.chars().count() >= TRIGRAM_MIN_CHARS;
+    let has_trigram = lower.chars().count() >= TRIGRAM_MIN_CHARS;
     match backend {
         // FTS5 trigram phrase: a substring match (case-folded); `instr` rechecks exactly.
-        Backend::Sqlite if trigram => NameCondition {
+        Backend::Sqlite if has_trigram && lookup != NameLookup::ManyMatches => NameCondition {
             sql: format!(
                 "rowid IN (SELECT rowid FROM certificates_name_fts \
                  WHERE certificates_name_fts MATCH {}) \
@@ -58,7 +78,11 @@ pub(super) fn name_condition(
                 "name_lower LIKE {} ESCAPE '\\'",
                 args.push(like_contains(&lower))
             ),
-            project_column: "project_id",
+            project_column: if has_trigram && lookup == NameLookup::FewMatches {
+                "(project_id || '')"
+            } else {
+                "project_id"
+            },
         },
     }
 }
@@ -84,32 +108,54 @@ mod tests {
     use super::*;
 
     /// `name_condition` after one value (the project) is already bound: its SQL and values.
-    fn condition(backend: Backend, text: &str, indexed: bool) -> (String, Vec<String>) {
+    fn condition(backend: Backend, text: &str, lookup: NameLookup) -> (String, Vec<String>) {
         let mut args = SqlArgs::new();
         args.push("project");
-        let c = name_condition(backend, text, &mut args, indexed);
+        let c = name_condition(backend, text, &mut args, lookup);
         (c.sql, args.texts().into_iter().skip(1).collect())
     }
 
     #[test]
     fn short_texts_and_postgres_use_no_trigram_table() {
-        let (sql, binds) = condition(Backend::Sqlite, "Ab", true);
+        let (sql, binds) = condition(Backend::Sqlite, "Ab", NameLookup::FewMatches);
         assert_eq!(sql, "instr(name_lower, $2) > 0");
         assert_eq!(binds, ["ab"]);
-        let (sql, binds) = condition(Backend::Postgres, "A%_c", true);
+        let (sql, binds) = condition(Backend::Postgres, "A%_c", NameLookup::Count);
         assert_eq!(sql, "name_lower LIKE $2 ESCAPE '\\'");
         assert_eq!(binds, ["%a\\%\\_c%"]);
     }
 
     #[test]
+    fn postgres_pages_of_few_matches_hide_the_project_from_the_listing_index() {
+        let project_column = |text: &str, lookup| {
+            let mut args = SqlArgs::new();
+            name_condition(Backend::Postgres, text, &mut args, lookup).project_column
+        };
+        assert_eq!(
+            project_column("1396", NameLookup::FewMatches),
+            "(project_id || '')"
+        );
+        assert_eq!(project_column("1396", NameLookup::Count), "project_id");
+        assert_eq!(
+            project_column("1396", NameLookup::ManyMatches),
+            "project_id"
+        );
+        assert_eq!(
+            project_column("13", NameLookup::FewMatches),
+            "project_id",
+            "no trigram"
+        );
+    }
+
+    #[test]
     fn sqlite_searches_of_three_characters_use_the_trigram_table() {
-        let (sql, binds) = condition(Backend::Sqlite, "N\"e%", true);
+        let (sql, binds) = condition(Backend::Sqlite, "N\"e%", NameLookup::Count);
         assert!(
             sql.contains("MATCH $2") && sql.contains("instr(name_lower, $3)"),
             "{sql}"
         );
         assert_eq!(binds, ["\"n\"\"e%\"", "n\"e%"]);
-        let (sql, _) = condition(Backend::Sqlite, "needle", false);
+        let (sql, _) = condition(Backend::Sqlite, "needle", NameLookup::ManyMatches);
         assert!(!sql.contains("MATCH"));
     }
 
@@ -191,7 +237,7 @@ mod tests {
         let plan = |text: &str| {
             let mut args = SqlArgs::new();
             args.push(project.as_str());
-            let c = name_condition(Backend::Sqlite, text, &mut args, true);
+            let c = name_condition(Backend::Sqlite, text, &mut args, NameLookup::Count);
             let sql = format!(
                 "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM certificates WHERE {} = $1 AND {}",
                 c.project_column, c.sql
