@@ -295,7 +295,7 @@ impl Store {
         // The count goes through the trigram index (a search that is not frequent is cheap to
         // count there); the page of a search matching few rows too, while a page of one
         // matching many walks the newest-first index and stops after the page.
-        let (args, predicate) = self.list_predicate(project, filter, NameLookup::Count);
+        let (args, predicate, _) = self.list_predicate(project, filter, NameLookup::Count);
         let persistent = filter.name_contains.is_none() || !plan_per_value(self.backend);
         let mut conn = self.reader().await?;
         let total: i64 = if filter.name_contains.is_none() && filter.expiry.is_none() {
@@ -322,10 +322,10 @@ impl Store {
         } else {
             NameLookup::ManyMatches
         };
-        let (args, page_predicate) = self.list_predicate(project, filter, lookup);
+        let (args, page_predicate, created) = self.list_predicate(project, filter, lookup);
         let select = format!(
             "SELECT id, name, expire_time_ms, created_at_ms FROM certificates WHERE {page_predicate} \
-             ORDER BY created_at_ms DESC, id DESC"
+             ORDER BY {created} DESC, id DESC"
         );
         let items = fetch_window(&mut *conn, select, args, filter.window, persistent).await?;
         conn.done();
@@ -355,8 +355,9 @@ impl Store {
         Ok(ExpiryStatus::next_change(now, after_now, after_horizon))
     }
 
-    /// The `WHERE` clause of a list query and its values, for the count or a page as `lookup`
-    /// says (which index drives a name search: [`NameLookup`]). The page query walks the
+    /// The `WHERE` clause of a list query, its values and the upload-time expression a page
+    /// orders by, for the count or a page as `lookup` says (which index drives a name search:
+    /// [`NameLookup`]). The page query walks the
     /// newest-first listing index (it also holds the expiry), and stops after the page;
     /// `+expire_time_ms` keeps the planners (SQLite's above all) from preferring the expiry
     /// index there, which would mean sorting every match. The count uses the expiry index.
@@ -365,15 +366,17 @@ impl Store {
         project: &ProjectId,
         filter: &ListFilter,
         lookup: NameLookup,
-    ) -> (SqlArgs, String) {
+    ) -> (SqlArgs, String, &'static str) {
         let page = lookup != NameLookup::Count;
         let mut args = SqlArgs::new();
         let project_value = args.push(project.as_str());
         let mut project_column = "project_id";
+        let mut order_column = "created_at_ms";
         let mut conditions = Vec::new();
         if let Some(text) = &filter.name_contains {
             let name = name_condition(self.backend, text, &mut args, lookup);
             project_column = name.project_column;
+            order_column = name.order_column;
             conditions.push(name.sql);
         }
         let column = if page {
@@ -390,7 +393,7 @@ impl Store {
             }
         }
         conditions.insert(0, format!("{project_column} = {project_value}"));
-        (args, conditions.join(" AND "))
+        (args, conditions.join(" AND "), order_column)
     }
 
     /// The hosts of the project bound to any of `ids`: one statement per [`IDS_PER_STATEMENT`]
