@@ -8,7 +8,7 @@ use super::binding::{WriteError, certificate_to_bind, hostnames_using, lock_cert
 use super::events::{Origin, record_many_certificates};
 use super::name_search::{NameLookup, name_condition, plan_per_value};
 use super::sql::{Bind, Page, PageWindow, SqlArgs, fetch_window, one_in_project};
-use super::{Resource, Store, StoreError};
+use super::{Backend, Resource, Store, StoreError};
 use crate::domain::{
     CertificateFacts, CertificateId, CertificateName, EventType, ExpiryStatus, ExpiryWindow,
     HostId, Millis, NameLimit, ProjectId,
@@ -295,7 +295,7 @@ impl Store {
         // The count goes through the trigram index (a search that is not frequent is cheap to
         // count there); the page of a search matching few rows too, while a page of one
         // matching many walks the newest-first index and stops after the page.
-        let (args, predicate, _) = self.list_predicate(project, filter, NameLookup::Count);
+        let (args, predicate) = count_predicate(self.backend, project, filter);
         let persistent = filter.name_contains.is_none() || !plan_per_value(self.backend);
         let mut conn = self.reader().await?;
         let total: i64 = if filter.name_contains.is_none() && filter.expiry.is_none() {
@@ -322,11 +322,7 @@ impl Store {
         } else {
             NameLookup::ManyMatches
         };
-        let (args, page_predicate, created) = self.list_predicate(project, filter, lookup);
-        let select = format!(
-            "SELECT id, name, expire_time_ms, created_at_ms FROM certificates WHERE {page_predicate} \
-             ORDER BY {created} DESC, id DESC"
-        );
+        let (args, select) = page_select(self.backend, project, filter, lookup);
         let items = fetch_window(&mut *conn, select, args, filter.window, persistent).await?;
         conn.done();
         Ok(Page { total, items })
@@ -353,47 +349,6 @@ impl Store {
         .await?;
         conn.done();
         Ok(ExpiryStatus::next_change(now, after_now, after_horizon))
-    }
-
-    /// The `WHERE` clause of a list query, its values and the upload-time expression a page
-    /// orders by, for the count or a page as `lookup` says (which index drives a name search:
-    /// [`NameLookup`]). The page query walks the
-    /// newest-first listing index (it also holds the expiry), and stops after the page;
-    /// `+expire_time_ms` keeps the planners (SQLite's above all) from preferring the expiry
-    /// index there, which would mean sorting every match. The count uses the expiry index.
-    fn list_predicate(
-        &self,
-        project: &ProjectId,
-        filter: &ListFilter,
-        lookup: NameLookup,
-    ) -> (SqlArgs, String, &'static str) {
-        let page = lookup != NameLookup::Count;
-        let mut args = SqlArgs::new();
-        let project_value = args.push(project.as_str());
-        let mut project_column = "project_id";
-        let mut order_column = "created_at_ms";
-        let mut conditions = Vec::new();
-        if let Some(text) = &filter.name_contains {
-            let name = name_condition(self.backend, text, &mut args, lookup);
-            project_column = name.project_column;
-            order_column = name.order_column;
-            conditions.push(name.sql);
-        }
-        let column = if page {
-            "+expire_time_ms"
-        } else {
-            "expire_time_ms"
-        };
-        if let Some(window) = filter.expiry {
-            if let Some(after) = window.after {
-                conditions.push(format!("{column} > {}", args.push(after)));
-            }
-            if let Some(up_to) = window.up_to {
-                conditions.push(format!("{column} <= {}", args.push(up_to)));
-            }
-        }
-        conditions.insert(0, format!("{project_column} = {project_value}"));
-        (args, conditions.join(" AND "), order_column)
     }
 
     /// The hosts of the project bound to any of `ids`: one statement per [`IDS_PER_STATEMENT`]
@@ -745,6 +700,72 @@ async fn insert_row(conn: &mut AnyConnection, new: &NewCertificate<'_>) -> Resul
     Ok(())
 }
 
+/// The `WHERE` clause of a list's count (which uses the expiry index) and its values.
+fn count_predicate(
+    backend: Backend,
+    project: &ProjectId,
+    filter: &ListFilter,
+) -> (SqlArgs, String) {
+    let (args, conditions, _) = list_conditions(backend, project, filter, NameLookup::Count);
+    (args, conditions)
+}
+
+/// The page statement of a list (without its `LIMIT`), newest upload first, and its values;
+/// `lookup` says which index drives a name search ([`NameLookup`]).
+fn page_select(
+    backend: Backend,
+    project: &ProjectId,
+    filter: &ListFilter,
+    lookup: NameLookup,
+) -> (SqlArgs, String) {
+    let (args, conditions, order_column) = list_conditions(backend, project, filter, lookup);
+    let select = format!(
+        "SELECT id, name, expire_time_ms, created_at_ms FROM certificates WHERE {conditions} \
+         ORDER BY {order_column} DESC, id DESC"
+    );
+    (args, select)
+}
+
+/// The `WHERE` clause of a list statement, its values and the upload-time expression a page
+/// orders by, for the count or a page as `lookup` says (which index drives a name search:
+/// [`NameLookup`]). A page walks the newest-first listing index (it also holds the expiry)
+/// and stops after the page; there `+expire_time_ms` keeps the planners (SQLite's above all)
+/// from preferring the expiry index, which would mean sorting every match. The count uses
+/// the expiry index.
+fn list_conditions(
+    backend: Backend,
+    project: &ProjectId,
+    filter: &ListFilter,
+    lookup: NameLookup,
+) -> (SqlArgs, String, &'static str) {
+    let mut args = SqlArgs::new();
+    let project_value = args.push(project.as_str());
+    let mut project_column = "project_id";
+    let mut order_column = "created_at_ms";
+    let mut conditions = Vec::new();
+    if let Some(text) = &filter.name_contains {
+        let name = name_condition(backend, text, &mut args, lookup);
+        project_column = name.project_column;
+        order_column = name.order_column;
+        conditions.push(name.sql);
+    }
+    let column = if lookup == NameLookup::Count {
+        "expire_time_ms"
+    } else {
+        "+expire_time_ms"
+    };
+    if let Some(window) = filter.expiry {
+        if let Some(after) = window.after {
+            conditions.push(format!("{column} > {}", args.push(after)));
+        }
+        if let Some(up_to) = window.up_to {
+            conditions.push(format!("{column} <= {}", args.push(up_to)));
+        }
+    }
+    conditions.insert(0, format!("{project_column} = {project_value}"));
+    (args, conditions.join(" AND "), order_column)
+}
+
 /// A new row's values in [`INSERT_COLUMN_LIST`] order: the one binder of certificate inserts.
 fn row_binds(new: &NewCertificate<'_>) -> [Bind; INSERT_COLUMNS] {
     [
@@ -759,4 +780,45 @@ fn row_binds(new: &NewCertificate<'_>) -> [Bind; INSERT_COLUMNS] {
         new.leaf_sha256.into(),
         new.key_sha256.into(),
     ]
+}
+
+#[cfg(test)]
+mod list_statement_tests {
+    use super::*;
+
+    fn search(text: &str) -> ListFilter {
+        ListFilter {
+            name_contains: Some(text.to_owned()),
+            ..ListFilter::default()
+        }
+    }
+
+    /// The page statement is the one `name_condition` shapes: a PostgreSQL page of few matches
+    /// orders by an expression no index gives (the plan test in `tests/api/postgres.rs`
+    /// shows what that does), a SQLite one names the project as `+project_id`.
+    #[test]
+    fn a_page_of_few_matches_is_shaped_for_the_trigram_index() {
+        let project = ProjectId::random();
+        let page = |backend, lookup| page_select(backend, &project, &search("1396"), lookup).1;
+        let few = page(Backend::Postgres, NameLookup::FewMatches);
+        assert!(
+            few.contains("ORDER BY created_at_ms + 0 DESC, id DESC"),
+            "{few}"
+        );
+        let many = page(Backend::Postgres, NameLookup::ManyMatches);
+        assert!(
+            many.contains("ORDER BY created_at_ms DESC, id DESC"),
+            "{many}"
+        );
+        let few = page(Backend::Sqlite, NameLookup::FewMatches);
+        assert!(
+            few.contains("+project_id = $1") && few.contains("certificates_name_fts"),
+            "{few}"
+        );
+        let (_, count) = count_predicate(Backend::Postgres, &project, &search("1396"));
+        assert!(
+            count.starts_with("project_id = $1 AND name_lower LIKE"),
+            "{count}"
+        );
+    }
 }
