@@ -27,10 +27,11 @@ pub(super) async fn envelope(req: Request, next: Next) -> Response {
     let id = request_id.to_str().unwrap_or("-");
     // Debug level: at the default `info` filter the span costs nothing per request.
     let span = tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id);
-    let server_error_context = (req.method().clone(), req.uri().path().to_owned());
+    // Kept for the log line of a server error; both clones share the request's buffers.
+    let (method, uri) = (req.method().clone(), req.uri().clone());
     let mut response = next.run(req).instrument(span.clone()).await;
     if response.status().is_server_error() {
-        let (method, path) = server_error_context;
+        let path = uri.path();
         let cause = response
             .extensions()
             .get::<ErrorCause>()
