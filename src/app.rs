@@ -22,7 +22,7 @@ use crate::domain::{
 };
 use crate::listener::{self, ConnectionSettings, TlsFiles, TlsState};
 use crate::notify::{WebhookConfig, run_deliverer, run_scheduler};
-use crate::storage::{Backend, PoolSettings, Store};
+use crate::storage::{Backend, PoolSettings, Store, run_name_index_upkeep};
 
 /// Everything `serve` needs, already resolved from flags and environment.
 #[derive(Debug, Clone)]
@@ -236,6 +236,7 @@ impl App {
             Arc::clone(&self.state.clock),
             self.events.thresholds.clone(),
         ))];
+        workers.push(tokio::spawn(run_name_index_upkeep(store.clone())));
         if let Some(webhook) = self.events.webhook.clone() {
             workers.push(tokio::spawn(run_deliverer(
                 store.clone(),

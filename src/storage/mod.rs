@@ -14,6 +14,7 @@ mod events;
 mod expiry;
 mod host_settings;
 mod hosts;
+mod name_index;
 mod name_search;
 mod policies;
 mod readers;
@@ -39,6 +40,7 @@ pub use credentials::{AccessKeyRecord, NewToken, TokenListing, TokenRecord, User
 pub use events::{DeliveryOutcome, EventFilter, EventRecord, Origin, SYSTEM_ACTOR};
 pub use expiry::{CertificateCounts, CertificateSeries};
 pub use hosts::{DeletedHost, HostListFilter, HostPolicy, HostRecord, NewHost};
+pub use name_index::run_name_index_upkeep;
 pub use policies::{NewPolicy, PolicyHost, PolicyListFilter, PolicyRecord};
 pub use sql::{Page, PageWindow};
 
@@ -418,12 +420,28 @@ impl Store {
 
     /// [`Store::begin_write`] on `pool`.
     async fn begin_write_on(&self, pool: &AnyPool) -> Result<WriteTurn, StoreError> {
-        let turn = match &self.writer {
-            Some(writer) => Some(Arc::clone(writer).lock_owned().await),
-            None => None,
-        };
+        let turn = self.write_turn().await;
         let tx = pool.begin().await?;
         Ok((turn, tx))
+    }
+
+    /// [`Store::begin_write`] with SQLite's write lock taken at `BEGIN IMMEDIATE`, for a
+    /// transaction that reads before it writes and is not alone in writing to the file (another
+    /// process may commit in between, which a deferred transaction would only learn as a
+    /// `database is locked` error when it first writes). SQLite only.
+    async fn begin_immediate_write(&self) -> Result<WriteTurn, StoreError> {
+        let turn = self.write_turn().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok((turn, tx))
+    }
+
+    /// This process's turn to write: held until the transaction ends (SQLite); `None` on
+    /// PostgreSQL.
+    async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.writer {
+            Some(writer) => Some(Arc::clone(writer).lock_owned().await),
+            None => None,
+        }
     }
 
     /// A stamp that changes with every commit to the database by any process, when the backend

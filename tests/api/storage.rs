@@ -3,6 +3,7 @@
 //! enforced for the whole batch. And the typed rows: a stored value that no longer reads as its
 //! domain type is a schema error (500), not a client error.
 
+use serde_json::json;
 use wafcert::app::open_sealer;
 use wafcert::domain::{CertificateId, CertificateName, NameLimit, ProjectId, now_ms};
 use wafcert::storage::{NewCertificate, PoolSettings, Store, StoreError};
@@ -13,6 +14,7 @@ crate::on_both_backends!(
     batch_rows_are_listed_shown_and_counted,
     batch_is_all_or_nothing_under_quota_and_names,
     unreadable_stored_values_are_schema_errors,
+    the_name_index_merges_and_answers_the_same,
 );
 
 async fn unreadable_stored_values_are_schema_errors(db: Db) {
@@ -137,6 +139,104 @@ async fn batch_rows_are_listed_shown_and_counted(db: Db) {
     assert_eq!(list["total"], 1_201);
     // An empty batch is a no-op.
     app.store.insert_certificates(&[], Some(0)).await.unwrap();
+}
+
+/// SQLite's name index merged into one segment (`storage::run_name_index_upkeep`): rows
+/// written one transaction each leave FTS5 segments behind; merging them takes steps, a
+/// second merge finds nothing left, and searches asked after it answer as the rows say.
+/// PostgreSQL's index has nothing to merge.
+async fn the_name_index_merges_and_answers_the_same(db: Db) {
+    let app = TestApp::spawn_on(db).await;
+    let f = fixture(90);
+    // Written through another store, so the server's upkeep, which follows its own store's
+    // commits, does not merge first.
+    let loader = Store::open(&app.db.url, PoolSettings::default())
+        .await
+        .unwrap();
+    for i in 0..40 {
+        let rows = Rows::new(&app, &[format!("seg{i:02}-name")], &f).await;
+        loader
+            .insert_certificates(&rows.batch(), None)
+            .await
+            .unwrap();
+    }
+    let steps = loader.merge_name_index().await.unwrap();
+    match db {
+        Db::Sqlite => assert!(steps >= 1, "40 transactions left segments to merge"),
+        Db::Postgres => assert_eq!(steps, 0),
+    }
+    assert_eq!(
+        loader.merge_name_index().await.unwrap(),
+        0,
+        "one segment left"
+    );
+    for (text, total) in [
+        ("SEG1", 10),
+        ("eg3", 10),
+        ("-name", 40),
+        ("seg07", 1),
+        ("zzz", 0),
+    ] {
+        let (status, list) = app.get(&format!("waf/certificate?name={text}")).await;
+        assert_eq!(status, 200, "{list}");
+        assert_eq!(list["total"], json!(total), "{text}");
+    }
+    loader.close().await;
+}
+
+/// The server merges SQLite's name index when it starts (`storage::run_name_index_upkeep`):
+/// rows another process wrote one transaction each leave FTS5 segments, and within seconds of
+/// the start nothing is left to merge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_merges_a_loaded_name_index_when_it_starts() {
+    let app = TestApp::spawn_on(Db::Sqlite).await;
+    let f = fixture(90);
+    let loader = Store::open(&app.db.url, PoolSettings::default())
+        .await
+        .unwrap();
+    for i in 0..40 {
+        let rows = Rows::new(&app, &[format!("start{i:02}")], &f).await;
+        loader
+            .insert_certificates(&rows.batch(), None)
+            .await
+            .unwrap();
+    }
+    loader.close().await;
+    assert!(merge_work_left(&app.db.url).await, "the load left segments");
+    let app = app.restart().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while merge_work_left(&app.db.url).await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not merge the name index"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.get("waf/certificate?name=ART1").await.1["total"], 10);
+}
+
+/// Whether merging the FTS5 name index would write anything: one merge step, rolled back.
+async fn merge_work_left(url: &str) -> bool {
+    use sqlx::Connection;
+    let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.unwrap();
+    let changes = async |tx: &mut sqlx::Transaction<'_, sqlx::Any>| -> i64 {
+        sqlx::query_scalar("SELECT total_changes()")
+            .fetch_one(&mut **tx)
+            .await
+            .unwrap()
+    };
+    let before = changes(&mut tx).await;
+    sqlx::query(
+        "INSERT INTO certificates_name_fts (certificates_name_fts, rank) VALUES ('merge', -32)",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let after = changes(&mut tx).await;
+    tx.rollback().await.unwrap();
+    conn.close().await.unwrap();
+    after - before >= 2
 }
 
 async fn batch_is_all_or_nothing_under_quota_and_names(db: Db) {
