@@ -147,19 +147,7 @@ async fn batch_rows_are_listed_shown_and_counted(db: Db) {
 /// PostgreSQL's index has nothing to merge.
 async fn the_name_index_merges_and_answers_the_same(db: Db) {
     let app = TestApp::spawn_on(db).await;
-    let f = fixture(90);
-    // Written through another store, so the server's upkeep, which follows its own store's
-    // commits, does not merge first.
-    let loader = Store::open(&app.db.url, PoolSettings::default())
-        .await
-        .unwrap();
-    for i in 0..40 {
-        let rows = Rows::new(&app, &[format!("seg{i:02}-name")], &f).await;
-        loader
-            .insert_certificates(&rows.batch(), None)
-            .await
-            .unwrap();
-    }
+    let loader = load_one_per_transaction(&app, |i| format!("seg{i:02}-name")).await;
     let steps = loader.merge_name_index().await.unwrap();
     match db {
         Db::Sqlite => assert!(steps >= 1, "40 transactions left segments to merge"),
@@ -190,18 +178,10 @@ async fn the_name_index_merges_and_answers_the_same(db: Db) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_merges_a_loaded_name_index_when_it_starts() {
     let app = TestApp::spawn_on(Db::Sqlite).await;
-    let f = fixture(90);
-    let loader = Store::open(&app.db.url, PoolSettings::default())
+    load_one_per_transaction(&app, |i| format!("start{i:02}"))
         .await
-        .unwrap();
-    for i in 0..40 {
-        let rows = Rows::new(&app, &[format!("start{i:02}")], &f).await;
-        loader
-            .insert_certificates(&rows.batch(), None)
-            .await
-            .unwrap();
-    }
-    loader.close().await;
+        .close()
+        .await;
     assert!(merge_work_left(&app.db.url).await, "the load left segments");
     let app = app.restart().await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -213,6 +193,24 @@ async fn the_server_merges_a_loaded_name_index_when_it_starts() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(app.get("waf/certificate?name=ART1").await.1["total"], 10);
+}
+
+/// 40 certificates named `name(i)` written into the app's project one transaction each,
+/// through another store than the server's, so the server's upkeep, which follows its own
+/// store's commits, does not merge them first; that store.
+async fn load_one_per_transaction(app: &TestApp, name: impl Fn(usize) -> String) -> Store {
+    let f = fixture(90);
+    let loader = Store::open(&app.db.url, PoolSettings::default())
+        .await
+        .unwrap();
+    for i in 0..40 {
+        let rows = Rows::new(app, &[name(i)], &f).await;
+        loader
+            .insert_certificates(&rows.batch(), None)
+            .await
+            .unwrap();
+    }
+    loader
 }
 
 /// Whether merging the FTS5 name index would write anything: one merge step, rolled back.
