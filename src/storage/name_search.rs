@@ -2,12 +2,12 @@
 //! of 3 or more characters goes through a trigram index on both (SQLite: the FTS5 table
 //! `certificates_name_fts`, migration 0008; PostgreSQL: the GIN index `certificates_name_trgm`
 //! of the project and the name's trigrams, migration 0011), a shorter one walks the project's
-//! listing index. Both are
-//! case-insensitive (names are ASCII and stored lowercased in `name_lower`) and take `%` and
-//! `_` literally: the trigram lookup only narrows the candidates, and a literal substring test
-//! decides (PostgreSQL: an escaped `LIKE`, which its trigram index serves; SQLite: `instr`,
-//! because a `LIKE` whose pattern is a bound value makes SQLite compile the statement again
-//! for every new value, 17% of a fresh search's database time).
+//! listing index. Both are case-insensitive (names are ASCII and stored lowercased in
+//! `name_lower`) and take `%` and `_` literally: the trigram lookup only narrows the
+//! candidates, and a literal substring test decides (PostgreSQL: an escaped `LIKE`, which its
+//! trigram index serves; SQLite: `instr`, because a `LIKE` whose pattern is a bound value makes
+//! SQLite compile the statement again for every new value, 17% of a fresh search's database
+//! time).
 
 use super::Backend;
 use super::sql::{SqlArgs, like_contains};
