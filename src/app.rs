@@ -183,6 +183,7 @@ impl App {
         };
         let state = AppState::new(Services {
             cache: Arc::default(),
+            search: Arc::default(),
             clock,
             ids,
             controls,

@@ -186,6 +186,17 @@ pub(super) async fn scrape(State(state): State<AppState>, headers: HeaderMap) ->
         "Webhook delivery attempts by outcome (delivered, retry, failed = gave up)",
         metrics.deliveries.0.clone(),
     );
+    registry.register(
+        "wafcert_name_searches",
+        "Name searches that missed the page cache, by who answered them (memory: the in-memory \
+         name index of the project's version; database)",
+        state.search.answered.clone(),
+    );
+    registry.register(
+        "wafcert_name_search_index_bytes",
+        "Estimated heap bytes of the in-memory name indexes",
+        ConstGauge::new(i64::try_from(state.search.bytes()).unwrap_or(i64::MAX)),
+    );
     registry.register_collector(Box::new(snapshot));
     let mut body = String::new();
     if let Err(e) = prometheus_client::encoding::text::encode(&mut body, &registry) {

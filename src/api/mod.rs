@@ -17,6 +17,7 @@ mod paging;
 mod policies;
 pub mod read_cache;
 mod rotation;
+pub mod search_index;
 pub mod test_controls;
 mod timeout;
 
@@ -106,6 +107,9 @@ pub struct Services {
     pub settings: Arc<ServiceSettings>,
     /// Version-tagged cache of certificate reads.
     pub cache: Arc<read_cache::ReadCache>,
+    /// Version-tagged in-memory name indexes of the projects, for name searches that miss the
+    /// read cache.
+    pub search: Arc<search_index::SearchIndexes>,
     /// Certificate time (expiry status, timestamps, the expired-binding refusal).
     pub clock: Arc<Clock>,
     /// Request and webhook metrics, and who may scrape them.

@@ -9,8 +9,10 @@
 //! SQLite compile the statement again for every new value, 17% of a fresh search's database
 //! time).
 
-use super::Backend;
 use super::sql::{SqlArgs, like_contains};
+use super::{Backend, Store, StoreError};
+use crate::domain::{CertificateId, ProjectId};
+use crate::storage::CertificateSummary;
 
 /// Characters from which a search uses the trigram index.
 pub(super) const TRIGRAM_MIN_CHARS: usize = 3;
@@ -106,6 +108,65 @@ pub(super) fn name_condition(
 /// planned for its values each time (one more round trip). SQLite plans without guessing.
 pub(super) fn plan_per_value(backend: Backend) -> bool {
     backend == Backend::Postgres
+}
+
+/// Every certificate of a project in list order, with the project version they are as of:
+/// what the server's in-memory name index is built from
+/// ([`crate::api::search_index`]).
+#[derive(Debug)]
+pub struct ProjectListing {
+    /// The project's version in the same snapshot as the rows.
+    pub version: i64,
+    /// The certificates, newest upload first (then id descending): the list's own order.
+    pub rows: Vec<CertificateSummary>,
+}
+
+/// A row of [`Store::project_listing`]: the project's version, and a certificate unless the
+/// project has none (the outer join's one row of nulls).
+#[derive(sqlx::FromRow)]
+struct ListingRow {
+    version: i64,
+    id: Option<CertificateId>,
+    name: Option<String>,
+    expire_time_ms: Option<i64>,
+    created_at_ms: Option<i64>,
+}
+
+impl Store {
+    /// Every certificate of `project` in list order and the project's version, read in one
+    /// statement, so in one snapshot on both dialects (PostgreSQL's default isolation gives
+    /// each statement its own); `None` when the project does not exist. Ordered by the
+    /// database, as the list is, so ties and the collation of ids come out the same.
+    pub async fn project_listing(
+        &self,
+        project: &ProjectId,
+    ) -> Result<Option<ProjectListing>, StoreError> {
+        let mut conn = self.reader().await?;
+        let found: Vec<ListingRow> = sqlx::query_as(
+            "SELECT p.version, c.id, c.name, c.expire_time_ms, c.created_at_ms \
+             FROM projects p LEFT JOIN certificates c ON c.project_id = p.id \
+             WHERE p.id = $1 ORDER BY c.created_at_ms DESC, c.id DESC",
+        )
+        .bind(project.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+        conn.done();
+        let Some(version) = found.first().map(|r| r.version) else {
+            return Ok(None);
+        };
+        let rows = found
+            .into_iter()
+            .filter_map(|r| {
+                Some(CertificateSummary {
+                    id: r.id?,
+                    name: r.name?,
+                    expire_time: r.expire_time_ms?,
+                    created_at: r.created_at_ms?,
+                })
+            })
+            .collect();
+        Ok(Some(ProjectListing { version, rows }))
+    }
 }
 
 /// `text` as one FTS5 phrase: in double quotes, quotes doubled; everything else is literal.

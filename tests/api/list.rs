@@ -12,6 +12,7 @@ crate::on_both_backends!(
     host_true_adds_expiry_and_bindings,
     exp_status_filters_at_request_time,
     filters_combine_with_paging,
+    name_searches_are_answered_from_memory_at_the_same_version,
 );
 
 fn ids(list: &Value) -> Vec<String> {
@@ -257,4 +258,100 @@ async fn filters_combine_with_paging(db: Db) {
             .iter()
             .all(|i| i["exp_status"] == 2)
     );
+}
+
+/// The server's count of name searches answered by `by` (`memory` or `database`), from
+/// `/metrics`.
+async fn searches_answered_by(app: &TestApp, by: &str) -> f64 {
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let series = format!("wafcert_name_searches_total{{answered_by=\"{by}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .map_or(0.0, |v| v.parse().unwrap())
+}
+
+/// The names a search for `text` lists, sorted, with a page size that no earlier request of
+/// the test used (so the page cache misses and the search is answered afresh).
+async fn fresh_search(app: &TestApp, text: &str, pagesize: usize) -> Vec<String> {
+    let path = format!("waf/certificate?name={text}&page=1&pagesize={pagesize}&host=true");
+    let (status, body) = app.get(&path).await;
+    assert_eq!(status, 200, "{body}");
+    let mut names: Vec<String> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(body["total"], names.len(), "{body}");
+    names
+}
+
+/// Searches that miss the page cache are answered from the project's in-memory name index
+/// once it is built at the version the credential check saw; after a write the database
+/// answers (with the write) until the index is built again, and both answer alike.
+async fn name_searches_are_answered_from_memory_at_the_same_version(db: Db) {
+    let app = TestApp::spawn_on(db).await;
+    let f = fixture(90);
+    let mut beta = String::new();
+    for name in ["alpha-1", "Alpha-2", "beta", "gamma.ALP", "al"] {
+        let created = app.create_cert(name, &f).await;
+        if name == "beta" {
+            beta = created["id"].as_str().unwrap().to_owned();
+        }
+    }
+    let expected = ["Alpha-2", "alpha-1", "gamma.ALP"];
+    let mut pagesize = 10;
+    let memory_before = searches_answered_by(&app, "memory").await;
+    assert_eq!(fresh_search(&app, "ALP", pagesize).await, expected);
+    let mut answered_from_memory = false;
+    for _ in 0..200 {
+        pagesize += 1;
+        assert_eq!(fresh_search(&app, "alp", pagesize).await, expected);
+        if searches_answered_by(&app, "memory").await > memory_before {
+            answered_from_memory = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(answered_from_memory, "the index was never used");
+    assert_eq!(
+        fresh_search(&app, "nothing", 10).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(fresh_search(&app, "a-1", 10).await, ["alpha-1"]);
+
+    let (status, body) = app
+        .put(
+            &format!("waf/certificate/{beta}"),
+            &json!({"name": "alpine"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let database_before = searches_answered_by(&app, "database").await;
+    pagesize += 1;
+    let renamed = ["Alpha-2", "alpha-1", "alpine", "gamma.ALP"];
+    assert_eq!(fresh_search(&app, "alp", pagesize).await, renamed);
+    assert!(
+        searches_answered_by(&app, "database").await > database_before,
+        "the first search after a write reads the database"
+    );
+    let memory_before = searches_answered_by(&app, "memory").await;
+    for _ in 0..200 {
+        pagesize += 1;
+        assert_eq!(fresh_search(&app, "alp", pagesize).await, renamed);
+        if searches_answered_by(&app, "memory").await > memory_before {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the index was not built again after the write");
 }

@@ -7,6 +7,8 @@ mod query;
 mod tests;
 mod wire;
 
+use std::sync::Arc;
+
 use axum::http::HeaderValue;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -19,6 +21,7 @@ use super::paging::{AllByDefault, PageParams};
 use super::read_cache::{
     CachedCertificate, CachedPage, CertificateKey, PageKey, ReadCache, Rendered, RenderedBody,
 };
+use super::search_index::SearchIndexes;
 use super::{AppState, resource_routes};
 use crate::auth::Principal;
 use crate::domain::{
@@ -53,6 +56,7 @@ async fn list(Ctx { state, caller, .. }: Ctx, query: QueryPairs) -> ApiResult<Re
     let now = state.clock.now_ms();
     let page = read_page(
         &state.cache,
+        &state.search,
         &state.store,
         &caller.project,
         caller.project_version,
@@ -115,9 +119,12 @@ fn render_page(page: &CachedPage, with_hosts: bool, now: Millis) -> ApiResult<Re
 
 /// A list page through the read cache: a page of stored data is valid while the project's
 /// version stays; an `exp_status` page also only until the project's next expiry change on the
-/// certificate clock (read in the same miss, as of the same `now` as the filter).
+/// certificate clock (read in the same miss, as of the same `now` as the filter). A name search
+/// that misses is answered from the project's in-memory index when it is at the caller's
+/// version ([`SearchIndexes`]), else by the database.
 async fn read_page(
     cache: &ReadCache,
+    search: &Arc<SearchIndexes>,
     store: &Store,
     project: &ProjectId,
     version: i64,
@@ -146,8 +153,15 @@ async fn read_page(
                 ),
                 None => None,
             };
-            let found = store.list_certificates(project, &filter).await?;
-            let bound = if params.host {
+            let from_memory = match (&filter.name_contains, filter.expiry) {
+                (Some(text), None) => search.search(store, project, version, text, filter.window),
+                _ => None,
+            };
+            let found = match from_memory {
+                Some(found) => found,
+                None => store.list_certificates(project, &filter).await?,
+            };
+            let bound = if params.host && !found.items.is_empty() {
                 let ids: Vec<&CertificateId> = found.items.iter().map(|c| &c.id).collect();
                 store.bound_hosts(project, &ids).await?
             } else {

@@ -7,8 +7,10 @@ use super::query::ListParams;
 use super::read_page;
 use crate::api::paging::Paging;
 use crate::api::read_cache::ReadCache;
+use crate::api::search_index::SearchIndexes;
 use crate::domain::{CertificateId, CertificateName, ExpiryStatus, Millis, NameLimit, ProjectId};
 use crate::storage::{NewCertificate, PoolSettings, Store};
+use std::sync::Arc;
 
 const DAY: Millis = 86_400_000;
 const START: Millis = 1_800_000_000_000;
@@ -57,6 +59,7 @@ async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
         .await
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
     let cache = ReadCache::default();
+    let search = Arc::new(SearchIndexes::default());
     let (mut now, mut version, mut live, mut n) = (START, 0i64, Vec::new(), 0u32);
     for step in steps {
         match step {
@@ -107,11 +110,12 @@ async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                     host: true,
                     exp_status: status.and_then(ExpiryStatus::from_code),
                 };
-                let cached = read_page(&cache, &store, &project, version, &params, now)
+                let cached = read_page(&cache, &search, &store, &project, version, &params, now)
                     .await
                     .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
                 let fresh = read_page(
                     &ReadCache::default(),
+                    &Arc::default(),
                     &store,
                     &project,
                     version,

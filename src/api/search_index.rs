@@ -1,0 +1,270 @@
+//! Name searches answered from memory: a trigram index of one project's certificate names,
+//! built from [`Store::project_listing`] and tagged with the project version it was read at,
+//! like the read cache's entries. A list request whose credential check saw that same version
+//! gets its name search (3 or more characters, no `exp_status`) answered here without a
+//! statement; any other version means a write happened since, and the database answers while a
+//! new index is built in the background.
+//!
+//! Why: a search text that was not asked before misses the page cache, and on SQLite each
+//! statement is a hop to sqlx's worker thread and back, which cost more than the search itself
+//! (issue 16). The index gives the same answer as the database: the same rows (a substring
+//! test, case-insensitive, `%` and `_` literal), the same order (the database's, kept from the
+//! listing), the same count.
+//!
+//! Bounds: the indexes of all projects share [`MAX_BYTES`] (an estimate of their heap use;
+//! the map starts over when it would grow past it, and one project's index over an eighth of
+//! it is not kept), and builds run one at a time, each followed by a pause
+//! [`PAUSE_FACTOR`] times as long as it took, so rebuilding after writes costs at most a tenth
+//! of one core.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+
+use crate::domain::ProjectId;
+use crate::storage::{CertificateSummary, Page, PageWindow, Store};
+use crate::tagged_cache::TaggedCache;
+
+/// Bytes the indexes of all projects may take together.
+pub const MAX_BYTES: usize = 256 * 1024 * 1024;
+
+/// A build is followed by a pause this many times its duration.
+const PAUSE_FACTOR: u32 = 9;
+
+/// Shortest search text the index answers (its trigrams narrow the candidates).
+const MIN_CHARS: usize = 3;
+
+/// Rough heap bytes per row besides its texts: the summary itself and two allocations.
+const ROW_OVERHEAD: usize = std::mem::size_of::<CertificateSummary>() + 32;
+
+/// Rough heap bytes per distinct trigram: its map slot and posting list header.
+const TRIGRAM_OVERHEAD: usize = 64;
+
+/// One project's certificates in list order and, for every trigram of their lowercased names,
+/// the positions of the names holding it.
+#[derive(Debug)]
+pub struct SearchIndex {
+    rows: Vec<CertificateSummary>,
+    postings: HashMap<u32, Vec<u32>>,
+    bytes: usize,
+}
+
+/// Three bytes of a lowercased text as one key.
+fn trigram(bytes: &[u8]) -> u32 {
+    bytes
+        .iter()
+        .take(3)
+        .fold(0, |key, b| (key << 8) | u32::from(b.to_ascii_lowercase()))
+}
+
+/// Whether `name` holds `needle` (already lowercased), ignoring ASCII case.
+fn contains_folded(name: &[u8], needle: &[u8]) -> bool {
+    name.windows(needle.len()).any(|w| {
+        w.iter()
+            .zip(needle)
+            .all(|(a, b)| a.to_ascii_lowercase() == *b)
+    })
+}
+
+impl SearchIndex {
+    /// The index of `rows`, which must be in list order; `None` for more rows than positions
+    /// fit in 32 bits.
+    pub fn build(rows: Vec<CertificateSummary>) -> Option<Self> {
+        let mut postings: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut bytes = 0;
+        for (i, row) in rows.iter().enumerate() {
+            let position = u32::try_from(i).ok()?;
+            for window in row.name.as_bytes().windows(3) {
+                let list = postings.entry(trigram(window)).or_default();
+                if list.last() != Some(&position) {
+                    list.push(position);
+                }
+            }
+            bytes += ROW_OVERHEAD + row.id.as_str().len() + row.name.len();
+        }
+        for list in postings.values_mut() {
+            list.shrink_to_fit();
+            bytes += TRIGRAM_OVERHEAD + 4 * list.len();
+        }
+        Some(Self {
+            rows,
+            postings,
+            bytes,
+        })
+    }
+
+    /// Estimated heap bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The page of certificates whose name contains `text` (case-insensitive, every character
+    /// literal) and the number of all of them, as the database would answer; `None` for a text
+    /// too short to have a trigram, which the database answers.
+    pub fn search(&self, text: &str, window: PageWindow) -> Option<Page<CertificateSummary>> {
+        let needle = text.to_ascii_lowercase().into_bytes();
+        if needle.len() < MIN_CHARS {
+            return None;
+        }
+        let mut candidates: &[u32] = &[];
+        for (n, window) in needle.windows(3).enumerate() {
+            let Some(list) = self.postings.get(&trigram(window)) else {
+                return Some(Page::empty(0));
+            };
+            if n == 0 || list.len() < candidates.len() {
+                candidates = list;
+            }
+        }
+        let first = window.offset;
+        let end = window
+            .limit
+            .map_or(i64::MAX, |limit| first.saturating_add(limit));
+        let mut total = 0i64;
+        let mut items = Vec::new();
+        let matches = candidates
+            .iter()
+            .filter_map(|&p| self.rows.get(usize::try_from(p).ok()?))
+            .filter(|row| contains_folded(row.name.as_bytes(), &needle));
+        for row in matches {
+            if first <= total && total < end {
+                items.push(row.clone());
+            }
+            total += 1;
+        }
+        Some(Page { total, items })
+    }
+}
+
+/// Who answered a name search that missed the page cache: the label of
+/// `wafcert_name_searches`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AnsweredBy {
+    /// `memory` (this index) or `database`.
+    pub answered_by: &'static str,
+}
+
+/// When the next build may start, and whether one is running.
+#[derive(Debug)]
+struct BuildGate {
+    running: bool,
+    not_before: Instant,
+}
+
+/// The indexes of a server's projects, the gate of their builds and the count of searches by
+/// who answered them.
+#[derive(Debug)]
+pub struct SearchIndexes {
+    indexes: TaggedCache<String, i64, SearchIndex>,
+    gate: Mutex<BuildGate>,
+    /// Name searches that missed the page cache, by who answered them.
+    pub answered: Family<AnsweredBy, Counter>,
+}
+
+impl Default for SearchIndexes {
+    fn default() -> Self {
+        Self {
+            indexes: TaggedCache::with_max_bytes(MAX_BYTES),
+            gate: Mutex::new(BuildGate {
+                running: false,
+                not_before: Instant::now(),
+            }),
+            answered: Family::default(),
+        }
+    }
+}
+
+impl SearchIndexes {
+    /// The page of a name search of `project` at `version` from memory, when the project's
+    /// index is at that version and the text long enough; otherwise `None`, and an index at
+    /// the current version is built in the background if the gate allows (the caller asks the
+    /// database meanwhile).
+    pub fn search(
+        self: &Arc<Self>,
+        store: &Store,
+        project: &ProjectId,
+        version: i64,
+        text: &str,
+        window: PageWindow,
+    ) -> Option<Page<CertificateSummary>> {
+        let found = match self.indexes.get(project.as_str(), &version) {
+            Some(index) => index.search(text, window),
+            None if text.len() >= MIN_CHARS => {
+                self.build_in_background(store, project);
+                None
+            }
+            None => None,
+        };
+        let answered_by = if found.is_some() {
+            "memory"
+        } else {
+            "database"
+        };
+        self.answered
+            .get_or_create(&AnsweredBy { answered_by })
+            .inc();
+        found
+    }
+
+    /// Bytes the kept indexes are estimated at (reported by `/metrics`).
+    pub fn bytes(&self) -> usize {
+        self.indexes.bytes()
+    }
+
+    /// Starts building `project`'s index unless a build runs or the pause after the last one
+    /// lasts.
+    fn build_in_background(self: &Arc<Self>, store: &Store, project: &ProjectId) {
+        {
+            let Ok(mut gate) = self.gate.lock() else {
+                return;
+            };
+            if gate.running || Instant::now() < gate.not_before {
+                return;
+            }
+            gate.running = true;
+        }
+        let (indexes, store, project) = (Arc::clone(self), store.clone(), project.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            indexes.build(&store, &project).await;
+            let took = started.elapsed();
+            if let Ok(mut gate) = indexes.gate.lock() {
+                gate.running = false;
+                gate.not_before = Instant::now() + took.saturating_mul(PAUSE_FACTOR);
+            }
+        });
+    }
+
+    /// Reads the project's listing and keeps its index under the version it was read at.
+    async fn build(&self, store: &Store, project: &ProjectId) {
+        let started = Instant::now();
+        let listing = match store.project_listing(project).await {
+            Ok(Some(listing)) => listing,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(%project, error = %e, "building the name search index failed");
+                return;
+            }
+        };
+        let Some(index) = SearchIndex::build(listing.rows) else {
+            return;
+        };
+        let (rows, bytes) = (index.rows.len(), index.bytes());
+        self.indexes
+            .put(project.to_string(), listing.version, Arc::new(index), bytes);
+        tracing::debug!(
+            %project,
+            version = listing.version,
+            rows,
+            bytes,
+            took_ms = started.elapsed().as_millis(),
+            "name search index built"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests;
