@@ -50,6 +50,10 @@ pub struct CachedPage {
     pub changes_at: Option<Millis>,
     /// The page's JSON answer, once rendered.
     pub rendered: Rendered,
+    /// An answer that costs no more to find again than to look up: an empty page answered
+    /// from the in-memory name index. Not kept, so a stream of distinct searches that match
+    /// nothing does not crowd the cache.
+    pub cheap_to_redo: bool,
 }
 
 /// An answer rendered from a cached value, with the range of the certificate clock it holds
@@ -122,6 +126,10 @@ pub trait Cached: Sized {
     fn changes_at(&self) -> Option<Millis> {
         None
     }
+    /// Whether the value should be kept (the default: yes).
+    fn worth_keeping(&self) -> bool {
+        true
+    }
 }
 
 /// What an entry is valid for: the project version it was read under and, for values that
@@ -157,6 +165,9 @@ impl Cached for CachedPage {
     }
     fn changes_at(&self) -> Option<Millis> {
         self.changes_at
+    }
+    fn worth_keeping(&self) -> bool {
+        !self.cheap_to_redo
     }
     fn weight(&self) -> usize {
         let items: usize = self
@@ -216,7 +227,7 @@ impl ReadCache {
             return Ok(hit);
         }
         let value = Arc::new(read.await?);
-        if let Some(k) = key {
+        if let Some(k) = key.filter(|_| value.worth_keeping()) {
             let bytes = value.weight();
             let (from, until) = match value.changes_at() {
                 None => (Millis::MIN, Millis::MAX),
@@ -257,6 +268,7 @@ mod tests {
             bound: Vec::new(),
             changes_at: None,
             rendered: Rendered::default(),
+            cheap_to_redo: false,
         }
     }
 
@@ -298,6 +310,24 @@ mod tests {
     }
 
     #[test]
+    fn pages_cheap_to_redo_are_not_kept() {
+        let cache = ReadCache::default();
+        let cheap = async {
+            Ok::<_, ()>(CachedPage {
+                cheap_to_redo: true,
+                ..page(0)
+            })
+        };
+        block_on(cache.read_through(Some(key(0)), 1, 0, cheap)).unwrap();
+        assert_eq!(read(&cache, Some(key(0)), 1, 5), Err(()), "read again");
+        assert_eq!(
+            read(&cache, Some(key(0)), 1, 6),
+            Ok(5),
+            "a usual page is kept"
+        );
+    }
+
+    #[test]
     fn clock_dependent_pages_serve_only_their_time_window() {
         let cache = ReadCache::default();
         let at = |now: Millis| {
@@ -306,7 +336,6 @@ mod tests {
                 read = true;
                 Ok::<_, ()>(CachedPage {
                     changes_at: Some(200),
-                    rendered: Rendered::default(),
                     ..page(now)
                 })
             }))
@@ -338,6 +367,7 @@ mod tests {
                     bound: Vec::new(),
                     changes_at: None,
                     rendered: Rendered::default(),
+                    cheap_to_redo: false,
                 })
             };
             block_on(cache.read_through(Some(k), 1, 0, read)).unwrap();

@@ -2,14 +2,15 @@
 //! built from [`Store::project_listing`] and tagged with the project version it was read at,
 //! like the read cache's entries. A list request whose credential check saw that same version
 //! gets its name search (3 or more characters, no `exp_status`) answered here without a
-//! statement; any other version means a write happened since, and the database answers while a
-//! new index is built in the background.
+//! statement for the count, and with one (the page's rows by id) only when the page has rows;
+//! any other version means a write happened since, and the database answers while a new index
+//! is built in the background.
 //!
 //! Why: a search text that was not asked before misses the page cache, and on SQLite each
 //! statement is a hop to sqlx's worker thread and back, which cost more than the search itself
-//! (issue 16). The index gives the same answer as the database: the same rows (a substring
-//! test, case-insensitive, `%` and `_` literal), the same order (the database's, kept from the
-//! listing), the same count.
+//! (issue 16). The index gives the same answer as the database: the same certificates (a
+//! substring test, case-insensitive, `%` and `_` literal), in the same order (the database's,
+//! kept from the listing), the same count.
 //!
 //! Bounds: the indexes of all projects share [`MAX_BYTES`] (an estimate of their heap use;
 //! the map starts over when it would grow past it, and one project's index over an eighth of
@@ -25,8 +26,8 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 
-use crate::domain::ProjectId;
-use crate::storage::{CertificateSummary, Page, PageWindow, Store};
+use crate::domain::{CertificateId, ProjectId};
+use crate::storage::{ListedName, PageWindow, Store};
 use crate::tagged_cache::TaggedCache;
 
 /// Bytes the indexes of all projects may take together.
@@ -38,8 +39,8 @@ const PAUSE_FACTOR: u32 = 9;
 /// Shortest search text the index answers (its trigrams narrow the candidates).
 const MIN_CHARS: usize = 3;
 
-/// Rough heap bytes per row besides its texts: the summary itself and two allocations.
-const ROW_OVERHEAD: usize = std::mem::size_of::<CertificateSummary>() + 32;
+/// Rough heap bytes per row besides its texts: the row itself and two allocations.
+const ROW_OVERHEAD: usize = std::mem::size_of::<ListedName>() + 32;
 
 /// Rough heap bytes per distinct trigram: its map slot and posting list header.
 const TRIGRAM_OVERHEAD: usize = 64;
@@ -48,7 +49,7 @@ const TRIGRAM_OVERHEAD: usize = 64;
 /// the positions of the names holding it.
 #[derive(Debug)]
 pub struct SearchIndex {
-    rows: Vec<CertificateSummary>,
+    rows: Vec<ListedName>,
     postings: HashMap<u32, Vec<u32>>,
     bytes: usize,
 }
@@ -58,33 +59,33 @@ fn trigram(bytes: &[u8]) -> u32 {
     bytes
         .iter()
         .take(3)
-        .fold(0, |key, b| (key << 8) | u32::from(b.to_ascii_lowercase()))
+        .fold(0, |key, b| (key << 8) | u32::from(*b))
 }
 
-/// Whether `name` holds `needle` (already lowercased), ignoring ASCII case.
-fn contains_folded(name: &[u8], needle: &[u8]) -> bool {
-    name.windows(needle.len()).any(|w| {
-        w.iter()
-            .zip(needle)
-            .all(|(a, b)| a.to_ascii_lowercase() == *b)
-    })
+/// The certificates of a search: how many match, and the ids of the page's, in list order.
+#[derive(Debug, PartialEq, Eq)]
+pub struct NameMatches {
+    /// Number of all matches.
+    pub total: i64,
+    /// The page's certificates.
+    pub ids: Vec<CertificateId>,
 }
 
 impl SearchIndex {
     /// The index of `rows`, which must be in list order; `None` for more rows than positions
     /// fit in 32 bits.
-    pub fn build(rows: Vec<CertificateSummary>) -> Option<Self> {
+    pub fn build(rows: Vec<ListedName>) -> Option<Self> {
         let mut postings: HashMap<u32, Vec<u32>> = HashMap::new();
         let mut bytes = 0;
         for (i, row) in rows.iter().enumerate() {
             let position = u32::try_from(i).ok()?;
-            for window in row.name.as_bytes().windows(3) {
+            for window in row.name_lower.as_bytes().windows(3) {
                 let list = postings.entry(trigram(window)).or_default();
                 if list.last() != Some(&position) {
                     list.push(position);
                 }
             }
-            bytes += ROW_OVERHEAD + row.id.as_str().len() + row.name.len();
+            bytes += ROW_OVERHEAD + row.id.as_str().len() + row.name_lower.len();
         }
         for list in postings.values_mut() {
             list.shrink_to_fit();
@@ -105,15 +106,19 @@ impl SearchIndex {
     /// The page of certificates whose name contains `text` (case-insensitive, every character
     /// literal) and the number of all of them, as the database would answer; `None` for a text
     /// too short to have a trigram, which the database answers.
-    pub fn search(&self, text: &str, window: PageWindow) -> Option<Page<CertificateSummary>> {
-        let needle = text.to_ascii_lowercase().into_bytes();
+    pub fn search(&self, text: &str, window: PageWindow) -> Option<NameMatches> {
+        let lower = text.to_ascii_lowercase();
+        let needle = lower.as_bytes();
         if needle.len() < MIN_CHARS {
             return None;
         }
         let mut candidates: &[u32] = &[];
         for (n, window) in needle.windows(3).enumerate() {
             let Some(list) = self.postings.get(&trigram(window)) else {
-                return Some(Page::empty(0));
+                return Some(NameMatches {
+                    total: 0,
+                    ids: Vec::new(),
+                });
             };
             if n == 0 || list.len() < candidates.len() {
                 candidates = list;
@@ -124,18 +129,18 @@ impl SearchIndex {
             .limit
             .map_or(i64::MAX, |limit| first.saturating_add(limit));
         let mut total = 0i64;
-        let mut items = Vec::new();
+        let mut ids = Vec::new();
         let matches = candidates
             .iter()
             .filter_map(|&p| self.rows.get(usize::try_from(p).ok()?))
-            .filter(|row| contains_folded(row.name.as_bytes(), &needle));
+            .filter(|row| row.name_lower.contains(lower.as_str()));
         for row in matches {
             if first <= total && total < end {
-                items.push(row.clone());
+                ids.push(row.id.clone());
             }
             total += 1;
         }
-        Some(Page { total, items })
+        Some(NameMatches { total, ids })
     }
 }
 
@@ -189,7 +194,7 @@ impl SearchIndexes {
         version: i64,
         text: &str,
         window: PageWindow,
-    ) -> Option<Page<CertificateSummary>> {
+    ) -> Option<NameMatches> {
         let found = match self.indexes.get(project.as_str(), &version) {
             Some(index) => index.search(text, window),
             None if text.len() >= MIN_CHARS => {

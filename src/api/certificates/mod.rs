@@ -28,7 +28,7 @@ use crate::domain::{
     CertificateId, CertificateName, CertificatePair, ExpiryStatus, HostId, Millis, NameLimit,
     ProjectId, Role, parse_pair, refuse_expired,
 };
-use crate::storage::{BoundHost, CertificateRecord, ReplacedPair, SealedUpload, Store};
+use crate::storage::{BoundHost, CertificateRecord, Page, ReplacedPair, SealedUpload, Store};
 use query::ListParams;
 pub(super) use wire::ShowResponse;
 use wire::{
@@ -157,8 +157,20 @@ async fn read_page(
                 (Some(text), None) => search.search(store, project, version, text, filter.window),
                 _ => None,
             };
+            let cheap_to_redo = from_memory.as_ref().is_some_and(|m| m.ids.is_empty());
             let found = match from_memory {
-                Some(found) => found,
+                Some(matches) => {
+                    let ids: Vec<&CertificateId> = matches.ids.iter().collect();
+                    let items = if ids.is_empty() {
+                        Vec::new()
+                    } else {
+                        store.certificate_summaries(project, &ids).await?
+                    };
+                    Page {
+                        total: matches.total,
+                        items,
+                    }
+                }
                 None => store.list_certificates(project, &filter).await?,
             };
             let bound = if params.host && !found.items.is_empty() {
@@ -173,6 +185,7 @@ async fn read_page(
                 bound,
                 changes_at,
                 rendered: Rendered::default(),
+                cheap_to_redo,
             })
         })
         .await

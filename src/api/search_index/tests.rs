@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::domain::{CertificateId, CertificateName, NameLimit};
-use crate::storage::{ListFilter, NewCertificate, PoolSettings};
+use crate::storage::{CertificateSummary, ListFilter, NewCertificate, Page, PoolSettings};
 
 /// A store holding one project with `names`, uploaded at times that often tie.
 async fn store_with(names: &[(String, i64)]) -> (Store, ProjectId) {
@@ -32,6 +32,11 @@ async fn store_with(names: &[(String, i64)]) -> (Store, ProjectId) {
 fn seen(page: &Page<CertificateSummary>) -> (i64, Vec<String>) {
     let ids = page.items.iter().map(|c| c.id.to_string()).collect();
     (page.total, ids)
+}
+
+/// Total and ids of an answer from memory.
+fn matched(m: &NameMatches) -> (i64, Vec<String>) {
+    (m.total, m.ids.iter().map(ToString::to_string).collect())
 }
 
 fn window(offset: i64, limit: Option<i64>) -> PageWindow {
@@ -72,7 +77,15 @@ async fn compare(
         };
         let fresh = store.list_certificates(&project, &filter).await.unwrap();
         match index.search(&text, window) {
-            Some(page) => prop_assert_eq!(seen(&page), seen(&fresh), "{:?}", text),
+            Some(m) => {
+                prop_assert_eq!(matched(&m), seen(&fresh), "{:?}", text);
+                let ids: Vec<&CertificateId> = m.ids.iter().collect();
+                let items = store.certificate_summaries(&project, &ids).await.unwrap();
+                let names = |items: &[CertificateSummary]| {
+                    items.iter().map(|c| c.name.clone()).collect::<Vec<_>>()
+                };
+                prop_assert_eq!(names(&items), names(&fresh.items), "rows of {:?}", text);
+            }
             None => prop_assert!(text.len() < MIN_CHARS, "{:?} not answered", text),
         }
     }
@@ -112,7 +125,7 @@ fn texts_without_a_trigram_are_left_to_the_database() {
     let index = SearchIndex::build(Vec::new()).unwrap();
     assert!(index.search("ab", window(0, None)).is_none());
     let none = index.search("abc", window(0, None)).unwrap();
-    assert_eq!(seen(&none), (0, Vec::new()));
+    assert_eq!(matched(&none), (0, Vec::new()));
 }
 
 /// A server's indexes: the first search of a project's version goes to the database and
@@ -135,9 +148,11 @@ async fn searches_use_the_index_of_their_version_only() {
             .search(&store, &project, version, "alp", all)
             .is_none()
     );
-    let page = wait_for(&indexes, &store, &project, version, "ALP").await;
-    let names: Vec<&str> = page.items.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!((page.total, names), (2, vec!["Alpaca", "alpha"]));
+    let found = wait_for(&indexes, &store, &project, version, "ALP").await;
+    let ids: Vec<&CertificateId> = found.ids.iter().collect();
+    let page = store.certificate_summaries(&project, &ids).await.unwrap();
+    let names: Vec<&str> = page.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!((found.total, names), (2, vec!["Alpaca", "alpha"]));
     assert!(indexes.bytes() > 0);
 
     assert!(
@@ -162,7 +177,7 @@ async fn wait_for(
     project: &ProjectId,
     version: i64,
     text: &str,
-) -> Page<CertificateSummary> {
+) -> NameMatches {
     for _ in 0..500 {
         if let Some(page) = indexes.search(store, project, version, text, window(0, None)) {
             return page;
