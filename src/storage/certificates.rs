@@ -880,12 +880,7 @@ mod list_statement_tests {
     /// walking the project's rows.
     #[tokio::test]
     async fn page_rows_are_read_by_id() {
-        use crate::storage::PoolSettings;
-        let settings = PoolSettings {
-            max_connections: 1,
-            ..PoolSettings::default()
-        };
-        let store = Store::open("sqlite::memory:", settings).await.unwrap();
+        let store = Store::in_memory().await.unwrap();
         let project = ProjectId::random();
         let ids: Vec<CertificateId> = (0..20).map(|_| CertificateId::random()).collect();
         let ids: Vec<&CertificateId> = ids.iter().collect();

@@ -624,6 +624,19 @@ fn create_private_file(path: &str) {
         .open(path);
 }
 
+/// A store on a private in-memory SQLite database, for unit tests: one connection, since
+/// each connection to `sqlite::memory:` opens a database of its own.
+#[cfg(test)]
+impl Store {
+    pub(crate) async fn in_memory() -> Result<Self, StoreError> {
+        let settings = PoolSettings {
+            max_connections: 1,
+            ..PoolSettings::default()
+        };
+        Self::open("sqlite::memory:", settings).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -244,12 +244,8 @@ mod tests {
     #[tokio::test]
     async fn sqlite_search_uses_the_trigram_index_and_matches_exactly() {
         use crate::domain::{CertificateId, CertificateName, NameLimit, ProjectId};
-        use crate::storage::{ListFilter, NewCertificate, PoolSettings, Store};
-        let settings = PoolSettings {
-            max_connections: 1,
-            ..PoolSettings::default()
-        };
-        let store = Store::open("sqlite::memory:", settings).await.unwrap();
+        use crate::storage::{ListFilter, NewCertificate, Store};
+        let store = Store::in_memory().await.unwrap();
         let project = ProjectId::random();
         store.ensure_project(&project, None, 0).await.unwrap();
         let mut ids = Vec::new();

@@ -183,15 +183,7 @@ async fn name_is_a_case_insensitive_literal_substring(db: Db) {
         async move {
             let (status, body) = app.get(&format!("waf/certificate?name={q}")).await;
             assert_eq!(status, 200);
-            let mut n: Vec<String> = body["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|i| i["name"].as_str().unwrap().to_owned())
-                .collect();
-            n.sort();
-            assert_eq!(body["total"], n.len());
-            n
+            sorted_names(&body)
         }
     };
     assert_eq!(names("SHOP").await, ["Shop-Prod", "shop-test"]);
@@ -284,15 +276,7 @@ async fn fresh_search(app: &TestApp, text: &str, pagesize: usize) -> Vec<String>
     let path = format!("waf/certificate?name={text}&page=1&pagesize={pagesize}&host=true");
     let (status, body) = app.get(&path).await;
     assert_eq!(status, 200, "{body}");
-    let mut names: Vec<String> = body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["name"].as_str().unwrap().to_owned())
-        .collect();
-    names.sort();
-    assert_eq!(body["total"], names.len(), "{body}");
-    names
+    sorted_names(&body)
 }
 
 /// Searches that miss the page cache are answered from the project's in-memory name index

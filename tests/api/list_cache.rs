@@ -19,15 +19,7 @@ async fn names(app: &TestApp, status: i64) -> Vec<String> {
     let (_, first) = app.get(&path).await;
     let (_, second) = app.get(&path).await;
     assert_eq!(first, second, "a cached page equals the fresh one");
-    let mut names: Vec<String> = second["items"]
-        .as_array()
-        .unwrap_or(&Vec::new())
-        .iter()
-        .map(|i| i["name"].as_str().unwrap_or_default().to_owned())
-        .collect();
-    names.sort();
-    assert_eq!(second["total"], names.len(), "{second}");
-    names
+    sorted_names(&second)
 }
 
 async fn move_clock(app: &TestApp, body: Value) {

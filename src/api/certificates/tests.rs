@@ -9,7 +9,7 @@ use crate::api::paging::Paging;
 use crate::api::read_cache::ReadCache;
 use crate::api::search_index::SearchIndexes;
 use crate::domain::{CertificateId, CertificateName, ExpiryStatus, Millis, NameLimit, ProjectId};
-use crate::storage::{NewCertificate, PoolSettings, Store};
+use crate::storage::{NewCertificate, Store};
 use std::sync::Arc;
 
 const DAY: Millis = 86_400_000;
@@ -46,11 +46,7 @@ fn seen(page: &crate::api::read_cache::CachedPage) -> (i64, Vec<String>) {
 }
 
 async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
-    let settings = PoolSettings {
-        max_connections: 1,
-        ..PoolSettings::default()
-    };
-    let store = Store::open("sqlite::memory:", settings)
+    let store = Store::in_memory()
         .await
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
     let project = ProjectId::random();

@@ -8,15 +8,11 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::domain::{CertificateId, CertificateName, NameLimit};
-use crate::storage::{CertificateSummary, ListFilter, NewCertificate, Page, PoolSettings};
+use crate::storage::{CertificateSummary, ListFilter, NewCertificate, Page};
 
 /// A store holding one project with `names`, uploaded at times that often tie.
 async fn store_with(names: &[(String, i64)]) -> (Store, ProjectId) {
-    let settings = PoolSettings {
-        max_connections: 1,
-        ..PoolSettings::default()
-    };
-    let store = Store::open("sqlite::memory:", settings).await.unwrap();
+    let store = Store::in_memory().await.unwrap();
     let project = ProjectId::random();
     store.ensure_project(&project, None, 0).await.unwrap();
     for (name, created_at) in names {

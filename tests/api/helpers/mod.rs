@@ -590,3 +590,16 @@ impl TestApp {
             .body(body)
     }
 }
+
+/// The names of a list answer's items, sorted, after checking that `total` counts them all.
+pub fn sorted_names(body: &Value) -> Vec<String> {
+    let mut names: Vec<String> = body["items"]
+        .as_array()
+        .unwrap_or(&Vec::new())
+        .iter()
+        .map(|i| i["name"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(body["total"], names.len(), "{body}");
+    names
+}
