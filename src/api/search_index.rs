@@ -27,7 +27,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 
 use crate::domain::{CertificateId, ProjectId};
-use crate::storage::{ListedName, PageWindow, Store};
+use crate::storage::{ListedName, PageWindow, Store, TRIGRAM_MIN_CHARS};
 use crate::tagged_cache::TaggedCache;
 
 /// Bytes the indexes of all projects may take together.
@@ -36,8 +36,9 @@ pub const MAX_BYTES: usize = 256 * 1024 * 1024;
 /// A build is followed by a pause this many times its duration.
 const PAUSE_FACTOR: u32 = 9;
 
-/// Shortest search text the index answers (its trigrams narrow the candidates).
-const MIN_CHARS: usize = 3;
+/// Shortest search text the index answers, as the database's trigram indexes (counted in
+/// bytes here: a text with a non-ASCII character matches no name either way).
+const MIN_CHARS: usize = TRIGRAM_MIN_CHARS;
 
 /// Rough heap bytes per row besides its texts: the row itself and two allocations.
 const ROW_OVERHEAD: usize = std::mem::size_of::<ListedName>() + 32;

@@ -353,12 +353,15 @@ impl Store {
 
     /// The list columns of the project's certificates among `ids`, in the order of `ids` (one
     /// deleted since is left out): the page of a name search answered from the in-memory
-    /// index. One statement per [`IDS_PER_STATEMENT`] ids.
+    /// index. One statement per [`IDS_PER_STATEMENT`] ids; none for no ids.
     pub async fn certificate_summaries(
         &self,
         project: &ProjectId,
         ids: &[&CertificateId],
     ) -> Result<Vec<CertificateSummary>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut found: Vec<CertificateSummary> = Vec::with_capacity(ids.len());
         let mut conn = self.reader().await?;
         for chunk in ids.chunks(IDS_PER_STATEMENT) {
@@ -383,12 +386,16 @@ impl Store {
     }
 
     /// The hosts of the project bound to any of `ids`: one statement per [`IDS_PER_STATEMENT`]
-    /// ids, so an unpaged list of any length stays within SQLite's limit of bound variables.
+    /// ids (none for no ids), so an unpaged list of any length stays within SQLite's limit of
+    /// bound variables.
     pub async fn bound_hosts(
         &self,
         project: &ProjectId,
         ids: &[&CertificateId],
     ) -> Result<Vec<BoundHost>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut found = Vec::new();
         let mut conn = self.reader().await?;
         for chunk in ids.chunks(IDS_PER_STATEMENT) {

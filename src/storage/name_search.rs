@@ -14,7 +14,7 @@ use super::{Backend, Store, StoreError};
 use crate::domain::{CertificateId, ProjectId};
 
 /// Characters from which a search uses the trigram index.
-pub(super) const TRIGRAM_MIN_CHARS: usize = 3;
+pub const TRIGRAM_MIN_CHARS: usize = 3;
 
 /// Which statement of a list a name condition is for, and so which index should drive it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

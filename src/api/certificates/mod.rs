@@ -161,19 +161,14 @@ async fn read_page(
             let found = match from_memory {
                 Some(matches) => {
                     let ids: Vec<&CertificateId> = matches.ids.iter().collect();
-                    let items = if ids.is_empty() {
-                        Vec::new()
-                    } else {
-                        store.certificate_summaries(project, &ids).await?
-                    };
                     Page {
                         total: matches.total,
-                        items,
+                        items: store.certificate_summaries(project, &ids).await?,
                     }
                 }
                 None => store.list_certificates(project, &filter).await?,
             };
-            let bound = if params.host && !found.items.is_empty() {
+            let bound = if params.host {
                 let ids: Vec<&CertificateId> = found.items.iter().map(|c| &c.id).collect();
                 store.bound_hosts(project, &ids).await?
             } else {

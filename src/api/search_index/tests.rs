@@ -126,8 +126,8 @@ fn texts_without_a_trigram_are_left_to_the_database() {
 
 /// A server's indexes: the first search of a project's version goes to the database and
 /// builds the index in the background; later ones at that version are answered from memory;
-/// a write (a new version) sends them to the database again until the next build, which waits
-/// for the pause after the last one.
+/// a search at another version (after a write) goes to the database; the counters say who
+/// answered.
 #[tokio::test]
 async fn searches_use_the_index_of_their_version_only() {
     let (store, project) = store_with(&[("alpha".to_owned(), 1), ("Alpaca".to_owned(), 2)]).await;
