@@ -43,15 +43,19 @@ const MIN_CHARS: usize = TRIGRAM_MIN_CHARS;
 /// Rough heap bytes per row besides its texts: the row itself and two allocations.
 const ROW_OVERHEAD: usize = std::mem::size_of::<ListedName>() + 32;
 
-/// Rough heap bytes per distinct trigram: its map slot and posting list header.
-const TRIGRAM_OVERHEAD: usize = 64;
+/// Rough heap bytes per distinct trigram: its map slot.
+const TRIGRAM_OVERHEAD: usize = 24;
 
 /// One project's certificates in list order and, for every trigram of their lowercased names,
 /// the positions of the names holding it.
 #[derive(Debug)]
 pub struct SearchIndex {
     rows: Vec<ListedName>,
-    postings: HashMap<u32, Vec<u32>>,
+    /// Per trigram, the slice of `positions` that lists its names: start and length.
+    postings: HashMap<u32, (u32, u32)>,
+    /// Every trigram's positions, one run after another, each run in list order: one
+    /// allocation of the exact size instead of a growing list per trigram.
+    positions: Vec<u32>,
     bytes: usize,
 }
 
@@ -61,6 +65,11 @@ fn trigram(bytes: &[u8]) -> u32 {
         .iter()
         .take(3)
         .fold(0, |key, b| (key << 8) | u32::from(*b))
+}
+
+/// The trigrams of a lowercased name, in order, repeats included.
+fn trigrams(name: &str) -> impl Iterator<Item = u32> + '_ {
+    name.as_bytes().windows(3).map(trigram)
 }
 
 /// The certificates of a search: how many match, and the ids of the page's, in list order.
@@ -76,25 +85,50 @@ impl SearchIndex {
     /// The index of `rows`, which must be in list order; `None` for more rows than positions
     /// fit in 32 bits.
     pub fn build(rows: Vec<ListedName>) -> Option<Self> {
-        let mut postings: HashMap<u32, Vec<u32>> = HashMap::new();
-        let mut bytes = 0;
-        for (i, row) in rows.iter().enumerate() {
-            let position = u32::try_from(i).ok()?;
-            for window in row.name_lower.as_bytes().windows(3) {
-                let list = postings.entry(trigram(window)).or_default();
-                if list.last() != Some(&position) {
-                    list.push(position);
+        let count = u32::try_from(rows.len()).ok()?;
+        // First pass: how many names hold each trigram (a name counted once however often it
+        // holds it), kept with the last position counted.
+        let mut postings: HashMap<u32, (u32, u32)> = HashMap::new();
+        for (position, row) in (0..count).zip(&rows) {
+            for key in trigrams(&row.name_lower) {
+                let (held, last) = postings.entry(key).or_insert((0, u32::MAX));
+                if *last != position {
+                    *held += 1;
+                    *last = position;
                 }
             }
-            bytes += ROW_OVERHEAD + row.id.as_str().len() + row.name_lower.len();
         }
-        for list in postings.values_mut() {
-            list.shrink_to_fit();
-            bytes += TRIGRAM_OVERHEAD + 4 * list.len();
+        // Each trigram's run, one after another; then the second pass fills the runs in list
+        // order, counting each run's length up again.
+        let mut total = 0u32;
+        for (held, start) in postings.values_mut() {
+            let length = *held;
+            (*held, *start) = (total, 0);
+            total = total.checked_add(length)?;
         }
+        let mut positions = vec![0u32; usize::try_from(total).ok()?];
+        for (position, row) in (0..count).zip(&rows) {
+            for key in trigrams(&row.name_lower) {
+                let Some((start, filled)) = postings.get_mut(&key) else {
+                    continue;
+                };
+                let at = usize::try_from(*start + *filled).ok()?;
+                if *filled == 0 || positions.get(at - 1) != Some(&position) {
+                    *positions.get_mut(at)? = position;
+                    *filled += 1;
+                }
+            }
+        }
+        let bytes = rows
+            .iter()
+            .map(|row| ROW_OVERHEAD + row.id.as_str().len() + row.name_lower.len())
+            .sum::<usize>()
+            + postings.len() * TRIGRAM_OVERHEAD
+            + positions.len() * std::mem::size_of::<u32>();
         Some(Self {
             rows,
             postings,
+            positions,
             bytes,
         })
     }
@@ -115,7 +149,7 @@ impl SearchIndex {
         }
         let mut candidates: &[u32] = &[];
         for (n, window) in needle.windows(3).enumerate() {
-            let Some(list) = self.postings.get(&trigram(window)) else {
+            let Some(list) = self.positions_of(trigram(window)) else {
                 return Some(NameMatches {
                     total: 0,
                     ids: Vec::new(),
@@ -142,6 +176,14 @@ impl SearchIndex {
             total += 1;
         }
         Some(NameMatches { total, ids })
+    }
+
+    /// The positions of the names holding `key`, in list order.
+    fn positions_of(&self, key: u32) -> Option<&[u32]> {
+        let &(start, length) = self.postings.get(&key)?;
+        let start = usize::try_from(start).ok()?;
+        self.positions
+            .get(start..start.checked_add(usize::try_from(length).ok()?)?)
     }
 }
 
