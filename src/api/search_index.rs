@@ -27,7 +27,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 
 use crate::domain::{CertificateId, ProjectId};
-use crate::storage::{ListedName, PageWindow, Store, TRIGRAM_MIN_CHARS};
+use crate::storage::{PageWindow, Store, StoreError, TRIGRAM_MIN_CHARS};
 use crate::tagged_cache::TaggedCache;
 
 /// Bytes the indexes of all projects may take together.
@@ -40,17 +40,77 @@ const PAUSE_FACTOR: u32 = 9;
 /// bytes here: a text with a non-ASCII character matches no name either way).
 const MIN_CHARS: usize = TRIGRAM_MIN_CHARS;
 
-/// Rough heap bytes per row besides its texts: the row itself and two allocations.
-const ROW_OVERHEAD: usize = std::mem::size_of::<ListedName>() + 32;
+/// Length of every certificate id: the listing keeps them back to back without ends.
+const ID_LEN: usize = 32;
 
 /// Rough heap bytes per distinct trigram: its map slot.
 const TRIGRAM_OVERHEAD: usize = 24;
+
+/// One project's certificates in list order, packed: all ids in one text (each [`ID_LEN`]
+/// bytes), all lowercased names in another with where each ends. A handful of large
+/// allocations instead of two small ones per certificate, which the allocator's per-thread
+/// arenas kept long after a build.
+#[derive(Debug, Default)]
+struct Listing {
+    ids: String,
+    names: String,
+    name_ends: Vec<u32>,
+    /// Set when the names outgrew 32-bit offsets: such a listing gets no index.
+    too_big: bool,
+}
+
+impl Listing {
+    fn push(&mut self, id: &CertificateId, name_lower: &str) {
+        let id = id.as_str();
+        let Ok(end) = u32::try_from(self.names.len() + name_lower.len()) else {
+            self.too_big = true;
+            return;
+        };
+        if id.len() != ID_LEN || self.too_big {
+            self.too_big = true;
+            return;
+        }
+        self.ids.push_str(id);
+        self.names.push_str(name_lower);
+        self.name_ends.push(end);
+    }
+
+    fn len(&self) -> usize {
+        self.name_ends.len()
+    }
+
+    /// The lowercased name at `position`.
+    fn name(&self, position: usize) -> Option<&str> {
+        let start = match position.checked_sub(1) {
+            Some(before) => *self.name_ends.get(before)?,
+            None => 0,
+        };
+        let end = *self.name_ends.get(position)?;
+        self.names
+            .get(usize::try_from(start).ok()?..usize::try_from(end).ok()?)
+    }
+
+    /// The id at `position`.
+    fn id(&self, position: usize) -> Option<CertificateId> {
+        let start = position.checked_mul(ID_LEN)?;
+        CertificateId::parse(self.ids.get(start..start.checked_add(ID_LEN)?)?)
+    }
+
+    /// Each name with its position, in list order.
+    fn names(&self) -> impl Iterator<Item = (u32, &str)> + '_ {
+        (0..self.len()).filter_map(|p| Some((u32::try_from(p).ok()?, self.name(p)?)))
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.ids.capacity() + self.names.capacity() + 4 * self.name_ends.capacity()
+    }
+}
 
 /// One project's certificates in list order and, for every trigram of their lowercased names,
 /// the positions of the names holding it.
 #[derive(Debug)]
 pub struct SearchIndex {
-    rows: Vec<ListedName>,
+    listing: Listing,
     /// Per trigram, the slice of `positions` that lists its names: start and length.
     postings: HashMap<u32, (u32, u32)>,
     /// Every trigram's positions, one run after another, each run in list order: one
@@ -82,15 +142,33 @@ pub struct NameMatches {
 }
 
 impl SearchIndex {
-    /// The index of `rows`, which must be in list order; `None` for more rows than positions
-    /// fit in 32 bits.
-    pub fn build(rows: Vec<ListedName>) -> Option<Self> {
-        let count = u32::try_from(rows.len()).ok()?;
+    /// Reads `project`'s listing from `store` and indexes it: the project's version with the
+    /// index, `None` when the project does not exist or has too many names for the index's
+    /// 32-bit positions.
+    pub async fn read(
+        store: &Store,
+        project: &ProjectId,
+    ) -> Result<Option<(i64, Self)>, StoreError> {
+        let mut listing = Listing::default();
+        let version = store
+            .project_listing(project, |id, name_lower| listing.push(id, name_lower))
+            .await?;
+        Ok(version.and_then(|version| Some((version, Self::build(listing)?))))
+    }
+
+    /// The index of `listing`; `None` for more names than positions fit in 32 bits.
+    fn build(mut listing: Listing) -> Option<Self> {
+        if listing.too_big {
+            return None;
+        }
+        listing.ids.shrink_to_fit();
+        listing.names.shrink_to_fit();
+        listing.name_ends.shrink_to_fit();
         // First pass: how many names hold each trigram (a name counted once however often it
         // holds it), kept with the last position counted.
         let mut postings: HashMap<u32, (u32, u32)> = HashMap::new();
-        for (position, row) in (0..count).zip(&rows) {
-            for key in trigrams(&row.name_lower) {
+        for (position, name) in listing.names() {
+            for key in trigrams(name) {
                 let (held, last) = postings.entry(key).or_insert((0, u32::MAX));
                 if *last != position {
                     *held += 1;
@@ -107,8 +185,8 @@ impl SearchIndex {
             total = total.checked_add(length)?;
         }
         let mut positions = vec![0u32; usize::try_from(total).ok()?];
-        for (position, row) in (0..count).zip(&rows) {
-            for key in trigrams(&row.name_lower) {
+        for (position, name) in listing.names() {
+            for key in trigrams(name) {
                 let Some((start, filled)) = postings.get_mut(&key) else {
                     continue;
                 };
@@ -119,14 +197,11 @@ impl SearchIndex {
                 }
             }
         }
-        let bytes = rows
-            .iter()
-            .map(|row| ROW_OVERHEAD + row.id.as_str().len() + row.name_lower.len())
-            .sum::<usize>()
+        let bytes = listing.heap_bytes()
             + postings.len() * TRIGRAM_OVERHEAD
             + positions.len() * std::mem::size_of::<u32>();
         Some(Self {
-            rows,
+            listing,
             postings,
             positions,
             bytes,
@@ -165,13 +240,16 @@ impl SearchIndex {
             .map_or(i64::MAX, |limit| first.saturating_add(limit));
         let mut total = 0i64;
         let mut ids = Vec::new();
-        let matches = candidates
-            .iter()
-            .filter_map(|&p| self.rows.get(usize::try_from(p).ok()?))
-            .filter(|row| row.name_lower.contains(lower.as_str()));
-        for row in matches {
+        let matches = candidates.iter().filter_map(|&p| {
+            let p = usize::try_from(p).ok()?;
+            self.listing
+                .name(p)
+                .is_some_and(|name| name.contains(lower.as_str()))
+                .then_some(p)
+        });
+        for p in matches {
             if first <= total && total < end {
-                ids.push(row.id.clone());
+                ids.extend(self.listing.id(p));
             }
             total += 1;
         }
@@ -289,23 +367,20 @@ impl SearchIndexes {
     /// Reads the project's listing and keeps its index under the version it was read at.
     async fn build(&self, store: &Store, project: &ProjectId) {
         let started = Instant::now();
-        let listing = match store.project_listing(project).await {
-            Ok(Some(listing)) => listing,
+        let (version, index) = match SearchIndex::read(store, project).await {
+            Ok(Some(read)) => read,
             Ok(None) => return,
             Err(e) => {
                 tracing::warn!(%project, error = %e, "building the name search index failed");
                 return;
             }
         };
-        let Some(index) = SearchIndex::build(listing.rows) else {
-            return;
-        };
-        let (rows, bytes) = (index.rows.len(), index.bytes());
+        let (rows, bytes) = (index.listing.len(), index.bytes());
         self.indexes
-            .put(project.to_string(), listing.version, Arc::new(index), bytes);
+            .put(project.to_string(), version, Arc::new(index), bytes);
         tracing::debug!(
             %project,
-            version = listing.version,
+            version,
             rows,
             bytes,
             took_ms = started.elapsed().as_millis(),

@@ -41,7 +41,7 @@ pub use events::{DeliveryOutcome, EventFilter, EventRecord, Origin, SYSTEM_ACTOR
 pub use expiry::{CertificateCounts, CertificateSeries};
 pub use hosts::{DeletedHost, HostListFilter, HostPolicy, HostRecord, NewHost};
 pub use name_index::run_name_index_upkeep;
-pub use name_search::{ListedName, ProjectListing, TRIGRAM_MIN_CHARS};
+pub use name_search::TRIGRAM_MIN_CHARS;
 pub use policies::{NewPolicy, PolicyHost, PolicyListFilter, PolicyRecord};
 pub use sql::{Page, PageWindow};
 

@@ -44,8 +44,7 @@ async fn compare(
     searches: Vec<(String, i64, Option<i64>)>,
 ) -> Result<(), TestCaseError> {
     let (store, project) = store_with(&names).await;
-    let listing = store.project_listing(&project).await.unwrap().unwrap();
-    let index = SearchIndex::build(listing.rows).unwrap();
+    let (_, index) = SearchIndex::read(&store, &project).await.unwrap().unwrap();
     // Beside the random texts, the start of each name with its case swapped: a text that
     // matches, in the other case.
     let swapped = names
@@ -118,7 +117,7 @@ proptest! {
 
 #[test]
 fn texts_without_a_trigram_are_left_to_the_database() {
-    let index = SearchIndex::build(Vec::new()).unwrap();
+    let index = SearchIndex::build(Listing::default()).unwrap();
     assert!(index.search("ab", window(0, None)).is_none());
     let none = index.search("abc", window(0, None)).unwrap();
     assert_eq!(matched(&none), (0, Vec::new()));
@@ -131,12 +130,7 @@ fn texts_without_a_trigram_are_left_to_the_database() {
 #[tokio::test]
 async fn searches_use_the_index_of_their_version_only() {
     let (store, project) = store_with(&[("alpha".to_owned(), 1), ("Alpaca".to_owned(), 2)]).await;
-    let version = store
-        .project_listing(&project)
-        .await
-        .unwrap()
-        .unwrap()
-        .version;
+    let (version, _) = SearchIndex::read(&store, &project).await.unwrap().unwrap();
     let indexes = Arc::new(SearchIndexes::default());
     let all = window(0, None);
     assert!(
