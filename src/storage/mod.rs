@@ -553,14 +553,18 @@ pub const STAMP_LEN: usize = 48;
 /// A snapshot of the wal-index header: see `change_watch`.
 pub type ChangeStamp = [u8; STAMP_LEN];
 
-/// Sets up a new SQLite connection: a smaller page cache (8 MiB per connection by default; a
-/// smaller one keeps a pool well inside the memory budget, the OS page cache still holds the
-/// file) and the file's size cap, if any.
+/// Sets up a new SQLite connection: a small page cache and the file's size cap, if any.
+///
+/// The cache is 512 KiB per connection. The server holds up to eleven connections, each
+/// filling its own cache in its own sqlx worker thread, and the OS page cache still holds the
+/// file. At 100,000 certificates the benchmark's peak RSS was 116 MB with 2 MiB per
+/// connection, 96 MB with 1 MiB and 81 MB with 512 KiB, with no case slower beyond the
+/// noise (BENCHMARKS.md, issue 16, session 8).
 async fn prepare_sqlite(
     conn: &mut sqlx::AnyConnection,
     max_page_count: Option<u32>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("PRAGMA cache_size = -2048")
+    sqlx::query("PRAGMA cache_size = -512")
         .execute(&mut *conn)
         .await?;
     if let Some(pages) = max_page_count {
