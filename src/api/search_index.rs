@@ -55,24 +55,22 @@ struct Listing {
     ids: String,
     names: String,
     name_ends: Vec<u32>,
-    /// Set when the names outgrew 32-bit offsets: such a listing gets no index.
+    /// Set when the names outgrew 32-bit offsets (or an id was not [`ID_LEN`] bytes, which
+    /// no stored id is): such a listing gets no index.
     too_big: bool,
 }
 
 impl Listing {
     fn push(&mut self, id: &CertificateId, name_lower: &str) {
         let id = id.as_str();
-        let Ok(end) = u32::try_from(self.names.len() + name_lower.len()) else {
-            self.too_big = true;
-            return;
-        };
-        if id.len() != ID_LEN || self.too_big {
-            self.too_big = true;
-            return;
+        match u32::try_from(self.names.len() + name_lower.len()) {
+            Ok(end) if !self.too_big && id.len() == ID_LEN => {
+                self.ids.push_str(id);
+                self.names.push_str(name_lower);
+                self.name_ends.push(end);
+            }
+            _ => self.too_big = true,
         }
-        self.ids.push_str(id);
-        self.names.push_str(name_lower);
-        self.name_ends.push(end);
     }
 
     fn len(&self) -> usize {
@@ -102,7 +100,9 @@ impl Listing {
     }
 
     fn heap_bytes(&self) -> usize {
-        self.ids.capacity() + self.names.capacity() + 4 * self.name_ends.capacity()
+        self.ids.capacity()
+            + self.names.capacity()
+            + self.name_ends.capacity() * std::mem::size_of::<u32>()
     }
 }
 
