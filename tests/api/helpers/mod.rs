@@ -591,13 +591,20 @@ impl TestApp {
     }
 }
 
-/// The names of a list answer's items, sorted, after checking that `total` counts them all.
+/// The names of a list answer's items, sorted, after checking that the answer has an `items`
+/// array of named items and that `total` counts them all.
 pub fn sorted_names(body: &Value) -> Vec<String> {
-    let mut names: Vec<String> = body["items"]
+    let items = body["items"]
         .as_array()
-        .unwrap_or(&Vec::new())
+        .unwrap_or_else(|| panic!("no items array: {body}"));
+    let mut names: Vec<String> = items
         .iter()
-        .map(|i| i["name"].as_str().unwrap_or_default().to_owned())
+        .map(|i| {
+            i["name"]
+                .as_str()
+                .unwrap_or_else(|| panic!("an item without a name: {body}"))
+                .to_owned()
+        })
         .collect();
     names.sort();
     assert_eq!(body["total"], names.len(), "{body}");
