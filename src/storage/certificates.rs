@@ -522,8 +522,11 @@ impl Store {
         }
         .await;
         match result {
-            Err(StoreError::Backend(sqlx::Error::Database(db)))
-                if db.is_foreign_key_violation() =>
+            Err(StoreError::Backend(e))
+                if matches!(
+                    e.downcast_ref::<sqlx::Error>(),
+                    Some(sqlx::Error::Database(db)) if db.is_foreign_key_violation()
+                ) =>
             {
                 Err(self.why_unchanged(project, id).await)
             }

@@ -105,6 +105,26 @@ pub struct AccessKeyRecord {
     pub clock_frozen_at_ms: Option<i64>,
 }
 
+/// The statement that reads a token by its hash, with its project's version (and the shared
+/// clock's columns and join, when given): the credential check of every bearer request.
+pub(super) fn token_statement((columns, join): (&str, &str)) -> String {
+    format!(
+        "SELECT t.project_id, t.role, t.user_id, t.created_at_ms, t.expires_at_ms, t.revoked, \
+         p.version AS project_version{columns} \
+         FROM tokens t JOIN projects p ON p.id = t.project_id{join} WHERE t.token_hash = $1"
+    )
+}
+
+/// The statement that reads an access key, with its project's version (and the clock, as
+/// [`token_statement`]): the credential check of every signed request.
+pub(super) fn access_key_statement((columns, join): (&str, &str)) -> String {
+    format!(
+        "SELECT a.project_id, a.role, a.sealed_secret, p.version AS project_version{columns} \
+         FROM access_keys a JOIN projects p ON p.id = a.project_id{join} \
+         WHERE a.access_key = $1"
+    )
+}
+
 /// The shared clock setting read with a credential, if the statement read it.
 fn clock_of(offset_ms: Option<i64>, frozen_at: Option<i64>) -> Option<ClockSetting> {
     offset_ms.map(|offset_ms| ClockSetting {
@@ -261,16 +281,14 @@ impl Store {
 
     /// The token with this hash, if any (expired and revoked ones too: the caller decides).
     pub async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let (columns, join) = self.clock_sql();
+        if let Some(pipeline) = &self.pipeline {
+            return pipeline.token(token_hash).await;
+        }
         let mut conn = self.reader().await?;
-        let record = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT t.project_id, t.role, t.user_id, t.created_at_ms, t.expires_at_ms, t.revoked, \
-             p.version AS project_version{columns} \
-             FROM tokens t JOIN projects p ON p.id = t.project_id{join} WHERE t.token_hash = $1",
-        )))
-        .bind(token_hash)
-        .fetch_optional(&mut *conn)
-        .await?;
+        let record = sqlx::query_as(AssertSqlSafe(token_statement(self.clock_sql())))
+            .bind(token_hash)
+            .fetch_optional(&mut *conn)
+            .await?;
         conn.done();
         Ok(record)
     }
@@ -442,16 +460,14 @@ impl Store {
         &self,
         access_key: &str,
     ) -> Result<Option<AccessKeyRecord>, StoreError> {
-        let (columns, join) = self.clock_sql();
+        if let Some(pipeline) = &self.pipeline {
+            return pipeline.access_key(access_key).await;
+        }
         let mut conn = self.reader().await?;
-        let record = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT a.project_id, a.role, a.sealed_secret, p.version AS project_version{columns} \
-             FROM access_keys a JOIN projects p ON p.id = a.project_id{join} \
-             WHERE a.access_key = $1",
-        )))
-        .bind(access_key)
-        .fetch_optional(&mut *conn)
-        .await?;
+        let record = sqlx::query_as(AssertSqlSafe(access_key_statement(self.clock_sql())))
+            .bind(access_key)
+            .fetch_optional(&mut *conn)
+            .await?;
         conn.done();
         Ok(record)
     }

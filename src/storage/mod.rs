@@ -16,6 +16,7 @@ mod host_settings;
 mod hosts;
 mod name_index;
 mod name_search;
+mod pipeline;
 mod policies;
 mod readers;
 mod sql;
@@ -42,6 +43,7 @@ pub use expiry::{CertificateCounts, CertificateSeries};
 pub use hosts::{DeletedHost, HostListFilter, HostPolicy, HostRecord, NewHost};
 pub use name_index::run_name_index_upkeep;
 pub use name_search::TRIGRAM_MIN_CHARS;
+pub use pipeline::APPLICATION_NAME as CREDENTIALS_APPLICATION_NAME;
 pub use policies::{NewPolicy, PolicyHost, PolicyListFilter, PolicyRecord};
 pub use sql::{Page, PageWindow};
 
@@ -113,7 +115,7 @@ pub enum StoreError {
     QuotaExceeded,
     /// The database cannot be reached right now (connection refused, pool exhausted).
     #[error("database unavailable: {0}")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] DriverError),
     /// The database has no room left (SQLite `SQLITE_FULL`: disk full or `max_page_count`
     /// reached; PostgreSQL `disk_full`). Reads still work, deletes use a reserve under
     /// `max_page_count` ([`DELETE_RESERVE_PAGES`]); writes work again once space is freed.
@@ -121,7 +123,7 @@ pub enum StoreError {
         "database full: {0}; new writes are refused until space is freed: delete certificates, \
          free disk space, or restart with a higher SQLite max_page_count"
     )]
-    Full(#[source] sqlx::Error),
+    Full(#[source] DriverError),
     /// The database's schema is newer than this binary, or otherwise unusable.
     #[error("{0}")]
     Schema(String),
@@ -130,8 +132,12 @@ pub enum StoreError {
     Config(String),
     /// Any other database failure.
     #[error("database error: {0}")]
-    Backend(#[source] sqlx::Error),
+    Backend(#[source] DriverError),
 }
+
+/// A database driver's error: sqlx's, or tokio-postgres's for the credential statements on
+/// PostgreSQL (see `pipeline`).
+pub type DriverError = Box<dyn std::error::Error + Send + Sync>;
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
@@ -140,9 +146,9 @@ impl From<sqlx::Error> for StoreError {
             // A stored value that no longer reads as its domain type (see `stored`).
             sqlx::Error::ColumnDecode { .. } => Self::Schema(e.to_string()),
             other => match unavailability(&other) {
-                Some(Unavailability::Full) => Self::Full(other),
-                Some(Unavailability::Transient) => Self::Unavailable(other),
-                None => Self::Backend(other),
+                Some(Unavailability::Full) => Self::Full(other.into()),
+                Some(Unavailability::Transient) => Self::Unavailable(other.into()),
+                None => Self::Backend(other.into()),
             },
         }
     }
@@ -184,7 +190,7 @@ impl std::fmt::Display for Resource {
 
 /// Why a database error is someone else's passing trouble rather than a fault of ours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Unavailability {
+pub(super) enum Unavailability {
     /// No space left.
     Full,
     /// The server went away, is shutting down or starting, is busy or out of connections.
@@ -220,7 +226,7 @@ fn unavailability(e: &sqlx::Error) -> Option<Unavailability> {
 
 /// PostgreSQL SQLSTATEs: class 08 (connection exception), 57P01..57P03 (shutdown, crash,
 /// cannot connect now), 53100 (disk full), 53300 (too many connections).
-fn postgres_unavailability(sqlstate: &str) -> Option<Unavailability> {
+pub(super) fn postgres_unavailability(sqlstate: &str) -> Option<Unavailability> {
     match sqlstate {
         "53100" => Some(Unavailability::Full),
         "57P01" | "57P02" | "57P03" | "53300" => Some(Unavailability::Transient),
@@ -266,6 +272,8 @@ pub struct Store {
     pool: AnyPool,
     /// Connections held for the hot reads, outside `pool` (see `readers`).
     readers: Arc<readers::Readers>,
+    /// The credential statements' pipelined connection, on PostgreSQL (see `pipeline`).
+    pipeline: Option<Arc<pipeline::Pipeline>>,
     backend: Backend,
     /// SQLite admits one writer at a time, and a second one sleeps in its busy handler (tens to
     /// hundreds of milliseconds); writers of this process queue here instead. `None` on
@@ -355,6 +363,9 @@ impl Store {
         let mut store = Self {
             pool,
             readers: Arc::new(readers::Readers::new(held as usize)),
+            pipeline: (backend == Backend::Postgres)
+                .then(|| pipeline_for(&url, settings.acquire_timeout))
+                .flatten(),
             backend,
             writer,
             reserve,
@@ -511,6 +522,9 @@ impl Store {
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         self.readers.close();
+        if let Some(pipeline) = &self.pipeline {
+            pipeline.close();
+        }
         self.pool.close().await;
         if let Some(reserve) = &self.reserve {
             reserve.close().await;
@@ -584,6 +598,22 @@ fn normalise_url(url: &str, backend: Backend) -> String {
         format!("{url}{sep}mode=rwc")
     } else {
         url.to_owned()
+    }
+}
+
+/// The credential statements' pipeline to the PostgreSQL database of `url`, unless
+/// tokio-postgres does not understand the URL: then they use the pool, as every other statement.
+fn pipeline_for(url: &str, connect_timeout: Duration) -> Option<Arc<pipeline::Pipeline>> {
+    match pipeline::Pipeline::new(url, connect_timeout) {
+        Ok(pipeline) => Some(Arc::new(pipeline)),
+        Err(e) => {
+            tracing::info!(
+                reason = %e,
+                "credential checks use the connection pool: the database URL has a parameter \
+                 only sqlx knows"
+            );
+            None
+        }
     }
 }
 

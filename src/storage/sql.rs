@@ -262,7 +262,7 @@ impl SqlArgs {
                 Bind::OptionalInt(i) => args.add(*i),
                 Bind::Bytes(b) => args.add(b.clone()),
             };
-            added.map_err(|e| StoreError::Backend(sqlx::Error::Encode(e)))?;
+            added.map_err(|e| StoreError::Backend(sqlx::Error::Encode(e).into()))?;
         }
         Ok(args)
     }

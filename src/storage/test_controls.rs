@@ -2,6 +2,8 @@
 //! `test_clock`, so every replica on PostgreSQL sees a move) and the reset that empties
 //! projects between tests while keeping their credentials.
 
+use std::sync::Arc;
+
 use sqlx::{AnyConnection, AssertSqlSafe};
 
 use super::{Store, StoreError};
@@ -24,6 +26,8 @@ impl Store {
     #[must_use]
     pub fn with_shared_clock(mut self) -> Self {
         self.shared_clock = true;
+        let clock_sql = self.clock_sql();
+        self.pipeline = self.pipeline.map(|p| Arc::new(p.with_clock_sql(clock_sql)));
         self
     }
 

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 use wafcert::app::open_sealer;
-use wafcert::domain::{CertificateId, CertificateName, NameLimit, ProjectId, now_ms};
+use wafcert::domain::{CertificateId, CertificateName, NameLimit, ProjectId, Role, now_ms};
 use wafcert::storage::{NewCertificate, PoolSettings, Store, StoreError};
 
 use crate::helpers::*;
@@ -15,7 +15,74 @@ crate::on_both_backends!(
     batch_is_all_or_nothing_under_quota_and_names,
     unreadable_stored_values_are_schema_errors,
     the_name_index_merges_and_answers_the_same,
+    credential_checks_run_concurrently_and_outlive_a_lost_connection,
 );
+
+/// Many concurrent credential checks each get their own record (on PostgreSQL they share one
+/// pipelined connection), and when that connection is killed, requests answer 503 at worst
+/// and 200 again at once: the next check connects anew.
+async fn credential_checks_run_concurrently_and_outlive_a_lost_connection(db: Db) {
+    use sqlx::Connection;
+    let app = TestApp::spawn_on(db).await;
+    let project = ProjectId::random();
+    let mut tokens = Vec::new();
+    for role in [Role::Admin, Role::ReadOnly].into_iter().cycle().take(16) {
+        tokens.push((app.token_for(project.as_str(), role, None).await, role));
+    }
+    let checks = tokens.iter().map(|(token, role)| {
+        let store = app.store.clone();
+        let hash = wafcert::crypto::token_hash(token);
+        let role = *role;
+        tokio::spawn(async move {
+            for _ in 0..20 {
+                let record = store.token(&hash).await.unwrap().unwrap();
+                assert_eq!(record.role, role);
+                assert_eq!(record.revoked, 0);
+            }
+        })
+    });
+    for check in checks.collect::<Vec<_>>() {
+        check.await.unwrap();
+    }
+    assert!(
+        app.store
+            .token("0".repeat(64).as_str())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    if app.db.url.starts_with("postgres") {
+        let mut conn = sqlx::AnyConnection::connect(&app.db.url).await.unwrap();
+        let killed: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = $1) k",
+        )
+        .bind(wafcert::storage::CREDENTIALS_APPLICATION_NAME)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(killed, 1, "the checks ran on the one named connection");
+        conn.close().await.unwrap();
+    }
+    let mut answers = Vec::new();
+    for _ in 0..20 {
+        let answer = app.get("waf/certificate").await;
+        let ok = answer.0 == 200;
+        if !ok {
+            assert_error(&answer, 503, "WAF.00010002");
+        }
+        answers.push(answer.0.as_u16());
+        if ok {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        answers.len() <= 2 && answers.last() == Some(&200),
+        "at most the first request after the loss fails: {answers:?}"
+    );
+}
 
 async fn unreadable_stored_values_are_schema_errors(db: Db) {
     use sqlx::Connection;
