@@ -37,21 +37,23 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// Threads of the async runtime: `serve --worker-threads`, or else half the cores (at
-    /// least one). Requests mostly wait on sockets and the database; the work that needs a
-    /// core (certificate parsing, password hashing, SQLite's statements) runs on threads of
-    /// its own, and the database often shares the machine. On two cores, one worker answers
-    /// a list page on PostgreSQL with 37 us of CPU instead of 47, and as fast on SQLite: two
-    /// workers spend the difference waking each other (docs/decisions.md).
+    /// Threads of the async runtime: `serve --worker-threads`; else, for a server whose
+    /// PostgreSQL runs on this machine, half the cores (at least one), so that the database
+    /// keeps cores of its own; else every core. On two cores shared with PostgreSQL, one worker
+    /// answers a cached list page with 37 us of CPU instead of 47: two workers spend the
+    /// difference waking each other (docs/decisions.md).
     pub fn worker_threads(&self) -> usize {
-        let chosen = match &self.command {
-            Command::Serve(args) => args.worker_threads,
-            _ => None,
-        };
-        chosen.map_or_else(
-            || std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1)),
-            std::num::NonZeroUsize::get,
-        )
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        match &self.command {
+            Command::Serve(args) => match args.worker_threads {
+                Some(chosen) => chosen.get(),
+                None if crate::storage::postgres_on_this_machine(&args.database.database_url) => {
+                    (cores / 2).max(1)
+                }
+                None => cores,
+            },
+            _ => cores,
+        }
     }
 }
 
@@ -172,7 +174,8 @@ pub struct ServeArgs {
     /// `standard` keeps wafcert's defaults.
     #[arg(long, env = "WAFCERT_CONTRACT", default_value = "standard")]
     pub contract: Contract,
-    /// Threads that run requests (default: half the cores, at least one).
+    /// Threads that run requests (default: every core; half of them when the PostgreSQL
+    /// database is on this machine).
     #[arg(long, env = "WAFCERT_WORKER_THREADS")]
     pub worker_threads: Option<std::num::NonZeroUsize>,
     /// Maximum database connections of this process.
@@ -550,13 +553,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn worker_threads_are_chosen_or_half_the_cores() {
+    fn worker_threads_leave_a_local_database_half_the_cores() {
         let threads = |args: &[&str]| Cli::parse_from(args).worker_threads();
-        assert_eq!(threads(&["wafcert", "serve", "--worker-threads", "3"]), 3);
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         let half = (cores / 2).max(1);
-        assert_eq!(threads(&["wafcert", "serve"]), half);
-        assert_eq!(threads(&["wafcert", "webhook-secret"]), half);
+        let serve_on = |url: &str| threads(&["wafcert", "serve", "--database", url]);
+        assert_eq!(serve_on("sqlite://w.db"), cores);
+        assert_eq!(serve_on("postgres://u@db.example:5432/w"), cores);
+        assert_eq!(serve_on("postgres://u@127.0.0.1:5432/w"), half);
+        assert_eq!(serve_on("postgresql://localhost/w"), half);
+        assert_eq!(serve_on("postgres://u@[::1]/w"), half);
+        assert_eq!(serve_on("postgres:///w?host=/var/run/postgresql"), half);
+        let chosen = ["wafcert", "serve", "--worker-threads", "3", "--database"];
+        assert_eq!(
+            threads(&[&chosen[..], &["postgres://localhost/w"]].concat()),
+            3
+        );
+        assert_eq!(threads(&["wafcert", "webhook-secret"]), cores);
         assert!(Cli::try_parse_from(["wafcert", "serve", "--worker-threads", "0"]).is_err());
     }
 

@@ -601,6 +601,29 @@ fn normalise_url(url: &str, backend: Backend) -> String {
     }
 }
 
+/// Whether `url` names a PostgreSQL database on this machine (a loopback address,
+/// `localhost` or a Unix socket), which then shares the cores with this process.
+pub fn postgres_on_this_machine(url: &str) -> bool {
+    use tokio_postgres::config::Host;
+    if !matches!(Backend::from_url(url), Ok(Backend::Postgres)) {
+        return false;
+    }
+    let Ok(config) = url.parse::<tokio_postgres::Config>() else {
+        return false;
+    };
+    config.get_hosts().iter().any(|host| match host {
+        Host::Tcp(name) => {
+            name == "localhost"
+                || name
+                    .trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        #[cfg(unix)]
+        Host::Unix(_) => true,
+    })
+}
+
 /// The credential statements' pipeline to the PostgreSQL database of `url`, unless
 /// tokio-postgres does not understand the URL: then they use the pool, as every other statement.
 fn pipeline_for(url: &str, connect_timeout: Duration) -> Option<Arc<pipeline::Pipeline>> {
