@@ -625,15 +625,16 @@ pub fn postgres_on_this_machine(url: &str) -> bool {
 }
 
 /// The credential statements' pipeline to the PostgreSQL database of `url`, unless
-/// tokio-postgres does not understand the URL: then they use the pool, as every other statement.
+/// tokio-postgres cannot read the URL: then they use the pool, as every other statement. The
+/// logged reason names the option at fault, never a value of the URL.
 fn pipeline_for(url: &str, connect_timeout: Duration) -> Option<Arc<pipeline::Pipeline>> {
     match pipeline::Pipeline::new(url, connect_timeout) {
         Ok(pipeline) => Some(Arc::new(pipeline)),
         Err(e) => {
             tracing::info!(
                 reason = %e,
-                "credential checks use the connection pool: the database URL has a parameter \
-                 only sqlx knows"
+                "credential checks use the connection pool: tokio-postgres cannot read the \
+                 database URL (a parameter only sqlx knows?)"
             );
             None
         }

@@ -58,27 +58,39 @@ struct Connected {
 }
 
 impl Pipeline {
-    /// A pipeline to the database of `url`, not connected yet; `Err` when tokio-postgres does
-    /// not understand the URL (a parameter only sqlx knows), and the caller keeps the pool.
-    pub(super) fn new(url: &str, connect_timeout: Duration) -> Result<Self, tokio_postgres::Error> {
-        let mut config: tokio_postgres::Config = url.parse()?;
+    /// A pipeline to the database of `url`, not connected yet; `Err` with the reason when
+    /// tokio-postgres cannot read the URL (a parameter only sqlx knows), and the caller keeps
+    /// the pool. The reason names the option at fault, never a value of the URL.
+    pub(super) fn new(url: &str, connect_timeout: Duration) -> Result<Self, String> {
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+            // tokio-postgres says only "invalid connection string"; its source names the option.
+            let mut reason = format!("{e}");
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                reason.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            reason
+        })?;
         config.connect_timeout(connect_timeout);
         if config.get_application_name().is_none() {
             // So that `pg_stat_activity` tells this connection from the pool's.
             config.application_name(APPLICATION_NAME);
         }
-        Ok(Self {
-            config,
-            current: RwLock::new(None),
-            connecting: tokio::sync::Mutex::new(()),
-            clock_sql: ("", ""),
-        })
+        Ok(Self::unconnected(config, ("", "")))
     }
 
     /// The same pipeline (not connected), its statements reading the clock with `clock_sql`.
     pub(super) fn with_clock_sql(&self, clock_sql: (&'static str, &'static str)) -> Self {
+        Self::unconnected(self.config.clone(), clock_sql)
+    }
+
+    fn unconnected(
+        config: tokio_postgres::Config,
+        clock_sql: (&'static str, &'static str),
+    ) -> Self {
         Self {
-            config: self.config.clone(),
+            config,
             current: RwLock::new(None),
             connecting: tokio::sync::Mutex::new(()),
             clock_sql,
@@ -217,5 +229,23 @@ fn store_error(e: tokio_postgres::Error) -> StoreError {
         Some(Unavailability::Full) => StoreError::Full(e.into()),
         Some(Unavailability::Transient) => StoreError::Unavailable(e.into()),
         None => StoreError::Backend(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_it_cannot_read_is_refused_without_its_values() {
+        let url = "postgres://wafcert:pa55word@db.example/w?statement-cache-capacity=pa55word";
+        let said = Pipeline::new(url, Duration::from_secs(1)).unwrap_err();
+        assert!(said.contains("statement-cache-capacity"), "{said}");
+        assert!(!said.contains("pa55word"), "{said}");
+        let read = Pipeline::new(
+            "postgres://wafcert:pa55word@db.example/w",
+            Duration::from_secs(1),
+        );
+        assert!(!format!("{:?}", read.unwrap()).contains("pa55word"));
     }
 }
