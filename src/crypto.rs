@@ -161,7 +161,7 @@ pub fn new_token() -> Result<String, CryptoError> {
 
 /// The stored form of a bearer token: hex SHA-256. Tokens are never stored in clear.
 pub fn token_hash(token: &str) -> String {
-    hex::encode(digest::digest(&digest::SHA256, token.as_bytes()))
+    crate::domain::lower_hex(digest::digest(&digest::SHA256, token.as_bytes()).as_ref())
 }
 
 /// Hex characters of a token id.

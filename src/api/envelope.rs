@@ -1,15 +1,18 @@
-//! The outermost layer, what every answer goes through on its way in and out: the request id
-//! (a client's plain one kept, otherwise a fresh one, echoed in `X-Request-Id`), the request's
-//! tracing span, the log line of a server error with its hidden cause, and
-//! `Cache-Control: no-store`.
+//! The outermost step of every request, what every answer goes through on its way in and out:
+//! the request id (a client's plain one kept, otherwise a fresh one, echoed in
+//! `X-Request-Id`), the request's tracing span, the log line of a server error with its hidden
+//! cause, and `Cache-Control: no-store`.
 //!
-//! One hand-written layer instead of tower-http's request-id pair, its trace layer and three
-//! small `from_fn` layers: each layer of a router is cloned for every request and wraps the
-//! answer in another future, and on the cached list page these six were a tenth of the CPU.
+//! Hand-written instead of tower-http's request-id pair and its trace layer, and called by the
+//! one layer around every request ([`super::around_every_request`]) rather than being a layer
+//! of its own: each layer of a router is cloned for every request and wraps the answer in
+//! another future.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
@@ -21,15 +24,19 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest client-sent `X-Request-Id` kept.
 const MAX_REQUEST_ID_LEN: usize = 64;
 
-/// Runs the request inside its span and dresses the answer (see the module docs).
-pub(super) async fn envelope(req: Request, next: Next) -> Response {
+/// Runs the request through `inner` inside its span and dresses the answer (see the module
+/// docs).
+pub(super) async fn envelope(
+    req: Request,
+    inner: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     let request_id = request_id(&req);
     let id = request_id.to_str().unwrap_or("-");
     // Debug level: at the default `info` filter the span costs nothing per request.
     let span = tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id);
     // Kept for the log line of a server error; both clones share the request's buffers.
     let (method, uri) = (req.method().clone(), req.uri().clone());
-    let mut response = next.run(req).instrument(span.clone()).await;
+    let mut response = inner(req).instrument(span.clone()).await;
     if response.status().is_server_error() {
         let path = uri.path();
         let cause = response
@@ -52,8 +59,8 @@ pub(super) async fn envelope(req: Request, next: Next) -> Response {
 }
 
 /// The client's `X-Request-Id` when every one it sent is a plain token (1 to 64 of
-/// `[A-Za-z0-9-]`), otherwise 32 random hex characters like the cloud's: the id is logged,
-/// and `abc status=200 cause=forged` would forge log fields.
+/// `[A-Za-z0-9-]`), otherwise a fresh one of 32 hex characters like the cloud's: the id is
+/// logged, and `abc status=200 cause=forged` would forge log fields.
 fn request_id(req: &Request) -> HeaderValue {
     let plain = |v: &HeaderValue| {
         let b = v.as_bytes();
@@ -64,10 +71,31 @@ fn request_id(req: &Request) -> HeaderValue {
     let mut sent = req.headers().get_all(&REQUEST_ID).iter().peekable();
     match sent.peek().copied() {
         Some(first) if sent.all(plain) => first.clone(),
-        _ => {
-            let id = crate::domain::HostId::random();
-            HeaderValue::from_str(id.as_str()).unwrap_or(HeaderValue::from_static("-"))
+        _ => fresh_request_id(),
+    }
+}
+
+/// A request id no other request of any replica has: a random half drawn once per process and
+/// a per-process count. A request id names a request in logs and is no secret, so it does
+/// not need a random number generator's call on every request.
+fn fresh_request_id() -> HeaderValue {
+    static PROCESS: OnceLock<[u8; 8]> = OnceLock::new();
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let process = PROCESS.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        // The system RNG failing is unrecoverable, as for every other id (`domain::ids`).
+        if aws_lc_rs::rand::fill(&mut bytes).is_err() {
+            std::process::abort();
         }
+        bytes
+    });
+    let mut id = [0u8; 16];
+    id[..8].copy_from_slice(process);
+    id[8..].copy_from_slice(&COUNT.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+    let mut text = [0u8; 32];
+    match hex::encode_to_slice(id, &mut text) {
+        Ok(()) => HeaderValue::from_bytes(&text).unwrap_or(HeaderValue::from_static("-")),
+        Err(_) => HeaderValue::from_static("-"),
     }
 }
 
@@ -76,7 +104,7 @@ mod tests {
     use axum::Router;
     use axum::body::Body;
     use axum::http::StatusCode;
-    use axum::middleware;
+    use axum::middleware::{self, Next};
     use axum::routing::get;
     use tower::ServiceExt;
 
@@ -87,7 +115,9 @@ mod tests {
         let app = Router::new()
             .route("/ok", get(|| async { "ok" }))
             .route("/fail", get(|| async { StatusCode::INTERNAL_SERVER_ERROR }))
-            .layer(middleware::from_fn(envelope));
+            .layer(middleware::from_fn(|req, next: Next| {
+                envelope(req, async move |req| next.run(req).await)
+            }));
         let mut req = Request::get(path);
         for id in ids {
             req = req.header("x-request-id", *id);
@@ -111,6 +141,15 @@ mod tests {
                 "{id}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn fresh_ids_differ_from_request_to_request() {
+        let ids: std::collections::HashSet<String> = (0..100)
+            .map(|_| fresh_request_id().to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(ids.len(), 100);
+        assert!(ids.iter().all(|id| id.len() == 32));
     }
 
     #[tokio::test]

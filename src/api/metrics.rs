@@ -10,7 +10,6 @@ use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -107,17 +106,21 @@ impl Metrics {
     }
 }
 
-/// Middleware counting every request by operation, status and error code, and timing it.
-pub(super) async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Counts every request by operation, status and error code, and times it, around `inner`
+/// (the rest of the stack).
+pub(super) async fn track(
+    metrics: &Metrics,
+    req: Request,
+    inner: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
     let op = operation(req.method(), req.uri().path());
     let started = Instant::now();
-    let response = next.run(req).await;
+    let response = inner(req).await;
     if let Some(operation) = op {
         let error_code = response
             .extensions()
             .get::<WireErrorCode>()
             .map(|code| Arc::clone(&code.0));
-        let metrics = &state.metrics;
         metrics
             .requests
             .get_or_create(&RequestLabels {

@@ -42,9 +42,17 @@ pub const OPERATIONS: &[&str] = &[
 
 /// The operation a request calls, or `None` for paths that are not API operations.
 pub fn operation(method: &Method, path: &str) -> Option<&'static str> {
-    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    // No operation has more segments; counting requests must not allocate.
+    const MAX_SEGMENTS: usize = 6;
+    let mut held = [""; MAX_SEGMENTS];
+    let mut count = 0;
+    for segment in path.split('/').skip(1) {
+        *held.get_mut(count)? = segment;
+        count += 1;
+    }
+    let segments = &held[..count];
     let m = method.as_str();
-    let name = match (segments.as_slice(), m) {
+    let name = match (segments, m) {
         (["v1", _, "waf", "certificate"], "GET") => "ListCertificates",
         (["v1", _, "waf", "certificate"], "POST") => "CreateCertificate",
         (["v1", _, "waf", "certificate", _], "GET") => "ShowCertificate",
@@ -260,6 +268,15 @@ mod tests {
         for (method, path) in [
             (Method::PATCH, format!("{P}/waf/certificate")),
             (Method::GET, format!("{P}/waf/certificate/x/y")),
+            // One segment more than any operation has, ending like one that exists.
+            (
+                Method::POST,
+                format!("{P}/waf/certificate/x/apply-to-hosts/z"),
+            ),
+            (
+                Method::POST,
+                format!("/a{P}/waf/certificate/x/apply-to-hosts"),
+            ),
             (Method::GET, "/healthz".to_owned()),
             (Method::GET, "/_wafcert/clock".to_owned()),
         ] {

@@ -4,8 +4,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
@@ -13,9 +12,13 @@ use super::error::ApiError;
 /// The deadline in milliseconds when none is configured.
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
 
-/// Runs the rest of the stack under `limit`; past it the request's work is dropped.
-pub(super) async fn limit(State(limit): State<Duration>, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(req)).await {
+/// Runs `inner` (the rest of the stack) under `limit`; past it the request's work is dropped.
+pub(super) async fn limit(
+    limit: Duration,
+    req: Request,
+    inner: impl AsyncFnOnce(Request) -> Response,
+) -> Response {
+    match tokio::time::timeout(limit, inner(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::timed_out(limit).into_response(),
     }
@@ -25,7 +28,7 @@ pub(super) async fn limit(State(limit): State<Duration>, req: Request, next: Nex
 mod tests {
     use axum::Router;
     use axum::body::{Body, to_bytes};
-    use axum::middleware;
+    use axum::middleware::{self, Next};
     use axum::routing::get;
     use tower::ServiceExt;
 
@@ -41,7 +44,9 @@ mod tests {
                 }),
             )
             .route("/fast", get(|| async { "done" }))
-            .layer(middleware::from_fn_with_state(limit, super::limit))
+            .layer(middleware::from_fn(move |req, next: Next| {
+                super::limit(limit, req, async move |req| next.run(req).await)
+            }))
     }
 
     async fn call(limit: Duration, path: &str) -> (u16, String) {

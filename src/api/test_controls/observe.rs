@@ -5,9 +5,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header;
-use axum::middleware::Next;
 use axum::response::Response;
 
 use super::TestControls;
@@ -39,14 +38,15 @@ fn credential(req: &Request) -> Option<String> {
 }
 
 /// Strikes faults and journals API requests.
+/// `inner` is the rest of the stack, not run for a struck fault.
 pub(in crate::api) async fn observe(
-    State(controls): State<Arc<TestControls>>,
+    controls: &TestControls,
     req: Request,
-    next: Next,
+    inner: impl AsyncFnOnce(Request) -> Response,
 ) -> Response {
     let path = req.uri().path().to_owned();
     if is_infrastructure(&path) {
-        return next.run(req).await;
+        return inner(req).await;
     }
     let started = Instant::now();
     let time = format_rfc3339(now_ms());
@@ -61,7 +61,7 @@ pub(in crate::api) async fn observe(
     }
     let response = match hit.and_then(|h| h.error) {
         Some((status, code, msg)) => injected_error(status, &code, &msg),
-        None => next.run(req).await,
+        None => inner(req).await,
     };
     controls.journal.record(Entry {
         time,
