@@ -25,7 +25,7 @@ fn random_id() -> String {
 
 /// `bytes` as lowercase hex. `hex::encode` collects `char`s one by one into its `String`; this
 /// writes the digits into a buffer of the final size, which matters where it runs on every
-/// request (a token's hash, a request id).
+/// request (a token's hash).
 pub fn lower_hex(bytes: &[u8]) -> String {
     let mut digits = vec![0u8; bytes.len() * 2];
     if hex::encode_to_slice(bytes, &mut digits).is_err() {

@@ -38,6 +38,7 @@ fn credential(req: &Request) -> Option<String> {
 }
 
 /// Strikes faults and journals API requests.
+///
 /// `inner` is the rest of the stack, not run for a struck fault.
 pub(in crate::api) async fn observe(
     controls: &TestControls,
