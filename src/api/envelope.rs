@@ -17,6 +17,7 @@ use axum::response::Response;
 use tracing::Instrument;
 
 use super::error::ErrorCause;
+use crate::domain::{lower_hex, random_bytes};
 
 /// The request id header, in and out.
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -81,22 +82,11 @@ fn request_id(req: &Request) -> HeaderValue {
 fn fresh_request_id() -> HeaderValue {
     static PROCESS: OnceLock<[u8; 8]> = OnceLock::new();
     static COUNT: AtomicU64 = AtomicU64::new(0);
-    let process = PROCESS.get_or_init(|| {
-        let mut bytes = [0u8; 8];
-        // The system RNG failing is unrecoverable, as for every other id (`domain::ids`).
-        if aws_lc_rs::rand::fill(&mut bytes).is_err() {
-            std::process::abort();
-        }
-        bytes
-    });
     let mut id = [0u8; 16];
-    id[..8].copy_from_slice(process);
+    id[..8].copy_from_slice(PROCESS.get_or_init(random_bytes));
     id[8..].copy_from_slice(&COUNT.fetch_add(1, Ordering::Relaxed).to_be_bytes());
-    let mut text = [0u8; 32];
-    match hex::encode_to_slice(id, &mut text) {
-        Ok(()) => HeaderValue::from_bytes(&text).unwrap_or(HeaderValue::from_static("-")),
-        Err(_) => HeaderValue::from_static("-"),
-    }
+    // The `String` becomes the value's buffer without a copy.
+    HeaderValue::try_from(lower_hex(&id)).unwrap_or(HeaderValue::from_static("-"))
 }
 
 #[cfg(test)]
@@ -143,8 +133,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn fresh_ids_differ_from_request_to_request() {
+    #[test]
+    fn fresh_ids_differ_from_request_to_request() {
         let ids: std::collections::HashSet<String> = (0..100)
             .map(|_| fresh_request_id().to_str().unwrap().to_owned())
             .collect();

@@ -201,8 +201,9 @@ pub fn router(state: AppState) -> Router {
 /// answered.
 ///
 /// One layer calling the steps in turn rather than a layer each: axum clones the inner
-/// service and boxes a future for every `from_fn` layer of every request, and the three
-/// layers this replaced cost about 7 us of a cached list page's 31 (BENCHMARKS.md).
+/// service and boxes a future for every `from_fn` layer of every request. Replacing three
+/// such layers took a cached list page from about 71,000 to 62,000 instructions in the server
+/// (BENCHMARKS.md, issue 16, session 10).
 async fn around_every_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let deadline = state.settings.request_timeout;
     envelope::envelope(req, async |req| {

@@ -15,24 +15,29 @@ fn is_id(s: &str) -> bool {
 
 /// 16 random bytes rendered as 32 lowercase hex characters.
 fn random_id() -> String {
-    let mut bytes = [0u8; ID_LEN / 2];
-    // The system RNG failing is unrecoverable for a service that mints ids and secrets.
+    lower_hex(&random_bytes::<{ ID_LEN / 2 }>())
+}
+
+/// `N` bytes from the system's random number generator, for ids and secrets. Its failing is
+/// unrecoverable for a service that mints them, so the process aborts.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
     if aws_lc_rs::rand::fill(&mut bytes).is_err() {
         std::process::abort();
     }
-    lower_hex(&bytes)
+    bytes
 }
 
 /// `bytes` as lowercase hex. `hex::encode` collects `char`s one by one into its `String`; this
 /// writes the digits into a buffer of the final size, which matters where it runs on every
-/// request (a token's hash).
+/// request (a token's hash, a request id).
 pub fn lower_hex(bytes: &[u8]) -> String {
     let mut digits = vec![0u8; bytes.len() * 2];
-    if hex::encode_to_slice(bytes, &mut digits).is_err() {
+    match hex::encode_to_slice(bytes, &mut digits) {
+        Ok(()) => String::from_utf8(digits).unwrap_or_default(),
         // Unreachable: the buffer has exactly twice the input's length.
-        return hex::encode(bytes);
+        Err(_) => hex::encode(bytes),
     }
-    String::from_utf8(digits).unwrap_or_else(|_| hex::encode(bytes))
 }
 
 macro_rules! id_type {

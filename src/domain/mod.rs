@@ -36,7 +36,9 @@ pub use host::{
 };
 pub use host_update::{CertificateFacts, HostChange, HostState, HostUpdate, SettingsPatch};
 pub use hostname::Hostname;
-pub use ids::{CertificateId, EventId, HostId, PolicyId, ProjectId, UserId, lower_hex};
+pub use ids::{
+    CertificateId, EventId, HostId, PolicyId, ProjectId, UserId, lower_hex, random_bytes,
+};
 pub use inspect::{
     CheckContext, Finding, Inspection, OtherCertificate, Severity, inspect, san_covers,
 };

@@ -69,12 +69,7 @@ fn splitmix64(state: &mut u64) -> u64 {
 }
 
 fn system_u64() -> u64 {
-    let mut bytes = [0u8; 8];
-    // The system RNG failing is unrecoverable for a service that mints ids and secrets.
-    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
-        std::process::abort();
-    }
-    u64::from_le_bytes(bytes)
+    u64::from_le_bytes(super::random_bytes())
 }
 
 #[cfg(test)]

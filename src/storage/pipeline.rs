@@ -62,16 +62,10 @@ impl Pipeline {
     /// tokio-postgres cannot read the URL (a parameter only sqlx knows), and the caller keeps
     /// the pool. The reason names the option at fault, never a value of the URL.
     pub(super) fn new(url: &str, connect_timeout: Duration) -> Result<Self, String> {
-        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
-            // tokio-postgres says only "invalid connection string"; its source names the option.
-            let mut reason = format!("{e}");
-            let mut cause = std::error::Error::source(&e);
-            while let Some(c) = cause {
-                reason.push_str(&format!(": {c}"));
-                cause = c.source();
-            }
-            reason
-        })?;
+        // tokio-postgres says only "invalid connection string"; its source names the option.
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e: tokio_postgres::Error| format!("{:#}", anyhow::Error::new(e)))?;
         config.connect_timeout(connect_timeout);
         if config.get_application_name().is_none() {
             // So that `pg_stat_activity` tells this connection from the pool's.
