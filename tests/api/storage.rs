@@ -18,26 +18,65 @@ crate::on_both_backends!(
     credential_checks_run_concurrently_and_outlive_a_lost_connection,
 );
 
-/// Many concurrent credential checks each get their own record (on PostgreSQL they share one
-/// pipelined connection), and when that connection is killed, requests answer 503 at worst
-/// and 200 again at once: the next check connects anew.
+/// Many concurrent credential checks each get their own record: tokens of several projects
+/// (each with its project's version), a revoked one, and hashes no token has, asked at once
+/// (on PostgreSQL they share one pipelined connection). When that connection is killed,
+/// requests answer 503 at worst and 200 again at once: the next check connects anew.
 async fn credential_checks_run_concurrently_and_outlive_a_lost_connection(db: Db) {
     use sqlx::Connection;
     let app = TestApp::spawn_on(db).await;
-    let project = ProjectId::random();
+    let projects: Vec<ProjectId> = (0..4).map(|_| ProjectId::random()).collect();
     let mut tokens = Vec::new();
-    for role in [Role::Admin, Role::ReadOnly].into_iter().cycle().take(16) {
-        tokens.push((app.token_for(project.as_str(), role, None).await, role));
+    for (i, role) in [Role::Admin, Role::ReadOnly]
+        .into_iter()
+        .cycle()
+        .take(16)
+        .enumerate()
+    {
+        let project = &projects[i % projects.len()];
+        let token = app.token_for(project.as_str(), role, None).await;
+        tokens.push((
+            wafcert::crypto::token_hash(&token),
+            Some((project.clone(), role)),
+        ));
     }
-    let checks = tokens.iter().map(|(token, role)| {
+    // Each project's version differs, so a check answered with another key's row shows.
+    let mut conn = sqlx::AnyConnection::connect(&app.db.url).await.unwrap();
+    let mut versions = std::collections::HashMap::new();
+    for (i, project) in projects.iter().enumerate() {
+        let version = 100 + i64::try_from(i).unwrap();
+        sqlx::query("UPDATE projects SET version = $1 WHERE id = $2")
+            .bind(version)
+            .bind(project.as_str())
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        versions.insert(project.clone(), version);
+    }
+    conn.close().await.unwrap();
+    let revoked = tokens[0].0.clone();
+    assert!(app.store.revoke_token(&revoked).await.unwrap());
+    for unknown in 0..4 {
+        tokens.push((format!("{unknown}").repeat(64), None));
+    }
+    let checks = tokens.iter().map(|(hash, expected)| {
         let store = app.store.clone();
-        let hash = wafcert::crypto::token_hash(token);
-        let role = *role;
+        let (hash, expected) = (hash.clone(), expected.clone());
+        let revoked = revoked == hash;
+        let versions = versions.clone();
         tokio::spawn(async move {
             for _ in 0..20 {
-                let record = store.token(&hash).await.unwrap().unwrap();
-                assert_eq!(record.role, role);
-                assert_eq!(record.revoked, 0);
+                let record = store.token(&hash).await.unwrap();
+                match (&expected, record) {
+                    (None, None) => {}
+                    (Some((project, role)), Some(record)) => {
+                        assert_eq!(&record.project, project);
+                        assert_eq!(record.role, *role);
+                        assert_eq!(record.project_version, versions[project]);
+                        assert_eq!(record.revoked != 0, revoked);
+                    }
+                    (expected, record) => panic!("{hash}: {expected:?} but {record:?}"),
+                }
             }
         })
     });
