@@ -604,13 +604,16 @@ fn normalise_url(url: &str, backend: Backend) -> String {
 /// Whether `url` names a PostgreSQL database on this machine (a loopback address,
 /// `localhost` or a Unix socket), which then shares the cores with this process.
 pub fn postgres_on_this_machine(url: &str) -> bool {
-    use tokio_postgres::config::Host;
     if !matches!(Backend::from_url(url), Ok(Backend::Postgres)) {
         return false;
     }
-    let Ok(config) = url.parse::<tokio_postgres::Config>() else {
-        return false;
-    };
+    url.parse::<tokio_postgres::Config>()
+        .is_ok_and(|config| hosts_on_this_machine(&config))
+}
+
+/// Whether a host of `config` is on this machine (see [`postgres_on_this_machine`]).
+fn hosts_on_this_machine(config: &tokio_postgres::Config) -> bool {
+    use tokio_postgres::config::Host;
     config.get_hosts().iter().any(|host| match host {
         Host::Tcp(name) => {
             name == "localhost"
