@@ -14,26 +14,25 @@
 //! against 32-35 us over four sqlx connections; one backend answers about 50,000 checks a
 //! second, which bounds a replica's request rate on PostgreSQL.
 //!
-//! When the database runs on this machine, a check waiting for its answer keeps the worker
-//! thread from parking for a while (`without_parking`): the answer comes within tens of
-//! microseconds, and a worker asleep in `epoll_wait` must be woken by it, which costs both
-//! sides more than a few polls. On the benchmark's two-core VM this took the cached page on
-//! PostgreSQL from 0.62-0.76 to 0.82-0.92 of the combined limit (BENCHMARKS.md, session 11).
+//! When the database runs on this machine, a check polls for its answer for a while instead of
+//! letting the worker thread park (`spin`).
 //!
 //! The connection is made on first use (with the pool's acquire timeout as its connect timeout)
 //! and replaced on the first use after it closed: a check that fails because the database went
 //! away is a 503 for its request, like any statement of the pool.
 
-use std::future::poll_fn;
 use std::sync::{Arc, RwLock};
-use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio_postgres::{Client, NoTls, Row, Statement};
 
 use super::credentials::{access_key_statement, token_statement};
 use super::{AccessKeyRecord, StoreError, TokenRecord, Unavailability, postgres_unavailability};
 use crate::domain::{ProjectId, Role, UserId};
+
+mod spin;
+
+use spin::{SPIN, Spin};
 
 /// The connection's `application_name`, unless the database URL names one.
 pub const APPLICATION_NAME: &str = "wafcert-credentials";
@@ -47,9 +46,9 @@ pub(super) struct Pipeline {
     connecting: tokio::sync::Mutex<()>,
     /// The clock's columns and join (see `test_controls`): empty unless the clock is shared.
     clock_sql: (&'static str, &'static str),
-    /// How long a check keeps its worker from parking ([`without_parking`]): [`SPIN`] when
-    /// the database is on this machine, zero otherwise.
-    spin: Duration,
+    /// How a check waits for its answer: polling for up to [`SPIN`] when the database is on
+    /// this machine, as usual otherwise.
+    spin: Spin,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -93,7 +92,7 @@ impl Pipeline {
 
     /// The same pipeline (not connected), its statements reading the clock with `clock_sql`.
     pub(super) fn with_clock_sql(&self, clock_sql: (&'static str, &'static str)) -> Self {
-        Self::unconnected(self.config.clone(), clock_sql, self.spin)
+        Self::unconnected(self.config.clone(), clock_sql, self.spin.budget())
     }
 
     fn unconnected(
@@ -106,14 +105,14 @@ impl Pipeline {
             current: RwLock::new(None),
             connecting: tokio::sync::Mutex::new(()),
             clock_sql,
-            spin,
+            spin: Spin::new(spin),
         }
     }
 
     /// The token with this hash (see [`super::Store::token`]).
     pub(super) async fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
         let c = self.connected().await?;
-        let row = without_parking(self.spin, c.client.query_opt(&c.token, &[&hash])).await;
+        let row = self.spin.wait(c.client.query_opt(&c.token, &[&hash])).await;
         row.map_err(store_error)?
             .map(|row| self.token_record(&row))
             .transpose()
@@ -125,7 +124,10 @@ impl Pipeline {
         key: &str,
     ) -> Result<Option<AccessKeyRecord>, StoreError> {
         let c = self.connected().await?;
-        let row = without_parking(self.spin, c.client.query_opt(&c.access_key, &[&key])).await;
+        let row = self
+            .spin
+            .wait(c.client.query_opt(&c.access_key, &[&key]))
+            .await;
         row.map_err(store_error)?
             .map(|row| self.access_key_record(&row))
             .transpose()
@@ -212,29 +214,6 @@ impl Pipeline {
     }
 }
 
-/// How long a check keeps its worker from parking when the database is on this machine: a few
-/// of its round trips there (tens of microseconds under load), so that a slow answer parks as
-/// before after this much CPU.
-const SPIN: Duration = Duration::from_micros(250);
-
-/// Awaits `answer`. For up to `spin` it yields to the worker's other tasks instead of waiting:
-/// tokio runs them, polls the sockets without blocking, and polls `answer` again, so the
-/// worker does not sleep in `epoll_wait` for an answer about to arrive (and the database's
-/// reply does not have to wake it). After `spin`, or with a zero `spin`, it waits as usual.
-async fn without_parking<T>(spin: Duration, answer: impl Future<Output = T>) -> T {
-    let mut answer = std::pin::pin!(answer);
-    let until = Instant::now() + spin;
-    loop {
-        if let Poll::Ready(value) = poll_fn(|cx| Poll::Ready(answer.as_mut().poll(cx))).await {
-            return value;
-        }
-        if Instant::now() >= until {
-            return answer.await;
-        }
-        tokio::task::yield_now().await;
-    }
-}
-
 /// A column as `T`; a column missing or of another type is a schema error, as in `stored`.
 fn column<'a, T: tokio_postgres::types::FromSql<'a>>(
     row: &'a Row,
@@ -287,30 +266,13 @@ mod tests {
 
     #[test]
     fn only_a_database_on_this_machine_keeps_the_worker_from_parking() {
-        let spin = |url: &str| Pipeline::new(url, Duration::from_secs(1)).unwrap().spin;
+        let spin = |url: &str| {
+            let pipeline = Pipeline::new(url, Duration::from_secs(1)).unwrap();
+            pipeline.spin.budget()
+        };
         assert_eq!(spin("postgres://u@127.0.0.1:5432/w"), SPIN);
         assert_eq!(spin("postgres://u@localhost/w"), SPIN);
         assert_eq!(spin("postgres:///w?host=/var/run/postgresql"), SPIN);
         assert_eq!(spin("postgres://u@db.example:5432/w"), Duration::ZERO);
-    }
-
-    #[tokio::test]
-    async fn an_answer_is_awaited_whether_it_comes_within_the_spin_or_after() {
-        let (sent, received) = tokio::sync::oneshot::channel();
-        tokio::spawn(async move { sent.send(1).unwrap() });
-        assert_eq!(without_parking(SPIN, received).await, Ok(1));
-
-        let (sent, received) = tokio::sync::oneshot::channel();
-        tokio::spawn(async move {
-            tokio::time::sleep(SPIN * 8).await;
-            sent.send(2).unwrap();
-        });
-        let started = Instant::now();
-        assert_eq!(without_parking(SPIN, received).await, Ok(2));
-        assert!(started.elapsed() >= SPIN * 8);
-
-        let (sent, received) = tokio::sync::oneshot::channel();
-        tokio::spawn(async move { sent.send(3).unwrap() });
-        assert_eq!(without_parking(Duration::ZERO, received).await, Ok(3));
     }
 }
