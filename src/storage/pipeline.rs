@@ -82,12 +82,12 @@ impl Pipeline {
             // So that `pg_stat_activity` tells this connection from the pool's.
             config.application_name(APPLICATION_NAME);
         }
-        let spin = if super::hosts_on_this_machine(&config) {
+        let spin_budget = if super::hosts_on_this_machine(&config) {
             SPIN
         } else {
             Duration::ZERO
         };
-        Ok(Self::unconnected(config, ("", ""), spin))
+        Ok(Self::unconnected(config, ("", ""), spin_budget))
     }
 
     /// The same pipeline (not connected), its statements reading the clock with `clock_sql`.
@@ -98,14 +98,14 @@ impl Pipeline {
     fn unconnected(
         config: tokio_postgres::Config,
         clock_sql: (&'static str, &'static str),
-        spin: Duration,
+        spin_budget: Duration,
     ) -> Self {
         Self {
             config,
             current: RwLock::new(None),
             connecting: tokio::sync::Mutex::new(()),
             clock_sql,
-            spin: Spin::new(spin),
+            spin: Spin::new(spin_budget),
         }
     }
 

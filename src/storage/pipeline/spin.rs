@@ -4,8 +4,8 @@
 //! a worker asleep in `epoll_wait` must be woken by it, which costs both sides more than a few
 //! polls. So a check yields to the worker's other tasks for a while instead of waiting: tokio
 //! runs them, polls the sockets without blocking, and polls the answer again. On the
-//! benchmark's two-core VM this took the cached page on PostgreSQL from 0.62-0.76 to
-//! 0.82-0.92 of the combined limit (BENCHMARKS.md, issue 16, session 11).
+//! benchmark's two-core VM this took the cached page on PostgreSQL from a median of 0.745 to
+//! 0.87 of the combined limit over alternating rounds (BENCHMARKS.md, issue 16, session 11).
 //!
 //! When the machine is short of CPU (other processes, or the database itself descheduled),
 //! answers come late and polling only burns CPU that others need: after a check's spin ran
