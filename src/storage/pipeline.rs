@@ -32,7 +32,7 @@ use crate::domain::{ProjectId, Role, UserId};
 
 mod spin;
 
-use spin::{SPIN, Spin};
+use spin::Spin;
 
 /// The connection's `application_name`, unless the database URL names one.
 pub const APPLICATION_NAME: &str = "wafcert-credentials";
@@ -46,8 +46,7 @@ pub(super) struct Pipeline {
     connecting: tokio::sync::Mutex<()>,
     /// The clock's columns and join (see `test_controls`): empty unless the clock is shared.
     clock_sql: (&'static str, &'static str),
-    /// How a check waits for its answer: polling for up to [`SPIN`] when the database is on
-    /// this machine, as usual otherwise.
+    /// How a check waits for its answer ([`Spin::for_database`]).
     spin: Spin,
 }
 
@@ -82,30 +81,24 @@ impl Pipeline {
             // So that `pg_stat_activity` tells this connection from the pool's.
             config.application_name(APPLICATION_NAME);
         }
-        let spin_budget = if super::hosts_on_this_machine(&config) {
-            SPIN
-        } else {
-            Duration::ZERO
-        };
-        Ok(Self::unconnected(config, ("", ""), spin_budget))
+        Ok(Self::unconnected(config, ("", "")))
     }
 
     /// The same pipeline (not connected), its statements reading the clock with `clock_sql`.
     pub(super) fn with_clock_sql(&self, clock_sql: (&'static str, &'static str)) -> Self {
-        Self::unconnected(self.config.clone(), clock_sql, self.spin.budget())
+        Self::unconnected(self.config.clone(), clock_sql)
     }
 
     fn unconnected(
         config: tokio_postgres::Config,
         clock_sql: (&'static str, &'static str),
-        spin_budget: Duration,
     ) -> Self {
         Self {
+            spin: Spin::for_database(&config),
             config,
             current: RwLock::new(None),
             connecting: tokio::sync::Mutex::new(()),
             clock_sql,
-            spin: Spin::new(spin_budget),
         }
     }
 
@@ -262,17 +255,5 @@ mod tests {
             Duration::from_secs(1),
         );
         assert!(!format!("{:?}", read.unwrap()).contains("pa55word"));
-    }
-
-    #[test]
-    fn only_a_database_on_this_machine_keeps_the_worker_from_parking() {
-        let spin = |url: &str| {
-            let pipeline = Pipeline::new(url, Duration::from_secs(1)).unwrap();
-            pipeline.spin.budget()
-        };
-        assert_eq!(spin("postgres://u@127.0.0.1:5432/w"), SPIN);
-        assert_eq!(spin("postgres://u@localhost/w"), SPIN);
-        assert_eq!(spin("postgres:///w?host=/var/run/postgresql"), SPIN);
-        assert_eq!(spin("postgres://u@db.example:5432/w"), Duration::ZERO);
     }
 }

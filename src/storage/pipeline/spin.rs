@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 /// How long a check keeps its worker from parking when the database is on this machine: a few
 /// of its round trips there, so that a late answer costs at most this much CPU.
-pub(super) const SPIN: Duration = Duration::from_micros(250);
+const SPIN: Duration = Duration::from_micros(250);
 
 /// Checks that wait as usual after one whose spin ran out.
 const SKIP_AFTER_MISS: u32 = 64;
@@ -32,17 +32,24 @@ pub(super) struct Spin {
 }
 
 impl Spin {
+    /// How checks on the database of `config` wait: polling for up to [`SPIN`] when it is on
+    /// this machine (the rule of the worker count), as usual otherwise: a remote round trip
+    /// outlasts the spin.
+    pub(super) fn for_database(config: &tokio_postgres::Config) -> Self {
+        let on_this_machine = crate::storage::hosts_on_this_machine(config);
+        Self::new(if on_this_machine {
+            SPIN
+        } else {
+            Duration::ZERO
+        })
+    }
+
     /// Checks poll for up to `budget` (zero: they never do).
-    pub(super) fn new(budget: Duration) -> Self {
+    fn new(budget: Duration) -> Self {
         Self {
             budget,
             skip: AtomicU32::new(0),
         }
-    }
-
-    /// The budget a new pipeline with the same setting starts from.
-    pub(super) fn budget(&self) -> Duration {
-        self.budget
     }
 
     /// Awaits `answer`, polling for up to the budget unless a recent check's spin ran out.
@@ -82,6 +89,15 @@ impl Spin {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_database_on_this_machine_keeps_the_worker_from_parking() {
+        let budget = |url: &str| Spin::for_database(&url.parse().unwrap()).budget;
+        assert_eq!(budget("postgres://u@127.0.0.1:5432/w"), SPIN);
+        assert_eq!(budget("postgres://u@localhost/w"), SPIN);
+        assert_eq!(budget("postgres:///w?host=/var/run/postgresql"), SPIN);
+        assert_eq!(budget("postgres://u@db.example:5432/w"), Duration::ZERO);
+    }
 
     #[test]
     fn a_miss_pauses_the_polling_for_the_next_checks() {
