@@ -17,7 +17,9 @@
 //!    one per request (`tenants_page`), reporting the server's RSS before and after;
 //! 5. on PostgreSQL, counts the protocol messages per request of each hot read through a relay
 //!    (`statements.rs`): round trips, executes and parses;
-//! 6. prints a table, the server's peak RSS, the targets met or missed, and a last line
+//! 6. on PostgreSQL, runs `--rounds` rounds of the bare server, pgbench and the list page back
+//!    to back (`rounds.rs`), the host's drift weighing on all three alike;
+//! 7. prints a table, the server's peak RSS, the targets met or missed, and a last line
 //!    `ratio list_page/baseline = X.XX` (list page vs baseline, both at the first connection
 //!    count, on the first backend run).
 //!
@@ -32,6 +34,7 @@ mod baseline;
 mod pgbench;
 mod process;
 mod report;
+mod rounds;
 mod run;
 mod seed;
 mod soak;
@@ -80,6 +83,14 @@ struct Args {
     /// --tenant-rows 900000 --tenants-first`.
     #[arg(long)]
     tenants_first: bool,
+    /// On PostgreSQL, rounds of bare server, pgbench and list page back to back at the first
+    /// connection count after the cases (`rounds.rs`); the target takes their median ratio.
+    /// 0 skips them.
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// Seconds per load of a round.
+    #[arg(long, default_value_t = 5)]
+    round_seconds: u64,
     /// Skip SQLite (with `--postgres`).
     #[arg(long)]
     skip_sqlite: bool,
@@ -216,6 +227,8 @@ struct BackendReport {
     tenants: Option<(usize, usize, bool)>,
     /// PostgreSQL's messages per request (PostgreSQL only).
     statements: Vec<statements::StatementRow>,
+    /// The alternating rounds of bare server, pgbench and list page (PostgreSQL only).
+    rounds: Vec<rounds::Round>,
 }
 
 const LIST_PAGE: &str = "?page=7&pagesize=10&host=true";

@@ -162,16 +162,52 @@ pub(crate) fn summarise(args: &Args, reports: &[BackendReport]) -> String {
                 page.rps / pgb.rps,
                 page.rps / combined
             );
-            targets.push((
-                format!("list_page req/s >= 0.8 x combined limit ({c0} conns)"),
-                format!("{:.2}", page.rps / combined),
-                page.rps >= 0.8 * combined,
-            ));
-            targets.push((
-                format!("list_page p99 < 2 ms ({c0} conns)"),
-                format!("{:.2} ms", page.p99_ms),
-                page.p99_ms < 2.0,
-            ));
+            match crate::rounds::median_ratio(&r.rounds) {
+                Some(median) => {
+                    let ratios: Vec<String> = r
+                        .rounds
+                        .iter()
+                        .map(|x| format!("{:.2}", x.ratio()))
+                        .collect();
+                    let worst_p99 = r
+                        .rounds
+                        .iter()
+                        .map(|x| x.page_p99_ms)
+                        .fold(page.p99_ms, f64::max);
+                    let _ = writeln!(
+                        s,
+                        "  alternating rounds (bare, pgbench, list_page back to back, {} s each): \
+                         {} x combined; median {median:.2}; list_page p99 at most {worst_p99:.2} ms",
+                        args.round_seconds,
+                        ratios.join(", ")
+                    );
+                    targets.push((
+                        format!(
+                            "list_page req/s >= 0.8 x combined (median of {} rounds, {c0} conns)",
+                            r.rounds.len()
+                        ),
+                        format!("{median:.2}"),
+                        median >= 0.8,
+                    ));
+                    targets.push((
+                        format!("list_page p99 < 2 ms (pass and rounds, {c0} conns)"),
+                        format!("{worst_p99:.2} ms"),
+                        worst_p99 < 2.0,
+                    ));
+                }
+                None => {
+                    targets.push((
+                        format!("list_page req/s >= 0.8 x combined limit ({c0} conns)"),
+                        format!("{:.2}", page.rps / combined),
+                        page.rps >= 0.8 * combined,
+                    ));
+                    targets.push((
+                        format!("list_page p99 < 2 ms ({c0} conns)"),
+                        format!("{:.2} ms", page.p99_ms),
+                        page.p99_ms < 2.0,
+                    ));
+                }
+            }
         }
         if let Some((projects, per, held)) = r.tenants {
             let rss = |what: &str| r.rss.iter().find(|(w, _)| *w == what).map(|(_, kb)| *kb);

@@ -533,6 +533,31 @@ pub(crate) async fn run_backend(
             println!("  {line}");
         }
     }
+    let ran = |case: &str| rows.iter().any(|r| r.case == case);
+    let rounds = if backend == "postgres"
+        && args.rounds > 0
+        && ran("baseline")
+        && ran("pgbench")
+        && ran("list_page")
+    {
+        let page_script = dir.join("list_page.lua");
+        let bare_script = dir.join("baseline.lua");
+        let targets = crate::rounds::Targets {
+            bare_url: &format!("{baseline_api}{LIST_PAGE}"),
+            bare_script: &bare_script,
+            page_url: &format!("{api}{LIST_PAGE}"),
+            page_script: &page_script,
+            database_url: url,
+            server: &server,
+        };
+        println!(
+            "{} alternating rounds at {} connections, {} s per load:",
+            args.rounds, args.connections[0], args.round_seconds
+        );
+        crate::rounds::alternate(args, dir, &targets, args.connections[0])?
+    } else {
+        Vec::new()
+    };
     let statements = if backend == "postgres" && args.only.is_empty() {
         crate::statements::check(url, &master_hex, &seeded, args.n, dir).await?
     } else {
@@ -551,6 +576,7 @@ pub(crate) async fn run_backend(
             created,
             tenants,
             statements,
+            rounds,
         },
         ok,
     ))
@@ -559,5 +585,6 @@ pub(crate) async fn run_backend(
 /// Seconds a child may live at most: every case at every connection count, with margin.
 pub(crate) fn budget_secs(args: &Args) -> u64 {
     let runs = 12 * u64::try_from(args.connections.len()).unwrap_or(8);
-    runs * (args.seconds + 30) + 600
+    let rounds = 3 * u64::try_from(args.rounds).unwrap_or(0) * (args.round_seconds + 30);
+    runs * (args.seconds + 30) + rounds + 600
 }
