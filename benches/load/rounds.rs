@@ -6,8 +6,8 @@
 //! miss or meet the target by the host's drift rather than by the server. Here the three run
 //! back to back, `--rounds` times for `--round-seconds` each, the order reversed every other
 //! round so a drift in time weighs on all three alike; each round gives its own ratio
-//! `page / (1 / (1/bare + 1/pgbench))`, and the report takes the median of them. The single
-//! pass of the case table is still printed beside it.
+//! `page / (1 / (1/bare + 1/pgbench))` and its p99, and the report takes the median of each.
+//! The single pass of the case table is still printed beside them.
 
 use std::path::Path;
 
@@ -149,14 +149,23 @@ fn one_round(
     })
 }
 
-/// The median of the rounds' ratios (the mean of the middle two for an even count).
+/// The median of the rounds' ratios.
 pub(crate) fn median_ratio(rounds: &[Round]) -> Option<f64> {
-    let mut ratios: Vec<f64> = rounds.iter().map(Round::ratio).collect();
-    ratios.sort_by(f64::total_cmp);
-    let n = ratios.len();
+    median(rounds.iter().map(Round::ratio).collect())
+}
+
+/// The median of the rounds' list page p99s, ms.
+pub(crate) fn median_p99_ms(rounds: &[Round]) -> Option<f64> {
+    median(rounds.iter().map(|r| r.page_p99_ms).collect())
+}
+
+/// The middle value, or the mean of the middle two for an even count.
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
     match n {
         0 => None,
-        _ if n % 2 == 1 => Some(ratios[n / 2]),
-        _ => Some((ratios[n / 2 - 1] + ratios[n / 2]) / 2.0),
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
     }
 }
