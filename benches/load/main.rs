@@ -234,4 +234,6 @@ struct BackendReport {
 const LIST_PAGE: &str = "?page=7&pagesize=10&host=true";
 /// The first page, to which the name searches add `&name=...`.
 const LIST_FIRST: &str = "?page=1&pagesize=10&host=true";
+/// The first page with a name filter, to which `list_name` appends a fresh name per request.
+const LIST_FRESH_NAME: &str = "?page=1&pagesize=10&host=true&name=";
 const LIST_EXPIRING: &str = "?page=1&pagesize=10&host=true&exp_status=2";

@@ -132,13 +132,33 @@ pub(crate) fn summarise(args: &Args, reports: &[BackendReport]) -> String {
             && let Some(base) = find("baseline", c0).filter(|b| b.rps > 0.0)
         {
             for case in ["list_expiring", "list_name"] {
-                if let Some(row) = find(case, c0) {
-                    let ratio = row.rps / base.rps;
-                    targets.push((
+                let Some(row) = find(case, c0) else {
+                    continue;
+                };
+                let pass = row.rps / base.rps;
+                match rounds::median_of(&r.rounds, |x| x.over_bare(case)) {
+                    Some(median) => {
+                        let _ = writeln!(
+                            s,
+                            "  {case} / baseline: {} in the alternating rounds ({} s each), \
+                             median {median:.2}; the pass: {pass:.2}",
+                            per_round(&r.rounds, |x| x.over_bare(case)),
+                            args.round_seconds
+                        );
+                        targets.push((
+                            format!(
+                                "{case} req/s >= 0.5 x baseline (median of {} rounds, {c0} conns)",
+                                r.rounds.len()
+                            ),
+                            format!("{median:.2}"),
+                            median >= 0.5,
+                        ));
+                    }
+                    None => targets.push((
                         format!("{case} req/s >= 0.5 x baseline ({c0} conns)"),
-                        format!("{ratio:.2}"),
-                        ratio >= 0.5,
-                    ));
+                        format!("{pass:.2}"),
+                        pass >= 0.5,
+                    )),
                 }
             }
         }
@@ -162,60 +182,41 @@ pub(crate) fn summarise(args: &Args, reports: &[BackendReport]) -> String {
                 page.rps / pgb.rps,
                 page.rps / combined
             );
-            match crate::rounds::median_ratio(&r.rounds) {
+            let page_p99 = |x: &rounds::Round| x.get("list_page").map(|m| m.p99_ms);
+            let ratio = match rounds::median_of(&r.rounds, rounds::Round::over_combined) {
                 Some(median) => {
-                    let ratios: Vec<String> = r
-                        .rounds
-                        .iter()
-                        .map(|x| format!("{:.2}", x.ratio()))
-                        .collect();
-                    let p99s: Vec<String> = r
-                        .rounds
-                        .iter()
-                        .map(|x| format!("{:.2}", x.page_p99_ms))
-                        .collect();
-                    let p99 = crate::rounds::median_p99_ms(&r.rounds).unwrap_or(page.p99_ms);
                     let _ = writeln!(
                         s,
                         "  alternating rounds (bare, pgbench, list_page back to back, {} s each): \
-                         {} x combined, median {median:.2}; list_page p99 {} ms, median \
-                         {p99:.2} (the pass: {:.2} ms; the bare server's: {:.2} ms)",
+                         {} x combined, median {median:.2}; the pass: {:.2}; list_page p99 in the \
+                         rounds {} ms",
                         args.round_seconds,
-                        ratios.join(", "),
-                        p99s.join(", "),
-                        page.p99_ms,
-                        base.p99_ms
+                        per_round(&r.rounds, rounds::Round::over_combined),
+                        page.rps / combined,
+                        per_round(&r.rounds, page_p99),
                     );
-                    targets.push((
-                        format!(
-                            "list_page req/s >= 0.8 x combined (median of {} rounds, {c0} conns)",
-                            r.rounds.len()
-                        ),
-                        format!("{median:.2}"),
-                        median >= 0.8,
-                    ));
-                    targets.push((
-                        format!(
-                            "list_page p99 < 2 ms (median of {} rounds, {c0} conns)",
-                            r.rounds.len()
-                        ),
-                        format!("{p99:.2} ms"),
-                        p99 < 2.0,
-                    ));
+                    (format!("median of {} rounds", r.rounds.len()), median)
                 }
-                None => {
-                    targets.push((
-                        format!("list_page req/s >= 0.8 x combined limit ({c0} conns)"),
-                        format!("{:.2}", page.rps / combined),
-                        page.rps >= 0.8 * combined,
-                    ));
-                    targets.push((
-                        format!("list_page p99 < 2 ms ({c0} conns)"),
-                        format!("{:.2} ms", page.p99_ms),
-                        page.p99_ms < 2.0,
-                    ));
-                }
-            }
+                None => ("the pass".to_owned(), page.rps / combined),
+            };
+            targets.push((
+                format!(
+                    "list_page req/s >= 0.8 x combined ({}, {c0} conns)",
+                    ratio.0
+                ),
+                format!("{:.2}", ratio.1),
+                ratio.1 >= 0.8,
+            ));
+            // The p99 is the page's own, compared with nothing measured at another time: the
+            // pass's (twice a round's requests) counts.
+            targets.push((
+                format!(
+                    "list_page p99 < 2 ms ({c0} conns; bare server {:.2} ms)",
+                    base.p99_ms
+                ),
+                format!("{:.2} ms", page.p99_ms),
+                page.p99_ms < 2.0,
+            ));
         }
         if let Some((projects, per, held)) = r.tenants {
             let rss = |what: &str| r.rss.iter().find(|(w, _)| *w == what).map(|(_, kb)| *kb);
@@ -334,4 +335,14 @@ pub(crate) fn summarise(args: &Args, reports: &[BackendReport]) -> String {
         }
     }
     s
+}
+
+/// One value per round, `0.87, 0.92, ...`.
+fn per_round(rounds: &[rounds::Round], value: impl Fn(&rounds::Round) -> Option<f64>) -> String {
+    rounds
+        .iter()
+        .filter_map(value)
+        .map(|v| format!("{v:.2}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -1,166 +1,188 @@
-//! Alternating rounds of PostgreSQL's list page against its combined limit (issue 16).
+//! Alternating rounds of the loads issue 16's ratio targets compare (issue 16).
 //!
-//! The target compares three rates measured one after another: the bare server, `pgbench -S`
-//! and the list page. On a shared two-core guest the first two alone move by 10-25% from one
-//! minute to the next, so one pass of the three (a minute or more apart in the case order) can
-//! miss or meet the target by the host's drift rather than by the server. Here the three run
-//! back to back, `--rounds` times for `--round-seconds` each, the order reversed every other
-//! round so a drift in time weighs on all three alike; each round gives its own ratio
-//! `page / (1 / (1/bare + 1/pgbench))` and its p99, and the report takes the median of each.
-//! The single pass of the case table is still printed beside them.
+//! Each target compares rates measured one after another: on SQLite the expiry page and the
+//! fresh name search against the bare server, on PostgreSQL the list page against the combined
+//! limit of the bare server and `pgbench -S`. On a shared two-core guest the bare server and
+//! pgbench alone move by 10-25% from one minute to the next, so one pass of the case table
+//! (where they run a minute or more apart) can miss or meet a target by the host's drift
+//! rather than by the server. Here the loads of a backend's targets run back to back,
+//! `--rounds` times for `--round-seconds` each, the order reversed every other round so a
+//! drift in time weighs on all of them alike; each round gives its own ratios and the report
+//! takes the median of each. The single pass of the case table is printed beside them. The
+//! p99 target stays with the pass: it compares the page with nothing measured at another
+//! time, and the pass has twice a round's requests.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
 
 use crate::process::Bounded;
-use crate::wrk::{WrkResult, run_wrk};
+use crate::wrk::{WrkResult, run_wrk, script_fresh_name};
 use crate::*;
 
-/// One round: the three rates (requests/s) and the list page's p99 and server CPU.
+/// What a round measured of one load.
 #[derive(Debug, Clone)]
-pub(crate) struct Round {
-    pub(crate) bare: f64,
-    pub(crate) pgbench: f64,
-    pub(crate) page: f64,
-    pub(crate) page_p99_ms: f64,
-    /// The server's CPU time per list page, µs.
-    pub(crate) page_cpu_us: f64,
+pub(crate) struct Measured {
+    pub(crate) rps: f64,
+    pub(crate) p99_ms: f64,
+    /// The server's CPU time per request, µs (wafcert's loads only).
+    pub(crate) cpu_us: Option<f64>,
 }
+
+/// One round: every load's measurement, by case name.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Round(pub(crate) Vec<(&'static str, Measured)>);
 
 impl Round {
-    /// `1 / (1/bare + 1/pgbench)`: what a server that did a bare answer and a pgbench
-    /// transaction per request, one after the other, would reach.
-    pub(crate) fn combined(&self) -> f64 {
-        1.0 / (1.0 / self.bare + 1.0 / self.pgbench)
+    pub(crate) fn get(&self, case: &str) -> Option<&Measured> {
+        self.0.iter().find(|(c, _)| *c == case).map(|(_, m)| m)
     }
 
-    pub(crate) fn ratio(&self) -> f64 {
-        self.page / self.combined()
+    /// `case`'s rate over the bare server's.
+    pub(crate) fn over_bare(&self, case: &str) -> Option<f64> {
+        Some(self.get(case)?.rps / self.get("baseline")?.rps)
+    }
+
+    /// The list page's rate over `1 / (1/bare + 1/pgbench)`: what a server that did a bare
+    /// answer and a pgbench transaction per request, one after the other, would reach.
+    pub(crate) fn over_combined(&self) -> Option<f64> {
+        let combined = 1.0 / (1.0 / self.get("baseline")?.rps + 1.0 / self.get("pgbench")?.rps);
+        Some(self.get("list_page")?.rps / combined)
     }
 }
 
-/// Where the three loads go: the URLs and wrk scripts of the `baseline` and `list_page` cases
-/// (already written by them) and the database of `pgbench`.
-pub(crate) struct Targets<'a> {
-    pub(crate) bare_url: &'a str,
-    pub(crate) bare_script: &'a Path,
-    pub(crate) page_url: &'a str,
-    pub(crate) page_script: &'a Path,
-    pub(crate) database_url: &'a str,
-    pub(crate) server: &'a Bounded,
+/// How one load of a round is driven.
+pub(crate) enum Driver<'a> {
+    /// wrk with the case's script (already written by its case), against the bare server or
+    /// wafcert (`server` set: its CPU is sampled).
+    Wrk {
+        url: String,
+        script: PathBuf,
+        server: Option<&'a Bounded>,
+    },
+    /// wrk with a fresh-name script, rewritten for every round so no name repeats.
+    FreshName {
+        url: String,
+        script: PathBuf,
+        token: String,
+        server: &'a Bounded,
+    },
+    /// `pgbench -S` against the database of this URL (its tables created and dropped here).
+    Pgbench { url: String },
 }
 
-/// Runs `args.rounds` rounds at `connections`, printing each as it ends.
+/// Runs `args.rounds` rounds of `loads` at `connections`, printing each as it ends.
+/// `first_run` is the first fresh-name slice of the rounds (the cases use those below it).
 pub(crate) fn alternate(
     args: &Args,
     dir: &Path,
-    targets: &Targets<'_>,
+    loads: &[(&'static str, Driver<'_>)],
     connections: u32,
+    first_run: usize,
 ) -> anyhow::Result<Vec<Round>> {
-    crate::pgbench::init(&args.pgbench, targets.database_url)?;
+    let pgbench_url = loads.iter().find_map(|(_, d)| match d {
+        Driver::Pgbench { url } => Some(url.as_str()),
+        _ => None,
+    });
+    if let Some(url) = pgbench_url {
+        crate::pgbench::init(&args.pgbench, url)?;
+    }
     let outcome = (0..args.rounds)
         .map(|i| {
-            let round = one_round(args, dir, targets, connections, i % 2 == 1)?;
-            println!(
-                "round {}: bare {:.0}, pgbench {:.0}, list_page {:.0} req/s (p99 {:.2} ms, \
-                 {:.0} us server CPU) = {:.2} x combined",
-                i + 1,
-                round.bare,
-                round.pgbench,
-                round.page,
-                round.page_p99_ms,
-                round.page_cpu_us,
-                round.ratio()
-            );
+            let mut round = Round::default();
+            let order: Vec<_> = if i % 2 == 1 {
+                loads.iter().rev().collect()
+            } else {
+                loads.iter().collect()
+            };
+            for (case, driver) in order {
+                let measured = measure(args, dir, driver, connections, first_run + i)
+                    .with_context(|| format!("round {} of {case}", i + 1))?;
+                round.0.push((case, measured));
+            }
+            round
+                .0
+                .sort_by_key(|(case, _)| loads.iter().position(|(c, _)| c == case).unwrap_or(0));
+            let line: Vec<String> = round
+                .0
+                .iter()
+                .map(|(case, m)| {
+                    let cpu = m
+                        .cpu_us
+                        .map(|us| format!(", {us:.0} us CPU"))
+                        .unwrap_or_default();
+                    format!("{case} {:.0} req/s (p99 {:.2} ms{cpu})", m.rps, m.p99_ms)
+                })
+                .collect();
+            println!("round {}: {}", i + 1, line.join(", "));
             Ok(round)
         })
         .collect::<anyhow::Result<Vec<_>>>();
-    crate::pgbench::drop_tables(&args.pgbench, targets.database_url)?;
+    if let Some(url) = pgbench_url {
+        crate::pgbench::drop_tables(&args.pgbench, url)?;
+    }
     outcome
 }
 
-fn one_round(
+fn measure(
     args: &Args,
     dir: &Path,
-    targets: &Targets<'_>,
+    driver: &Driver<'_>,
     connections: u32,
-    reversed: bool,
-) -> anyhow::Result<Round> {
+    run: usize,
+) -> anyhow::Result<Measured> {
     let seconds = args.round_seconds;
-    let bare = || {
-        run_wrk(
-            args,
-            targets.bare_url,
-            targets.bare_script,
-            connections,
-            seconds,
-        )
+    let timed = |server: Option<&Bounded>, url: &str, script: &Path| {
+        let before = server.map(Bounded::cpu_secs);
+        let r = run_wrk(args, url, script, connections, seconds)?;
+        let cpu_us = server
+            .zip(before)
+            .filter(|_| r.requests > 0)
+            .map(|(s, before)| (s.cpu_secs() - before) * 1e6 / r.requests as f64);
+        anyhow::Ok((r, cpu_us))
     };
-    let pgbench = || {
-        crate::pgbench::run(
-            &args.pgbench,
-            targets.database_url,
-            dir,
-            connections,
-            args.wrk_threads,
-            seconds,
-        )
-    };
-    let page = || -> anyhow::Result<(WrkResult, f64)> {
-        let before = targets.server.cpu_secs();
-        let r = run_wrk(
-            args,
-            targets.page_url,
-            targets.page_script,
-            connections,
-            seconds,
-        )?;
-        let cpu = targets.server.cpu_secs() - before;
-        let per_request = if r.requests > 0 {
-            cpu * 1e6 / r.requests as f64
-        } else {
-            0.0
-        };
-        Ok((r, per_request))
-    };
-    let (b, p, (l, cpu)) = if reversed {
-        let l = page()?;
-        let p = pgbench()?;
-        (bare()?, p, l)
-    } else {
-        let b = bare()?;
-        let p = pgbench()?;
-        (b, p, page()?)
-    };
-    for (what, r) in [("baseline", &b), ("pgbench", &p), ("list_page", &l)] {
-        if r.errors * 100 > r.requests {
-            anyhow::bail!(
-                "round of {what}: {} errors in {} requests",
-                r.errors,
-                r.requests
-            );
+    let (r, cpu_us): (WrkResult, Option<f64>) = match driver {
+        Driver::Wrk {
+            url,
+            script,
+            server,
+        } => timed(*server, url, script)?,
+        Driver::FreshName {
+            url,
+            script,
+            token,
+            server,
+        } => {
+            let runs = args.connections.len() + args.rounds;
+            let threads = args.wrk_threads.clamp(1, connections);
+            script_fresh_name(script, token, run, runs, threads)?;
+            timed(Some(server), url, script)?
         }
+        Driver::Pgbench { url } => (
+            crate::pgbench::run(
+                &args.pgbench,
+                url,
+                dir,
+                connections,
+                args.wrk_threads,
+                seconds,
+            )?,
+            None,
+        ),
+    };
+    if r.errors * 100 > r.requests {
+        bail!("{} errors in {} requests", r.errors, r.requests);
     }
-    Ok(Round {
-        bare: b.rps(),
-        pgbench: p.rps(),
-        page: l.rps(),
-        page_p99_ms: l.p99_us / 1000.0,
-        page_cpu_us: cpu,
+    Ok(Measured {
+        rps: r.rps(),
+        p99_ms: r.p99_us / 1000.0,
+        cpu_us,
     })
 }
 
-/// The median of the rounds' ratios.
-pub(crate) fn median_ratio(rounds: &[Round]) -> Option<f64> {
-    median(rounds.iter().map(Round::ratio).collect())
-}
-
-/// The median of the rounds' list page p99s, ms.
-pub(crate) fn median_p99_ms(rounds: &[Round]) -> Option<f64> {
-    median(rounds.iter().map(|r| r.page_p99_ms).collect())
-}
-
-/// The middle value, or the mean of the middle two for an even count.
-fn median(mut values: Vec<f64>) -> Option<f64> {
+/// The median of `value` over the rounds that have it.
+pub(crate) fn median_of(rounds: &[Round], value: impl Fn(&Round) -> Option<f64>) -> Option<f64> {
+    let mut values: Vec<f64> = rounds.iter().filter_map(value).collect();
     values.sort_by(f64::total_cmp);
     let n = values.len();
     match n {

@@ -45,7 +45,7 @@ pub(crate) fn cases(pairs: &[CreatePair]) -> Vec<Case> {
         Case {
             name: "list_name",
             target: Target::Wafcert,
-            load: Load::GetFreshName("?page=1&pagesize=10&host=true&name="),
+            load: Load::GetFreshName(LIST_FRESH_NAME),
         },
         Case {
             name: "list_expiring",
@@ -417,11 +417,12 @@ pub(crate) async fn run_backend(
         };
         for (run_index, &connections) in args.connections.iter().enumerate() {
             if matches!(case.load, Load::GetFreshName(_)) {
+                // The rounds (`rounds.rs`) take the slices after the cases'.
                 script_fresh_name(
                     &script,
                     &seeded.token,
                     run_index,
-                    args.connections.len(),
+                    args.connections.len() + args.rounds,
                     args.wrk_threads.clamp(1, connections),
                 )?;
             }
@@ -533,28 +534,56 @@ pub(crate) async fn run_backend(
             println!("  {line}");
         }
     }
-    let ran = |case: &str| rows.iter().any(|r| r.case == case);
-    let rounds = if backend == "postgres"
-        && args.rounds > 0
-        && ran("baseline")
-        && ran("pgbench")
-        && ran("list_page")
-    {
-        let page_script = dir.join("list_page.lua");
-        let bare_script = dir.join("baseline.lua");
-        let targets = crate::rounds::Targets {
-            bare_url: &format!("{baseline_api}{LIST_PAGE}"),
-            bare_script: &bare_script,
-            page_url: &format!("{api}{LIST_PAGE}"),
-            page_script: &page_script,
-            database_url: url,
-            server: &server,
+    let rounds = if args.rounds > 0 {
+        let ran = |case: &str| rows.iter().any(|r| r.case == case);
+        let wrk = |case: &str, root: &str, server| rounds::Driver::Wrk {
+            url: format!("{root}{LIST_PAGE}"),
+            script: dir.join(format!("{case}.lua")),
+            server,
         };
-        println!(
-            "{} alternating rounds at {} connections, {} s per load:",
-            args.rounds, args.connections[0], args.round_seconds
-        );
-        crate::rounds::alternate(args, dir, &targets, args.connections[0])?
+        let mut loads = vec![("baseline", wrk("baseline", &baseline_api, None))];
+        if backend == "postgres" {
+            loads.push((
+                "pgbench",
+                rounds::Driver::Pgbench {
+                    url: url.to_owned(),
+                },
+            ));
+            loads.push(("list_page", wrk("list_page", &api, Some(&server))));
+        } else {
+            loads.push((
+                "list_expiring",
+                rounds::Driver::Wrk {
+                    url: format!("{api}{LIST_EXPIRING}"),
+                    script: dir.join("list_expiring.lua"),
+                    server: Some(&server),
+                },
+            ));
+            loads.push((
+                "list_name",
+                rounds::Driver::FreshName {
+                    url: format!("{api}{LIST_FRESH_NAME}"),
+                    script: dir.join("list_name.lua"),
+                    token: seeded.token.clone(),
+                    server: &server,
+                },
+            ));
+        }
+        if loads.iter().all(|(case, _)| ran(case)) {
+            println!(
+                "{} alternating rounds at {} connections, {} s per load:",
+                args.rounds, args.connections[0], args.round_seconds
+            );
+            rounds::alternate(
+                args,
+                dir,
+                &loads,
+                args.connections[0],
+                args.connections.len(),
+            )?
+        } else {
+            Vec::new()
+        }
     } else {
         Vec::new()
     };
