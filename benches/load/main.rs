@@ -15,10 +15,11 @@
 //!    PostgreSQL `pgbench -S -M prepared` against the same database (its round-trip limit);
 //! 4. seeds `--projects` more projects sharing another `--n` certificates and loads a random
 //!    one per request (`tenants_page`), reporting the server's RSS before and after;
-//! 5. on PostgreSQL, counts the protocol messages per request of each hot read through a relay
+//! 5. runs `--rounds` rounds of the loads each ratio target compares back to back (`rounds.rs`:
+//!    on SQLite the bare server, `list_expiring` and `list_name`; on PostgreSQL the bare
+//!    server, pgbench and the list page), so the host's drift weighs on all of them alike;
+//! 6. on PostgreSQL, counts the protocol messages per request of each hot read through a relay
 //!    (`statements.rs`): round trips, executes and parses;
-//! 6. on PostgreSQL, runs `--rounds` rounds of the bare server, pgbench and the list page back
-//!    to back (`rounds.rs`), the host's drift weighing on all three alike;
 //! 7. prints a table, the server's peak RSS, the targets met or missed, and a last line
 //!    `ratio list_page/baseline = X.XX` (list page vs baseline, both at the first connection
 //!    count, on the first backend run).
@@ -83,9 +84,9 @@ struct Args {
     /// --tenant-rows 900000 --tenants-first`.
     #[arg(long)]
     tenants_first: bool,
-    /// On PostgreSQL, rounds of bare server, pgbench and list page back to back at the first
-    /// connection count after the cases (`rounds.rs`); the target takes their median ratio.
-    /// 0 skips them.
+    /// Rounds of the loads each ratio target compares, back to back at the first connection
+    /// count after the cases (`rounds.rs`); those targets take the median of the rounds'
+    /// ratios. 0 skips them.
     #[arg(long, default_value_t = 5)]
     rounds: usize,
     /// Seconds per load of a round.
@@ -227,7 +228,7 @@ struct BackendReport {
     tenants: Option<(usize, usize, bool)>,
     /// PostgreSQL's messages per request (PostgreSQL only).
     statements: Vec<statements::StatementRow>,
-    /// The alternating rounds of bare server, pgbench and list page (PostgreSQL only).
+    /// The alternating rounds of the loads the ratio targets compare.
     rounds: Vec<rounds::Round>,
 }
 

@@ -534,56 +534,29 @@ pub(crate) async fn run_backend(
             println!("  {line}");
         }
     }
-    let rounds = if args.rounds > 0 {
-        let ran = |case: &str| rows.iter().any(|r| r.case == case);
-        let wrk = |case: &str, root: &str, server| rounds::Driver::Wrk {
-            url: format!("{root}{LIST_PAGE}"),
-            script: dir.join(format!("{case}.lua")),
-            server,
-        };
-        let mut loads = vec![("baseline", wrk("baseline", &baseline_api, None))];
-        if backend == "postgres" {
-            loads.push((
-                "pgbench",
-                rounds::Driver::Pgbench {
-                    url: url.to_owned(),
-                },
-            ));
-            loads.push(("list_page", wrk("list_page", &api, Some(&server))));
-        } else {
-            loads.push((
-                "list_expiring",
-                rounds::Driver::Wrk {
-                    url: format!("{api}{LIST_EXPIRING}"),
-                    script: dir.join("list_expiring.lua"),
-                    server: Some(&server),
-                },
-            ));
-            loads.push((
-                "list_name",
-                rounds::Driver::FreshName {
-                    url: format!("{api}{LIST_FRESH_NAME}"),
-                    script: dir.join("list_name.lua"),
-                    token: seeded.token.clone(),
-                    server: &server,
-                },
-            ));
-        }
-        if loads.iter().all(|(case, _)| ran(case)) {
-            println!(
-                "{} alternating rounds at {} connections, {} s per load:",
-                args.rounds, args.connections[0], args.round_seconds
-            );
-            rounds::alternate(
-                args,
-                dir,
-                &loads,
-                args.connections[0],
-                args.connections.len(),
-            )?
-        } else {
-            Vec::new()
-        }
+    let loads = round_loads(
+        backend,
+        dir,
+        (&baseline_api, &api, url),
+        &seeded.token,
+        &server,
+    );
+    let rounds = if args.rounds > 0
+        && loads
+            .iter()
+            .all(|(case, _)| rows.iter().any(|r| r.case == *case))
+    {
+        println!(
+            "{} alternating rounds at {} connections, {} s per load:",
+            args.rounds, args.connections[0], args.round_seconds
+        );
+        rounds::alternate(
+            args,
+            dir,
+            &loads,
+            args.connections[0],
+            args.connections.len(),
+        )?
     } else {
         Vec::new()
     };
@@ -609,6 +582,59 @@ pub(crate) async fn run_backend(
         },
         ok,
     ))
+}
+
+/// The loads of `backend`'s ratio targets, for the rounds: the bare server's and the list
+/// page's wrk scripts as their cases wrote them; `(bare_root, api, database)` are the bare server's and wafcert's
+/// certificate URLs and the database URL.
+fn round_loads<'a>(
+    backend: &str,
+    dir: &Path,
+    (bare_root, api, database): (&str, &str, &str),
+    token: &str,
+    server: &'a Bounded,
+) -> Vec<(&'static str, rounds::Driver<'a>)> {
+    let wrk = |case: &str, url: String, server| rounds::Driver::Wrk {
+        url,
+        script: dir.join(format!("{case}.lua")),
+        server,
+    };
+    let bare = wrk("baseline", format!("{bare_root}{LIST_PAGE}"), None);
+    if backend == "postgres" {
+        return vec![
+            ("baseline", bare),
+            (
+                "pgbench",
+                rounds::Driver::Pgbench {
+                    url: database.to_owned(),
+                },
+            ),
+            (
+                "list_page",
+                wrk("list_page", format!("{api}{LIST_PAGE}"), Some(server)),
+            ),
+        ];
+    }
+    vec![
+        ("baseline", bare),
+        (
+            "list_expiring",
+            wrk(
+                "list_expiring",
+                format!("{api}{LIST_EXPIRING}"),
+                Some(server),
+            ),
+        ),
+        (
+            "list_name",
+            rounds::Driver::FreshName {
+                url: format!("{api}{LIST_FRESH_NAME}"),
+                script: dir.join("list_name.lua"),
+                token: token.to_owned(),
+                server,
+            },
+        ),
+    ]
 }
 
 /// Seconds a child may live at most: every case at every connection count, with margin.
