@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 use crate::process::Bounded;
-use crate::wrk::{WrkResult, run_wrk, script_fresh_name};
+use crate::wrk::{WrkResult, fresh_name_runs, run_wrk, script_fresh_name};
 use crate::*;
 
 /// What a round measured of one load.
@@ -72,14 +72,14 @@ pub(crate) enum Driver<'a> {
 }
 
 /// Runs `args.rounds` rounds of `loads` at `connections`, printing each as it ends.
-/// `first_run` is the first fresh-name slice of the rounds (the cases use those below it).
 pub(crate) fn alternate(
     args: &Args,
     dir: &Path,
     loads: &[(&'static str, Driver<'_>)],
     connections: u32,
-    first_run: usize,
 ) -> anyhow::Result<Vec<Round>> {
+    // The `list_name` case used the name slices below these.
+    let first_run = args.connections.len();
     let pgbench_url = loads.iter().find_map(|(_, d)| match d {
         Driver::Pgbench { url } => Some(url.as_str()),
         _ => None,
@@ -153,9 +153,8 @@ fn measure(
             token,
             server,
         } => {
-            let runs = args.connections.len() + args.rounds;
             let threads = args.wrk_threads.clamp(1, connections);
-            script_fresh_name(script, token, run, runs, threads)?;
+            script_fresh_name(script, token, run, fresh_name_runs(args), threads)?;
             timed(Some(server), url, script)?
         }
         Driver::Pgbench { url } => (
@@ -170,6 +169,10 @@ fn measure(
             None,
         ),
     };
+    // A load that answered nothing would make a ratio infinite, and "met".
+    if r.requests == 0 || r.rps() <= 0.0 {
+        bail!("no request answered");
+    }
     if r.errors * 100 > r.requests {
         bail!("{} errors in {} requests", r.errors, r.requests);
     }

@@ -417,12 +417,11 @@ pub(crate) async fn run_backend(
         };
         for (run_index, &connections) in args.connections.iter().enumerate() {
             if matches!(case.load, Load::GetFreshName(_)) {
-                // The rounds (`rounds.rs`) take the slices after the cases'.
                 script_fresh_name(
                     &script,
                     &seeded.token,
                     run_index,
-                    args.connections.len() + args.rounds,
+                    fresh_name_runs(args),
                     args.wrk_threads.clamp(1, connections),
                 )?;
             }
@@ -550,13 +549,7 @@ pub(crate) async fn run_backend(
             "{} alternating rounds at {} connections, {} s per load:",
             args.rounds, args.connections[0], args.round_seconds
         );
-        rounds::alternate(
-            args,
-            dir,
-            &loads,
-            args.connections[0],
-            args.connections.len(),
-        )?
+        rounds::alternate(args, dir, &loads, args.connections[0])?
     } else {
         Vec::new()
     };
@@ -584,9 +577,9 @@ pub(crate) async fn run_backend(
     ))
 }
 
-/// The loads of `backend`'s ratio targets, for the rounds: the bare server's and the list
-/// page's wrk scripts as their cases wrote them; `(bare_root, api, database)` are the bare server's and wafcert's
-/// certificate URLs and the database URL.
+/// The loads of `backend`'s ratio targets, for the rounds, with the wrk scripts their cases
+/// wrote. `(bare_root, api, database)`: the bare server's and wafcert's certificate URLs and
+/// the database URL.
 fn round_loads<'a>(
     backend: &str,
     dir: &Path,
