@@ -8,8 +8,9 @@
 //!    `--connections` count: list pages (default page with `host=true`, a fixed name
 //!    substring, a fresh random 4-character name per request, `exp_status=2`, `pagesize=100`),
 //!    show by id, and create with EC P-256 and RSA-2048 pairs; It also times `/metrics`
-//!    scrapes (all certificate series come from the database) and runs the list page while
-//!    `/metrics` is scraped every second (`list_scraped`);
+//!    scrapes, each right after a write (the certificate figures computed from the database)
+//!    and with nothing written since the last (the figures kept), and runs the list page while
+//!    `/metrics` is scraped every second with nothing written (`list_scraped`);
 //! 3. runs the same load against a bare axum server (this binary re-executed with
 //!    `--baseline-server`) that answers a fixed body as large as the 10-item page, and on
 //!    PostgreSQL `pgbench -S -M prepared` against the same database (its round-trip limit);
@@ -219,8 +220,8 @@ struct BackendReport {
     rows: Vec<Row>,
     rss: Vec<(&'static str, u64)>,
     seed_secs: f64,
-    /// `/metrics` scrape times, ms: median and slowest of a few.
-    scrape_ms: (f64, f64),
+    /// `/metrics` scrape times.
+    scrapes: process::ScrapeTimes,
     total_after: i64,
     created: u64,
     /// Projects and certificates of the many-tenants case, and whether every project

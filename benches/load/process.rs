@@ -333,25 +333,73 @@ pub(crate) async fn wait_expiry_backlog(
     }
 }
 
-/// Scrapes `/metrics` `n` times in a row: the median and the slowest time, ms.
+/// `/metrics` scrape times, ms.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ScrapeTimes {
+    /// Median and slowest of scrapes each right after a write (the certificate figures
+    /// computed anew: what a scrape costs the database).
+    pub(crate) computed: (f64, f64),
+    /// Median of scrapes with nothing written since the one before (the figures kept).
+    pub(crate) kept: f64,
+}
+
+/// Times `n` scrapes each after a write (a rename of certificate `id` of `api`, back to its
+/// name at the end), then `n` in a row without writes.
 pub(crate) async fn time_scrapes(
     client: &reqwest::Client,
     base: &str,
+    (api, token, id): (&str, &str, &str),
     n: usize,
-) -> anyhow::Result<(f64, f64)> {
-    let mut times = Vec::with_capacity(n);
-    for _ in 0..n {
-        let started = Instant::now();
-        let answer = client.get(format!("{base}/metrics")).send().await?;
-        let status = answer.status();
-        let body = answer.bytes().await?;
-        if !status.is_success() || !body.starts_with(b"# HELP") {
-            bail!("GET /metrics: {status}");
-        }
-        times.push(started.elapsed().as_secs_f64() * 1000.0);
+) -> anyhow::Result<ScrapeTimes> {
+    let certificate = format!("{api}/{id}");
+    let shown: serde_json::Value = client
+        .get(&certificate)
+        .header("X-Auth-Token", token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let name = shown["name"].as_str().context("certificate name missing")?;
+    let rename = async |to: &str| -> anyhow::Result<()> {
+        client
+            .put(&certificate)
+            .header("X-Auth-Token", token)
+            .json(&serde_json::json!({ "name": to }))
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
+    };
+    let mut computed = Vec::with_capacity(n);
+    for i in 0..n {
+        rename(&format!("{name}-s{i}")).await?;
+        computed.push(time_scrape(client, base).await?);
     }
-    times.sort_by(f64::total_cmp);
-    Ok((times[n / 2], times[n - 1]))
+    rename(name).await?;
+    time_scrape(client, base).await?;
+    let mut kept = Vec::with_capacity(n);
+    for _ in 0..n {
+        kept.push(time_scrape(client, base).await?);
+    }
+    computed.sort_by(f64::total_cmp);
+    kept.sort_by(f64::total_cmp);
+    Ok(ScrapeTimes {
+        computed: (computed[n / 2], computed[n - 1]),
+        kept: kept[n / 2],
+    })
+}
+
+/// One scrape of `/metrics`, ms.
+async fn time_scrape(client: &reqwest::Client, base: &str) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let answer = client.get(format!("{base}/metrics")).send().await?;
+    let status = answer.status();
+    let body = answer.bytes().await?;
+    if !status.is_success() || !body.starts_with(b"# HELP") {
+        bail!("GET /metrics: {status}");
+    }
+    Ok(started.elapsed().as_secs_f64() * 1000.0)
 }
 
 /// Scrapes `/metrics` once a second until aborted (a Prometheus at 15x its usual pace).

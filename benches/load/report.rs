@@ -280,9 +280,12 @@ pub(crate) fn summarise(args: &Args, reports: &[BackendReport]) -> String {
             }
         }
         targets.push((
-            format!("/metrics scrape < 1 s (N={}, slowest of 5)", args.n),
-            format!("{:.0} ms", r.scrape_ms.1),
-            r.scrape_ms.1 < 1_000.0,
+            format!(
+                "/metrics scrape < 1 s (N={}, slowest of 5 after writes)",
+                args.n
+            ),
+            format!("{:.0} ms", r.scrapes.computed.1),
+            r.scrapes.computed.1 < 1_000.0,
         ));
         if let (Some(plain), Some(scraped)) = (find("list_page", c0), find("list_scraped", c0)) {
             targets.push((

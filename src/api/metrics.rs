@@ -3,7 +3,8 @@
 //! Process metrics (HTTP requests by operation, webhook outcomes) live in [`Metrics`]. The
 //! certificate series, the event backlog and the pool gauges are read at scrape time by a
 //! collector over a database snapshot, so every replica reports the same certificate values
-//! and a deleted certificate drops out at once.
+//! and a deleted certificate drops out at once. The certificate figures are reused from the
+//! last scrape while no write and no clock line says they changed ([`figures`]).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,9 +24,12 @@ use prometheus_client::registry::Registry;
 use super::AppState;
 use super::error::{ApiError, ErrorCode, WireErrorCode};
 use super::operation::operation;
-use crate::domain::ExpiryStatus;
 use crate::notify::DeliveryCounters;
-use crate::storage::{CertificateCounts, CertificateSeries, StoreError};
+use crate::storage::{CertificateSeries, StoreError};
+
+mod figures;
+
+use figures::{CertificateFigures, KeptFigures};
 
 /// Labels as ordered name/value pairs.
 type Labels = Vec<(String, String)>;
@@ -47,11 +51,6 @@ struct RequestLabels {
 struct OperationLabels {
     operation: &'static str,
 }
-
-/// One day in milliseconds.
-const DAY_MS: i64 = 86_400_000;
-/// Certificates expiring within this many days get their own series (bound ones always).
-const SERIES_HORIZON_DAYS: i64 = 90;
 
 /// Who may read `/metrics` and how many certificate series it may carry.
 #[derive(Clone)]
@@ -88,6 +87,8 @@ pub struct Metrics {
     /// Webhook delivery attempts by outcome (counted by the deliverer).
     pub deliveries: DeliveryCounters,
     settings: MetricsSettings,
+    /// The certificate figures of the last scrape, reused while they hold.
+    figures: KeptFigures,
 }
 
 fn duration_histogram() -> Histogram {
@@ -102,6 +103,7 @@ impl Metrics {
             durations: Family::new_with_constructor(duration_histogram),
             deliveries: DeliveryCounters::default(),
             settings,
+            figures: KeptFigures::default(),
         }
     }
 }
@@ -140,9 +142,7 @@ pub(super) async fn track(
 /// What the database says at scrape time.
 #[derive(Debug)]
 struct Snapshot {
-    counts: Vec<CertificateCounts>,
-    series: Vec<CertificateSeries>,
-    qualifying: i64,
+    certificates: Arc<CertificateFigures>,
     cap: i64,
     pending: i64,
     pool: (u32, usize),
@@ -220,15 +220,10 @@ async fn snapshot(state: &AppState) -> Result<Snapshot, StoreError> {
     let now = state.clock.now_ms();
     let store = &state.store;
     let cap = state.metrics.settings.max_series;
-    let soon = now.saturating_add(ExpiryStatus::SOON_MS);
-    let counts = store.certificate_counts(now, soon).await?;
-    let horizon = now.saturating_add(SERIES_HORIZON_DAYS * DAY_MS);
-    let (series, qualifying) = store.certificate_series(horizon, cap).await?;
+    let certificates = state.metrics.figures.read(store, now, cap).await?;
     let pending = store.pending_event_count().await?;
     Ok(Snapshot {
-        counts,
-        series,
-        qualifying,
+        certificates,
         cap,
         pending,
         pool: store.pool_usage(),
@@ -271,7 +266,7 @@ impl Collector for Snapshot {
             &mut encoder,
             "wafcert_certificate_expiry_timestamp_seconds",
             "Certificate notAfter as a Unix time (bound, expired or expiring within 90 days)",
-            self.series.iter().map(|c| {
+            self.certificates.series.iter().map(|c| {
                 #[expect(
                     clippy::cast_precision_loss,
                     reason = "ms timestamps fit in f64 exactly"
@@ -284,7 +279,8 @@ impl Collector for Snapshot {
             &mut encoder,
             "wafcert_certificate_bound_hosts",
             "Hosts using the certificate (same certificates as the expiry series)",
-            self.series
+            self.certificates
+                .series
                 .iter()
                 .map(|c| (certificate_labels(c), c.bound_hosts)),
         )?;
@@ -298,13 +294,16 @@ impl Collector for Snapshot {
             &mut encoder,
             "wafcert_certificate_series_omitted",
             "Certificates that qualified for series of their own but were left out by the limit",
-            [(Labels::new(), (self.qualifying - self.cap).max(0))],
+            [(
+                Labels::new(),
+                (self.certificates.qualifying - self.cap).max(0),
+            )],
         )?;
         gauge_family(
             &mut encoder,
             "wafcert_certificates",
             "Certificates by project and exp_status (0 valid, 1 expired, 2 expiring within 30 days)",
-            self.counts.iter().flat_map(|c| {
+            self.certificates.counts.iter().flat_map(|c| {
                 [("0", c.valid), ("1", c.expired), ("2", c.expiring)].map(|(status, n)| {
                     (
                         labels(&[("project_id", &c.project_id), ("exp_status", status)]),

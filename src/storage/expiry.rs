@@ -7,7 +7,7 @@ use sqlx::AssertSqlSafe;
 
 use super::events::{Origin, SYSTEM_ACTOR};
 use super::{Store, StoreError};
-use crate::domain::{EXPIRED_STAGE, EventType, Millis, Thresholds, days_left};
+use crate::domain::{EXPIRED_STAGE, EventType, ExpiryStatus, Millis, Thresholds, days_left};
 
 /// Certificates read per scheduler batch.
 const BATCH: i64 = 500;
@@ -166,6 +166,45 @@ impl Store {
         }
         tx.commit().await?;
         Ok(written)
+    }
+
+    /// The sum of every project's version. Each write to a project's certificates or hosts
+    /// bumps one version, in the writing transaction, and none ever goes back, so the same sum
+    /// read twice means nothing `/metrics` reports was written in between, by any replica.
+    pub async fn projects_version_sum(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) FROM projects")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// The first instant after `now` at which a certificate crosses a line the `/metrics`
+    /// figures depend on: its expiry and 30 days before it (its `exp_status`), or
+    /// `horizon_ms` before it (it enters the per-certificate series). `None`: none ever will.
+    /// Three index lookups on the expiry index.
+    pub async fn next_metrics_change(
+        &self,
+        now: Millis,
+        horizon_ms: Millis,
+    ) -> Result<Option<Millis>, StoreError> {
+        let (after_now, after_soon, after_horizon): (Option<i64>, Option<i64>, Option<i64>) =
+            sqlx::query_as(
+                "SELECT \
+                 (SELECT MIN(expire_time_ms) FROM certificates WHERE expire_time_ms > $1), \
+                 (SELECT MIN(expire_time_ms) FROM certificates WHERE expire_time_ms > $2), \
+                 (SELECT MIN(expire_time_ms) FROM certificates WHERE expire_time_ms > $3)",
+            )
+            .bind(now)
+            .bind(ExpiryStatus::soon_horizon(now))
+            .bind(now.saturating_add(horizon_ms))
+            .fetch_one(&self.pool)
+            .await?;
+        let status = ExpiryStatus::next_change(now, after_now, after_soon);
+        let series = after_horizon
+            .map(|e| e.saturating_sub(horizon_ms))
+            .filter(|t| *t > now);
+        Ok(status.into_iter().chain(series).min())
     }
 
     /// Certificates per project and expiry status at certificate time `now` (one scan).

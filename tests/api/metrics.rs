@@ -2,13 +2,16 @@
 //! (expiry = `expire_time / 1000`), capped, request counters by operation, the token.
 
 use reqwest::StatusCode;
+use serde_json::json;
+use wafcert::domain::{format_rfc3339, now_ms};
 
 use crate::helpers::*;
 use crate::on_both_backends;
 
 on_both_backends!(
     metrics_mirror_the_database,
-    the_series_cap_and_the_token_apply
+    the_series_cap_and_the_token_apply,
+    kept_figures_follow_writes_on_any_replica_and_the_clock
 );
 
 /// Scrapes and parses `/metrics`.
@@ -188,4 +191,106 @@ async fn the_series_cap_and_the_token_apply(db: Db) {
         value(find(&scrape, "wafcert_certificate_series_omitted", &[])[0]),
         1.0
     );
+}
+
+/// The project's certificate counts by `exp_status` 0 (valid), 1 (expired), 2 (expiring).
+fn statuses(scrape: &prometheus_parse::Scrape, project: &str) -> [f64; 3] {
+    ["0", "1", "2"].map(|status| {
+        find(
+            scrape,
+            "wafcert_certificates",
+            &[("project_id", project), ("exp_status", status)],
+        )
+        .first()
+        .map_or(0.0, |s| value(s))
+    })
+}
+
+/// The names of the project's certificates with series of their own, sorted.
+fn series_names(scrape: &prometheus_parse::Scrape, project: &str) -> Vec<String> {
+    let mut names: Vec<String> = find(
+        scrape,
+        "wafcert_certificate_expiry_timestamp_seconds",
+        &[("project_id", project)],
+    )
+    .iter()
+    .map(|s| s.labels.get("name").unwrap().to_owned())
+    .collect();
+    names.sort();
+    names
+}
+
+/// The certificate figures are kept between scrapes, but never past what changes them: a
+/// write on another replica of the database (a create, a rename, a binding), and the
+/// certificate clock crossing a line of one certificate: its expiry, 30 days before it
+/// (expiring) or 90 days before it (its own series). Each clock move below crosses one kind
+/// of line only, right after a scrape that kept figures, so figures kept past that line fail
+/// it; the last moves the clock back to before every line crossed.
+async fn kept_figures_follow_writes_on_any_replica_and_the_clock(db: Db) {
+    let app = TestApp::spawn_with_controls(db).await;
+    let mut other = TestApp::start(app.config.clone(), app.db.clone()).await;
+    other.project = app.project.clone();
+    other.token = app.token.clone();
+    let project = app.project.clone();
+    let scrape = async |on: &TestApp| fetch_metrics(on, None).await.1.unwrap();
+
+    app.create_cert("c", &fixture(120)).await;
+    for on in [&app, &other] {
+        let s = scrape(on).await;
+        assert_eq!(statuses(&s, &project), [1.0, 0.0, 0.0]);
+        assert!(series_names(&s, &project).is_empty());
+    }
+    let d = other.create_cert("d", &fixture(10)).await;
+    let s = scrape(&app).await;
+    assert_eq!(
+        statuses(&s, &project),
+        [1.0, 0.0, 1.0],
+        "a create on the other replica"
+    );
+    assert_eq!(series_names(&s, &project), ["d"]);
+    let d_id = id_of(&d);
+    let (status, body) = app
+        .put(&format!("waf/certificate/{d_id}"), &json!({"name": "d2"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    create_host(&app, "kept.example.com", "HTTPS", Some((&d_id, "d2"))).await;
+    let s = scrape(&other).await;
+    assert_eq!(
+        series_names(&s, &project),
+        ["d2"],
+        "a rename on the other replica"
+    );
+    let bound = find(
+        &s,
+        "wafcert_certificate_bound_hosts",
+        &[("certificate_id", &d_id)],
+    );
+    assert_eq!(value(bound[0]), 1.0, "a binding on the other replica");
+
+    for (days, want_statuses, want_series, line) in [
+        (12, [1.0, 1.0, 0.0], vec!["d2"], "d's expiry"),
+        (
+            31,
+            [1.0, 1.0, 0.0],
+            vec!["c", "d2"],
+            "90 days before c's expiry",
+        ),
+        (
+            91,
+            [0.0, 1.0, 1.0],
+            vec!["c", "d2"],
+            "30 days before c's expiry",
+        ),
+        (121, [0.0, 2.0, 0.0], vec!["c", "d2"], "c's expiry"),
+        (0, [1.0, 0.0, 1.0], vec!["d2"], "back to real time"),
+    ] {
+        let at = format_rfc3339(now_ms() + days_ms(days));
+        let (status, body) = app.control_post("clock", &json!({"set": at})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let s = scrape(&app).await;
+        assert_eq!(statuses(&s, &project), want_statuses, "{line}");
+        assert_eq!(series_names(&s, &project), want_series, "{line}");
+    }
+    other.stop().await;
+    app.stop().await;
 }
