@@ -12,11 +12,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::domain::{ExpiryStatus, Millis};
+use crate::domain::{DAY_MS, ExpiryStatus, Millis};
 use crate::storage::{CertificateCounts, CertificateSeries, Store, StoreError};
 
-/// One day in milliseconds.
-const DAY_MS: i64 = 86_400_000;
 /// Certificates expiring within this many days get their own series (bound ones always).
 const SERIES_HORIZON_MS: i64 = 90 * DAY_MS;
 
