@@ -16,6 +16,7 @@ crate::on_both_backends!(
     unreadable_stored_values_are_schema_errors,
     the_name_index_merges_and_answers_the_same,
     credential_checks_run_concurrently_and_outlive_a_lost_connection,
+    rows_read_by_id_keep_to_their_project,
 );
 
 /// Many concurrent credential checks each get their own record: tokens of several projects
@@ -197,6 +198,52 @@ impl Rows {
             })
             .collect()
     }
+}
+
+/// The rows of a page answered from the in-memory name index, and the hosts bound to them,
+/// are read by id alone (`storage::certificates::summaries_select` says why); a project
+/// still sees only its own: ids of another project's certificates read as nothing.
+async fn rows_read_by_id_keep_to_their_project(db: Db) {
+    let app = TestApp::spawn_on(db).await;
+    let f = fixture(90);
+    let older = CertificateId::parse(&id_of(&app.create_cert("older", &f).await)).unwrap();
+    let newer = CertificateId::parse(&id_of(&app.create_cert("newer", &f).await)).unwrap();
+    create_host(
+        &app,
+        "b.example.com",
+        "HTTPS",
+        Some((newer.as_str(), "newer")),
+    )
+    .await;
+    create_host(
+        &app,
+        "a.example.com",
+        "HTTPS",
+        Some((newer.as_str(), "newer")),
+    )
+    .await;
+    let own = ProjectId::parse(&app.project).unwrap();
+    let other = ProjectId::random();
+    let ids = [&older, &newer];
+    let names = |rows: Vec<wafcert::storage::CertificateSummary>| -> Vec<String> {
+        rows.into_iter().map(|c| c.name).collect()
+    };
+    let found = app.store.certificate_summaries(&own, &ids).await.unwrap();
+    assert_eq!(names(found), ["older", "newer"], "in the order asked");
+    let found = app
+        .store
+        .certificate_summaries(&own, &[&newer, &older])
+        .await
+        .unwrap();
+    assert_eq!(names(found), ["newer", "older"]);
+    let found = app.store.certificate_summaries(&other, &ids).await.unwrap();
+    assert!(found.is_empty(), "another project's rows: {found:?}");
+    let hosts = app.store.bound_hosts(&own, &ids).await.unwrap();
+    let hostnames: Vec<&str> = hosts.iter().map(|h| h.hostname.as_str()).collect();
+    assert_eq!(hostnames, ["a.example.com", "b.example.com"], "by hostname");
+    assert!(hosts.iter().all(|h| h.certificate_id == newer));
+    let hosts = app.store.bound_hosts(&other, &ids).await.unwrap();
+    assert!(hosts.is_empty(), "another project's hosts: {hosts:?}");
 }
 
 async fn total(app: &TestApp) -> i64 {
