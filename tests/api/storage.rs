@@ -208,20 +208,9 @@ async fn rows_read_by_id_keep_to_their_project(db: Db) {
     let f = fixture(90);
     let older = CertificateId::parse(&id_of(&app.create_cert("older", &f).await)).unwrap();
     let newer = CertificateId::parse(&id_of(&app.create_cert("newer", &f).await)).unwrap();
-    create_host(
-        &app,
-        "b.example.com",
-        "HTTPS",
-        Some((newer.as_str(), "newer")),
-    )
-    .await;
-    create_host(
-        &app,
-        "a.example.com",
-        "HTTPS",
-        Some((newer.as_str(), "newer")),
-    )
-    .await;
+    for hostname in ["b.example.com", "a.example.com"] {
+        create_host(&app, hostname, "HTTPS", Some((newer.as_str(), "newer"))).await;
+    }
     let own = ProjectId::parse(&app.project).unwrap();
     let other = ProjectId::random();
     let ids = [&older, &newer];
