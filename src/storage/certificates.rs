@@ -401,7 +401,7 @@ impl Store {
             let list = args.list(chunk.iter().map(|id| id.as_str()));
             let sql = format!(
                 "SELECT project_id, certificate_id, id, hostname FROM hosts \
-                 WHERE certificate_id IN ({list})"
+                 WHERE certificate_id IN ({list}) ORDER BY hostname, id"
             );
             let rows: Vec<InProject<BoundHost>> =
                 sqlx::query_as_with(AssertSqlSafe(sql), args.arguments()?)
@@ -410,7 +410,6 @@ impl Store {
             found.extend(InProject::keep(rows, project));
         }
         conn.done();
-        found.sort_by(|a, b| (&a.hostname, &a.id).cmp(&(&b.hostname, &b.id)));
         Ok(found)
     }
 
