@@ -145,15 +145,30 @@ impl SearchIndex {
     /// Reads `project`'s listing from `store` and indexes it: the project's version with the
     /// index, `None` when the project does not exist or has too many names for the index's
     /// 32-bit positions.
+    ///
+    /// The indexing runs on tokio's blocking threads: at 100,000 names it is 26-44 ms of CPU
+    /// without an `.await`, and on an async worker it held back the tasks queued behind it
+    /// there (the credential connection's among them): the name searches in the second after
+    /// a write to such a project had a p99 of 14-16 ms instead of 3-5 (BENCHMARKS.md, session
+    /// 15).
     pub async fn read(
         store: &Store,
         project: &ProjectId,
     ) -> Result<Option<(i64, Self)>, StoreError> {
         let mut listing = Listing::default();
-        let version = store
+        let Some(version) = store
             .project_listing(project, |id, name_lower| listing.push(id, name_lower))
-            .await?;
-        Ok(version.and_then(|version| Some((version, Self::build(listing)?))))
+            .await?
+        else {
+            return Ok(None);
+        };
+        match tokio::task::spawn_blocking(move || Self::build(listing)).await {
+            Ok(index) => Ok(index.map(|index| (version, index))),
+            Err(e) => {
+                tracing::warn!(%project, error = %e, "indexing the names failed");
+                Ok(None)
+            }
+        }
     }
 
     /// The index of `listing`; `None` for more names than positions fit in 32 bits.

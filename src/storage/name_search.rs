@@ -137,6 +137,11 @@ impl Store {
         .bind(project.as_str())
         .fetch(&mut *conn);
         while let Some(listed) = found.try_next().await? {
+            // The rows come faster than they are taken, so the stream answers every poll from
+            // its buffer and the loop would keep its worker thread for the whole listing (at
+            // 100,000 rows the requests queued behind it waited 60-110 ms); a unit of tokio's
+            // cooperative budget per row makes it give the thread back now and then.
+            tokio::task::consume_budget().await;
             version = Some(listed.try_get::<i64, _>(0)?);
             // The outer join's one row of nulls when the project has no certificate.
             let id: Option<CertificateId> = listed.try_get(1)?;
