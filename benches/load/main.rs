@@ -10,7 +10,8 @@
 //!    show by id, and create with EC P-256 and RSA-2048 pairs; It also times `/metrics`
 //!    scrapes, each right after a write (the certificate figures computed from the database)
 //!    and with nothing written since the last (the figures kept), and runs the list page while
-//!    `/metrics` is scraped every second with nothing written (`list_scraped`);
+//!    `/metrics` is scraped every second with nothing written (`list_scraped`), and the fresh
+//!    name searches while a certificate is renamed every second (`list_name_written`);
 //! 3. runs the same load against a bare axum server (this binary re-executed with
 //!    `--baseline-server`) that answers a fixed body as large as the 10-item page, and on
 //!    PostgreSQL `pgbench -S -M prepared` against the same database (its round-trip limit);
@@ -176,6 +177,10 @@ enum Load {
     GetWhileScraped(&'static str),
     /// As `Get`, with a fresh random 4-character name appended per request (never cached).
     GetFreshName(&'static str),
+    /// As `GetFreshName`, while another client renames a certificate of the project once a
+    /// second: each rename is a write, so the server's in-memory name index of the project is
+    /// rebuilt each second and the searches meanwhile go to the database.
+    GetFreshNameWhileWritten(&'static str),
     /// GET of this query in a random one of the many tenants, with its token.
     Tenants(&'static str),
     /// pgbench's select-only transaction.

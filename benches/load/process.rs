@@ -409,3 +409,17 @@ pub(crate) async fn scrape_every_second(client: reqwest::Client, base: String) {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
+
+/// Renames the certificate at `url` once a second until aborted (`list_name_written`): a
+/// write to the project each second.
+pub(crate) async fn rename_every_second(client: reqwest::Client, url: String, token: String) {
+    for n in 0u64.. {
+        let _ = client
+            .put(&url)
+            .header("X-Auth-Token", &token)
+            .json(&serde_json::json!({ "name": format!("renamed.{n}") }))
+            .send()
+            .await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

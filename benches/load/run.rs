@@ -48,6 +48,11 @@ pub(crate) fn cases(pairs: &[CreatePair]) -> Vec<Case> {
             load: Load::GetFreshName(LIST_FRESH_NAME),
         },
         Case {
+            name: "list_name_written",
+            target: Target::Wafcert,
+            load: Load::GetFreshNameWhileWritten(LIST_FRESH_NAME),
+        },
+        Case {
             name: "list_expiring",
             target: Target::Wafcert,
             load: Load::Get(LIST_EXPIRING),
@@ -356,7 +361,7 @@ pub(crate) async fn run_backend(
                 script_get(&script, &seeded.token)?;
                 (url, body.len())
             }
-            Load::GetFreshName(query) => {
+            Load::GetFreshName(query) | Load::GetFreshNameWhileWritten(query) => {
                 let url = format!("{root}{query}");
                 let body = probe_get(&client, &format!("{url}zz9z"), &seeded.token).await?;
                 (url, body.len())
@@ -427,11 +432,19 @@ pub(crate) async fn run_backend(
             Target::Pgbench => None,
         };
         for (run_index, &connections) in args.connections.iter().enumerate() {
-            if matches!(case.load, Load::GetFreshName(_)) {
+            let fresh_name_run = match case.load {
+                Load::GetFreshName(_) => Some(run_index),
+                // After the slices of list_name and of the rounds.
+                Load::GetFreshNameWhileWritten(_) => {
+                    Some(args.connections.len() + args.rounds + run_index)
+                }
+                _ => None,
+            };
+            if let Some(run) = fresh_name_run {
                 script_fresh_name(
                     &script,
                     &seeded.token,
-                    run_index,
+                    run,
                     fresh_name_runs(args),
                     args.wrk_threads.clamp(1, connections),
                 )?;
@@ -440,6 +453,14 @@ pub(crate) async fn run_backend(
             let cpu_before = loaded.map_or(0.0, Bounded::cpu_secs);
             let scraper = matches!(case.load, Load::GetWhileScraped(_))
                 .then(|| tokio::spawn(scrape_every_second(client.clone(), base.clone())));
+            let writer = matches!(case.load, Load::GetFreshNameWhileWritten(_)).then(|| {
+                let url = format!("{api}/{}", seeded.show_ids[0]);
+                tokio::spawn(rename_every_second(
+                    client.clone(),
+                    url,
+                    seeded.token.clone(),
+                ))
+            });
             let r = if case.target == Target::Pgbench {
                 crate::pgbench::run(
                     &args.pgbench,
@@ -455,6 +476,9 @@ pub(crate) async fn run_backend(
             .with_context(|| format!("{} at {connections} connections", case.name));
             if let Some(scraper) = scraper {
                 scraper.abort();
+            }
+            if let Some(writer) = writer {
+                writer.abort();
             }
             let r = r?;
             let cpu = loaded.map_or(0.0, Bounded::cpu_secs) - cpu_before;

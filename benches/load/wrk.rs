@@ -188,9 +188,10 @@ pub(crate) fn run_wrk(
 }
 
 /// Slices of the name space a run's fresh-name loads draw from: one per connection count of
-/// the `list_name` case, then one per round (`rounds.rs`), so no name repeats in the run.
+/// the `list_name` case, then one per round (`rounds.rs`), then one per connection count of
+/// `list_name_written`, so no name repeats in the run.
 pub(crate) fn fresh_name_runs(args: &Args) -> usize {
-    args.connections.len() + args.rounds
+    2 * args.connections.len() + args.rounds
 }
 
 /// Distinct 4-character `[a-z0-9]` names.
