@@ -287,13 +287,15 @@ pub(crate) fn summarise(args: &Args, reports: &[BackendReport]) -> String {
             format!("{:.0} ms", r.scrapes.computed.1),
             r.scrapes.computed.1 < 1_000.0,
         ));
+        // The bound of list_name's own p99 (issue 6); the million-row run's 5 ms (issue 16)
+        // is read off its table.
         if let Some(written) = find("list_name_written", c0) {
             targets.push((
                 format!(
-                    "list_name p99 while a certificate is renamed every 1 s < 5 ms ({c0} conns)"
+                    "list_name p99 while a certificate is renamed every 1 s < 10 ms ({c0} conns)"
                 ),
                 format!("{:.2} ms", written.p99_ms),
-                written.p99_ms < 5.0,
+                written.p99_ms < 10.0,
             ));
         }
         if let (Some(plain), Some(scraped)) = (find("list_page", c0), find("list_scraped", c0)) {
