@@ -414,12 +414,30 @@ pub(crate) async fn scrape_every_second(client: reqwest::Client, base: String) {
 /// write to the project each second.
 pub(crate) async fn rename_every_second(client: reqwest::Client, url: String, token: String) {
     for n in 0u64.. {
-        let _ = client
-            .put(&url)
-            .header("X-Auth-Token", &token)
-            .json(&serde_json::json!({ "name": format!("renamed.{n}") }))
-            .send()
-            .await;
+        let _ = rename(&client, &url, &token, &format!("renamed.{n}")).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+}
+
+/// Renames the certificate at `url` to `name`; `Err` unless the server accepted it.
+pub(crate) async fn rename(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    name: &str,
+) -> anyhow::Result<()> {
+    let answer = client
+        .put(url)
+        .header("X-Auth-Token", token)
+        .json(&serde_json::json!({ "name": name }))
+        .send()
+        .await?;
+    let status = answer.status();
+    if !status.is_success() {
+        anyhow::bail!(
+            "rename to {name}: {status} {}",
+            answer.text().await.unwrap_or_default()
+        );
+    }
+    Ok(())
 }

@@ -364,6 +364,17 @@ pub(crate) async fn run_backend(
             Load::GetFreshName(query) | Load::GetFreshNameWhileWritten(query) => {
                 let url = format!("{root}{query}");
                 let body = probe_get(&client, &format!("{url}zz9z"), &seeded.token).await?;
+                if matches!(case.load, Load::GetFreshNameWhileWritten(_)) {
+                    // The writer ignores its answers; a rename refused here would leave the
+                    // case measuring no writes at all.
+                    rename(
+                        &client,
+                        &format!("{api}/{}", seeded.show_ids[0]),
+                        &seeded.token,
+                        "probe.renamed",
+                    )
+                    .await?;
+                }
                 (url, body.len())
             }
             Load::Pgbench => {
