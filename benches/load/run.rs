@@ -354,6 +354,16 @@ pub(crate) async fn run_backend(
             Target::Wafcert | Target::Pgbench => &api,
         };
         let script = dir.join(format!("{}.lua", case.name));
+        // The certificate list_name_written renames every second, probed once here: the
+        // writer ignores its answers, so a refused rename would leave the case with no writes.
+        let renamed = match case.load {
+            Load::GetFreshNameWhileWritten(_) => {
+                let url = format!("{api}/{}", seeded.show_ids[0]);
+                rename(&client, &url, &seeded.token, "probe.renamed").await?;
+                Some(url)
+            }
+            _ => None,
+        };
         let (url, body_bytes) = match &case.load {
             Load::Get(query) | Load::GetWhileScraped(query) => {
                 let url = format!("{root}{query}");
@@ -364,17 +374,6 @@ pub(crate) async fn run_backend(
             Load::GetFreshName(query) | Load::GetFreshNameWhileWritten(query) => {
                 let url = format!("{root}{query}");
                 let body = probe_get(&client, &format!("{url}zz9z"), &seeded.token).await?;
-                if matches!(case.load, Load::GetFreshNameWhileWritten(_)) {
-                    // The writer ignores its answers; a rename refused here would leave the
-                    // case measuring no writes at all.
-                    rename(
-                        &client,
-                        &format!("{api}/{}", seeded.show_ids[0]),
-                        &seeded.token,
-                        "probe.renamed",
-                    )
-                    .await?;
-                }
                 (url, body.len())
             }
             Load::Pgbench => {
@@ -464,8 +463,7 @@ pub(crate) async fn run_backend(
             let cpu_before = loaded.map_or(0.0, Bounded::cpu_secs);
             let scraper = matches!(case.load, Load::GetWhileScraped(_))
                 .then(|| tokio::spawn(scrape_every_second(client.clone(), base.clone())));
-            let writer = matches!(case.load, Load::GetFreshNameWhileWritten(_)).then(|| {
-                let url = format!("{api}/{}", seeded.show_ids[0]);
+            let writer = renamed.clone().map(|url| {
                 tokio::spawn(rename_every_second(
                     client.clone(),
                     url,
